@@ -1,0 +1,30 @@
+// The ABI functions that create, release and address event loops.
+
+#include "handles.h"
+#include "runtime.h"
+
+extern "C" int32_t capnp_loop_create(capnp_loop** out_loop) {
+  using namespace capnp_native;
+  return guarded([&] {
+    requireArgument(out_loop != nullptr, "capnp_loop_create: null out-parameter");
+    if (!isInitialized()) {
+      throw ShimError{CAPNP_STATUS_NOT_INITIALIZED,
+                      kj::str("capnp_initialize must register the completion callback first")};
+    }
+    *out_loop = new capnp_loop();
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" void capnp_loop_release(capnp_loop* loop) {
+  using namespace capnp_native;
+  if (loop == nullptr) return;
+  guarded([&] {
+    if (loop->isLoopThread()) {
+      loop->releaseFromLoopThread();
+    } else {
+      delete loop;
+    }
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -1,0 +1,176 @@
+// CapnpNative — coalescing, buffered MessageStream for the two-party RPC transport.
+//
+// The stock transport (`TwoPartyVatNetwork(kj::AsyncIoStream&)`, i.e. AsyncIoMessageStream)
+// does one write() per outgoing message and two read()s per incoming message (segment table,
+// then body). CoalescingMessageStream replaces it:
+//
+//   * Writes: every message written during one event-loop turn is queued and the whole queue is
+//     sent with a single write(pieces) once the event queue is otherwise empty (kj::evalLast), or
+//     as soon as the previous write completes. Small messages are copied into a reused output
+//     buffer and their write promise resolves at once (TwoPartyVatNetwork chains each write on
+//     the previous one, so a promise that waited for the socket would serialize the writes and
+//     defeat coalescing). Large messages are referenced in place (zero copy) and their promise
+//     resolves when the batch containing them has been handed to the kernel. When the queue is
+//     over `maxQueuedBytes`, promises also wait for the flush (back-pressure).
+//     A write error fails every promise still waiting, every later write, end(), and the pending
+//     read (so the RPC layer sees the failure even if the socket never reports EOF).
+//
+//   * Reads: the stream reads in large chunks (64 KiB, larger for large messages) and hands out
+//     every complete message in the buffer in place, without further system calls. Each reader
+//     holds a reference on its chunk, so chunks are never overwritten under a live reader; chunks
+//     come from a small pool so 1 MiB messages do not fault in fresh pages each time.
+//
+//   * Limits: a segment count above `maxSegments` or a total size above
+//     min(ReaderOptions::traversalLimitInWords, maxMessageBytes) is rejected with a kj exception
+//     before anything is allocated for the message. Very large (but allowed) messages grow their
+//     buffer as bytes actually arrive, so a peer cannot make us allocate memory it does not send.
+//
+// Usage (the stream must outlive the network; destroy the network first):
+//
+//   kj::Own<kj::AsyncIoStream> socket = ...;
+//   capnpnative::CoalescingMessageStream msgStream(*socket);
+//   capnp::TwoPartyVatNetwork network(msgStream, capnp::rpc::twoparty::Side::CLIENT);
+//   auto rpcSystem = capnp::makeRpcClient(network);
+//
+// File descriptor passing is not supported: writes with fds throw UNIMPLEMENTED, reads never
+// return fds. Not thread-safe: use from the thread of the event loop that owns `inner`.
+
+#pragma once
+
+#include <capnp/serialize-async.h>
+#include <kj/async-io.h>
+#include <kj/refcount.h>
+#include <kj/vector.h>
+
+namespace capnpnative {
+
+class CoalescingMessageStream final: public capnp::MessageStream {
+public:
+  struct Options {
+    size_t readChunkBytes = 64 * 1024;
+    // Size of an ordinary read buffer; larger messages get a buffer of their own size.
+
+    size_t maxMessageBytes = 512ull * 1024 * 1024;
+    // Hard cap on one incoming message (segment table included). The effective limit is the
+    // smaller of this and ReaderOptions::traversalLimitInWords * 8.
+
+    uint maxSegments = 512;
+    // Incoming messages with more segments are rejected (same limit as capnp's own reader).
+
+    size_t copyThresholdBytes = 16 * 1024;
+    // Outgoing messages up to this size are copied into the output buffer (promise resolves
+    // immediately); larger ones are written in place (promise resolves after the flush).
+
+    size_t maxQueuedBytes = 1024 * 1024;
+    // When more than this is queued and not yet written, write promises wait for the flush.
+
+    size_t eagerAllocBytes = 4 * 1024 * 1024;
+    // Messages up to this size get their full buffer as soon as the segment table is known;
+    // beyond it the buffer grows geometrically with the bytes actually received.
+
+    size_t maxPooledBytes = 16 * 1024 * 1024;
+    uint maxPooledBuffers = 8;
+    // Bounds of the pool of idle read buffers.
+  };
+
+  explicit CoalescingMessageStream(kj::AsyncIoStream& inner);
+  CoalescingMessageStream(kj::AsyncIoStream& inner, Options options);
+  ~CoalescingMessageStream() noexcept(false);
+  KJ_DISALLOW_COPY(CoalescingMessageStream);
+
+  // Implements capnp::MessageStream ----------------------------------------------------------
+  using capnp::MessageStream::tryReadMessage;
+  using capnp::MessageStream::readMessage;
+  using capnp::MessageStream::writeMessage;
+  using capnp::MessageStream::writeMessages;
+
+  kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> tryReadMessage(
+      kj::ArrayPtr<kj::AutoCloseFd> fdSpace,
+      capnp::ReaderOptions options = capnp::ReaderOptions(),
+      kj::ArrayPtr<capnp::word> scratchSpace = nullptr) override;
+  // Returns null on a clean EOF between messages; EOF inside a message is a DISCONNECTED error.
+  // `fdSpace` and `scratchSpace` are ignored (no fds are ever returned). Only one read may be
+  // outstanding at a time.
+
+  kj::Promise<void> writeMessage(
+      kj::ArrayPtr<const int> fds,
+      kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) override;
+  // `fds` must be empty (UNIMPLEMENTED otherwise).
+
+  kj::Promise<void> writeMessages(
+      kj::ArrayPtr<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> messages) override;
+
+  kj::Maybe<int> getSendBufferSize() override;
+
+  kj::Promise<void> end() override;
+  // Flushes everything queued, then shuts down the write side of `inner`.
+
+  // Statistics (for tests and benchmarks) ----------------------------------------------------
+  struct Stats {
+    uint64_t messagesWritten = 0;
+    uint64_t writeCalls = 0;      // write(pieces) calls on the inner stream
+    uint64_t messagesRead = 0;
+    uint64_t readCalls = 0;       // tryRead() calls on the inner stream
+    uint64_t bytesCopiedOnRead = 0;  // partial-message bytes moved between read buffers
+    uint64_t buffersAllocated = 0;   // read buffers allocated (not taken from the pool)
+  };
+  const Stats& getStats() const { return stats; }
+
+  class BufferPool;
+  class Chunk;
+
+private:
+  struct PieceRef {
+    const kj::byte* external;  // null: bytes live in the batch's copy buffer at `offset`
+    size_t offset;
+    size_t size;
+  };
+
+  struct Batch {
+    kj::Array<capnp::word> buffer;   // reused between flushes
+    size_t used = 0;                 // bytes used in `buffer`
+    kj::Vector<PieceRef> pieces;
+    kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> waiters;
+    size_t totalBytes = 0;           // copied + referenced bytes
+
+    kj::byte* reserve(size_t bytes);
+    void appendCopied(size_t offset, size_t size);
+    void clear();
+  };
+
+  kj::AsyncIoStream& inner;
+  Options options;
+  Stats stats;
+
+  // Write side.
+  kj::Own<Batch> pending;    // being filled
+  kj::Own<Batch> inFlight;   // being written (or idle, kept for its buffer)
+  kj::Vector<kj::ArrayPtr<const kj::byte>> iov;
+  bool flushActive = false;
+  bool ended = false;
+  kj::Maybe<kj::Exception> writeError;
+  kj::Promise<void> flushLoop = nullptr;
+
+  // Read side.
+  kj::Own<BufferPool> pool;
+  kj::Own<Chunk> chunk;      // current read buffer (may be null before the first read)
+  size_t readPos = 0;        // first unconsumed byte in `chunk`
+  size_t fillEnd = 0;        // end of valid bytes in `chunk`
+  bool reading = false;
+  bool readEof = false;
+  kj::Canceler readCanceler;
+
+  void queueMessage(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments,
+                    bool& mustWait);
+  kj::Promise<void> waitForPendingFlush();
+  void startFlush();
+  kj::Promise<void> flushOnce();
+  void failWrites(kj::Exception&& e);
+
+  kj::Promise<kj::Maybe<kj::Own<capnp::MessageReader>>> readLoop(capnp::ReaderOptions options);
+  kj::Maybe<kj::Own<capnp::MessageReader>> tryParse(capnp::ReaderOptions options,
+                                                    size_t& needBytes);
+  void ensureSpace(size_t needBytes);
+};
+
+}  // namespace capnpnative

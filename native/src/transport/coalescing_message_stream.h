@@ -54,7 +54,7 @@ public:
     // Hard cap on one incoming message (segment table included). The effective limit is the
     // smaller of this and ReaderOptions::traversalLimitInWords * 8.
 
-    uint maxSegments = 512;
+    unsigned maxSegments = 512;
     // Incoming messages with more segments are rejected (same limit as capnp's own reader).
 
     size_t copyThresholdBytes = 16 * 1024;
@@ -69,7 +69,7 @@ public:
     // beyond it the buffer grows geometrically with the bytes actually received.
 
     size_t maxPooledBytes = 16 * 1024 * 1024;
-    uint maxPooledBuffers = 8;
+    unsigned maxPooledBuffers = 8;
     // Bounds of the pool of idle read buffers.
   };
 
@@ -158,7 +158,8 @@ private:
   size_t fillEnd = 0;        // end of valid bytes in `chunk`
   bool reading = false;
   bool readEof = false;
-  kj::Canceler readCanceler;
+  kj::Maybe<kj::Exception> readError;  // sticky: framing is lost after any read failure
+  kj::Canceler readCanceler;           // last member: cancels the read before buffers go away
 
   void queueMessage(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments,
                     bool& mustWait);

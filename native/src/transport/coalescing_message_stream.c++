@@ -1,0 +1,563 @@
+// CapnpNative — coalescing, buffered MessageStream. See coalescing_message_stream.h.
+
+#include "coalescing_message_stream.h"
+
+#include <kj/debug.h>
+#include <string.h>
+#include <sys/socket.h>
+
+namespace capnpnative {
+
+namespace {
+
+constexpr size_t WORD_BYTES = sizeof(capnp::word);
+
+inline uint32_t readLe32(const kj::byte* p) {
+  return static_cast<uint32_t>(p[0]) |
+         (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) |
+         (static_cast<uint32_t>(p[3]) << 24);
+}
+
+inline void writeLe32(kj::byte* p, uint32_t v) {
+  p[0] = static_cast<kj::byte>(v);
+  p[1] = static_cast<kj::byte>(v >> 8);
+  p[2] = static_cast<kj::byte>(v >> 16);
+  p[3] = static_cast<kj::byte>(v >> 24);
+}
+
+inline size_t tableBytesFor(size_t segmentCount) {
+  // 4 bytes of (count - 1), 4 bytes per segment size, padded to a whole word.
+  return (segmentCount / 2 + 1) * WORD_BYTES;
+}
+
+inline size_t roundUp(size_t n, size_t unit) {
+  return (n + unit - 1) / unit * unit;
+}
+
+}  // namespace
+
+// =======================================================================================
+// Read buffers
+
+class CoalescingMessageStream::BufferPool final: public kj::Refcounted {
+  // Idle read buffers. Refcounted because buffers come back when the last reader pointing into
+  // them is destroyed, which may be after the stream itself is gone.
+public:
+  BufferPool(size_t maxBytes, uint maxBuffers): maxBytes(maxBytes), maxBuffers(maxBuffers) {}
+
+  kj::Array<capnp::word> take(size_t minBytes, size_t allocBytes, Stats& stats) {
+    // Smallest pooled buffer of at least `minBytes`, else a new one of `allocBytes`.
+    size_t best = free.size();
+    for (size_t i = 0; i < free.size(); i++) {
+      size_t size = free[i].size() * WORD_BYTES;
+      if (size >= minBytes && (best == free.size() || size < free[best].size() * WORD_BYTES)) {
+        best = i;
+      }
+    }
+    if (best < free.size()) {
+      auto result = kj::mv(free[best]);
+      pooledBytes -= result.size() * WORD_BYTES;
+      if (best != free.size() - 1) free[best] = kj::mv(free.back());
+      free.removeLast();
+      return result;
+    }
+    ++stats.buffersAllocated;
+    // heapArray of a trivial type does not zero-fill: no page is touched until data arrives.
+    return kj::heapArray<capnp::word>(roundUp(allocBytes, WORD_BYTES) / WORD_BYTES);
+  }
+
+  void give(kj::Array<capnp::word> buffer) {
+    size_t size = buffer.size() * WORD_BYTES;
+    if (free.size() < maxBuffers && pooledBytes + size <= maxBytes) {
+      pooledBytes += size;
+      free.add(kj::mv(buffer));
+    }
+    // else: dropped (freed).
+  }
+
+private:
+  size_t maxBytes;
+  uint maxBuffers;
+  size_t pooledBytes = 0;
+  kj::Vector<kj::Array<capnp::word>> free;
+};
+
+class CoalescingMessageStream::Chunk final: public kj::Refcounted {
+  // One read buffer. The stream holds a reference while it reads into it; every message reader
+  // handed out holds one while it points into it.
+public:
+  Chunk(kj::Array<capnp::word> storage, kj::Own<BufferPool> pool)
+      : storage(kj::mv(storage)), pool(kj::mv(pool)) {}
+  ~Chunk() noexcept(false) {
+    pool->give(kj::mv(storage));
+  }
+
+  kj::byte* bytes() { return reinterpret_cast<kj::byte*>(storage.begin()); }
+  size_t capacity() const { return storage.size() * WORD_BYTES; }
+  bool shared() const { return isShared(); }
+
+private:
+  kj::Array<capnp::word> storage;
+  kj::Own<BufferPool> pool;
+};
+
+namespace {
+
+class ChunkMessageReader final: public capnp::MessageReader {
+  // A message read in place from a chunk; keeps the chunk alive.
+public:
+  ChunkMessageReader(capnp::ReaderOptions options, kj::Own<kj::Refcounted> chunk,
+                     const capnp::word* start, const kj::byte* table, uint segmentCount)
+      : capnp::MessageReader(options), chunk(kj::mv(chunk)), segmentCount(segmentCount) {
+    if (segmentCount > INLINE_SEGMENTS) {
+      moreSegments = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
+    }
+    auto segs = segmentCount > INLINE_SEGMENTS
+        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
+    for (uint i = 0; i < segmentCount; i++) {
+      size_t words = readLe32(table + 4 + 4 * i);
+      segs[i] = kj::arrayPtr(start, words);
+      start += words;
+    }
+  }
+
+  kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
+    if (id >= segmentCount) return nullptr;
+    return segmentCount > INLINE_SEGMENTS ? moreSegments[id] : inlineSegments[id];
+  }
+
+private:
+  static constexpr uint INLINE_SEGMENTS = 4;
+  kj::Own<kj::Refcounted> chunk;
+  uint segmentCount;
+  kj::ArrayPtr<const capnp::word> inlineSegments[INLINE_SEGMENTS];
+  kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
+};
+
+}  // namespace
+
+// =======================================================================================
+// Output batches
+
+kj::byte* CoalescingMessageStream::Batch::reserve(size_t bytes) {
+  if (buffer.size() * WORD_BYTES - used < bytes) {
+    size_t newSize = kj::max(buffer.size() * WORD_BYTES * 2, roundUp(used + bytes, 8192));
+    auto newBuffer = kj::heapArray<capnp::word>(newSize / WORD_BYTES);
+    memcpy(newBuffer.begin(), buffer.begin(), used);
+    buffer = kj::mv(newBuffer);
+  }
+  kj::byte* result = reinterpret_cast<kj::byte*>(buffer.begin()) + used;
+  used += bytes;
+  return result;
+}
+
+void CoalescingMessageStream::Batch::appendCopied(size_t offset, size_t size) {
+  totalBytes += size;
+  if (!pieces.empty()) {
+    auto& last = pieces.back();
+    if (last.external == nullptr && last.offset + last.size == offset) {
+      last.size += size;
+      return;
+    }
+  }
+  pieces.add(PieceRef { nullptr, offset, size });
+}
+
+void CoalescingMessageStream::Batch::clear() {
+  used = 0;
+  pieces.clear();
+  waiters.clear();
+  totalBytes = 0;
+}
+
+// =======================================================================================
+
+CoalescingMessageStream::CoalescingMessageStream(kj::AsyncIoStream& inner)
+    : CoalescingMessageStream(inner, Options()) {}
+
+CoalescingMessageStream::CoalescingMessageStream(kj::AsyncIoStream& inner, Options options)
+    : inner(inner), options(options),
+      pending(kj::heap<Batch>()), inFlight(kj::heap<Batch>()),
+      pool(kj::refcounted<BufferPool>(options.maxPooledBytes, options.maxPooledBuffers)) {
+  KJ_REQUIRE(options.readChunkBytes >= 1024 && options.readChunkBytes % WORD_BYTES == 0,
+             "readChunkBytes must be a multiple of 8 and at least 1 KiB");
+  KJ_REQUIRE(options.eagerAllocBytes >= options.readChunkBytes);
+}
+
+CoalescingMessageStream::~CoalescingMessageStream() noexcept(false) {
+  // Cancel the outstanding write before the buffers it points into go away.
+  flushLoop = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+kj::Promise<void> CoalescingMessageStream::writeMessage(
+    kj::ArrayPtr<const int> fds,
+    kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) {
+  if (fds.size() > 0) {
+    return KJ_EXCEPTION(UNIMPLEMENTED,
+        "CoalescingMessageStream does not support passing file descriptors");
+  }
+  KJ_IF_MAYBE(e, writeError) {
+    return kj::cp(*e);
+  }
+  if (ended) {
+    return KJ_EXCEPTION(FAILED, "writeMessage() called after end()");
+  }
+  bool mustWait = false;
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() { queueMessage(segments, mustWait); })) {
+    return kj::mv(*e);
+  }
+  startFlush();
+  return mustWait ? waitForPendingFlush() : kj::Promise<void>(kj::READY_NOW);
+}
+
+kj::Promise<void> CoalescingMessageStream::writeMessages(
+    kj::ArrayPtr<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> messages) {
+  KJ_IF_MAYBE(e, writeError) {
+    return kj::cp(*e);
+  }
+  if (ended) {
+    return KJ_EXCEPTION(FAILED, "writeMessages() called after end()");
+  }
+  bool mustWait = false;
+  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+    for (auto& message: messages) queueMessage(message, mustWait);
+  })) {
+    return kj::mv(*e);
+  }
+  startFlush();
+  return mustWait ? waitForPendingFlush() : kj::Promise<void>(kj::READY_NOW);
+}
+
+void CoalescingMessageStream::queueMessage(
+    kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments, bool& mustWait) {
+  KJ_REQUIRE(segments.size() > 0, "a message has at least one segment");
+  KJ_REQUIRE(segments.size() <= 0xffffffffull, "too many segments");
+
+  size_t tableBytes = tableBytesFor(segments.size());
+  size_t bodyBytes = 0;
+  for (auto& segment: segments) {
+    KJ_REQUIRE(segment.size() <= 0xffffffffull, "segment too large");
+    bodyBytes += segment.size() * WORD_BYTES;
+  }
+
+  Batch& batch = *pending;
+  bool copy = bodyBytes <= options.copyThresholdBytes;
+  size_t offset = batch.used;
+  kj::byte* out = batch.reserve(copy ? tableBytes + bodyBytes : tableBytes);
+
+  writeLe32(out, static_cast<uint32_t>(segments.size() - 1));
+  for (size_t i = 0; i < segments.size(); i++) {
+    writeLe32(out + 4 + 4 * i, static_cast<uint32_t>(segments[i].size()));
+  }
+  if (segments.size() % 2 == 0) {
+    writeLe32(out + 4 + 4 * segments.size(), 0);  // padding
+  }
+
+  if (copy) {
+    kj::byte* pos = out + tableBytes;
+    for (auto& segment: segments) {
+      size_t n = segment.size() * WORD_BYTES;
+      if (n > 0) memcpy(pos, segment.begin(), n);
+      pos += n;
+    }
+    batch.appendCopied(offset, tableBytes + bodyBytes);
+  } else {
+    // Zero copy: the caller keeps the segments alive until our promise resolves, which is after
+    // the batch has been written.
+    batch.appendCopied(offset, tableBytes);
+    for (auto& segment: segments) {
+      if (segment.size() == 0) continue;
+      batch.pieces.add(PieceRef {
+          reinterpret_cast<const kj::byte*>(segment.begin()), 0, segment.size() * WORD_BYTES });
+      batch.totalBytes += segment.size() * WORD_BYTES;
+    }
+    mustWait = true;
+  }
+  if (batch.totalBytes > options.maxQueuedBytes) mustWait = true;
+  ++stats.messagesWritten;
+}
+
+kj::Promise<void> CoalescingMessageStream::waitForPendingFlush() {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  pending->waiters.add(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+void CoalescingMessageStream::startFlush() {
+  if (flushActive) return;
+  flushActive = true;
+  // evalLast: run once every other queued event (e.g. .then() continuations that write more
+  // messages) has run, i.e. at the end of this turn of the event loop.
+  flushLoop = kj::evalLast([this]() { return flushOnce(); })
+      .eagerlyEvaluate([this](kj::Exception&& e) { failWrites(kj::mv(e)); });
+}
+
+kj::Promise<void> CoalescingMessageStream::flushOnce() {
+  if (pending->pieces.empty()) {
+    // Nothing to write: release whoever waits for a flush (end(), back-pressured writers).
+    for (auto& waiter: pending->waiters) waiter->fulfill();
+    pending->waiters.clear();
+    flushActive = false;
+    return kj::READY_NOW;
+  }
+
+  { auto tmp = kj::mv(pending); pending = kj::mv(inFlight); inFlight = kj::mv(tmp); }  // `pending` becomes the (empty) spare batch
+  Batch& batch = *inFlight;
+  const kj::byte* base = reinterpret_cast<const kj::byte*>(batch.buffer.begin());
+  iov.clear();
+  for (auto& piece: batch.pieces) {
+    iov.add(kj::arrayPtr(piece.external == nullptr ? base + piece.offset : piece.external,
+                         piece.size));
+  }
+  ++stats.writeCalls;
+  return inner.write(iov.asPtr()).then([this]() {
+    for (auto& waiter: inFlight->waiters) waiter->fulfill();
+    inFlight->clear();
+    // Whatever was queued while we were writing goes out in the next write, after the current
+    // turn has had the chance to add more.
+    return kj::evalLast([this]() { return flushOnce(); });
+  });
+}
+
+void CoalescingMessageStream::failWrites(kj::Exception&& e) {
+  flushActive = false;
+  for (auto& waiter: inFlight->waiters) waiter->reject(kj::cp(e));
+  for (auto& waiter: pending->waiters) waiter->reject(kj::cp(e));
+  inFlight->clear();
+  pending->clear();
+  if (!readCanceler.isEmpty()) {
+    // Nobody checks write results in the RPC layer; make the failure visible to the reader too.
+    readCanceler.cancel(kj::cp(e));
+  }
+  writeError = kj::mv(e);
+}
+
+kj::Maybe<int> CoalescingMessageStream::getSendBufferSize() {
+  int bufSize = 0;
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+    uint len = sizeof(bufSize);
+    inner.getsockopt(SOL_SOCKET, SO_SNDBUF, &bufSize, &len);
+    KJ_ASSERT(len == sizeof(bufSize)) { break; }
+  })) {
+    return nullptr;  // not a socket (e.g. an in-memory pipe), or the socket is gone
+  }
+  return bufSize;
+}
+
+kj::Promise<void> CoalescingMessageStream::end() {
+  KJ_IF_MAYBE(e, writeError) {
+    return kj::cp(*e);
+  }
+  if (ended) return kj::READY_NOW;
+  ended = true;
+  auto flushed = waitForPendingFlush();
+  startFlush();
+  return flushed.then([this]() { inner.shutdownWrite(); });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
+    capnp::ReaderOptions readerOptions, size_t& needBytes) {
+  size_t avail = fillEnd - readPos;
+  if (avail < WORD_BYTES) {
+    needBytes = WORD_BYTES;  // the smallest message is one word of segment table
+    return nullptr;
+  }
+  const kj::byte* start = chunk->bytes() + readPos;
+
+  uint64_t segmentCount = static_cast<uint64_t>(readLe32(start)) + 1;
+  KJ_REQUIRE(segmentCount <= options.maxSegments,
+             "incoming Cap'n Proto message has too many segments", segmentCount);
+  size_t tableBytes = tableBytesFor(segmentCount);
+  if (avail < tableBytes) {
+    needBytes = tableBytes;
+    return nullptr;
+  }
+
+  uint64_t bodyWords = 0;
+  for (uint i = 0; i < segmentCount; i++) {
+    bodyWords += readLe32(start + 4 + 4 * i);  // at most 512 * 2^32: no overflow
+  }
+  KJ_REQUIRE(bodyWords <= readerOptions.traversalLimitInWords,
+             "incoming Cap'n Proto message is larger than the traversal limit; see "
+             "capnp::ReaderOptions", bodyWords, readerOptions.traversalLimitInWords);
+  KJ_REQUIRE(tableBytes <= options.maxMessageBytes &&
+             bodyWords <= (options.maxMessageBytes - tableBytes) / WORD_BYTES,
+             "incoming Cap'n Proto message is larger than maxMessageBytes",
+             bodyWords, options.maxMessageBytes);
+
+  size_t messageBytes = tableBytes + bodyWords * WORD_BYTES;
+  if (avail < messageBytes) {
+    needBytes = messageBytes;
+    return nullptr;
+  }
+
+  auto reader = kj::heap<ChunkMessageReader>(
+      readerOptions, kj::addRef(*chunk),
+      reinterpret_cast<const capnp::word*>(start + tableBytes), start,
+      static_cast<uint>(segmentCount));
+  readPos += messageBytes;
+  ++stats.messagesRead;
+  return kj::Own<capnp::MessageReader>(kj::mv(reader));
+}
+
+void CoalescingMessageStream::ensureSpace(size_t needBytes) {
+  // Make sure the current chunk can take at least part of the `needBytes` that must follow
+  // `readPos`: all of them for ordinary messages, a geometrically growing part for huge ones.
+  size_t avail = fillEnd - readPos;
+  KJ_ASSERT(needBytes > avail);
+
+  size_t target = needBytes;
+  if (target > options.eagerAllocBytes) {
+    target = kj::min(needBytes, kj::max(options.eagerAllocBytes, avail * 2));
+  }
+  size_t window = kj::max(target, options.readChunkBytes / 2);
+
+  if (chunk.get() != nullptr) {
+    if (avail == 0 && !chunk->shared()) {
+      readPos = fillEnd = 0;  // empty and unreferenced: restart at the front
+    }
+    if (chunk->capacity() - readPos >= window) {
+      return;  // the message fits where it is; reading past fillEnd never touches live readers
+    }
+    if (!chunk->shared() && chunk->capacity() >= window) {
+      // Compact in place.
+      memmove(chunk->bytes(), chunk->bytes() + readPos, avail);
+      stats.bytesCopiedOnRead += avail;
+      fillEnd = avail;
+      readPos = 0;
+      return;
+    }
+  }
+
+  // A new buffer; the old one (if any) goes back to the pool when its last reader is gone.
+  size_t minBytes = kj::max(window, options.readChunkBytes);
+  size_t allocBytes = minBytes <= options.readChunkBytes
+      ? options.readChunkBytes
+      : roundUp(minBytes + minBytes / 8, 64 * 1024);  // headroom for the following messages
+  auto fresh = kj::refcounted<Chunk>(pool->take(minBytes, allocBytes, stats), kj::addRef(*pool));
+  if (avail > 0) {
+    memcpy(fresh->bytes(), chunk->bytes() + readPos, avail);
+    stats.bytesCopiedOnRead += avail;
+  }
+  chunk = kj::mv(fresh);
+  readPos = 0;
+  fillEnd = avail;
+}
+
+kj::Promise<kj::Maybe<kj::Own<capnp::MessageReader>>> CoalescingMessageStream::readLoop(
+    capnp::ReaderOptions readerOptions) {
+  size_t needBytes = 0;
+  if (chunk.get() != nullptr) {
+    KJ_IF_MAYBE(reader, tryParse(readerOptions, needBytes)) {
+      return kj::Maybe<kj::Own<capnp::MessageReader>>(kj::mv(*reader));
+    }
+  } else {
+    needBytes = WORD_BYTES;
+  }
+
+  size_t avail = fillEnd - readPos;
+  if (readEof) {
+    if (avail == 0) return kj::Maybe<kj::Own<capnp::MessageReader>>(nullptr);
+    return KJ_EXCEPTION(DISCONNECTED,
+        "premature EOF: the peer closed the stream in the middle of a Cap'n Proto message",
+        avail, needBytes);
+  }
+
+  ensureSpace(needBytes);
+  size_t capacity = chunk->capacity();
+  size_t minBytes = kj::min(needBytes, capacity - readPos) - avail;
+  size_t maxBytes = capacity - fillEnd;
+  KJ_ASSERT(minBytes > 0 && minBytes <= maxBytes);
+  ++stats.readCalls;
+  return inner.tryRead(chunk->bytes() + fillEnd, minBytes, maxBytes)
+      .then([this, readerOptions, minBytes](size_t n) {
+    fillEnd += n;
+    if (n < minBytes) readEof = true;
+    return readLoop(readerOptions);
+  });
+}
+
+kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> CoalescingMessageStream::tryReadMessage(
+    kj::ArrayPtr<kj::AutoCloseFd> fdSpace, capnp::ReaderOptions readerOptions,
+    kj::ArrayPtr<capnp::word> scratchSpace) {
+  // No fd passing; scratch space is unnecessary since messages are read in place.
+  (void)fdSpace;
+  (void)scratchSpace;
+  KJ_IF_MAYBE(e, readError) {
+    return kj::cp(*e);
+  }
+  KJ_IF_MAYBE(e, writeError) {
+    return kj::cp(*e);
+  }
+  if (reading) {
+    return KJ_EXCEPTION(FAILED, "CoalescingMessageStream: only one read may be outstanding");
+  }
+  reading = true;
+
+  auto toResult = [](kj::Maybe<kj::Own<capnp::MessageReader>>&& reader)
+      -> kj::Maybe<capnp::MessageReaderAndFds> {
+    KJ_IF_MAYBE(r, reader) {
+      return capnp::MessageReaderAndFds { kj::mv(*r), nullptr };
+    } else {
+      return nullptr;
+    }
+  };
+
+  // Fast path: a complete message is already buffered.
+  if (chunk.get() != nullptr) {
+    size_t needBytes = 0;
+    kj::Maybe<kj::Own<capnp::MessageReader>> parsed;
+    KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
+      parsed = tryParse(readerOptions, needBytes);
+    })) {
+      reading = false;
+      readError = kj::cp(*e);
+      return kj::mv(*e);
+    }
+    if (parsed != nullptr) {
+      reading = false;
+      return toResult(kj::mv(parsed));
+    }
+  }
+
+  struct ReadGuard {
+    // Destroyed after the continuations below (attachments outlive the promise they wrap).
+    CoalescingMessageStream& stream;
+    bool done = false;
+    explicit ReadGuard(CoalescingMessageStream& stream): stream(stream) {}
+    ~ReadGuard() noexcept(false) {
+      if (!done) {
+        // Canceled mid-read: bytes may already have been taken from the socket, so the framing
+        // is lost; fail every later read instead of misparsing.
+        stream.reading = false;
+        if (stream.readError == nullptr) {
+          stream.readError = KJ_EXCEPTION(DISCONNECTED,
+              "a read on this message stream was canceled; the stream is unusable");
+        }
+      }
+    }
+  };
+  auto guard = kj::heap<ReadGuard>(*this);
+  ReadGuard* g = guard.get();
+  auto promise = kj::evalNow([&]() { return readLoop(readerOptions); })
+      .then([this, g, toResult](kj::Maybe<kj::Own<capnp::MessageReader>>&& reader) {
+    g->done = true;
+    reading = false;
+    return toResult(kj::mv(reader));
+  }, [this, g](kj::Exception&& e) -> kj::Maybe<capnp::MessageReaderAndFds> {
+    g->done = true;
+    reading = false;
+    if (readError == nullptr) readError = kj::cp(e);
+    kj::throwFatalException(kj::mv(e));
+  }).attach(kj::mv(guard));
+  return readCanceler.wrap(kj::mv(promise));
+}
+
+}  // namespace capnpnative

@@ -63,6 +63,7 @@ public:
       return result;
     }
     ++stats.buffersAllocated;
+    stats.bytesAllocated += roundUp(allocBytes, WORD_BYTES);
     // heapArray of a trivial type does not zero-fill: no page is touched until data arrives.
     return kj::heapArray<capnp::word>(roundUp(allocBytes, WORD_BYTES) / WORD_BYTES);
   }
@@ -356,7 +357,8 @@ kj::Promise<void> CoalescingMessageStream::end() {
   ended = true;
   auto flushed = waitForPendingFlush();
   startFlush();
-  return flushed.then([this]() { inner.shutdownWrite(); });
+  // Eager, so the write side is shut down even if the caller does not wait.
+  return flushed.then([this]() { inner.shutdownWrite(); }).eagerlyEvaluate(nullptr);
 }
 
 // ---------------------------------------------------------------------------------------

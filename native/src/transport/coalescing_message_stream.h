@@ -113,6 +113,7 @@ public:
     uint64_t readCalls = 0;       // tryRead() calls on the inner stream
     uint64_t bytesCopiedOnRead = 0;  // partial-message bytes moved between read buffers
     uint64_t buffersAllocated = 0;   // read buffers allocated (not taken from the pool)
+    uint64_t bytesAllocated = 0;     // total size of those buffers
   };
   const Stats& getStats() const { return stats; }
 

@@ -1,0 +1,251 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Capnp.Native.Serialization;
+
+/// <summary>A pointer slot being built (a struct's pointer field, a list's pointer element, or the root).</summary>
+public readonly struct AnyPointerBuilder
+{
+    internal readonly MessageBuilder Message;
+    internal readonly int Segment;
+    internal readonly int Position;
+
+    internal AnyPointerBuilder(MessageBuilder message, int segment, int position)
+    {
+        Message = message; Segment = segment; Position = position;
+    }
+
+    private Span<byte> Word => Message.Buffers[Segment].AsSpan(Position, 8);
+
+    /// <summary>True when the pointer is null.</summary>
+    public bool IsNull => Message is null || BinaryPrimitives.ReadUInt64LittleEndian(Word) == 0;
+
+    /// <summary>Sets the pointer to null (the old object is left as unreachable zeros-or-garbage in the segment).</summary>
+    public void Clear() => Word.Clear();
+
+    /// <summary>Allocates a new struct and points at it.</summary>
+    public StructBuilder InitStruct(ushort dataWords, ushort pointerCount)
+    {
+        int pos = Message.AllocateAndPoint(Segment, Position, dataWords + pointerCount, 0, dataWords | ((uint)pointerCount << 16), out int seg);
+        return new StructBuilder(Message, seg, pos, dataWords, pointerCount);
+    }
+
+    /// <summary>Returns the existing struct (upgrading it in place to the given sizes if it is smaller) or initializes a new one.</summary>
+    public StructBuilder GetStruct(ushort dataWords, ushort pointerCount)
+    {
+        if (!Message.Resolve(Segment, Position, out ulong tag, out int tseg, out int tpos)) return InitStruct(dataWords, pointerCount);
+        if ((tag & 3) != 0) throw new InvalidOperationException("Pointer is not a struct pointer.");
+        ushort dw = (ushort)(tag >> 32), pc = (ushort)(tag >> 48);
+        if (dw >= dataWords && pc >= pointerCount) return new StructBuilder(Message, tseg, tpos, dw, pc);
+        // Upgrade: allocate a bigger copy and move the pointers.
+        ushort ndw = Math.Max(dw, dataWords), npc = Math.Max(pc, pointerCount);
+        var nb = InitStruct(ndw, npc);
+        Buffer.BlockCopy(Message.Buffers[tseg], tpos, Message.Buffers[nb.Segment], nb.DataOffset, dw * 8);
+        for (int i = 0; i < pc; i++)
+        {
+            int oldPtr = tpos + dw * 8 + i * 8;
+            int newPtr = nb.PointerOffset + i * 8;
+            MovePointer(tseg, oldPtr, nb.Segment, newPtr);
+        }
+        Array.Clear(Message.Buffers[tseg], tpos, (dw + pc) * 8);
+        return nb;
+    }
+
+    private void MovePointer(int oseg, int opos, int nseg, int npos)
+    {
+        var m = Message;
+        ulong w = BinaryPrimitives.ReadUInt64LittleEndian(m.Buffers[oseg].AsSpan(opos));
+        if (w == 0) return;
+        if ((w & 3) == 3 || (w & 3) == 2)
+        {
+            // Capabilities and far pointers are position-independent.
+            BinaryPrimitives.WriteUInt64LittleEndian(m.Buffers[nseg].AsSpan(npos), w);
+            return;
+        }
+        m.Resolve(oseg, opos, out ulong tag, out int tseg, out int tpos);
+        m.PointTo(nseg, npos, tseg, tpos, (int)(tag & 3), (uint)(tag >> 32));
+    }
+
+    /// <summary>Allocates a new list of non-struct elements and points at it.</summary>
+    public ListBuilder InitList(ElementSize size, int count)
+    {
+        if (size == ElementSize.InlineComposite) throw new ArgumentException("Use InitStructList for struct lists.", nameof(size));
+        if ((uint)count >= 1u << 29) throw new ArgumentOutOfRangeException(nameof(count));
+        int bits = Wire.BitsPerElement(size);
+        int words = (int)(((long)count * bits + 63) / 64);
+        int pos = Message.AllocateAndPoint(Segment, Position, words, 1, (uint)size | ((uint)count << 3), out int seg);
+        bool isPtr = size == ElementSize.Pointer;
+        return new ListBuilder(Message, seg, pos, count, bits, (ushort)(isPtr ? 0 : (bits + 63) / 64), (ushort)(isPtr ? 1 : 0), size);
+    }
+
+    /// <summary>Allocates a new struct list (inline composite) and points at it.</summary>
+    public ListBuilder InitStructList(int count, ushort dataWords, ushort pointerCount)
+    {
+        if ((uint)count >= 1u << 29) throw new ArgumentOutOfRangeException(nameof(count));
+        long words = (long)count * (dataWords + pointerCount);
+        if (words >= 1L << 29) throw new ArgumentOutOfRangeException(nameof(count), "List too large.");
+        int pos = Message.AllocateAndPoint(Segment, Position, (int)words + 1, 1, (uint)ElementSize.InlineComposite | ((uint)words << 3), out int seg);
+        BinaryPrimitives.WriteUInt64LittleEndian(Message.Buffers[seg].AsSpan(pos), MessageBuilder.Tag(count, 0, dataWords | ((uint)pointerCount << 16)));
+        return new ListBuilder(Message, seg, pos + 8, count, (dataWords + pointerCount) * 64, dataWords, pointerCount, ElementSize.InlineComposite);
+    }
+
+    /// <summary>Returns the existing list (or a null list builder with Count 0 when the pointer is null).</summary>
+    public ListBuilder GetList()
+    {
+        if (!Message.Resolve(Segment, Position, out ulong tag, out int tseg, out int tpos)) return default;
+        if ((tag & 3) != 1) throw new InvalidOperationException("Pointer is not a list pointer.");
+        var size = (ElementSize)((tag >> 32) & 7);
+        int count = (int)(tag >> 35);
+        if (size == ElementSize.InlineComposite)
+        {
+            ulong t = BinaryPrimitives.ReadUInt64LittleEndian(Message.Buffers[tseg].AsSpan(tpos));
+            ushort dw = (ushort)(t >> 32), pc = (ushort)(t >> 48);
+            return new ListBuilder(Message, tseg, tpos + 8, (int)((uint)t >> 2), (dw + pc) * 64, dw, pc, size);
+        }
+        int bits = Wire.BitsPerElement(size);
+        bool isPtr = size == ElementSize.Pointer;
+        return new ListBuilder(Message, tseg, tpos, count, bits, (ushort)(isPtr ? 0 : (bits + 63) / 64), (ushort)(isPtr ? 1 : 0), size);
+    }
+
+    /// <summary>Writes Text (null clears the pointer).</summary>
+    public void SetText(string? value)
+    {
+        if (value is null) { Clear(); return; }
+        int n = Encoding.UTF8.GetByteCount(value);
+        var l = InitList(ElementSize.Byte, n + 1);
+        Encoding.UTF8.GetBytes(value, Message.Buffers[l.Segment].AsSpan(l.Start, n));
+    }
+
+    /// <summary>Writes Text from UTF-8 bytes (without NUL).</summary>
+    public void SetText(ReadOnlySpan<byte> utf8)
+    {
+        var l = InitList(ElementSize.Byte, utf8.Length + 1);
+        utf8.CopyTo(Message.Buffers[l.Segment].AsSpan(l.Start));
+    }
+
+    /// <summary>Writes Data.</summary>
+    public void SetData(ReadOnlySpan<byte> value)
+    {
+        var l = InitList(ElementSize.Byte, value.Length);
+        value.CopyTo(Message.Buffers[l.Segment].AsSpan(l.Start));
+    }
+
+    /// <summary>Allocates a Data blob of <paramref name="length"/> bytes and returns it for filling in place.</summary>
+    public Memory<byte> InitData(int length)
+    {
+        var l = InitList(ElementSize.Byte, length);
+        return Message.Buffers[l.Segment].AsMemory(l.Start, length);
+    }
+
+    /// <summary>Writes a capability pointer (index into <see cref="MessageBuilder.CapTable"/>).</summary>
+    public void SetCapabilityIndex(uint capIndex) => BinaryPrimitives.WriteUInt64LittleEndian(Word, Wire.CapPointer(capIndex));
+
+    /// <summary>Reads back the pointer.</summary>
+    public AnyPointerReader AsReader() => new(Message.ReaderView, Segment, Position, int.MaxValue);
+
+    /// <summary>Sets the pointer to a deep copy of a struct.</summary>
+    public void SetStruct(StructReader value) => Copier.CopyStruct(Message, Segment, Position, value, false);
+    /// <summary>Sets the pointer to a deep copy of a list.</summary>
+    public void SetList(ListReader value) => Copier.CopyList(Message, Segment, Position, value, false);
+    /// <summary>Sets the pointer to a deep copy of any pointer.</summary>
+    public void Set(AnyPointerReader value) => Copier.CopyPointer(Message, Segment, Position, value, false);
+    /// <summary>Sets the pointer to a deep copy of a generated struct reader.</summary>
+    public void SetStruct<T>(T value) where T : struct, IStructReader<T> => SetStruct(value.Raw);
+    /// <summary>Initializes as a generated struct builder.</summary>
+    public T InitStruct<T>() where T : struct, IStructBuilder<T> => T.Create(InitStruct(T.DataWords, T.PointerCount));
+    /// <summary>Gets (or initializes) as a generated struct builder.</summary>
+    public T GetStruct<T>() where T : struct, IStructBuilder<T> => T.Create(GetStruct(T.DataWords, T.PointerCount));
+}
+
+internal static class Copier
+{
+    public static void CopyPointer(MessageBuilder m, int pseg, int ppos, AnyPointerReader src, bool canonical)
+    {
+        switch (src.Kind)
+        {
+            case PointerKind.Null:
+                m.Buffers[pseg].AsSpan(ppos, 8).Clear();
+                break;
+            case PointerKind.Struct:
+                CopyStruct(m, pseg, ppos, src.AsStruct(), canonical);
+                break;
+            case PointerKind.List:
+                CopyList(m, pseg, ppos, src.AsList(), canonical);
+                break;
+            case PointerKind.Capability:
+                BinaryPrimitives.WriteUInt64LittleEndian(m.Buffers[pseg].AsSpan(ppos), Wire.CapPointer(src.AsCapabilityIndex()!.Value));
+                break;
+        }
+    }
+
+    internal static void TruncatedSize(StructReader s, out int dataBytes, out int ptrs)
+    {
+        var d = s.DataSection;
+        int n = d.Length;
+        while (n > 0 && d[n - 1] == 0) n--;
+        dataBytes = n;
+        ptrs = s.PointerCount;
+        while (ptrs > 0 && !s.HasPointer(ptrs - 1)) ptrs--;
+    }
+
+    public static void CopyStruct(MessageBuilder m, int pseg, int ppos, StructReader src, bool canonical)
+    {
+        if (src.IsNull) { m.Buffers[pseg].AsSpan(ppos, 8).Clear(); return; }
+        int dataBytes = src.DataBits / 8, pc = src.PointerCount;
+        if (canonical) TruncatedSize(src, out dataBytes, out pc);
+        ushort dw = (ushort)((dataBytes + 7) / 8);
+        int pos = m.AllocateAndPoint(pseg, ppos, dw + pc, 0, dw | ((uint)pc << 16), out int seg);
+        if (src.DataBits == 1)
+        {
+            if (src.ReadBool(0)) m.Buffers[seg][pos] = 1;
+        }
+        else src.DataSection.Slice(0, dataBytes).CopyTo(m.Buffers[seg].AsSpan(pos));
+        for (int i = 0; i < pc; i++) CopyPointer(m, seg, pos + dw * 8 + i * 8, src.ReadAnyPointer(i), canonical);
+    }
+
+    public static void CopyList(MessageBuilder m, int pseg, int ppos, ListReader src, bool canonical)
+    {
+        if (src.IsNull) { m.Buffers[pseg].AsSpan(ppos, 8).Clear(); return; }
+        int count = src.Count;
+        if (src.ElementSize == ElementSize.InlineComposite)
+        {
+            int dataBytes = src.StructDataBits / 8, pc = src.StructPointers;
+            if (canonical)
+            {
+                dataBytes = 0; pc = 0;
+                for (int i = 0; i < count; i++)
+                {
+                    TruncatedSize(src.GetStruct(i), out int db, out int p);
+                    dataBytes = Math.Max(dataBytes, db); pc = Math.Max(pc, p);
+                }
+            }
+            ushort dw = (ushort)((dataBytes + 7) / 8);
+            int step = dw + pc;
+            long words = (long)count * step;
+            int pos = m.AllocateAndPoint(pseg, ppos, (int)words + 1, 1, (uint)ElementSize.InlineComposite | ((uint)words << 3), out int seg);
+            BinaryPrimitives.WriteUInt64LittleEndian(m.Buffers[seg].AsSpan(pos), MessageBuilder.Tag(count, 0, dw | ((uint)pc << 16)));
+            pos += 8;
+            for (int i = 0; i < count; i++)
+            {
+                var e = src.GetStruct(i);
+                int epos = pos + i * step * 8;
+                e.DataSection.Slice(0, Math.Min(dataBytes, e.DataBits / 8)).CopyTo(m.Buffers[seg].AsSpan(epos));
+                for (int j = 0; j < pc; j++) CopyPointer(m, seg, epos + dw * 8 + j * 8, e.ReadAnyPointer(j), canonical);
+            }
+            return;
+        }
+        if (src.ElementSize == ElementSize.Pointer)
+        {
+            int pos = m.AllocateAndPoint(pseg, ppos, count, 1, (uint)ElementSize.Pointer | ((uint)count << 3), out int seg);
+            for (int i = 0; i < count; i++) CopyPointer(m, seg, pos + i * 8, src.GetPointer(i), canonical);
+            return;
+        }
+        int bits = Wire.BitsPerElement(src.ElementSize);
+        int w = (int)(((long)count * bits + 63) / 64);
+        int p2 = m.AllocateAndPoint(pseg, ppos, w, 1, (uint)src.ElementSize | ((uint)count << 3), out int s2);
+        var raw = src.RawBytes;
+        raw.CopyTo(m.Buffers[s2].AsSpan(p2));
+        if (canonical && bits == 1 && (count & 7) != 0)
+            m.Buffers[s2][p2 + raw.Length - 1] &= (byte)((1 << (count & 7)) - 1);
+    }
+}

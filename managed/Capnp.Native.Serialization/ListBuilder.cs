@@ -1,0 +1,275 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Capnp.Native.Serialization;
+
+/// <summary>Untyped list being built. Use the typed wrappers (<c>As...</c>) for convenience.</summary>
+public readonly struct ListBuilder
+{
+    internal readonly MessageBuilder Message;
+    internal readonly int Segment;
+    internal readonly int Start;
+    internal readonly int Length;
+    internal readonly int StepBits;
+    internal readonly ushort StructData;
+    internal readonly ushort StructPointers;
+    internal readonly ElementSize Size;
+
+    internal ListBuilder(MessageBuilder message, int segment, int start, int count, int stepBits, ushort structDataWords, ushort structPointers, ElementSize size)
+    {
+        Message = message; Segment = segment; Start = start; Length = count; StepBits = stepBits;
+        StructData = structDataWords; StructPointers = structPointers; Size = size;
+    }
+
+    /// <summary>True for <c>default(ListBuilder)</c> (e.g. <see cref="StructBuilder.GetList"/> on a null pointer).</summary>
+    public bool IsNull => Message is null;
+    /// <summary>Number of elements.</summary>
+    public int Count => Length;
+    /// <summary>Element size.</summary>
+    public ElementSize ElementSize => Size;
+
+    private byte[] Buf => Message.Buffers[Segment];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Pos(int index)
+    {
+        if ((uint)index >= (uint)Length) throw new ArgumentOutOfRangeException(nameof(index));
+        return Start + (int)(((long)index * StepBits) >> 3);
+    }
+
+    private void RequireData(int bytes)
+    {
+        if (Size == ElementSize.InlineComposite ? StructData == 0 : StepBits < bytes * 8 || Size == ElementSize.Pointer)
+            throw new InvalidOperationException("List element size does not match the requested element type.");
+    }
+
+    /// <summary>Sets a primitive element (1, 2, 4 or 8 bytes).</summary>
+    public void Set<T>(int index, T value) where T : unmanaged
+    {
+        int p = Pos(index);
+        RequireData(Unsafe.SizeOf<T>());
+        Wire.WriteUnaligned(Buf, p, value);
+    }
+
+    /// <summary>Gets a primitive element.</summary>
+    public T Get<T>(int index) where T : unmanaged
+    {
+        int p = Pos(index);
+        RequireData(Unsafe.SizeOf<T>());
+        return Wire.ReadUnaligned<T>(Buf, p);
+    }
+
+    /// <summary>Sets a Bool element.</summary>
+    public void SetBool(int index, bool value)
+    {
+        if ((uint)index >= (uint)Length) throw new ArgumentOutOfRangeException(nameof(index));
+        if (Size != ElementSize.Bit) throw new InvalidOperationException("Not a bit list.");
+        ref byte b = ref Buf[Start + (index >> 3)];
+        int mask = 1 << (index & 7);
+        b = value ? (byte)(b | mask) : (byte)(b & ~mask);
+    }
+
+    /// <summary>Gets a Bool element.</summary>
+    public bool GetBool(int index)
+    {
+        if ((uint)index >= (uint)Length) throw new ArgumentOutOfRangeException(nameof(index));
+        if (Size != ElementSize.Bit) throw new InvalidOperationException("Not a bit list.");
+        return ((Buf[Start + (index >> 3)] >> (index & 7)) & 1) != 0;
+    }
+
+    /// <summary>The element bytes of a primitive list, writable in place.</summary>
+    public Span<byte> RawBytes => Message is null ? default : Buf.AsSpan(Start, (int)(((long)Length * StepBits + 7) >> 3));
+
+    /// <summary>Elements of a primitive list as a writable span (element size must equal sizeof(T)).</summary>
+    public Span<T> AsSpan<T>() where T : unmanaged
+    {
+        if (Message is null) return default;
+        if (Size == ElementSize.InlineComposite || Size == ElementSize.Pointer || StepBits != Unsafe.SizeOf<T>() * 8)
+            throw new InvalidOperationException("List element size does not match the requested element type.");
+        return MemoryMarshal.Cast<byte, T>(Buf.AsSpan(Start, Length * Unsafe.SizeOf<T>()));
+    }
+
+    /// <summary>Struct element <paramref name="index"/> of a struct list.</summary>
+    public StructBuilder GetStruct(int index)
+    {
+        int p = Pos(index);
+        if (Size != ElementSize.InlineComposite) throw new InvalidOperationException("Not a struct list.");
+        return new StructBuilder(Message, Segment, p, StructData, StructPointers);
+    }
+
+    /// <summary>Pointer element <paramref name="index"/> (first pointer of a struct element).</summary>
+    public AnyPointerBuilder GetPointer(int index)
+    {
+        int p = Pos(index);
+        if (StructPointers == 0) throw new InvalidOperationException("List has no pointers.");
+        return new AnyPointerBuilder(Message, Segment, p + StructData * 8 * (Size == ElementSize.InlineComposite ? 1 : 0));
+    }
+
+    /// <summary>A reader over this list (no copy).</summary>
+    public ListReader AsReader()
+    {
+        if (Message is null) return default;
+        int dataBits = Size == ElementSize.InlineComposite ? StructData * 64 : (Size == ElementSize.Pointer ? 0 : StepBits);
+        return new ListReader(Message.ReaderView, Segment, Start, Length, StepBits, dataBits, StructPointers, Size, int.MaxValue);
+    }
+
+    /// <summary>Typed view: primitives.</summary>
+    public ListOfPrimitivesBuilder<T> AsPrimitives<T>() where T : unmanaged => new(this);
+    /// <summary>Typed view: bools.</summary>
+    public ListOfBitsBuilder AsBits() => new(this);
+    /// <summary>Typed view: enums.</summary>
+    public ListOfEnumsBuilder<TEnum> AsEnums<TEnum>() where TEnum : unmanaged, Enum => new(this);
+    /// <summary>Typed view: structs.</summary>
+    public ListOfStructsBuilder<T> AsStructs<T>() where T : struct, IStructBuilder<T> => new(this);
+    /// <summary>Typed view: Text.</summary>
+    public ListOfTextBuilder AsTextList() => new(this);
+    /// <summary>Typed view: Data.</summary>
+    public ListOfDataBuilder AsDataList() => new(this);
+    /// <summary>Typed view: lists.</summary>
+    public ListOfListsBuilder AsLists() => new(this);
+    /// <summary>Typed view: capabilities.</summary>
+    public ListOfCapabilitiesBuilder AsCapabilities() => new(this);
+    /// <summary>Typed view: any pointers.</summary>
+    public ListOfPointersBuilder AsPointers() => new(this);
+}
+
+/// <summary>List of primitives being built.</summary>
+public readonly struct ListOfPrimitivesBuilder<T> where T : unmanaged
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfPrimitivesBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets or sets an element.</summary>
+    public T this[int index] { get => Raw.Get<T>(index); set => Raw.Set(index, value); }
+    /// <summary>Writable span over the elements.</summary>
+    public Span<T> AsSpan() => Raw.AsSpan<T>();
+    /// <summary>A reader over the list.</summary>
+    public ListOfPrimitivesReader<T> AsReader() => Raw.AsReader().AsPrimitives<T>();
+}
+
+/// <summary>List(Bool) being built.</summary>
+public readonly struct ListOfBitsBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfBitsBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets or sets an element.</summary>
+    public bool this[int index] { get => Raw.GetBool(index); set => Raw.SetBool(index, value); }
+}
+
+/// <summary>List of 16-bit enums being built.</summary>
+public readonly struct ListOfEnumsBuilder<TEnum> where TEnum : unmanaged, Enum
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfEnumsBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets or sets an element.</summary>
+    public TEnum this[int index]
+    {
+        get { ushort v = Raw.Get<ushort>(index); return Unsafe.As<ushort, TEnum>(ref v); }
+        set => Raw.Set(index, Unsafe.As<TEnum, ushort>(ref value));
+    }
+}
+
+/// <summary>List of structs being built; the indexer returns the element builder.</summary>
+public readonly struct ListOfStructsBuilder<T> where T : struct, IStructBuilder<T>
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfStructsBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>The element builder.</summary>
+    public T this[int index] => T.Create(Raw.GetStruct(index));
+}
+
+/// <summary>List(Text) being built.</summary>
+public readonly struct ListOfTextBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfTextBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets or sets an element (null clears it).</summary>
+    public string? this[int index]
+    {
+        get { var p = Raw.GetPointer(index); return p.IsNull ? null : p.AsReader().AsText(); }
+        set => Raw.GetPointer(index).SetText(value);
+    }
+}
+
+/// <summary>List(Data) being built.</summary>
+public readonly struct ListOfDataBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfDataBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets (no copy) or sets (copy) an element.</summary>
+    public ReadOnlyMemory<byte> this[int index]
+    {
+        get => Raw.GetPointer(index).AsReader().AsData();
+        set => Raw.GetPointer(index).SetData(value.Span);
+    }
+}
+
+/// <summary>List(List(...)) being built.</summary>
+public readonly struct ListOfListsBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfListsBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>The existing inner list (default when null).</summary>
+    public ListBuilder this[int index] => Raw.GetPointer(index).GetList();
+    /// <summary>Allocates inner list <paramref name="index"/>.</summary>
+    public ListBuilder Init(int index, ElementSize size, int count) => Raw.GetPointer(index).InitList(size, count);
+    /// <summary>Allocates inner struct list <paramref name="index"/>.</summary>
+    public ListBuilder InitStructList(int index, int count, ushort dataWords, ushort pointerCount) => Raw.GetPointer(index).InitStructList(count, dataWords, pointerCount);
+}
+
+/// <summary>List of capabilities being built (elements are cap-table indices).</summary>
+public readonly struct ListOfCapabilitiesBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfCapabilitiesBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Gets or sets a cap-table index (<see cref="ListOfCapabilitiesReader.NullIndex"/> for null).</summary>
+    public uint this[int index]
+    {
+        get => Raw.GetPointer(index).AsReader().AsCapabilityIndex() ?? ListOfCapabilitiesReader.NullIndex;
+        set { var p = Raw.GetPointer(index); if (value == ListOfCapabilitiesReader.NullIndex) p.Clear(); else p.SetCapabilityIndex(value); }
+    }
+}
+
+/// <summary>List(AnyPointer) being built.</summary>
+public readonly struct ListOfPointersBuilder
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfPointersBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>Pointer element <paramref name="index"/>.</summary>
+    public AnyPointerBuilder this[int index] => Raw.GetPointer(index);
+}

@@ -1,0 +1,258 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Capnp.Native.Serialization;
+
+/// <summary>
+/// A Cap'n Proto message being read in place over its segments. Enforces the traversal and nesting limits
+/// of <see cref="ReaderOptions"/>. Not thread-safe with respect to the traversal counter (races only make the
+/// limit approximate, as in C++).
+/// </summary>
+public sealed class MessageReader
+{
+    internal readonly ReadOnlyMemory<byte>[] Segments;
+    internal long RemainingWords;
+    internal readonly int NestingLimit;
+
+    /// <summary>The options this reader enforces.</summary>
+    public ReaderOptions Options { get; }
+
+    /// <summary>Optional capability table; capability pointers index into it.</summary>
+    public IReadOnlyList<object?>? CapTable { get; set; }
+
+    internal MessageReader(ReadOnlyMemory<byte>[] segments, ReaderOptions options)
+    {
+        Wire.EnsureLittleEndian();
+        if (segments.Length == 0) throw new CapnpFormatException("Message has no segments.");
+        Segments = segments;
+        Options = options;
+        RemainingWords = options.EffectiveTraversalLimit;
+        NestingLimit = options.EffectiveNestingLimit;
+    }
+
+    /// <summary>Number of segments.</summary>
+    public int SegmentCount => Segments.Length;
+
+    /// <summary>Returns segment <paramref name="index"/> (no copy).</summary>
+    public ReadOnlyMemory<byte> GetSegment(int index) => Segments[index];
+
+    /// <summary>Words still available under the traversal limit.</summary>
+    public long RemainingTraversalWords => RemainingWords;
+
+    /// <summary>Reads a message in the standard stream framing (segment table followed by segments). Trailing bytes are ignored.</summary>
+    public static MessageReader FromFramed(ReadOnlyMemory<byte> data, ReaderOptions options = default)
+        => FromFramed(data, out _, options);
+
+    /// <summary>Reads a framed message and reports how many bytes it occupied.</summary>
+    public static MessageReader FromFramed(ReadOnlyMemory<byte> data, out int bytesConsumed, ReaderOptions options = default)
+    {
+        var span = data.Span;
+        if (span.Length < 8) throw new CapnpFormatException("Message is truncated: missing segment table.");
+        uint countMinusOne = BinaryPrimitives.ReadUInt32LittleEndian(span);
+        if (countMinusOne >= Wire.MaxSegments)
+            throw new CapnpLimitExceededException($"Message has too many segments ({(ulong)countMinusOne + 1}).");
+        int count = (int)countMinusOne + 1;
+        int headerBytes = ((4 + count * 4) + 7) & ~7;
+        if (span.Length < headerBytes) throw new CapnpFormatException("Message is truncated: incomplete segment table.");
+        var segs = new ReadOnlyMemory<byte>[count];
+        long pos = headerBytes;
+        for (int i = 0; i < count; i++)
+        {
+            long words = BinaryPrimitives.ReadUInt32LittleEndian(span.Slice(4 + i * 4));
+            long bytes = words * 8;
+            if (pos + bytes > span.Length) throw new CapnpFormatException($"Message is truncated: segment {i} extends past the end of the data.");
+            segs[i] = data.Slice((int)pos, (int)bytes);
+            pos += bytes;
+        }
+        bytesConsumed = (int)pos;
+        return new MessageReader(segs, options);
+    }
+
+    /// <summary>Reads a message from its segments (no copy).</summary>
+    public static MessageReader FromSegments(IReadOnlyList<ReadOnlyMemory<byte>> segments, ReaderOptions options = default)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        var segs = new ReadOnlyMemory<byte>[segments.Count];
+        for (int i = 0; i < segs.Length; i++)
+        {
+            var s = segments[i];
+            if ((s.Length & 7) != 0) throw new CapnpFormatException($"Segment {i} is not a whole number of words.");
+            segs[i] = s;
+        }
+        return new MessageReader(segs, options);
+    }
+
+    /// <summary>Reads a single-segment message from its raw segment bytes (root pointer at word 0).</summary>
+    public static MessageReader FromSingleSegment(ReadOnlyMemory<byte> segment, ReaderOptions options = default)
+    {
+        if ((segment.Length & 7) != 0) throw new CapnpFormatException("Segment is not a whole number of words.");
+        return new MessageReader(new[] { segment }, options);
+    }
+
+    /// <summary>Reads a packed, stream-framed message (the packed stream is unpacked into a new buffer).</summary>
+    public static MessageReader FromPacked(ReadOnlySpan<byte> packed, ReaderOptions options = default)
+    {
+        var framed = Packing.UnpackMessage(packed, out _, options);
+        return FromFramed(framed, options);
+    }
+
+    /// <summary>Reads one stream-framed message from a stream.</summary>
+    public static MessageReader FromStream(Stream stream, ReaderOptions options = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Span<byte> first = stackalloc byte[8];
+        stream.ReadExactly(first);
+        uint countMinusOne = BinaryPrimitives.ReadUInt32LittleEndian(first);
+        if (countMinusOne >= Wire.MaxSegments)
+            throw new CapnpLimitExceededException($"Message has too many segments ({(ulong)countMinusOne + 1}).");
+        int count = (int)countMinusOne + 1;
+        int headerBytes = ((4 + count * 4) + 7) & ~7;
+        var header = new byte[headerBytes];
+        first.CopyTo(header);
+        stream.ReadExactly(header.AsSpan(8));
+        long total = 0;
+        for (int i = 0; i < count; i++) total += BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4 + i * 4));
+        if (total > options.EffectiveTraversalLimit || headerBytes + total * 8 > Array.MaxLength)
+            throw new CapnpLimitExceededException("Message is too large for the traversal limit.");
+        var buf = new byte[headerBytes + total * 8];
+        header.CopyTo(buf, 0);
+        stream.ReadExactly(buf.AsSpan(headerBytes));
+        return FromFramed(buf, options);
+    }
+
+
+    internal static MessageReader ForDefault(ReadOnlySpan<byte> defaultValue)
+    {
+        if ((defaultValue.Length & 7) != 0 || defaultValue.Length == 0)
+            throw new CapnpFormatException("Default value is not a whole number of words.");
+        return new MessageReader(new ReadOnlyMemory<byte>[] { defaultValue.ToArray() }, default);
+    }
+
+    /// <summary>The root struct.</summary>
+    public StructReader Root
+    {
+        get
+        {
+            if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
+            return ReadStructPointer(0, 0, NestingLimit);
+        }
+    }
+
+    /// <summary>The root pointer, untyped.</summary>
+    public AnyPointerReader RootPointer
+    {
+        get
+        {
+            if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
+            return new AnyPointerReader(this, 0, 0, NestingLimit);
+        }
+    }
+
+    /// <summary>The root struct, wrapped in a generated reader type.</summary>
+    public T GetRoot<T>() where T : struct, IStructReader<T> => T.Create(Root);
+
+    // ---------------------------------------------------------------- pointer resolution
+
+    internal void Charge(long words)
+    {
+        RemainingWords -= words;
+        if (RemainingWords < 0)
+            throw new CapnpLimitExceededException("Exceeded message traversal limit. See ReaderOptions.TraversalLimitInWords.");
+    }
+
+    /// <summary>Follows far pointers. Returns false for a null pointer.</summary>
+    internal bool Resolve(int seg, int ptrPos, out ulong tag, out int targetSeg, out long targetPos)
+    {
+        var s = Segments[seg].Span;
+        ulong w = Wire.ReadWord(s, ptrPos);
+        if (w == 0) { tag = 0; targetSeg = 0; targetPos = 0; return false; }
+        int kind = (int)(w & 3);
+        if (kind != 2)
+        {
+            tag = w; targetSeg = seg;
+            targetPos = ptrPos + 8 + Wire.SignedOffset(w) * 8;
+            return true;
+        }
+        bool isDouble = (w & 4) != 0;
+        long padPos = (long)((uint)w >> 3) * 8;
+        uint padSeg = (uint)(w >> 32);
+        if (padSeg >= (uint)Segments.Length) throw new CapnpFormatException("Far pointer refers to a segment that does not exist.");
+        var ps = Segments[padSeg].Span;
+        if (padPos + (isDouble ? 16 : 8) > ps.Length) throw new CapnpFormatException("Far pointer landing pad is out of bounds.");
+        ulong pad = Wire.ReadWord(ps, padPos);
+        if (!isDouble)
+        {
+            if ((pad & 3) == 2) throw new CapnpFormatException("Far pointer landing pad is itself a far pointer.");
+            if (pad == 0) { tag = 0; targetSeg = 0; targetPos = 0; return false; }
+            tag = pad; targetSeg = (int)padSeg;
+            targetPos = padPos + 8 + Wire.SignedOffset(pad) * 8;
+            return true;
+        }
+        if ((pad & 7) != 2) throw new CapnpFormatException("Double-far landing pad must begin with a single far pointer.");
+        uint contentSeg = (uint)(pad >> 32);
+        if (contentSeg >= (uint)Segments.Length) throw new CapnpFormatException("Double-far pointer refers to a segment that does not exist.");
+        tag = Wire.ReadWord(ps, padPos + 8);
+        if ((tag & 3) == 2) throw new CapnpFormatException("Double-far tag is a far pointer.");
+        targetSeg = (int)contentSeg;
+        targetPos = (long)((uint)pad >> 3) * 8;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowOutOfBounds(string what) => throw new CapnpFormatException($"{what} pointer points out of bounds of its segment.");
+
+    /// <summary>Reads a struct pointer located at (seg, ptrPos) in an object whose nesting budget is <paramref name="nesting"/>.</summary>
+    internal StructReader ReadStructPointer(int seg, int ptrPos, int nesting)
+    {
+        if (!Resolve(seg, ptrPos, out ulong tag, out int tseg, out long tpos)) return default;
+        if ((tag & 3) != 0) throw new CapnpFormatException("Message contains a non-struct pointer where a struct pointer was expected.");
+        if (nesting <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
+        ushort dw = (ushort)(tag >> 32), pc = (ushort)(tag >> 48);
+        long words = dw + pc;
+        if (tpos < 0 || tpos + words * 8 > Segments[tseg].Length) ThrowOutOfBounds("Struct");
+        Charge(words);
+        return new StructReader(this, tseg, (int)tpos, dw * 64, (int)tpos + dw * 8, pc, nesting - 1);
+    }
+
+    internal ListReader ReadListPointer(int seg, int ptrPos, int nesting)
+    {
+        if (!Resolve(seg, ptrPos, out ulong tag, out int tseg, out long tpos)) return default;
+        return ListFromTag(tag, tseg, tpos, nesting);
+    }
+
+    internal ListReader ListFromTag(ulong tag, int tseg, long tpos, int nesting)
+    {
+        if ((tag & 3) != 1) throw new CapnpFormatException("Message contains a non-list pointer where a list pointer was expected.");
+        if (nesting <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
+        var size = (ElementSize)((tag >> 32) & 7);
+        long count = (long)(tag >> 35);
+        int segLen = Segments[tseg].Length;
+        if (size == ElementSize.InlineComposite)
+        {
+            long wordCount = count;
+            if (tpos < 0 || tpos + (wordCount + 1) * 8 > segLen) ThrowOutOfBounds("List");
+            ulong t = Wire.ReadWord(Segments[tseg].Span, tpos);
+            if ((t & 3) != 0) throw new CapnpFormatException("Inline-composite list tag is not a struct tag.");
+            long elems = (uint)t >> 2;
+            ushort dw = (ushort)(t >> 32), pc = (ushort)(t >> 48);
+            long perElem = dw + pc;
+            if (elems * perElem > wordCount) throw new CapnpFormatException("Inline-composite list's elements overrun its word count.");
+            Charge(perElem == 0 ? Math.Max(elems, 1) : wordCount);
+            return new ListReader(this, tseg, (int)tpos + 8, (int)elems, (int)(perElem * 64), dw * 64, pc, ElementSize.InlineComposite, nesting - 1);
+        }
+        int bits = Wire.BitsPerElement(size);
+        long totalBits = count * bits;
+        long bytes = (totalBits + 7) / 8;
+        if (tpos < 0 || tpos + bytes > segLen) ThrowOutOfBounds("List");
+        Charge(size == ElementSize.Void ? count : (totalBits + 63) / 64);
+        bool isPtr = size == ElementSize.Pointer;
+        return new ListReader(this, tseg, (int)tpos, (int)count, bits, isPtr ? 0 : bits, (ushort)(isPtr ? 1 : 0), size, nesting - 1);
+    }
+
+    internal uint? ReadCapPointer(int seg, int ptrPos)
+    {
+        if (!Resolve(seg, ptrPos, out ulong tag, out _, out _)) return null;
+        if ((uint)tag != 3u) throw new CapnpFormatException("Message contains a non-capability pointer where a capability pointer was expected.");
+        return (uint)(tag >> 32);
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# One entry point for every set-up, build and test step on Debian/Ubuntu.
+#
+#   ./build.sh demo     install what is missing, build everything, run the demo
+#   ./build.sh test     install what is missing, build everything, run every test
+#   ./build.sh setup    only install the missing Debian packages
+#   ./build.sh build    setup + build the native library and the whole solution
+#
+# Missing Debian packages are installed with apt-get when running as root or with password-less
+# sudo; otherwise the exact command to run is printed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev patchelf)
+readonly CONFIGURATION=${CONFIGURATION:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+setup() {
+  local missing=() package
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    local install="apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+      log "installing ${missing[*]}"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive $install >/dev/null
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      log "installing ${missing[*]} with sudo"
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive $install >/dev/null
+    else
+      echo "Missing Debian packages. Run this, then try again:" >&2
+      echo "  sudo apt-get update && sudo $install" >&2
+      exit 1
+    fi
+  fi
+  if ! command -v dotnet >/dev/null; then
+    echo "The .NET 10 SDK (dotnet) is not on PATH. Install it (https://learn.microsoft.com/dotnet/core/install/linux-debian), then try again." >&2
+    exit 1
+  fi
+}
+
+build() {
+  setup
+  log "building (native library through CMake, then the solution; configuration $CONFIGURATION)"
+  dotnet build CapnpNative.sln -c "$CONFIGURATION" -nologo -clp:ErrorsOnly
+}
+
+run_tests() {
+  build
+  local failed=0 passed_total=0 failed_total=0 skipped_total=0 output line
+  log "checking that the generated bindings match native/include/capnp_native.h"
+  bindings/generator/check.sh || failed=1
+
+  log "native tests (ctest)"
+  ctest --test-dir build/native --output-on-failure || failed=1
+
+  log "managed tests (dotnet test)"
+  output=$(mktemp)
+  dotnet test CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo 2>&1 | tee "$output" || failed=1
+  # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
+  while IFS= read -r line; do
+    passed_total=$((passed_total + $(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")))
+    failed_total=$((failed_total + $(sed -E 's/.*Failed: *([0-9]+),.*/\1/' <<<"$line")))
+    skipped_total=$((skipped_total + $(sed -E 's/.*Skipped: *([0-9]+).*/\1/' <<<"$line")))
+  done < <(grep -E '(Passed|Failed)! +- +Failed: ' "$output")
+  rm -f "$output"
+  if [ "$passed_total" -eq 0 ]; then
+    echo "no managed test ran" >&2
+    failed=1
+  fi
+  echo "tests: $passed_total passed, $failed_total failed, $skipped_total skipped"
+  return $failed
+}
+
+demo() {
+  build
+  dotnet run --project examples/Demo -c "$CONFIGURATION" --no-build
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  build) build ;;
+  test) run_tests ;;
+  demo) demo ;;
+  *) echo "usage: $0 demo|test|setup|build" >&2; exit 2 ;;
+esac

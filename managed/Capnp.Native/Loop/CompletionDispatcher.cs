@@ -1,0 +1,23 @@
+using System.Runtime.InteropServices;
+
+namespace Capnp.Native;
+
+/// <summary>The one completion callback registered with the shim (capnp_initialize).</summary>
+internal static unsafe class CompletionDispatcher
+{
+    public static delegate* unmanaged<ulong, int, byte*, nuint, void> Pointer => &OnComplete;
+
+    [UnmanagedCallersOnly]
+    private static void OnComplete(ulong tag, int status, byte* payload, nuint length)
+    {
+        // No managed exception may unwind into the loop thread's C++ frames.
+        try
+        {
+            PendingOperation.CompleteTag(tag, status, payload, length);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"CapnpNative: completion of operation {tag:x} failed: {e}");
+        }
+    }
+}

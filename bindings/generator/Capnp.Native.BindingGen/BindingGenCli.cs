@@ -111,9 +111,15 @@ public static class BindingGenCli
         else
         {
             var (line, mine, theirs) = FirstDifference(committed, generated);
-            stderr.WriteLine($"  first difference at line {line}:");
-            stderr.WriteLine($"    committed: {theirs ?? "(end of file)"}");
-            stderr.WriteLine($"    generated: {mine ?? "(end of file)"}");
+            if (mine == null && theirs == null)
+                stderr.WriteLine($"  the files differ only in the final newline (line {line})");
+            else
+                stderr.WriteLine($"  first difference at line {line}:");
+            if (mine != null || theirs != null)
+            {
+                stderr.WriteLine($"    committed: {theirs ?? "(end of file)"}");
+                stderr.WriteLine($"    generated: {mine ?? "(end of file)"}");
+            }
         }
         stderr.WriteLine("  Regenerate and commit the result:");
         if (RepoRelativeName(header) == CanonicalHeader && RepoRelativeName(committedPath) == CanonicalOutput)
@@ -125,14 +131,20 @@ public static class BindingGenCli
     /// <returns>1-based line number of the first differing line, and the generated and committed text of it (null past the end).</returns>
     public static (int Line, string? Generated, string? Committed) FirstDifference(string committed, string generated)
     {
-        var a = committed.Split('\n');
-        var b = generated.Split('\n');
+        var a = Lines(committed);
+        var b = Lines(generated);
         for (int i = 0; ; i++)
         {
             string? x = i < a.Length ? a[i] : null;
             string? y = i < b.Length ? b[i] : null;
             if (x != y || (x == null && y == null)) return (i + 1, y, x);
         }
+    }
+
+    private static string[] Lines(string text)
+    {
+        var lines = text.Split('\n');
+        return text.EndsWith('\n') ? lines[..^1] : lines;
     }
 
     /// <summary>The path of <paramref name="path"/> relative to the enclosing git work tree ('/' separators), else its file name,

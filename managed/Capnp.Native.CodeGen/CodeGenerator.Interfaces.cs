@@ -1,0 +1,220 @@
+namespace Capnp.Native.CodeGen;
+
+internal sealed partial class CodeGenerator
+{
+    /// <summary>The interface and all its (transitive) superclasses, each once, the interface first.</summary>
+    private List<NodeModel> InterfaceClosure(NodeModel n)
+    {
+        var result = new List<NodeModel>();
+        var seen = new HashSet<ulong>();
+        void Walk(NodeModel i)
+        {
+            if (!seen.Add(i.Id)) return;
+            result.Add(i);
+            foreach (var (id, _) in i.Superclasses)
+                if (_req.Nodes.TryGetValue(id, out var s)) Walk(s);
+        }
+        Walk(n);
+        return result;
+    }
+
+    private sealed class MethodInfo
+    {
+        public required NodeModel Owner;
+        public required MethodModel Method;
+        public required ushort Ordinal;
+        public required string Name;
+        public required string Params;   // static class of the params struct
+        public required string Results;
+        public required NodeModel ParamNode;
+        public required NodeModel ResultNode;
+    }
+
+    private List<MethodInfo> Methods(NodeModel iface, ulong context, HashSet<string> used)
+    {
+        var list = new List<MethodInfo>();
+        foreach (var owner in InterfaceClosure(iface))
+        {
+            for (int i = 0; i < owner.Methods.Count; i++)
+            {
+                var m = owner.Methods[i];
+                var name = Names.Unique(NameAnnotation(m.Annotations) ?? Names.Pascal(m.Name), used);
+                used.Add(name + "Async");
+                list.Add(new MethodInfo
+                {
+                    Owner = owner, Method = m, Ordinal = (ushort)i, Name = name,
+                    Params = TypeName(m.ParamStructType, m.ParamBrand, context),
+                    Results = TypeName(m.ResultStructType, m.ResultBrand, context),
+                    ParamNode = Node(m.ParamStructType), ResultNode = Node(m.ResultStructType),
+                });
+            }
+        }
+        return list;
+    }
+
+    /// <summary>C# parameter type for a flattened method parameter, or null when the field cannot be flattened.</summary>
+    private string? FlatParamType(FieldModel f, ulong context)
+    {
+        if (f.IsGroup || f.InUnion) return null;
+        var t = f.Type;
+        return t.Kind switch
+        {
+            TypeKind.Void => null,
+            TypeKind.Enum => TypeName(t.TypeId, null, context),
+            TypeKind.Text => "string?",
+            TypeKind.Data => "global::System.ReadOnlyMemory<byte>",
+            TypeKind.Struct => TypeName(t.TypeId, t.Brand, context) + ".Reader",
+            TypeKind.List => ListReaderType(t.ElementType!, context),
+            TypeKind.Interface => TypeName(t.TypeId, null, context) + ".Client?",
+            TypeKind.AnyPointer => null,
+            _ => ScalarType(t),
+        };
+    }
+
+    private void EmitInterface(CodeWriter w, NodeModel n)
+    {
+        var self = TypeName(n.Id, null, n.Id);
+        EmitDoc(w, n.Id, $"Cap'n Proto interface <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
+        w.Line($"public static partial class {_csName[n.Id]}");
+        w.Open();
+        w.Line("/// <summary>The interface id.</summary>");
+        w.Line($"public const ulong InterfaceId = 0x{n.Id:x16}UL;");
+        w.Line("/// <summary>The schema node id (same as <see cref=\"InterfaceId\"/>).</summary>");
+        w.Line($"public const ulong TypeId = 0x{n.Id:x16}UL;");
+        w.Line();
+
+        // ------------------------------------------------ client
+        var clientUsed = new HashSet<string>(StringComparer.Ordinal) { "Client", "Target", "Dispose", "Call", "Create", "Equals", "GetHashCode", "GetType", "ToString" };
+        var methods = Methods(n, n.Id, clientUsed);
+        w.Line($"/// <summary>Client proxy for <c>{n.ShortName}</c>: calls go to the wrapped call target.</summary>");
+        w.Line($"public sealed partial class Client : {Rpc}.CapabilityClient, {Rpc}.ICapabilityClient<Client>");
+        w.Open();
+        w.Line($"/// <summary>Wraps a call target (a remote capability, or a local server).</summary>");
+        w.Line($"public Client({Rpc}.ICallTarget target) : base(target) {{ }}");
+        w.Line($"/// <summary>Wraps a call target.</summary>");
+        w.Line($"public static Client Create({Rpc}.ICallTarget target) => new Client(target);");
+        foreach (var sup in InterfaceClosure(n).Skip(1))
+        {
+            var st = TypeName(sup.Id, null, n.Id);
+            w.Line($"/// <summary>Views this capability as its superclass <c>{sup.ShortName}</c>.</summary>");
+            w.Line($"public static implicit operator {st}.Client({self}.Client client) => new {st}.Client(client.Target);");
+        }
+        foreach (var mi in methods)
+        {
+            var pNames = FieldNames(mi.ParamNode);
+            var flat = pNames.Select(fi => (fi, type: FlatParamType(fi.Field, n.Id))).ToList();
+            bool canFlatten = mi.ParamNode.DiscriminantCount == 0
+                && flat.All(x => x.type != null || (x.fi.Field.Type.Kind == TypeKind.Void && !x.fi.Field.IsGroup));
+            string call = $"Call(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
+
+            w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.</summary>");
+            w.Line($"public {mi.Results}.Promise {mi.Name}(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+            w.Open();
+            w.Line($"var __message = new {Ser}.MessageBuilder();");
+            w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
+            w.Line($"return new {mi.Results}.Promise({call});");
+            w.Close();
+            w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.</summary>");
+            w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+            w.Line($"    => {mi.Name}(build, cancellationToken).Task;");
+            if (canFlatten)
+            {
+                var ps = flat.Where(x => x.type != null).ToList();
+                var used = new HashSet<string>(StringComparer.Ordinal) { "cancellationToken", "__message", "__p", "build" };
+                var argNames = ps.Select(x => Names.Unique(Names.Camel(x.fi.Field.Name), used)).ToList();
+                var sig = string.Concat(ps.Select((x, i) => $"{x.type} {argNames[i]}, "));
+                w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.</summary>");
+                w.Line($"public {mi.Results}.Promise {mi.Name}({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                w.Open();
+                w.Line($"var __message = new {Ser}.MessageBuilder();");
+                w.Line($"var __p = __message.InitRoot<{mi.Params}.Builder>();");
+                for (int i = 0; i < ps.Count; i++)
+                {
+                    var fi = ps[i].fi; var a = argNames[i];
+                    switch (fi.Field.Type.Kind)
+                    {
+                        case TypeKind.Struct:
+                        case TypeKind.List:
+                            w.Line($"if (!{a}.Raw.IsNull) __p.{fi.Set}({a});");
+                            break;
+                        case TypeKind.Text:
+                            w.Line($"if ({a} != null) __p.{fi.Prop} = {a};");
+                            break;
+                        case TypeKind.Data:
+                            w.Line($"if (!{a}.IsEmpty) __p.{fi.Prop} = {a};");
+                            break;
+                        default:
+                            w.Line($"__p.{fi.Prop} = {a};");
+                            break;
+                    }
+                }
+                w.Line($"return new {mi.Results}.Promise({call});");
+                w.Close();
+                var args = string.Concat(argNames.Select(a => a + ", "));
+                w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.</summary>");
+                w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                w.Line($"    => {mi.Name}({args}cancellationToken).Task;");
+            }
+        }
+        w.Close();
+        w.Line();
+
+        // ------------------------------------------------ server
+        var serverUsed = new HashSet<string>(StringComparer.Ordinal) { "Server", "DispatchAsync", "CallAsync", "Dispose", "InterfaceIds", "Equals", "GetHashCode", "GetType", "ToString" };
+        var smethods = Methods(n, n.Id, serverUsed);
+        w.Line($"/// <summary>Base class for C# implementations of <c>{n.ShortName}</c>.</summary>");
+        w.Line($"public abstract partial class Server : {Rpc}.CapabilityServer");
+        w.Open();
+        foreach (var mi in smethods)
+        {
+            w.Line($"/// <summary>Implements <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>: read <paramref name=\"parameters\"/>, fill <paramref name=\"results\"/>.</summary>");
+            w.Line($"public abstract global::System.Threading.Tasks.Task {mi.Name}Async({mi.Params}.Reader parameters, {mi.Results}.Builder results, global::System.Threading.CancellationToken cancellationToken);");
+        }
+        w.Line("/// <inheritdoc/>");
+        w.Line($"protected override global::System.Threading.Tasks.Task DispatchAsync(ulong interfaceId, ushort methodId, {Ser}.MessageReader parameters, {Ser}.MessageBuilder results, global::System.Threading.CancellationToken cancellationToken)");
+        w.Open();
+        w.Line("switch (interfaceId)");
+        w.Open();
+        foreach (var g in smethods.GroupBy(m => m.Owner.Id))
+        {
+            w.Line($"case 0x{g.Key:x16}UL:");
+            w.Line("    switch (methodId)");
+            w.Line("    {");
+            foreach (var mi in g)
+                w.Line($"        case {mi.Ordinal}: return {mi.Name}Async(parameters.GetRoot<{mi.Params}.Reader>(), results.InitRoot<{mi.Results}.Builder>(), cancellationToken);");
+            w.Line("    }");
+            w.Line("    break;");
+        }
+        w.Close();
+        w.Line($"throw {Rpc}.CapabilityServer.Unimplemented(interfaceId, methodId);");
+        w.Close();
+        w.Close();
+        w.Line();
+
+        EmitNestedMembers(w, n);
+        w.Close();
+        w.Line();
+    }
+
+    /// <summary>Inside a struct used as method results: an awaitable promise with pipeline accessors.</summary>
+    private void EmitPromise(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields)
+    {
+        w.Line("/// <summary>An answer that has not arrived yet: await it, or pipeline on its capabilities.</summary>");
+        w.Line($"public sealed partial class Promise : {Rpc}.RemoteAnswer<{self}.Reader>");
+        w.Open();
+        w.Line($"/// <summary>Wraps a promised answer.</summary>");
+        w.Line($"public Promise({Rpc}.PromisedAnswer answer) : base(answer) {{ }}");
+        foreach (var fi in fields)
+        {
+            var f = fi.Field;
+            if (f.IsGroup || f.InUnion || f.Type.Kind != TypeKind.Interface) continue;
+            var it = TypeName(f.Type.TypeId, null, n.Id);
+            w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives.</summary>");
+            w.Line($"public {it}.Client {fi.Prop} => new {it}.Client(Answer.GetPipelinedCapability(new ushort[] {{ {f.Offset} }}));");
+        }
+        w.Close();
+    }
+
+    private bool IsResultStruct(NodeModel n)
+        => _req.Nodes.Values.Any(i => i.Kind == NodeKind.Interface && i.Methods.Any(m => m.ResultStructType == n.Id));
+}

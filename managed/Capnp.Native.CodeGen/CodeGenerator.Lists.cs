@@ -1,0 +1,109 @@
+namespace Capnp.Native.CodeGen;
+
+internal sealed partial class CodeGenerator
+{
+    /// <summary>The C# reader type of a pointer-typed value (for lists: the typed list reader).</summary>
+    private string ReaderType(TypeModel t, ulong context) => t.Kind switch
+    {
+        TypeKind.Text => "string",
+        TypeKind.Data => "global::System.ReadOnlyMemory<byte>",
+        TypeKind.Struct => TypeName(t.TypeId, t.Brand, context) + ".Reader",
+        TypeKind.List => ListReaderType(t.ElementType!, context),
+        TypeKind.AnyPointer => $"{Ser}.AnyPointerReader",
+        TypeKind.Interface => TypeName(t.TypeId, null, context) + ".Client",
+        _ => ScalarType(t),
+    };
+
+    private string ListReaderType(TypeModel e, ulong context) => e.Kind switch
+    {
+        TypeKind.Void => $"{Ser}.ListReader",
+        TypeKind.Bool => $"{Ser}.ListOfBitsReader",
+        TypeKind.Enum => $"{Ser}.ListOfEnumsReader<{TypeName(e.TypeId, null, context)}>",
+        TypeKind.Text => $"{Ser}.ListOfTextReader",
+        TypeKind.Data => $"{Ser}.ListOfDataReader",
+        TypeKind.Struct => $"{Ser}.ListOfStructsReader<{TypeName(e.TypeId, e.Brand, context)}.Reader>",
+        TypeKind.List => $"{Ser}.ListOfListsReader",
+        TypeKind.Interface => $"{Ser}.ListOfCapabilitiesReader",
+        TypeKind.AnyPointer => OpenParameter(e, context) is { } p ? $"{Ser}.ListOfStructsReader<{p}>" : $"{Ser}.ListOfPointersReader",
+        _ => $"{Ser}.ListOfPrimitivesReader<{ScalarType(e)}>",
+    };
+
+    private string ListReaderFromList(TypeModel t, string listExpr, ulong context)
+    {
+        var e = t.ElementType!;
+        return e.Kind switch
+        {
+            TypeKind.Void => listExpr,
+            TypeKind.Bool => $"{listExpr}.AsBits()",
+            TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, null, context)}>()",
+            TypeKind.Text => $"{listExpr}.AsTextList()",
+            TypeKind.Data => $"{listExpr}.AsDataList()",
+            TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Reader>()",
+            TypeKind.List => $"{listExpr}.AsLists()",
+            TypeKind.Interface => $"{listExpr}.AsCapabilities()",
+            TypeKind.AnyPointer => OpenParameter(e, context) is { } p ? $"{listExpr}.AsStructs<{p}>()" : $"{listExpr}.AsPointers()",
+            _ => $"{listExpr}.AsPrimitives<{ScalarType(e)}>()",
+        };
+    }
+
+    private string ListReaderFromAnyPointer(TypeModel t, string anyExpr, ulong context)
+        => ListReaderFromList(t, anyExpr + ".AsList()", context);
+
+    private static string ElementSizeOf(TypeModel e) => e.Kind switch
+    {
+        TypeKind.Void => "Empty",
+        TypeKind.Bool => "Bit",
+        TypeKind.Int8 or TypeKind.UInt8 => "Byte",
+        TypeKind.Int16 or TypeKind.UInt16 or TypeKind.Enum => "TwoBytes",
+        TypeKind.Int32 or TypeKind.UInt32 or TypeKind.Float32 => "FourBytes",
+        TypeKind.Int64 or TypeKind.UInt64 or TypeKind.Float64 => "EightBytes",
+        _ => "Pointer",
+    };
+
+    private string ListBuilderType(TypeModel e, ulong context) => e.Kind switch
+    {
+        TypeKind.Void => $"{Ser}.ListBuilder",
+        TypeKind.Bool => $"{Ser}.ListOfBitsBuilder",
+        TypeKind.Enum => $"{Ser}.ListOfEnumsBuilder<{TypeName(e.TypeId, null, context)}>",
+        TypeKind.Text => $"{Ser}.ListOfTextBuilder",
+        TypeKind.Data => $"{Ser}.ListOfDataBuilder",
+        TypeKind.Struct => $"{Ser}.ListOfStructsBuilder<{TypeName(e.TypeId, e.Brand, context)}.Builder>",
+        TypeKind.List => $"{Ser}.ListOfListsBuilder",
+        TypeKind.Interface => $"{Ser}.ListOfCapabilitiesBuilder",
+        TypeKind.AnyPointer => $"{Ser}.ListOfPointersBuilder",
+        _ => $"{Ser}.ListOfPrimitivesBuilder<{ScalarType(e)}>",
+    };
+
+    private string ListBuilderFromList(TypeModel e, string listExpr, ulong context) => e.Kind switch
+    {
+        TypeKind.Void => listExpr,
+        TypeKind.Bool => $"{listExpr}.AsBits()",
+        TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, null, context)}>()",
+        TypeKind.Text => $"{listExpr}.AsTextList()",
+        TypeKind.Data => $"{listExpr}.AsDataList()",
+        TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Builder>()",
+        TypeKind.List => $"{listExpr}.AsLists()",
+        TypeKind.Interface => $"{listExpr}.AsCapabilities()",
+        TypeKind.AnyPointer => $"{listExpr}.AsPointers()",
+        _ => $"{listExpr}.AsPrimitives<{ScalarType(e)}>()",
+    };
+
+    private void EmitListBuilderMembers(CodeWriter w, NodeModel n, FieldInfo fi, string setWhich)
+    {
+        var e = fi.Field.Type.ElementType!;
+        int off = (int)fi.Field.Offset;
+        var lt = ListBuilderType(e, n.Id);
+        if (e.Kind == TypeKind.Struct)
+        {
+            var st = TypeName(e.TypeId, e.Brand, n.Id);
+            w.Line($"public {lt} {fi.Init}(int count) {{ {setWhich}return _raw.InitStructList<{st}.Builder>({off}, count); }}");
+        }
+        else
+        {
+            w.Line($"public {lt} {fi.Init}(int count) {{ {setWhich}return {ListBuilderFromList(e, $"_raw.InitList({off}, {Ser}.ElementSize.{ElementSizeOf(e)}, count)", n.Id)}; }}");
+        }
+        w.Line($"public {lt} {fi.Prop} => {ListBuilderFromList(e, $"_raw.GetList({off})", n.Id)};");
+        w.Line($"public void {fi.Set}({ListReaderType(e, n.Id)} value) {{ {setWhich}_raw.CopyFrom({off}, {(e.Kind == TypeKind.Void ? "value" : "value.Raw")}); }}");
+        w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+    }
+}

@@ -1,0 +1,316 @@
+namespace Capnp.Native.CodeGen;
+
+internal sealed partial class CodeGenerator
+{
+    private sealed class FieldInfo
+    {
+        public required FieldModel Field;
+        public required string Prop;      // property / method stem
+        public required string Has;       // HasXxx
+        public required string Init;      // InitXxx
+        public required string Set;       // SetXxx (void union members, struct copy)
+        public required string Default;   // __DefaultXxx (pointer defaults)
+        public required string Disown;    // reserved
+        public string WhichMember = "";
+    }
+
+    private List<FieldInfo> FieldNames(NodeModel n)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "Reader", "Builder", "Raw", "Create", "AsReader", "Which",
+            "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "Finalize",
+        };
+        var list = new List<FieldInfo>();
+        foreach (var f in n.Fields.OrderBy(f => f.CodeOrder))
+        {
+            var p = Names.Unique(NameAnnotation(f.Annotations) ?? Names.Pascal(f.Name), used);
+            list.Add(new FieldInfo { Field = f, Prop = p, Has = "", Init = "", Set = "", Default = "", Disown = "" });
+        }
+        foreach (var fi in list)
+        {
+            fi.Has = Names.Unique("Has" + fi.Prop, used);
+            fi.Init = Names.Unique("Init" + fi.Prop, used);
+            fi.Set = Names.Unique("Set" + fi.Prop, used);
+            fi.Default = "__Default" + fi.Prop;
+        }
+        return list;
+    }
+
+    private List<(string Name, FieldModel Field)> WhichMembers(NodeModel n)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal) { "value__" };
+        return n.Fields.Where(f => f.InUnion).OrderBy(f => f.DiscriminantValue)
+            .Select(f => (Names.Unique(NameAnnotation(f.Annotations) ?? Names.Pascal(f.Name), used), f)).ToList();
+    }
+
+    private string TypeParamList(NodeModel n) => n.Parameters.Count == 0 ? ""
+        : "<" + string.Join(", ", Enumerable.Range(0, n.Parameters.Count).Select(i => ParamName(n, i))) + ">";
+
+    private string TypeParamConstraints(NodeModel n) => string.Concat(Enumerable.Range(0, n.Parameters.Count)
+        .Select(i => $" where {ParamName(n, i)} : struct, {Ser}.IStructReader<{ParamName(n, i)}>"));
+
+    private void EmitStruct(CodeWriter w, NodeModel n)
+    {
+        var self = TypeName(n.Id, null, n.Id);
+        var fields = FieldNames(n);
+        var which = WhichMembers(n);
+        bool hasUnion = n.DiscriminantCount > 0;
+
+        EmitDoc(w, n.Id, n.IsGroup ? $"Group <c>{QualifiedName(n)}</c>." : $"Cap'n Proto struct <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
+        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
+        w.Open();
+        w.Line($"/// <summary>The schema node id.</summary>");
+        w.Line($"public const ulong TypeId = 0x{n.Id:x16}UL;");
+        w.Line();
+
+        if (hasUnion)
+        {
+            w.Line("/// <summary>Which member of the unnamed union is set.</summary>");
+            w.Line("public enum Which : ushort");
+            w.Open();
+            foreach (var (name, f) in which) w.Line($"{name} = {f.DiscriminantValue},");
+            w.Close();
+            w.Line();
+        }
+
+        // Pointer default values (encoded single-segment messages, or raw bytes for Data).
+        foreach (var fi in fields)
+        {
+            var f = fi.Field;
+            if (f.IsGroup || !f.Type.IsPointer) continue;
+            if (f.Type.Kind is TypeKind.Struct or TypeKind.List or TypeKind.AnyPointer && f.Default.PointerMessage is { } pm)
+                w.Line($"internal static global::System.ReadOnlySpan<byte> {fi.Default} => {Names.ByteArray(pm)};");
+            else if (f.Type.Kind == TypeKind.Data && f.Default.Data is { Length: > 0 } d)
+                w.Line($"internal static global::System.ReadOnlySpan<byte> {fi.Default} => {Names.ByteArray(d)};");
+        }
+
+        EmitReader(w, n, self, fields, hasUnion);
+        w.Line();
+        EmitBuilder(w, n, self, fields, hasUnion);
+        if (IsResultStruct(n))
+        {
+            w.Line();
+            EmitPromise(w, n, self, fields);
+        }
+
+        EmitNestedMembers(w, n);
+        w.Close();
+        w.Line();
+    }
+
+    private static bool HasDefaultBytes(FieldModel f) => f.Type.Kind switch
+    {
+        TypeKind.Struct or TypeKind.List or TypeKind.AnyPointer => f.Default.PointerMessage != null,
+        TypeKind.Data => f.Default.Data is { Length: > 0 },
+        _ => false,
+    };
+
+    private string DefaultArg(FieldInfo fi) => HasDefaultBytes(fi.Field) ? ", " + fi.Default : "";
+
+    private static string ScalarDefaultArg(FieldModel f)
+    {
+        if (f.Default.Bits == 0) return "";
+        var t = f.Type.Kind == TypeKind.Enum ? new TypeModel { Kind = TypeKind.UInt16 } : f.Type;
+        // Write the default with the same bit pattern the schema stores.
+        return ", " + ScalarLiteral(t, f.Default.Bits);
+    }
+
+    // ---------------------------------------------------------------- reader
+
+    private void EmitReader(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields, bool hasUnion)
+    {
+        w.Line($"/// <summary>Reads a <c>{n.ShortName}</c>.</summary>");
+        w.Line($"public readonly partial struct Reader : {Ser}.IStructReader<Reader>");
+        w.Open();
+        w.Line($"private readonly {Ser}.StructReader _raw;");
+        w.Line($"private Reader({Ser}.StructReader raw) {{ _raw = raw; }}");
+        w.Line("/// <summary>Wraps a raw struct reader.</summary>");
+        w.Line($"public static Reader Create({Ser}.StructReader reader) => new Reader(reader);");
+        w.Line("/// <summary>The underlying raw struct reader.</summary>");
+        w.Line($"public {Ser}.StructReader Raw => _raw;");
+        if (hasUnion)
+        {
+            w.Line("/// <summary>Which member of the union is set.</summary>");
+            w.Line($"public {self}.Which Which => ({self}.Which)_raw.Which({n.DiscriminantOffset});");
+        }
+        foreach (var fi in fields)
+        {
+            var f = fi.Field;
+            if (f.IsGroup)
+            {
+                var g = TypeName(f.GroupTypeId, null, n.Id);
+                w.Line($"public {g}.Reader {fi.Prop} => {g}.Reader.Create(_raw);");
+                continue;
+            }
+            var t = f.Type;
+            int off = (int)f.Offset;
+            switch (t.Kind)
+            {
+                case TypeKind.Void:
+                    break;
+                case TypeKind.Bool: case TypeKind.Int8: case TypeKind.Int16: case TypeKind.Int32: case TypeKind.Int64:
+                case TypeKind.UInt8: case TypeKind.UInt16: case TypeKind.UInt32: case TypeKind.UInt64:
+                case TypeKind.Float32: case TypeKind.Float64:
+                    w.Line($"public {ScalarType(t)} {fi.Prop} => _raw.Read{RuntimeSuffix(t.Kind)}({off}{ScalarDefaultArg(f)});");
+                    break;
+                case TypeKind.Enum:
+                {
+                    var et = TypeName(t.TypeId, null, n.Id);
+                    w.Line($"public {et} {fi.Prop} => ({et})_raw.ReadUInt16({off}{ScalarDefaultArg(f)});");
+                    break;
+                }
+                case TypeKind.Text:
+                    w.Line($"public string {fi.Prop} => _raw.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                case TypeKind.Data:
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} => _raw.ReadData({off}{DefaultArg(fi)});");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                case TypeKind.Struct:
+                {
+                    var st = TypeName(t.TypeId, t.Brand, n.Id);
+                    w.Line($"public {st}.Reader {fi.Prop} => {st}.Reader.Create(_raw.ReadStruct({off}{DefaultArg(fi)}));");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+                case TypeKind.List:
+                    w.Line($"public {ReaderType(t, n.Id)} {fi.Prop} => {ListReaderFromList(t, $"_raw.ReadList({off}{DefaultArg(fi)})", n.Id)};");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                case TypeKind.Interface:
+                {
+                    var it = TypeName(t.TypeId, null, n.Id);
+                    w.Line($"public {it}.Client? {fi.Prop} => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>(_raw, {off});");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+                case TypeKind.AnyPointer:
+                {
+                    var open = OpenParameter(t, n.Id);
+                    if (open != null)
+                        w.Line($"public {open} {fi.Prop} => {open}.Create(_raw.ReadStruct({off}));");
+                    else if (t.AnyKind == AnyPointerKind.Capability)
+                    {
+                        w.Line($"public {Rpc}.BareClient? {fi.Prop} => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>(_raw, {off});");
+                        w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                        break;
+                    }
+                    else
+                        w.Line($"public {Ser}.AnyPointerReader {fi.Prop} => _raw.ReadAnyPointer({off});");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+            }
+        }
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public override string ToString() => \"{n.ShortName} \" + _raw.ToString();");
+        w.Close();
+    }
+
+    // ---------------------------------------------------------------- builder
+
+    private void EmitBuilder(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields, bool hasUnion)
+    {
+        w.Line($"/// <summary>Builds a <c>{n.ShortName}</c>.</summary>");
+        w.Line($"public readonly partial struct Builder : {Ser}.IStructBuilder<Builder>");
+        w.Open();
+        w.Line($"private readonly {Ser}.StructBuilder _raw;");
+        w.Line($"private Builder({Ser}.StructBuilder raw) {{ _raw = raw; }}");
+        w.Line("/// <summary>Wraps a raw struct builder.</summary>");
+        w.Line($"public static Builder Create({Ser}.StructBuilder builder) => new Builder(builder);");
+        // A field may be called DataWords/PointerCount: then implement the interface members explicitly.
+        bool explicitSizes = fields.Any(f => f.Prop is "DataWords" or "PointerCount" || f.Has is "DataWords" or "PointerCount" || f.Init is "DataWords" or "PointerCount" || f.Set is "DataWords" or "PointerCount");
+        w.Line("/// <summary>Data section size in words.</summary>");
+        w.Line(explicitSizes ? $"static ushort {Ser}.IStructBuilder<Builder>.DataWords => {n.DataWordCount};" : $"public static ushort DataWords => {n.DataWordCount};");
+        w.Line("/// <summary>Pointer section size.</summary>");
+        w.Line(explicitSizes ? $"static ushort {Ser}.IStructBuilder<Builder>.PointerCount => {n.PointerCount};" : $"public static ushort PointerCount => {n.PointerCount};");
+        w.Line("/// <summary>The underlying raw struct builder.</summary>");
+        w.Line($"public {Ser}.StructBuilder Raw => _raw;");
+        w.Line("/// <summary>A reader over the same data.</summary>");
+        w.Line($"public {self}.Reader AsReader() => {self}.Reader.Create(_raw.AsReader());");
+        if (hasUnion)
+        {
+            w.Line("/// <summary>Which member of the union is set.</summary>");
+            w.Line($"public {self}.Which Which => ({self}.Which)_raw.ReadUInt16({n.DiscriminantOffset});");
+        }
+        foreach (var fi in fields)
+        {
+            var f = fi.Field;
+            string setWhich = f.InUnion ? $"_raw.SetWhich({n.DiscriminantOffset}, {f.DiscriminantValue}); " : "";
+            if (f.IsGroup)
+            {
+                var g = TypeName(f.GroupTypeId, null, n.Id);
+                w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create(_raw);");
+                if (f.InUnion)
+                    w.Line($"public {g}.Builder {fi.Init}() {{ {setWhich}return {g}.Builder.Create(_raw); }}");
+                continue;
+            }
+            var t = f.Type;
+            int off = (int)f.Offset;
+            switch (t.Kind)
+            {
+                case TypeKind.Void:
+                    if (f.InUnion) w.Line($"public void {fi.Set}() {{ {setWhich}}}");
+                    break;
+                case TypeKind.Bool: case TypeKind.Int8: case TypeKind.Int16: case TypeKind.Int32: case TypeKind.Int64:
+                case TypeKind.UInt8: case TypeKind.UInt16: case TypeKind.UInt32: case TypeKind.UInt64:
+                case TypeKind.Float32: case TypeKind.Float64:
+                {
+                    var s = RuntimeSuffix(t.Kind); var d = ScalarDefaultArg(f);
+                    w.Line($"public {ScalarType(t)} {fi.Prop} {{ get => _raw.Read{s}({off}{d}); set {{ {setWhich}_raw.Write{s}({off}, value{d}); }} }}");
+                    break;
+                }
+                case TypeKind.Enum:
+                {
+                    var et = TypeName(t.TypeId, null, n.Id); var d = ScalarDefaultArg(f);
+                    w.Line($"public {et} {fi.Prop} {{ get => ({et})_raw.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
+                    break;
+                }
+                case TypeKind.Text:
+                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : null; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                case TypeKind.Data:
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                case TypeKind.Struct:
+                {
+                    var st = TypeName(t.TypeId, t.Brand, n.Id);
+                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off});");
+                    w.Line($"public {st}.Builder {fi.Init}() {{ {setWhich}return _raw.InitStruct<{st}.Builder>({off}); }}");
+                    w.Line($"public void {fi.Set}({st}.Reader value) {{ {setWhich}_raw.CopyFrom({off}, value.Raw); }}");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+                case TypeKind.List:
+                    EmitListBuilderMembers(w, n, fi, setWhich);
+                    break;
+                case TypeKind.Interface:
+                {
+                    var it = TypeName(t.TypeId, null, n.Id);
+                    w.Line($"public {it}.Client? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+                case TypeKind.AnyPointer:
+                {
+                    var open = OpenParameter(t, n.Id);
+                    if (open != null)
+                        w.Line($"public TBuilder {fi.Init}<TBuilder>() where TBuilder : struct, {Ser}.IStructBuilder<TBuilder> {{ {setWhich}return _raw.InitStruct<TBuilder>({off}); }}");
+                    if (t.AnyKind == AnyPointerKind.Capability)
+                        w.Line($"public {Rpc}.CapabilityClient? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
+                    else
+                        w.Line($"public {Ser}.AnyPointerBuilder {fi.Prop} {{ get {{ {setWhich}return _raw.GetAnyPointer({off}); }} }}");
+                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    break;
+                }
+            }
+        }
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public override string ToString() => \"{n.ShortName} \" + _raw.ToString();");
+        w.Close();
+    }
+}

@@ -1,0 +1,141 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.CodeGen;
+
+/// <summary>
+/// capnpc-csharp. Two modes:
+/// <list type="bullet">
+/// <item>Plugin (no arguments): <c>capnp compile -o/path/capnpc-csharp:OUTDIR file.capnp</c> — reads a
+/// CodeGeneratorRequest on stdin and writes <c>file.capnp.cs</c> into the current directory (capnp chdirs to OUTDIR).</item>
+/// <item>Driver (<c>--compile</c>, used by the MSBuild targets): runs <c>capnp compile -o-</c> itself, generates
+/// in-process and reports capnp's diagnostics in MSBuild's canonical format (<c>file(line,col): error CAPNP0001: msg</c>).</item>
+/// </list>
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        try
+        {
+            if (args.Length > 0 && args[0] == "--compile") return Driver(args.AsSpan(1).ToArray());
+            if (args.Length > 0 && args[0] is "-h" or "--help")
+            {
+                Console.WriteLine("usage: capnp compile -o<path>/capnpc-csharp:OUTDIR file.capnp");
+                Console.WriteLine("       capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... file.capnp...");
+                return 0;
+            }
+            using var stdin = Console.OpenStandardInput();
+            using var ms = new MemoryStream();
+            stdin.CopyTo(ms);
+            foreach (var (name, content) in Generate(ms.ToArray()))
+                WriteFile(Path.Combine(Directory.GetCurrentDirectory(), name), content);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"capnpc-csharp : error CAPNP0003: {e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Generates C# for every requested file of a framed CodeGeneratorRequest.</summary>
+    public static IReadOnlyList<(string FileName, string Content)> Generate(ReadOnlyMemory<byte> framedRequest)
+    {
+        var message = MessageReader.FromFramed(framedRequest, new ReaderOptions { TraversalLimitInWords = long.MaxValue / 2, NestingLimit = 128 });
+        var model = SchemaLoader.Load(message);
+        return new CodeGenerator(model).GenerateAll().ToList();
+    }
+
+    private static void WriteFile(string path, string content)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content, new UTF8Encoding(false));
+    }
+
+    private static readonly Regex Diagnostic = new(@"^(?<file>.+?):(?<line>\d+):(?<col>\d+)(-\d+)?: (?<sev>error|warning): (?<msg>.*)$", RegexOptions.Compiled);
+
+    private static int Driver(string[] args)
+    {
+        string? outDir = null, capnp = "capnp";
+        var imports = new List<string>();
+        var files = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--out": outDir = args[++i]; break;
+                case "--capnp": capnp = args[++i]; break;
+                case "-I": imports.Add(args[++i]); break;
+                default:
+                    if (args[i].StartsWith("-I", StringComparison.Ordinal)) imports.Add(args[i][2..]);
+                    else files.Add(args[i]);
+                    break;
+            }
+        }
+        if (outDir == null || files.Count == 0)
+        {
+            Console.Error.WriteLine("capnpc-csharp : error CAPNP0004: usage: capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... file.capnp...");
+            return 2;
+        }
+
+        var psi = new ProcessStartInfo(capnp)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("compile");
+        psi.ArgumentList.Add("-o-");
+        foreach (var imp in imports) psi.ArgumentList.Add("-I" + Path.GetFullPath(imp));
+        foreach (var f in files) psi.ArgumentList.Add(f);
+
+        Process proc;
+        try
+        {
+            proc = Process.Start(psi) ?? throw new Win32Exception("Process.Start returned null");
+        }
+        catch (Win32Exception e)
+        {
+            Console.Error.WriteLine($"capnpc-csharp : error CAPNP0002: The Cap'n Proto compiler '{capnp}' could not be started ({e.Message}). " +
+                "Install capnproto (e.g. 'apt-get install capnproto') or set the CapnpToolPath MSBuild property to the capnp executable.");
+            return 2;
+        }
+
+        var stderr = proc.StandardError.ReadToEndAsync();
+        using var ms = new MemoryStream();
+        proc.StandardOutput.BaseStream.CopyTo(ms);
+        proc.WaitForExit();
+        var errText = stderr.Result;
+
+        bool reported = false;
+        foreach (var line in errText.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var m = Diagnostic.Match(line.TrimEnd('\r'));
+            if (m.Success)
+            {
+                var file = Path.GetFullPath(m.Groups["file"].Value);
+                var sev = m.Groups["sev"].Value;
+                Console.Error.WriteLine($"{file}({m.Groups["line"].Value},{m.Groups["col"].Value}): {sev} CAPNP0001: {m.Groups["msg"].Value}");
+                reported |= sev == "error";
+            }
+            else
+            {
+                Console.Error.WriteLine(proc.ExitCode != 0 ? $"capnpc-csharp : error CAPNP0001: {line}" : line);
+                reported |= proc.ExitCode != 0;
+            }
+        }
+        if (proc.ExitCode != 0)
+        {
+            if (!reported) Console.Error.WriteLine($"capnpc-csharp : error CAPNP0001: capnp compile exited with code {proc.ExitCode}.");
+            return 1;
+        }
+
+        foreach (var (name, content) in Generate(ms.ToArray()))
+            WriteFile(Path.Combine(outDir, name), content);
+        return 0;
+    }
+}

@@ -111,8 +111,9 @@ public sealed class MessageBuilder : IDisposable
     internal int AllocateAndPoint(int pseg, int ppos, int words, int kind, uint upper, out int cseg)
     {
         var pbuf = Buffers[pseg];
-        if (words == 0)
+        if (words == 0 && kind == 0)
         {
+            // Zero-sized structs point at themselves (offset -1), as in C++.
             BinaryPrimitives.WriteUInt64LittleEndian(pbuf.AsSpan(ppos), Tag(-1, kind, upper));
             cseg = pseg; return ppos;
         }

@@ -224,4 +224,55 @@ public class ErrorTests
         Assert.Equal(3, e.Line);
         Assert.Contains("#ifdef __cplusplus", e.Detail);
     }
+
+    [Theory]
+    [InlineData("1uu")]
+    [InlineData("1lul")]
+    [InlineData("1f")]
+    public void Invalid_integer_suffix_is_rejected(string literal) =>
+        AssertError($"#define N {literal}", 0, 11, literal == "1f" ? "expected an integer literal" : "invalid integer suffix");
+
+    [Fact]
+    public void Float_define_is_rejected() =>
+        AssertError("#define N 1.5", 0, 11, "expected an integer literal");
+
+    [Fact]
+    public void Untypedefd_struct_definition_is_rejected() =>
+        AssertError("struct s { int32_t a; };", 0, 1, "only typedef'd structs are supported");
+
+    [Fact]
+    public void Pointer_typedef_of_struct_is_rejected() =>
+        AssertError("typedef struct h* h_ptr;", 0, 17, "pointer typedefs are not supported");
+
+    [Fact]
+    public void Empty_struct_is_rejected() =>
+        AssertError("typedef struct s { } s;", 0, 20, "has no fields");
+
+    [Fact]
+    public void Duplicate_field_is_rejected() =>
+        AssertError("typedef struct s { int32_t a; int64_t a; } s;", 0, 39, "duplicate field 'a'");
+
+    [Fact]
+    public void Comma_separated_fields_are_rejected() =>
+        AssertError("typedef struct s { int32_t a, b; } s;", 0, 29, "one field per declaration");
+
+    [Fact]
+    public void Array_parameter_is_rejected() =>
+        AssertError("CAPNP_NATIVE_API void f(const uint8_t key[32]);", 0, 42, "use a pointer");
+
+    [Fact]
+    public void Array_of_pointers_field_is_rejected() =>
+        AssertError("typedef struct s { void* p[4]; } s;", 0, 20, "arrays are only supported");
+
+    [Fact]
+    public void Trailing_doc_without_a_declaration_is_rejected() =>
+        AssertError("/**< dangling */", 0, 1, "must follow the declaration");
+
+    [Fact]
+    public void Unknown_struct_tag_is_rejected() =>
+        AssertError("CAPNP_NATIVE_API void f(struct nope* p);", 0, 32, "unknown struct tag 'nope'");
+
+    [Fact]
+    public void Inline_attribute_is_rejected() =>
+        AssertError("CAPNP_NATIVE_API void f(void) __attribute__((cold));", 0, 31, "attribute macro");
 }

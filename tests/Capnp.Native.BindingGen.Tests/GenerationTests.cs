@@ -280,7 +280,9 @@ public class GenerationTests
             #else
             #  define CAPNP_NATIVE_API __attribute__((visibility("default")))
             #endif
+            #ifndef CAPNP_NODISCARD
             #define CAPNP_NODISCARD __attribute__((warn_unused_result))
+            #endif
             #define CAPNP_EMPTY
             #ifdef __cplusplus
             extern "C" {

@@ -785,6 +785,8 @@ public sealed class HeaderParser
         }
         if (!exported)
         {
+            if (start.Kind == TokenKind.Identifier && start.Text is "struct" or "enum" or "union")
+                throw Error(start, $"only typedef'd {start.Text}s are supported: write 'typedef {start.Text} tag {{ ... }} name;' (or 'typedef struct tag name;' for an opaque handle)");
             if (start.Kind == TokenKind.Identifier && start.Text == ExportMacro)
                 throw Error(start, $"macro {ExportMacro} is used before it is #defined");
             if (start.Kind == TokenKind.Identifier && start.Text is "static" or "inline" or "extern")

@@ -280,10 +280,17 @@ public sealed class MessageBuilder : IDisposable
     public void WritePackedTo(IBufferWriter<byte> writer)
     {
         CheckDisposed();
-        var header = new byte[HeaderSize];
+        if (Count > 1)
+        {
+            // Pack the stream contiguously so runs may cross the header/segment boundaries exactly as in C++.
+            Packing.Pack(ToFramedArray(), writer);
+            return;
+        }
+        // A one-segment header is a single word whose tag is never 0x00 or 0xFF, so packing it apart is identical.
+        Span<byte> header = stackalloc byte[8];
         WriteHeader(header);
         Packing.Pack(header, writer);
-        for (int i = 0; i < Count; i++) Packing.Pack(new ReadOnlySpan<byte>(Buffers[i], 0, Used[i] * 8), writer);
+        Packing.Pack(new ReadOnlySpan<byte>(Buffers[0], 0, Used[0] * 8), writer);
     }
 
     /// <summary>Returns the packed, stream-framed message.</summary>

@@ -1,0 +1,92 @@
+namespace Capnp.Native.Serialization.Tests;
+
+public class EvolutionTests
+{
+    // OldVersion: old1 Int64 @ data 0, old2 Text @ ptr 0 (1 data word, 1 pointer)
+    // NewVersion: + new1 Int64 @ data 1 (default 987), new2 Text @ ptr 1 (default "newdef"), new3 List(Int32) @ ptr 2
+
+    [Fact]
+    public void NewReaderOnOldDataSeesDefaultsForNewFields()
+    {
+        var r = MessageReader.FromFramed(CapnpTool.Encode("OldVersion", "(old1 = 5, old2 = \"x\")")).Root;
+        Assert.Equal(1, r.DataWords);
+        Assert.Equal(1, r.PointerCount);
+        Assert.Equal(5, r.ReadInt64(0));
+        Assert.Equal("x", r.ReadText(0));
+        Assert.Equal(987, r.ReadInt64(1, 987));
+        Assert.Equal("newdef", r.ReadText(1, "newdef"));
+        Assert.False(r.HasPointer(2));
+        Assert.Equal(0, r.ReadList(2).AsPrimitives<int>().Count);
+        Assert.True(r.ReadStruct(5).IsNull);
+        Assert.Null(r.ReadCapabilityIndex(3));
+    }
+
+    [Fact]
+    public void OldReaderOnNewDataReadsOldFields()
+    {
+        var r = MessageReader.FromFramed(CapnpTool.Encode("NewVersion", "(old1 = -5, old2 = \"y\", new1 = 1, new2 = \"z\", new3 = [4])")).Root;
+        Assert.Equal(-5, r.ReadInt64(0));
+        Assert.Equal("y", r.ReadText(0));
+        Assert.Equal(1, r.ReadInt64(1, 987));
+        Assert.Equal("z", r.ReadText(1, "newdef"));
+    }
+
+    [Fact]
+    public void BuilderUpgradesAnOldStructInPlace()
+    {
+        var old = MessageReader.FromFramed(CapnpTool.Encode("OldVersion", "(old1 = 5, old2 = \"x\")")).Root;
+        using var mb = new MessageBuilder(new BuilderOptions { FirstSegmentWords = 4, Strategy = AllocationStrategy.FixedSize });
+        mb.SetRoot(old);
+        var b = mb.Root.GetStruct(2, 3);
+        Assert.Equal(2, b.DataWords);
+        Assert.Equal(5, b.ReadInt64(0));
+        Assert.Equal("x", b.ReadText(0));
+        b.WriteInt64(1, 11, 987);
+        b.WriteText(1, "n2");
+        var text = CapnpTool.Decode("NewVersion", mb.ToFramedArray());
+        Assert.Equal("(old1 = 5, old2 = \"x\", new1 = 11, new2 = \"n2\")", text);
+        // asking for a smaller struct returns the existing one unchanged
+        Assert.Equal(2, mb.Root.GetStruct(1, 1).DataWords);
+    }
+
+    [Fact]
+    public void PrimitiveListReadAsStructList()
+    {
+        var r = MessageReader.FromFramed(CapnpTool.Encode("UpgradeHolder", "(ints = [1, 2, 3], texts = [\"p\", \"q\"])")).Root;
+        var inners = r.ReadList(0).AsStructs<InnerReader>();
+        Assert.Equal(new[] { 1, 2, 3 }, inners.Select(i => i.A).ToArray());
+        Assert.All(inners, i => Assert.Equal("", i.S));
+        var wrapped = r.ReadList(2).AsStructs();
+        Assert.Equal(new[] { "p", "q" }, wrapped.Select(w => w.Raw.ReadText(0)).ToArray());
+        Assert.Equal(0, wrapped[0].Raw.ReadInt32(0));
+    }
+
+    [Fact]
+    public void StructListReadAsPrimitiveAndPointerLists()
+    {
+        var r = MessageReader.FromFramed(CapnpTool.Encode("UpgradeHolder", "(structs = [(a = 5, s = \"q\"), (a = -6)], wrapped = [(t = \"w\")])")).Root;
+        Assert.Equal(new[] { 5, -6 }, r.ReadList(1).AsPrimitives<int>().ToArray());
+        Assert.Equal(new[] { "q", "" }, r.ReadList(1).AsTextList().ToArray());
+        Assert.Equal(new[] { "w" }, r.ReadList(3).AsTextList().ToArray());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(3).AsPrimitives<int>()); // pointer-only structs
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(1).AsBits());
+        Assert.False(r.ReadList(1).AsPrimitives<int>().TryGetSpan(out _));
+    }
+
+    [Fact]
+    public void IncompatibleListsAreRejected()
+    {
+        var r = MessageReader.FromFramed(CapnpTool.Encode("TestAll", "(boolList = [true], int32List = [1], textList = [\"a\"], int64List = [0x100000002], structField = ())")).Root;
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.BoolList).AsStructs());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.BoolList).AsPrimitives<byte>());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.Int32List).AsPrimitives<long>());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.Int32List).AsTextList());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.TextList).AsPrimitives<int>());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.Int32List).AsText());
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.Int32List).AsData());
+        Assert.Throws<CapnpFormatException>(() => r.ReadStruct(TestAll.Int32List));
+        Assert.Throws<CapnpFormatException>(() => r.ReadList(TestAll.Struct));
+        // a wider element read narrower reads the low bytes, like C++
+        Assert.Equal(2, r.ReadList(TestAll.Int64List).AsPrimitives<int>()[0]);
+    }
+}

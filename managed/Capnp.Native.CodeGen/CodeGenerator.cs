@@ -323,12 +323,12 @@ internal sealed partial class CodeGenerator
             {
                 // Struct, list and AnyPointer constants: a reader over an embedded single-segment message.
                 var bytes = v.PointerMessage ?? new byte[8];
-                w.Line($"private static readonly {Ser}.MessageReader __{name}Message = {Ser}.MessageReader.FromSegments(new global::System.ReadOnlyMemory<byte>[] {{ {Names.ByteArray(bytes)} }});");
+                w.Line($"private static readonly {Ser}.MessageReader __{name}Message = {Ser}.MessageReader.FromSingleSegment({Names.ByteArray(bytes)});");
                 string expr = t.Kind switch
                 {
-                    TypeKind.Struct => $"{TypeName(t.TypeId, t.Brand, context)}.Reader.Create(__{name}Message.Root.AsStruct())",
-                    TypeKind.List => ListReaderFromAnyPointer(t, $"__{name}Message.Root", context),
-                    _ => $"__{name}Message.Root",
+                    TypeKind.Struct => $"{TypeName(t.TypeId, t.Brand, context)}.Reader.Create(__{name}Message.Root)",
+                    TypeKind.List => ListReaderFromAnyPointer(t, $"__{name}Message.RootPointer", context),
+                    _ => $"__{name}Message.RootPointer",
                 };
                 w.Line($"public static {ReaderType(t, context)} {name} => {expr};");
                 break;

@@ -40,4 +40,13 @@ public class RealHeaderTests
             Assert.Contains($"[LibraryImport(LibraryName, EntryPoint = \"{name}\")]", generated);
         Assert.Equal(exported.Count, System.Text.RegularExpressions.Regex.Matches(generated, @"\[LibraryImport\(").Count);
     }
+
+    [Fact]
+    public void Bindings_generated_from_the_header_compile_with_the_library_import_generator()
+    {
+        var code = BindingGenCli.Generate(Path.Combine(RepoRoot(), BindingGenCli.CanonicalHeader));
+        var errors = RoslynCompiler.Compile(code, out bool generatorRan);
+        Assert.True(generatorRan);
+        Assert.True(errors.Length == 0, string.Join("\n", errors));
+    }
 }

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs `interop-vat serve` and `interop-vat client` against each other for one scenario.
+#
+#   run-pair.sh <scenario> [tcp4|tcp6|unix]
+#
+# The vat is $INTEROP_VAT, else build/interop/interop-vat under the repository root.
+# Exit: 0 pass, 1 fail, 77 skipped (IPv6 loopback unavailable for tcp6).
+# For disconnect-mid-call the server is killed (SIGKILL) once the client prints WAITING.
+# Every wait is bounded: read -t for the handshake lines, the vats' own --timeout-seconds and
+# `timeout` around the client.
+set -u
+
+scenario=${1:?usage: run-pair.sh <scenario> [tcp4|tcp6|unix]}
+transport=${2:-tcp4}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+vat=${INTEROP_VAT:-$here/../../build/interop/interop-vat}
+server_timeout=${INTEROP_SERVER_TIMEOUT:-60}
+client_timeout=${INTEROP_CLIENT_TIMEOUT:-30}
+line_timeout=${INTEROP_LINE_TIMEOUT:-15}
+
+[[ -x $vat ]] || { echo "run-pair: interop-vat not found at $vat (build it or set INTEROP_VAT)"; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/interop-pair.XXXXXX")
+server_pid=
+client_pid=
+cleanup() {
+  exec 3>&- 4<&- 5<&- 2>/dev/null
+  [[ -n $client_pid ]] && kill -KILL "$client_pid" 2>/dev/null
+  [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "run-pair $scenario/$transport: FAIL: $*"
+  for f in server.err client.out client.err; do
+    [[ -s $tmp/$f ]] && { echo "--- $f"; cat "$tmp/$f"; }
+  done
+  exit 1
+}
+
+case $transport in
+  tcp4) listen=tcp:127.0.0.1:0 ;;
+  tcp6) listen='tcp:[::1]:0' ;;
+  unix) listen=unix:$tmp/vat.sock ;;
+  *) echo "run-pair: unknown transport '$transport' (tcp4|tcp6|unix)"; exit 1 ;;
+esac
+
+# The server's stdin and stdout are FIFOs we hold: closing fd 3 is its shutdown signal.
+mkfifo "$tmp/server.in" "$tmp/server.out"
+"$vat" serve --listen "$listen" --timeout-seconds "$server_timeout" \
+  < "$tmp/server.in" > "$tmp/server.out" 2> "$tmp/server.err" &
+server_pid=$!
+exec 3> "$tmp/server.in"
+exec 4< "$tmp/server.out"
+
+if ! read -r -t "$line_timeout" -u 4 first rest; then
+  wait "$server_pid"; rc=$?; server_pid=
+  if [[ $transport == tcp6 ]] && grep -q "cannot listen" "$tmp/server.err"; then
+    echo "run-pair $scenario/$transport: SKIP: cannot listen on [::1]"; cat "$tmp/server.err"
+    exit 77
+  fi
+  fail "server printed no LISTENING line (exit $rc)"
+fi
+[[ $first == LISTENING && -n $rest ]] || fail "server's first line was '$first $rest', expected 'LISTENING <addr>'"
+address=$rest
+
+if [[ $scenario == disconnect-mid-call ]]; then
+  mkfifo "$tmp/client.out.fifo"
+  timeout -k 5 "$client_timeout" "$vat" client --connect "$address" --scenario "$scenario" \
+    --timeout-seconds "$client_timeout" > "$tmp/client.out.fifo" 2> "$tmp/client.err" &
+  client_pid=$!
+  exec 5< "$tmp/client.out.fifo"
+  if ! read -r -t "$line_timeout" -u 5 line || [[ $line != WAITING ]]; then
+    echo "${line:-}" > "$tmp/client.out"
+    fail "client did not print WAITING (got '${line:-}')"
+  fi
+  kill -KILL "$server_pid"
+  { wait "$server_pid"; } 2>/dev/null; server_rc=$?; server_pid=
+  [[ $server_rc == 137 ]] || fail "server exit $server_rc after SIGKILL, expected 137"
+  cat <&5 > "$tmp/client.out"
+  wait "$client_pid"; client_rc=$?; client_pid=
+else
+  timeout -k 5 "$client_timeout" "$vat" client --connect "$address" --scenario "$scenario" \
+    --timeout-seconds "$client_timeout" > "$tmp/client.out" 2> "$tmp/client.err"
+  client_rc=$?
+fi
+
+[[ $client_rc == 0 ]] || fail "client exit $client_rc"
+last=$(tail -n 1 "$tmp/client.out")
+[[ $last == "PASS $scenario" ]] || fail "client's last line was '$last', expected 'PASS $scenario'"
+
+if [[ -n $server_pid ]]; then
+  exec 3>&-  # EOF on the server's stdin: it must exit cleanly
+  wait "$server_pid"; server_rc=$?; server_pid=
+  [[ $server_rc == 0 ]] || fail "server exit $server_rc after stdin EOF, expected 0"
+  [[ $transport != unix || ! -e $tmp/vat.sock ]] || fail "server left its socket file behind"
+fi
+
+echo "run-pair $scenario/$transport: PASS"
+exit 0

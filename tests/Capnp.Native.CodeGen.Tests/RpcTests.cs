@@ -1,0 +1,149 @@
+using Capnp.Native.Rpc;
+using Capnp.Native.Serialization;
+using CodeGenTests.Schema;
+
+namespace Capnp.Native.CodeGen.Tests;
+
+/// <summary>Generated client proxies and server skeletons over in-memory call targets.</summary>
+public class RpcTests
+{
+    /// <summary>A fake call target that records the call and answers with a canned message.</summary>
+    private sealed class RecordingTarget : ICallTarget
+    {
+        public ulong InterfaceId; public ushort MethodId; public MessageReader? Params;
+        public Func<MessageBuilder> Answer = () => new MessageBuilder();
+        public Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        {
+            InterfaceId = interfaceId; MethodId = methodId;
+            Params = MessageReader.FromFramed(parameters.ToFramedArray());
+            return Task.FromResult(MessageReader.FromFramed(Answer().ToFramedArray()));
+        }
+        public void Dispose() { }
+    }
+
+    private sealed class AdderImpl(long start) : Calculator.Adder.Server
+    {
+        public override Task AddToAsync(Calculator.Adder.AddToParams.Reader parameters, Calculator.Adder.AddToResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.Result = start + parameters.Value;
+            return Task.CompletedTask;
+        }
+    }
+
+    private class CalculatorImpl : Calculator.Server
+    {
+        public CancellationToken SeenToken;
+        public override Task AddAsync(Calculator.AddParams.Reader parameters, Calculator.AddResults.Builder results, CancellationToken cancellationToken)
+        {
+            SeenToken = cancellationToken;
+            results.Sum = parameters.A + parameters.B;
+            return Task.CompletedTask;
+        }
+        public override Task DescribeAsync(Calculator.DescribeParams.Reader parameters, Calculator.DescribeResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.Text = $"{parameters.Tag}:{parameters.Shape.Name}:{parameters.Shape.Which}";
+            return Task.CompletedTask;
+        }
+        public override Task GetAdderAsync(Calculator.GetAdderParams.Reader parameters, Calculator.GetAdderResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.Adder = new Calculator.Adder.Client(new AdderImpl(parameters.Base));
+            return Task.CompletedTask;
+        }
+        public override Task EchoAsync(Calculator.EchoParams.Reader parameters, Calculator.EchoResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.String = parameters.String;
+            results.Class = parameters.Class;
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class ScientificImpl : ScientificCalculator.Server
+    {
+        private readonly CalculatorImpl _basic = new();
+        public override Task SqrtAsync(ScientificCalculator.SqrtParams.Reader parameters, ScientificCalculator.SqrtResults.Builder results, CancellationToken cancellationToken)
+        { results.Y = Math.Sqrt(parameters.X); return Task.CompletedTask; }
+        public override Task AddAsync(Calculator.AddParams.Reader p, Calculator.AddResults.Builder r, CancellationToken ct) => _basic.AddAsync(p, r, ct);
+        public override Task DescribeAsync(Calculator.DescribeParams.Reader p, Calculator.DescribeResults.Builder r, CancellationToken ct) => _basic.DescribeAsync(p, r, ct);
+        public override Task GetAdderAsync(Calculator.GetAdderParams.Reader p, Calculator.GetAdderResults.Builder r, CancellationToken ct) => _basic.GetAdderAsync(p, r, ct);
+        public override Task EchoAsync(Calculator.EchoParams.Reader p, Calculator.EchoResults.Builder r, CancellationToken ct) => _basic.EchoAsync(p, r, ct);
+    }
+
+    [Fact]
+    public async Task ClientProxySendsInterfaceAndMethodIdsAndParams()
+    {
+        var target = new RecordingTarget
+        {
+            Answer = () =>
+            {
+                var mb = new MessageBuilder();
+                mb.InitRoot<Calculator.AddResults.Builder>().Sum = 1234;
+                return mb;
+            },
+        };
+        var client = new Calculator.Client(target);
+        var results = await client.AddAsync(40, 2);
+        Assert.Equal(Calculator.InterfaceId, target.InterfaceId);
+        Assert.Equal(0, target.MethodId);
+        var p = target.Params!.GetRoot<Calculator.AddParams.Reader>();
+        Assert.Equal((40, 2), (p.A, p.B));
+        Assert.Equal(1234, results.Sum);
+    }
+
+    [Fact]
+    public async Task ClientOverLocalServerRoundTripsCalls()
+    {
+        var server = new CalculatorImpl();
+        using var client = new Calculator.Client(server);
+        using var cts = new CancellationTokenSource();
+        Assert.Equal(5, (await client.AddAsync(2, 3, cts.Token)).Sum);
+        Assert.Equal(cts.Token, server.SeenToken);
+
+        var shapeMsg = new MessageBuilder();
+        var shape = shapeMsg.InitRoot<Shape.Builder>();
+        shape.Name = "sq";
+        shape.Square = 2;
+        var described = await client.DescribeAsync(shape.AsReader(), "tag");
+        Assert.Equal("tag:sq:Square", described.Text);
+
+        var built = await client.DescribeAsync(p => { p.Tag = "b"; p.InitShape().Circle = 1; });
+        Assert.Equal("b::Circle", built.Text);
+
+        var echo = await client.EchoAsync("keyword", 7);
+        Assert.Equal(("keyword", 7), (echo.String, echo.Class));
+    }
+
+    [Fact]
+    public async Task ReturnedCapabilitiesAndPipelining()
+    {
+        using var client = new Calculator.Client(new CalculatorImpl());
+        // Pipelined: call the adder before the getAdder answer has been awaited.
+        var promise = client.GetAdder(100);
+        var pipelined = await promise.Adder.AddToAsync(5);
+        Assert.Equal(105, pipelined.Result);
+        // Awaited: the capability comes out of the results' cap table.
+        var results = await promise;
+        Assert.True(results.HasAdder);
+        var adder = results.Adder;
+        Assert.NotNull(adder);
+        Assert.Equal(101, (await adder!.AddToAsync(1)).Result);
+    }
+
+    [Fact]
+    public async Task SubclassClientCallsInheritedMethodsAndConvertsToSuperclass()
+    {
+        using var sci = new ScientificCalculator.Client(new ScientificImpl());
+        Assert.Equal(3.0, (await sci.SqrtAsync(9)).Y);
+        Assert.Equal(7, (await sci.AddAsync(3, 4)).Sum);
+        Calculator.Client basic = sci;
+        Assert.Equal(9, (await basic.AddAsync(4, 5)).Sum);
+    }
+
+    [Fact]
+    public async Task UnknownMethodIsUnimplemented()
+    {
+        ICallTarget server = new CalculatorImpl();
+        var ex = await Assert.ThrowsAsync<UnimplementedException>(
+            () => server.CallAsync(Calculator.InterfaceId, 42, new MessageBuilder(), default));
+        Assert.Contains("42", ex.Message);
+    }
+}

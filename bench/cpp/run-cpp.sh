@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the C++ baseline benchmark and compares the plain two-party transport with
+# CoalescingMessageStream, interleaved in one run (fresh server per measurement).
+#
+#   bench/cpp/run-cpp.sh [--quick] [--seconds N] [--reps N] [--strace] [--scenarios "latency bulk"]
+#
+# Output, one line per scenario (medians over the repetitions):
+#   scenario=latency transport=coalescing value=<median_us> plain=<median_us> ratio=<ours/plain> better=lower
+#   scenario=throughput ... value=<calls_per_s> ... better=higher
+#   scenario=bulk ... value=<mb_per_s> ... better=higher
+# With --strace, also the system calls per RPC call (client + server) under strace -c -f.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+build="${BUILD_DIR:-$repo/build/bench-cpp}"
+seconds=3
+reps=3
+do_strace=0
+scenarios="latency throughput bulk"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) seconds=1; reps=1; shift ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    --strace) do_strace=1; shift ;;
+    --scenarios) scenarios="$2"; shift 2 ;;
+    *) echo "usage: $0 [--quick] [--seconds N] [--reps N] [--strace] [--scenarios LIST]" >&2; exit 2 ;;
+  esac
+done
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 >/dev/null
+
+tmp="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_server TRANSPORT [WRAPPER...]: sets server_pid and port.
+start_server() {
+  local transport="$1"; shift
+  rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
+  "$@" "$build/bench-server" --transport "$transport" --listen 127.0.0.1:0 --max-seconds 600 \
+      >"$tmp/fifo" &
+  server_pid=$!
+  local line=""
+  exec {fd}<"$tmp/fifo"
+  if ! read -r -t 20 -u "$fd" line; then
+    echo "bench-server did not start" >&2; exit 1
+  fi
+  exec {fd}<&-
+  port="${line#LISTENING }"
+}
+
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+# run_pair TRANSPORT SCENARIO: prints the client's line.
+run_pair() {
+  start_server "$1"
+  "$build/bench-client" --transport "$1" --connect "127.0.0.1:$port" --scenario "$2" \
+      --seconds "$seconds"
+  stop_server
+}
+
+field() {  # field NAME LINE
+  sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A key=( [latency]=median_us [throughput]=calls_per_s [bulk]=mb_per_s )
+declare -A better=( [latency]=lower [throughput]=higher [bulk]=higher )
+
+for scenario in $scenarios; do
+  : >"$tmp/plain"; : >"$tmp/coalescing"
+  for ((rep = 0; rep < reps; rep++)); do
+    if ((rep % 2 == 0)); then order="plain coalescing"; else order="coalescing plain"; fi
+    for transport in $order; do
+      run_pair "$transport" "$scenario" >"$tmp/line"   # not in $(...): keeps server_pid here
+      line="$(cat "$tmp/line")"
+      echo "  $line" >&2
+      field "${key[$scenario]}" "$line" >>"$tmp/$transport"
+    done
+  done
+  ours="$(median <"$tmp/coalescing")"
+  plain="$(median <"$tmp/plain")"
+  ratio="$(awk -v a="$ours" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')"
+  printf 'scenario=%s transport=coalescing value=%.1f plain=%.1f ratio=%s better=%s reps=%d seconds=%s\n' \
+      "$scenario" "$ours" "$plain" "$ratio" "${better[$scenario]}" "$reps" "$seconds"
+done
+
+if ((do_strace)); then
+  command -v strace >/dev/null || { echo "strace not installed" >&2; exit 1; }
+  for scenario in $scenarios; do
+    for transport in plain coalescing; do
+      start_server "$transport" strace -f -c -o "$tmp/server.strace"
+      strace -f -c -o "$tmp/client.strace" "$build/bench-client" --transport "$transport" \
+          --connect "127.0.0.1:$port" --scenario "$scenario" --seconds "$seconds" >"$tmp/line"
+      line="$(cat "$tmp/line")"
+      stop_server
+      calls="$(field calls "$line")"
+      # Warm-up calls are not in `calls`; the figures are therefore slight over-estimates.
+      summary() { awk '$NF == "total" { print $(NF-2) }' "$1"; }
+      top() { awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s:%s ", $NF, ($5 ~ /^[0-9]+$/ ? $4 : $4) }' "$1" | cut -c1-200; }
+      c="$(summary "$tmp/client.strace")"; s="$(summary "$tmp/server.strace")"
+      awk -v s="$scenario" -v t="$transport" -v c="$c" -v sv="$s" -v n="$calls" 'BEGIN {
+        printf "strace scenario=%s transport=%s calls=%d client_syscalls_per_call=%.2f server_syscalls_per_call=%.2f\n",
+               s, t, n, c / n, sv / n }'
+      echo "  client: $(top "$tmp/client.strace")" >&2
+      echo "  server: $(top "$tmp/server.strace")" >&2
+    done
+  done
+fi

@@ -32,10 +32,32 @@ typedef enum capnp_status {
   CAPNP_STATUS_INVALID_ARGUMENT = 16,
   CAPNP_STATUS_DISPOSED = 17,
   CAPNP_STATUS_NOT_INITIALIZED = 18,
+  CAPNP_STATUS_CANCELLED = 19,
+  CAPNP_EVENT_INCOMING_CALL = 64,
+  CAPNP_EVENT_CALL_CANCELLED = 65,
+  CAPNP_EVENT_SERVER_RELEASED = 66,
 } capnp_status;
 
 /** A KJ event loop running on a dedicated thread owned by the shim. */
 typedef struct capnp_loop capnp_loop;
+
+/** A reference to a capability (a Capability::Client), possibly remote, possibly a promise. */
+typedef struct capnp_cap capnp_cap;
+
+/** The pipeline of an outgoing call: capabilities in its results, usable before they arrive. */
+typedef struct capnp_pipeline capnp_pipeline;
+
+/** A received message (call results or call parameters), flattened for reading in place. */
+typedef struct capnp_message capnp_message;
+
+/** An incoming call to a managed server, waiting for capnp_call_return or capnp_call_fail. */
+typedef struct capnp_call capnp_call;
+
+/** A two-party RPC connection (one RpcSystem over one byte stream). */
+typedef struct capnp_connection capnp_connection;
+
+/** A listening socket that accepts two-party connections. */
+typedef struct capnp_listener capnp_listener;
 
 /** Counters of live native objects, for leak tests. */
 typedef struct capnp_counters {
@@ -44,7 +66,41 @@ typedef struct capnp_counters {
   int64_t live_pending_operations;
   int64_t commands_executed;
   int64_t wakeups;
+  int64_t live_caps;
+  int64_t live_messages;
+  int64_t live_servers;
+  int64_t live_calls;
+  int64_t live_connections;
 } capnp_counters;
+
+/** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
+typedef struct capnp_segment {
+  const uint8_t* data;
+  size_t size;
+} capnp_segment;
+
+/** A received message as the completion payload of a call (status OK) or inside an incoming
+ * call. The receiver owns the message (release it with capnp_message_release after reading) and
+ * each of the cap_count capabilities of its cap table (release each with capnp_cap_release). */
+typedef struct capnp_message_view {
+  capnp_message* message;
+  const capnp_segment* segments;
+  capnp_cap* const* caps;
+  uint32_t segment_count;
+  uint32_t cap_count;
+} capnp_message_view;
+
+/** The payload of a CAPNP_EVENT_INCOMING_CALL event, delivered with the server's tag. The
+ * receiver answers the call exactly once, with capnp_call_return or capnp_call_fail, and owns
+ * params as described for capnp_message_view. */
+typedef struct capnp_incoming_call {
+  capnp_call* call;
+  uint64_t interface_id;
+  uint16_t method_id;
+  uint16_t is_streaming;
+  uint32_t reserved;
+  capnp_message_view params;
+} capnp_incoming_call;
 
 /** The one completion callback, registered once by capnp_initialize. It is called on a loop
  * thread when an asynchronous operation ends. tag identifies the operation (chosen by the
@@ -75,6 +131,85 @@ CAPNP_NATIVE_API int32_t capnp_loop_create(capnp_loop** out_loop);
  * the handle is invalid afterwards. Called from the loop's own thread, the join is skipped and
  * the thread frees the loop as it exits. */
 CAPNP_NATIVE_API void capnp_loop_release(capnp_loop* loop);
+
+/** Releases a received message. Any thread. */
+CAPNP_NATIVE_API void capnp_message_release(capnp_message* message);
+
+/** Releases a capability reference. Any thread; the reference is dropped on its loop. */
+CAPNP_NATIVE_API void capnp_cap_release(capnp_cap* cap);
+
+/** Creates a second, independent reference to the same capability. */
+CAPNP_NATIVE_API int32_t capnp_cap_duplicate(capnp_cap* cap, capnp_cap** out_cap);
+
+/** Calls a method. The parameters are a message (segments, plus the capabilities its capability
+ * pointers index; each is referenced, not consumed) that must stay unchanged until tag completes.
+ * tag completes with status OK and a capnp_message_view of the results, or with the failure.
+ * With out_pipeline non-null, a pipeline of the results is returned at once. For a streaming
+ * method (is_streaming non-zero) the engine's flow control applies: tag completes (with no
+ * results: an empty view) when the stream window allows the next call. */
+CAPNP_NATIVE_API int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint16_t method_id, int32_t is_streaming, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag, capnp_pipeline** out_pipeline);
+
+/** Cancels a pending operation of this loop (a call: the engine sends Finish). Its tag completes
+ * with CAPNP_STATUS_CANCELLED unless it completed already. */
+CAPNP_NATIVE_API int32_t capnp_operation_cancel(capnp_loop* loop, uint64_t tag);
+
+/** Returns a capability from a call's results before they arrive: the pointer at pointer_path[0]
+ * of the results struct, then at pointer_path[1] of that struct, and so on. */
+CAPNP_NATIVE_API int32_t capnp_pipeline_get_cap(capnp_pipeline* pipeline, const uint16_t* pointer_path, uint32_t path_length, capnp_cap** out_cap);
+
+/** Releases a pipeline. Capabilities taken from it stay valid. */
+CAPNP_NATIVE_API void capnp_pipeline_release(capnp_pipeline* pipeline);
+
+/** Completes tag with OK when the capability has resolved to its final target, or with the
+ * failure if it is (or becomes) broken while resolving. */
+CAPNP_NATIVE_API int32_t capnp_cap_when_resolved(capnp_cap* cap, uint64_t tag);
+
+/** Creates a capability served by managed code. Incoming calls arrive as
+ * CAPNP_EVENT_INCOMING_CALL events with tag; a cancelled call as CAPNP_EVENT_CALL_CANCELLED
+ * (payload: the capnp_call pointer); when the last reference anywhere is dropped,
+ * CAPNP_EVENT_SERVER_RELEASED arrives once and the tag is never used again. Methods listed in
+ * streaming_method_keys ((interface_id, method_id) pairs as interface_id, method_id in
+ * consecutive uint64_t) are dispatched as streaming methods. */
+CAPNP_NATIVE_API int32_t capnp_server_create(capnp_loop* loop, uint64_t tag, const uint64_t* streaming_method_keys, uint32_t streaming_method_count, capnp_cap** out_cap);
+
+/** Answers an incoming call with results (a message as for capnp_cap_call, unchanged until tag
+ * completes) and consumes the call handle. tag completes once the results are copied. */
+CAPNP_NATIVE_API int32_t capnp_call_return(capnp_call* call, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag);
+
+/** Answers an incoming call with an exception of kind (a capnp_status 1-4) and consumes the
+ * call handle. */
+CAPNP_NATIVE_API int32_t capnp_call_fail(capnp_call* call, int32_t kind, const char* message, size_t message_len);
+
+/** Starts listening. address is "tcp:HOST:PORT" (an IPv6 host in brackets) or "unix:PATH";
+ * port 0 picks a free port. bootstrap (nullable, referenced) is offered to every connection.
+ * tag completes with the bound address in the same syntax (UTF-8). */
+CAPNP_NATIVE_API int32_t capnp_listen(capnp_loop* loop, const char* address, size_t address_len, capnp_cap* bootstrap, uint64_t tag, capnp_listener** out_listener);
+
+/** Accepts the next connection. tag completes with a capnp_connection* (the payload holds the
+ * pointer; the receiver owns it). */
+CAPNP_NATIVE_API int32_t capnp_listener_accept(capnp_listener* listener, uint64_t tag);
+
+/** Stops listening. Accepted connections stay open. */
+CAPNP_NATIVE_API void capnp_listener_release(capnp_listener* listener);
+
+/** Connects to address (syntax as for capnp_listen), offering bootstrap (nullable) to the peer.
+ * tag completes with a capnp_connection* as for capnp_listener_accept. */
+CAPNP_NATIVE_API int32_t capnp_connect(capnp_loop* loop, const char* address, size_t address_len, capnp_cap* bootstrap, uint64_t tag);
+
+/** Runs a two-party connection over an already connected socket, taking ownership of fd.
+ * is_server selects the two-party side (the two ends must differ). tag completes as for
+ * capnp_connect. */
+CAPNP_NATIVE_API int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_t is_server, capnp_cap* bootstrap, uint64_t tag);
+
+/** Returns the peer's bootstrap capability (a promise until the peer answers). */
+CAPNP_NATIVE_API int32_t capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap);
+
+/** Completes tag when the connection is lost (OK when the peer closed it cleanly, else the
+ * failure). */
+CAPNP_NATIVE_API int32_t capnp_connection_when_disconnected(capnp_connection* connection, uint64_t tag);
+
+/** Closes the connection: its capabilities break with DISCONNECTED. */
+CAPNP_NATIVE_API void capnp_connection_release(capnp_connection* connection);
 
 /** Reads the live-object counters. */
 CAPNP_NATIVE_API int32_t capnp_counters_read(capnp_counters* out_counters);

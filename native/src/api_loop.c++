@@ -11,7 +11,7 @@ extern "C" int32_t capnp_loop_create(capnp_loop** out_loop) {
       throw ShimError{CAPNP_STATUS_NOT_INITIALIZED,
                       kj::str("capnp_initialize must register the completion callback first")};
     }
-    *out_loop = new capnp_loop();
+    *out_loop = wrapLoop(new Loop());
     return CAPNP_STATUS_OK;
   });
 }
@@ -20,11 +20,7 @@ extern "C" void capnp_loop_release(capnp_loop* loop) {
   using namespace capnp_native;
   if (loop == nullptr) return;
   guarded([&] {
-    if (loop->isLoopThread()) {
-      loop->releaseFromLoopThread();
-    } else {
-      delete loop;
-    }
+    unwrapLoop(loop).shutdownAndRelease();
     return CAPNP_STATUS_OK;
   });
 }

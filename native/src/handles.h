@@ -6,13 +6,14 @@
 #include "loop.h"
 #include "status.h"
 
-struct capnp_loop final: public capnp_native::Loop {};
-
+// The opaque C types are never defined: a handle is a pointer to the C++ object it stands for.
 namespace capnp_native {
 
 inline Loop& unwrapLoop(capnp_loop* loop) {
   requireArgument(loop != nullptr, "null capnp_loop handle");
-  return *loop;
+  return *reinterpret_cast<Loop*>(loop);
 }
+
+inline capnp_loop* wrapLoop(Loop* loop) { return reinterpret_cast<capnp_loop*>(loop); }
 
 }  // namespace capnp_native

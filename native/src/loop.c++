@@ -8,7 +8,7 @@
 namespace capnp_native {
 namespace {
 
-// Tracked operations handle their own errors; anything reaching here is a bug worth a log line.
+// Tracked operations report their own errors; anything reaching here is a bug worth a log line.
 class LogTaskErrors final: public kj::TaskSet::ErrorHandler {
 public:
   void taskFailed(kj::Exception&& exception) override {
@@ -18,7 +18,34 @@ public:
 
 LogTaskErrors logTaskErrors;
 
+ShimError disposedError() {
+  return ShimError{CAPNP_STATUS_DISPOSED, kj::str("the event loop is disposed")};
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// LoopObject
+
+LoopObject::LoopObject(Loop& loop): owner(&loop) {
+  loop.addRef();
+}
+
+LoopObject::~LoopObject() noexcept(false) {
+  owner->releaseRef();
+}
+
+void LoopObject::release() {
+  owner->queueRelease(this);
+}
+
+void LoopObject::attach() {
+  owner->liveObjects.insert(this);
+  attached = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loop: lifetime
 
 Loop::Loop() {
   std::promise<void> started;
@@ -34,39 +61,23 @@ Loop::Loop() {
 }
 
 Loop::~Loop() noexcept(false) {
-  requestStop();
-  if (thread.joinable()) thread.join();
   counters().liveLoops--;
 }
 
-void Loop::post(Command command) {
-  kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
-  {
-    auto lock = queue.lockExclusive();
-    if (lock->stopping) throw ShimError{CAPNP_STATUS_DISPOSED, kj::str("the event loop is disposed")};
-    lock->commands.add(kj::mv(command));
-    // Only the first producer of a batch finds the fulfiller; later ones just append.
-    wake = kj::mv(lock->wake);
-    lock->wake = nullptr;
-  }
-  KJ_IF_MAYBE(w, wake) { (*w)->fulfill(); }
+void Loop::releaseRef() {
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
-void Loop::requestStop() {
-  kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
-  {
-    auto lock = queue.lockExclusive();
-    lock->stopping = true;
-    wake = kj::mv(lock->wake);
-    lock->wake = nullptr;
+void Loop::shutdownAndRelease() {
+  if (isLoopThread()) {
+    // Joining ourselves would deadlock: the thread drops the handle's reference as it exits.
+    thread.detach();
+    requestStop();
+  } else {
+    requestStop();
+    thread.join();
+    releaseRef();
   }
-  KJ_IF_MAYBE(w, wake) { (*w)->fulfill(); }
-}
-
-void Loop::releaseFromLoopThread() {
-  queue.lockExclusive()->freeOnExit = true;
-  thread.detach();
-  requestStop();
 }
 
 bool Loop::isLoopThread() const {
@@ -78,40 +89,112 @@ kj::AsyncIoContext& Loop::io() {
   return *ioContext;
 }
 
-void Loop::track(uint64_t tag, kj::Promise<kj::Array<const kj::byte>> operation) {
-  KJ_IF_MAYBE(tasks, operations) {
-    pendingTags.insert(tag);
-    counters().livePendingOperations++;
-    (*tasks)->add(operation.then(
-        [this, tag](kj::Array<const kj::byte> payload) {
-          finishOperation(tag, CAPNP_STATUS_OK, payload);
-        },
-        [this, tag](kj::Exception&& exception) {
-          finishOperation(tag, statusOf(exception.getType()),
-                          exception.getDescription().asBytes());
-        }));
+// ---------------------------------------------------------------------------------------------
+// Loop: the queue
+
+void Loop::wakeUp(kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake) {
+  KJ_IF_MAYBE(w, wake) { (*w)->fulfill(); }
+}
+
+void Loop::post(Command command) {
+  kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
+  {
+    auto lock = queue.lockExclusive();
+    if (lock->stopping) throw disposedError();
+    lock->commands.add(kj::mv(command));
+    // Only the first producer of a batch finds the fulfiller; later ones just append.
+    wake = kj::mv(lock->wake);
+    lock->wake = nullptr;
+  }
+  wakeUp(kj::mv(wake));
+}
+
+void Loop::queueRelease(LoopObject* object) {
+  kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
+  bool closed;
+  {
+    auto lock = queue.lockExclusive();
+    closed = lock->closed;
+    if (!closed) {
+      // Releases share the command queue (even while stopping) so that a command posted before
+      // a release still finds the object's state.
+      lock->releases.add(object);
+      lock->commands.add(Command{0, [](Loop&) {}, true});
+      wake = kj::mv(lock->wake);
+      lock->wake = nullptr;
+    }
+  }
+  if (closed) {
+    // The loop has destroyed every object's state already; only the memory is left.
+    delete object;
   } else {
-    throw ShimError{CAPNP_STATUS_DISPOSED, kj::str("the event loop is disposed")};
+    wakeUp(kj::mv(wake));
   }
 }
 
-void Loop::finishOperation(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload) {
+void Loop::requestStop() {
+  kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
+  {
+    auto lock = queue.lockExclusive();
+    lock->stopping = true;
+    wake = kj::mv(lock->wake);
+    lock->wake = nullptr;
+  }
+  wakeUp(kj::mv(wake));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loop: tracked operations
+
+void Loop::track(uint64_t tag, kj::Promise<void> operation) {
+  KJ_IF_MAYBE(tasks, operations) {
+    auto canceler = kj::heap<kj::Canceler>();
+    auto wrapped = canceler->wrap(kj::mv(operation));
+    KJ_REQUIRE(pending.emplace(tag, canceler.get()).second, "operation tag already in use", tag);
+    counters().livePendingOperations++;
+    // The canceler is attached after the wrapped promise, so it outlives its adapter.
+    (*tasks)->add(wrapped
+        .catch_([this, tag](kj::Exception&& exception) {
+          finish(tag, statusOf(exception.getType()), exception.getDescription().asBytes());
+        })
+        .attach(kj::mv(canceler)));
+  } else {
+    throw disposedError();
+  }
+}
+
+bool Loop::finish(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload) {
   // Completing exactly once: whoever removes the tag completes it.
-  if (pendingTags.erase(tag) == 0) return;
+  if (pending.erase(tag) == 0) return false;
   counters().livePendingOperations--;
   complete(tag, status, payload);
+  return true;
+}
+
+void Loop::cancel(uint64_t tag) {
+  auto found = pending.find(tag);
+  if (found == pending.end()) return;
+  auto canceler = found->second;
+  pending.erase(found);
+  counters().livePendingOperations--;
+  completeWithError(tag, CAPNP_STATUS_CANCELLED, "the operation was cancelled");
+  canceler->cancel("the operation was cancelled");
 }
 
 void Loop::disposePendingOperations() {
-  auto tags = kj::mv(pendingTags);
-  pendingTags.clear();
-  for (auto tag: tags) {
+  auto tags = kj::mv(pending);
+  pending.clear();
+  for (auto& entry: tags) {
     counters().livePendingOperations--;
-    completeWithError(tag, CAPNP_STATUS_DISPOSED, "the event loop was disposed before the operation completed");
+    completeWithError(entry.first, CAPNP_STATUS_DISPOSED,
+                      "the event loop was disposed before the operation completed");
   }
   // Destroying the task set cancels the operations; their continuations never run.
   operations = nullptr;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Loop: the thread
 
 void Loop::threadMain(std::promise<void>& started) {
   counters().liveLoopThreads++;
@@ -132,17 +215,17 @@ void Loop::threadMain(std::promise<void>& started) {
     } else {
       auto error = describeCurrentException();
       KJ_LOG(ERROR, "capnp_native: event loop thread failed", error.message);
-      // Whatever is left must not hang: fail it. The loop is unusable from here on.
-      requestStop();
     }
   }
   counters().liveLoopThreads--;
-  if (running && queue.lockExclusive()->freeOnExit) delete this;
+  // A loop released from its own thread was detached; the thread drops the handle's reference.
+  if (running && !thread.joinable()) releaseRef();
 }
 
 void Loop::runUntilStopped(kj::WaitScope& waitScope) {
   for (;;) {
     kj::Vector<Command> batch;
+    kj::Vector<LoopObject*> released;
     bool stopping;
     kj::Maybe<kj::Promise<void>> wakeUp;
     {
@@ -155,6 +238,8 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
       } else {
         batch = kj::mv(lock->commands);
         lock->commands = kj::Vector<Command>();
+        released = kj::mv(lock->releases);
+        lock->releases = kj::Vector<LoopObject*>();
       }
     }
     KJ_IF_MAYBE(w, wakeUp) {
@@ -164,31 +249,86 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
     }
     if (stopping) {
       failBatch(batch);
+      freeReleased(released);
       disposePendingOperations();
+      destroyLiveObjects();
+      {
+        auto lock = queue.lockExclusive();
+        lock->closed = true;
+        released = kj::mv(lock->releases);
+        lock->releases = kj::Vector<LoopObject*>();
+      }
+      freeReleased(released);
       return;
     }
-    runBatch(batch);
+    // Releases ride in the batch as empty commands, in order; run them where they stand.
+    size_t nextRelease = 0;
+    for (auto& command: batch) {
+      if (command.isRelease) {
+        freeReleased(released[nextRelease++]);
+      } else {
+        counters().commandsExecuted++;
+        try {
+          command.run(*this);
+        } catch (...) {
+          auto error = describeCurrentException();
+          if (command.tag != 0) {
+            completeWithError(command.tag, error.status, error.message);
+          } else {
+            KJ_LOG(ERROR, "capnp_native: a command without completion failed", error.message);
+          }
+        }
+      }
+    }
     // Let the work this batch started make progress before the next batch.
     waitScope.poll();
   }
 }
 
-void Loop::runBatch(kj::Vector<Command>& batch) {
+void Loop::failBatch(kj::Vector<Command>& batch) {
   for (auto& command: batch) {
-    counters().commandsExecuted++;
-    try {
-      command.run(*this);
-    } catch (...) {
-      auto error = describeCurrentException();
-      completeWithError(command.tag, error.status, error.message);
-    }
+    if (command.isRelease || command.tag == 0) continue;  // releases are freed separately
+    completeWithError(command.tag, CAPNP_STATUS_DISPOSED,
+                      "the event loop was disposed before the command ran");
   }
 }
 
-void Loop::failBatch(kj::Vector<Command>& batch) {
-  for (auto& command: batch) {
-    completeWithError(command.tag, CAPNP_STATUS_DISPOSED,
-                      "the event loop was disposed before the command ran");
+void Loop::freeReleased(kj::Vector<LoopObject*>& released) {
+  for (auto object: released) freeReleased(object);
+}
+
+void Loop::freeReleased(LoopObject* object) {
+  if (object->attached) {
+    liveObjects.erase(object);
+    object->attached = false;
+    try {
+      object->dropState();
+    } catch (...) {
+      auto error = describeCurrentException();
+      KJ_LOG(ERROR, "capnp_native: destroying a released object failed", error.message);
+    }
+  }
+  try {
+    delete object;
+  } catch (...) {
+    auto error = describeCurrentException();
+    KJ_LOG(ERROR, "capnp_native: freeing a released object failed", error.message);
+  }
+}
+
+void Loop::destroyLiveObjects() {
+  // Dropping one object's state may release others (e.g. a connection's capabilities): loop
+  // until none is left.
+  while (!liveObjects.empty()) {
+    auto object = *liveObjects.begin();
+    liveObjects.erase(liveObjects.begin());
+    object->attached = false;
+    try {
+      object->dropState();
+    } catch (...) {
+      auto error = describeCurrentException();
+      KJ_LOG(ERROR, "capnp_native: destroying an object's state failed", error.message);
+    }
   }
 }
 

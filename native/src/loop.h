@@ -3,7 +3,13 @@
 // Any thread may post commands; the loop thread drains them in batches, and a producer wakes the
 // loop only when it finds no wake-up already pending, so a burst of posts costs one wake-up.
 // Asynchronous operations started by commands are tracked by tag so that stopping the loop can
-// complete each of them exactly once with CAPNP_STATUS_DISPOSED instead of leaving it hanging.
+// complete each of them exactly once with CAPNP_STATUS_DISPOSED instead of leaving it hanging,
+// and so that a caller can cancel one.
+//
+// Native objects handed out to the managed side (capabilities, connections, ...) are LoopObjects:
+// their C++ state lives on the loop thread and is destroyed there, either when the owner releases
+// the handle or, at the latest, when the loop stops. The handle's memory outlives the loop if
+// need be; a loop's memory lives until its handle and every LoopObject are gone (refcount).
 
 #pragma once
 
@@ -12,65 +18,120 @@
 #include <kj/function.h>
 #include <kj/mutex.h>
 #include <kj/vector.h>
-#include <sys/types.h>
+#include <atomic>
 #include <future>
+#include <sys/types.h>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace capnp_native {
+
+class Loop;
+
+// A native object owned by a managed handle and bound to a loop. Created on any thread; its
+// loop-bound state is created, used and destroyed on the loop thread only.
+class LoopObject {
+public:
+  explicit LoopObject(Loop& loop);
+  virtual ~LoopObject() noexcept(false);
+  KJ_DISALLOW_COPY(LoopObject);
+
+  Loop& loop() { return *owner; }
+
+  // Releases the handle (any thread): the state is destroyed on the loop thread, then the object
+  // is freed. After the loop has stopped, the state is already gone and the object is freed now.
+  void release();
+
+  // Loop thread: marks the state as live, so that the loop destroys it if it stops first.
+  void attach();
+
+protected:
+  // Loop thread: destroys the loop-bound state. Called at most once.
+  virtual void dropState() = 0;
+
+private:
+  Loop* owner;
+  bool attached = false;
+  friend class Loop;
+};
 
 class Loop {
 public:
   // A unit of work run on the loop thread. If `run` throws, the operation `tag` fails with the
   // exception's type and message; if the loop stops before running it, `tag` fails DISPOSED.
+  // Tag 0 means no completion (the managed side never uses it): failures are only logged.
   struct Command {
     uint64_t tag;
     kj::Function<void(Loop&)> run;
+    // A placeholder for the next queued release, keeping releases in order with commands.
+    bool isRelease = false;
   };
 
   // Starts the thread and returns once its event loop is running (or throws why it could not).
   Loop();
-  // Stops the loop (see stop()) and joins its thread. Must not run on the loop thread.
-  ~Loop() noexcept(false);
   KJ_DISALLOW_COPY(Loop);
 
   // Queues a command. Thread-safe. Throws a DISPOSED ShimError if the loop is stopping.
   void post(Command command);
 
-  // Asks the loop to stop: queued commands and pending operations fail with DISPOSED, then the
-  // thread exits. Thread-safe and idempotent.
-  void requestStop();
+  // Stops the loop and joins its thread (or, on the loop thread itself, lets the thread finish
+  // on its own), then drops the handle's reference. Queued commands and pending operations fail
+  // with DISPOSED and every LoopObject's state is destroyed, on the loop thread.
+  void shutdownAndRelease();
 
-  // Detaches the thread so that it frees this loop itself when it exits. For a release that
-  // happens on the loop thread, where joining would deadlock.
-  void releaseFromLoopThread();
+  void addRef() { refs.fetch_add(1, std::memory_order_relaxed); }
+  void releaseRef();
 
   bool isLoopThread() const;
   pid_t threadId() const { return loopThreadId; }
 
   // --- Loop-thread only --------------------------------------------------------------------
 
-  // Tracks an asynchronous operation: when `operation` ends, `tag` completes with OK and the
-  // payload it produced, or with its exception. Stopping the loop first completes it DISPOSED.
-  void track(uint64_t tag, kj::Promise<kj::Array<const kj::byte>> operation);
+  // Tracks an asynchronous operation. The operation reports its own success by calling
+  // finish(tag, OK, ...); when it throws, `tag` completes with the exception. Stopping the loop
+  // first completes it DISPOSED; cancel(tag) completes it CANCELLED. Either way the operation's
+  // promise is dropped, which cancels it.
+  void track(uint64_t tag, kj::Promise<void> operation);
+
+  // Completes a tracked operation. Returns false when it had already completed (cancelled or
+  // disposed): the caller then still owns whatever the payload pointed to.
+  bool finish(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload);
+
+  // Cancels a tracked operation, if it is still pending.
+  void cancel(uint64_t tag);
 
   kj::AsyncIoContext& io();
 
 private:
   struct Queue {
     kj::Vector<Command> commands;
+    kj::Vector<LoopObject*> releases;
     kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
     bool stopping = false;
-    bool freeOnExit = false;
+    // Set once every LoopObject's state is gone: releases then free objects directly.
+    bool closed = false;
   };
 
+  ~Loop() noexcept(false);
   void threadMain(std::promise<void>& started);
   void runUntilStopped(kj::WaitScope& waitScope);
   void runBatch(kj::Vector<Command>& batch);
   void failBatch(kj::Vector<Command>& batch);
-  void finishOperation(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload);
-  void disposePendingOperations();
+  void freeReleased(kj::Vector<LoopObject*>& released);
 
+public:
+  // Loop thread: destroys an object's state and frees it now (for handles consumed on the loop).
+  void freeReleased(LoopObject* object);
+
+private:
+  void disposePendingOperations();
+  void destroyLiveObjects();
+  void requestStop();
+  void wakeUp(kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake);
+  void queueRelease(LoopObject* object);
+
+  std::atomic<int> refs{1};
   kj::MutexGuarded<Queue> queue;
   std::thread thread;
   pid_t loopThreadId = 0;
@@ -78,7 +139,11 @@ private:
   // Owned by the loop thread while it runs.
   kj::AsyncIoContext* ioContext = nullptr;
   kj::Maybe<kj::Own<kj::TaskSet>> operations;
-  std::unordered_set<uint64_t> pendingTags;
+  // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
+  std::unordered_map<uint64_t, kj::Canceler*> pending;
+  std::unordered_set<LoopObject*> liveObjects;
+
+  friend class LoopObject;
 };
 
 }  // namespace capnp_native

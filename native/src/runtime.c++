@@ -71,6 +71,11 @@ extern "C" int32_t capnp_counters_read(capnp_counters* out_counters) {
     out_counters->live_pending_operations = c.livePendingOperations.load();
     out_counters->commands_executed = c.commandsExecuted.load();
     out_counters->wakeups = c.wakeups.load();
+    out_counters->live_caps = c.liveCaps.load();
+    out_counters->live_messages = c.liveMessages.load();
+    out_counters->live_servers = c.liveServers.load();
+    out_counters->live_calls = c.liveCalls.load();
+    out_counters->live_connections = c.liveConnections.load();
     return CAPNP_STATUS_OK;
   });
 }

@@ -16,6 +16,11 @@ struct Counters {
   std::atomic<int64_t> livePendingOperations{0};
   std::atomic<int64_t> commandsExecuted{0};
   std::atomic<int64_t> wakeups{0};
+  std::atomic<int64_t> liveCaps{0};
+  std::atomic<int64_t> liveMessages{0};
+  std::atomic<int64_t> liveServers{0};
+  std::atomic<int64_t> liveCalls{0};
+  std::atomic<int64_t> liveConnections{0};
 };
 
 Counters& counters();

@@ -62,7 +62,7 @@ extern "C" int32_t capnp_test_hold(capnp_loop* loop, uint64_t tag) {
   return guarded([&] {
     auto& target = unwrapLoop(loop);
     target.post({tag, [tag](Loop& self) {
-      self.track(tag, kj::Promise<kj::Array<const kj::byte>>(kj::NEVER_DONE));
+      self.track(tag, kj::Promise<void>(kj::NEVER_DONE));
     }});
     return CAPNP_STATUS_OK;
   });

@@ -18,10 +18,32 @@ internal enum capnp_status : int
     CAPNP_STATUS_INVALID_ARGUMENT = 16,
     CAPNP_STATUS_DISPOSED = 17,
     CAPNP_STATUS_NOT_INITIALIZED = 18,
+    CAPNP_STATUS_CANCELLED = 19,
+    CAPNP_EVENT_INCOMING_CALL = 64,
+    CAPNP_EVENT_CALL_CANCELLED = 65,
+    CAPNP_EVENT_SERVER_RELEASED = 66,
 }
 
 /// <summary>A KJ event loop running on a dedicated thread owned by the shim.</summary>
 internal struct capnp_loop { }
+
+/// <summary>A reference to a capability (a Capability::Client), possibly remote, possibly a promise.</summary>
+internal struct capnp_cap { }
+
+/// <summary>The pipeline of an outgoing call: capabilities in its results, usable before they arrive.</summary>
+internal struct capnp_pipeline { }
+
+/// <summary>A received message (call results or call parameters), flattened for reading in place.</summary>
+internal struct capnp_message { }
+
+/// <summary>An incoming call to a managed server, waiting for capnp_call_return or capnp_call_fail.</summary>
+internal struct capnp_call { }
+
+/// <summary>A two-party RPC connection (one RpcSystem over one byte stream).</summary>
+internal struct capnp_connection { }
+
+/// <summary>A listening socket that accepts two-party connections.</summary>
+internal struct capnp_listener { }
 
 /// <summary>Counters of live native objects, for leak tests.</summary>
 [StructLayout(LayoutKind.Sequential)]
@@ -32,6 +54,50 @@ internal struct capnp_counters
     public long live_pending_operations;
     public long commands_executed;
     public long wakeups;
+    public long live_caps;
+    public long live_messages;
+    public long live_servers;
+    public long live_calls;
+    public long live_connections;
+}
+
+/// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_segment
+{
+    public byte* data;
+    public nuint size;
+}
+
+/// <summary>
+/// A received message as the completion payload of a call (status OK) or inside an incoming
+/// call. The receiver owns the message (release it with capnp_message_release after reading) and
+/// each of the cap_count capabilities of its cap table (release each with capnp_cap_release).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_message_view
+{
+    public capnp_message* message;
+    public capnp_segment* segments;
+    public capnp_cap** caps;
+    public uint segment_count;
+    public uint cap_count;
+}
+
+/// <summary>
+/// The payload of a CAPNP_EVENT_INCOMING_CALL event, delivered with the server's tag. The
+/// receiver answers the call exactly once, with capnp_call_return or capnp_call_fail, and owns
+/// params as described for capnp_message_view.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_incoming_call
+{
+    public capnp_call* call;
+    public ulong interface_id;
+    public ushort method_id;
+    public ushort is_streaming;
+    public uint reserved;
+    public capnp_message_view @params;
 }
 
 internal static unsafe partial class NativeMethods
@@ -75,6 +141,128 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_loop_release")]
     internal static partial void capnp_loop_release(capnp_loop* loop);
+
+    /// <summary>Releases a received message. Any thread.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_message_release")]
+    internal static partial void capnp_message_release(capnp_message* message);
+
+    /// <summary>Releases a capability reference. Any thread; the reference is dropped on its loop.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_cap_release")]
+    internal static partial void capnp_cap_release(capnp_cap* cap);
+
+    /// <summary>Creates a second, independent reference to the same capability.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_cap_duplicate")]
+    internal static partial int capnp_cap_duplicate(capnp_cap* cap, capnp_cap** out_cap);
+
+    /// <summary>
+    /// Calls a method. The parameters are a message (segments, plus the capabilities its capability
+    /// pointers index; each is referenced, not consumed) that must stay unchanged until tag completes.
+    /// tag completes with status OK and a capnp_message_view of the results, or with the failure.
+    /// With out_pipeline non-null, a pipeline of the results is returned at once. For a streaming
+    /// method (is_streaming non-zero) the engine's flow control applies: tag completes (with no
+    /// results: an empty view) when the stream window allows the next call.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_cap_call")]
+    internal static partial int capnp_cap_call(capnp_cap* target, ulong interface_id, ushort method_id, int is_streaming, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag, capnp_pipeline** out_pipeline);
+
+    /// <summary>
+    /// Cancels a pending operation of this loop (a call: the engine sends Finish). Its tag completes
+    /// with CAPNP_STATUS_CANCELLED unless it completed already.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_operation_cancel")]
+    internal static partial int capnp_operation_cancel(capnp_loop* loop, ulong tag);
+
+    /// <summary>
+    /// Returns a capability from a call's results before they arrive: the pointer at pointer_path[0]
+    /// of the results struct, then at pointer_path[1] of that struct, and so on.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_pipeline_get_cap")]
+    internal static partial int capnp_pipeline_get_cap(capnp_pipeline* pipeline, ushort* pointer_path, uint path_length, capnp_cap** out_cap);
+
+    /// <summary>Releases a pipeline. Capabilities taken from it stay valid.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_pipeline_release")]
+    internal static partial void capnp_pipeline_release(capnp_pipeline* pipeline);
+
+    /// <summary>
+    /// Completes tag with OK when the capability has resolved to its final target, or with the
+    /// failure if it is (or becomes) broken while resolving.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_cap_when_resolved")]
+    internal static partial int capnp_cap_when_resolved(capnp_cap* cap, ulong tag);
+
+    /// <summary>
+    /// Creates a capability served by managed code. Incoming calls arrive as
+    /// CAPNP_EVENT_INCOMING_CALL events with tag; a cancelled call as CAPNP_EVENT_CALL_CANCELLED
+    /// (payload: the capnp_call pointer); when the last reference anywhere is dropped,
+    /// CAPNP_EVENT_SERVER_RELEASED arrives once and the tag is never used again. Methods listed in
+    /// streaming_method_keys ((interface_id, method_id) pairs as interface_id, method_id in
+    /// consecutive uint64_t) are dispatched as streaming methods.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_server_create")]
+    internal static partial int capnp_server_create(capnp_loop* loop, ulong tag, ulong* streaming_method_keys, uint streaming_method_count, capnp_cap** out_cap);
+
+    /// <summary>
+    /// Answers an incoming call with results (a message as for capnp_cap_call, unchanged until tag
+    /// completes) and consumes the call handle. tag completes once the results are copied.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_call_return")]
+    internal static partial int capnp_call_return(capnp_call* call, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag);
+
+    /// <summary>
+    /// Answers an incoming call with an exception of kind (a capnp_status 1-4) and consumes the
+    /// call handle.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_call_fail")]
+    internal static partial int capnp_call_fail(capnp_call* call, int kind, byte* message, nuint message_len);
+
+    /// <summary>
+    /// Starts listening. address is "tcp:HOST:PORT" (an IPv6 host in brackets) or "unix:PATH";
+    /// port 0 picks a free port. bootstrap (nullable, referenced) is offered to every connection.
+    /// tag completes with the bound address in the same syntax (UTF-8).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listen")]
+    internal static partial int capnp_listen(capnp_loop* loop, byte* address, nuint address_len, capnp_cap* bootstrap, ulong tag, capnp_listener** out_listener);
+
+    /// <summary>
+    /// Accepts the next connection. tag completes with a capnp_connection* (the payload holds the
+    /// pointer; the receiver owns it).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_accept")]
+    internal static partial int capnp_listener_accept(capnp_listener* listener, ulong tag);
+
+    /// <summary>Stops listening. Accepted connections stay open.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_release")]
+    internal static partial void capnp_listener_release(capnp_listener* listener);
+
+    /// <summary>
+    /// Connects to address (syntax as for capnp_listen), offering bootstrap (nullable) to the peer.
+    /// tag completes with a capnp_connection* as for capnp_listener_accept.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connect")]
+    internal static partial int capnp_connect(capnp_loop* loop, byte* address, nuint address_len, capnp_cap* bootstrap, ulong tag);
+
+    /// <summary>
+    /// Runs a two-party connection over an already connected socket, taking ownership of fd.
+    /// is_server selects the two-party side (the two ends must differ). tag completes as for
+    /// capnp_connect.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_from_fd")]
+    internal static partial int capnp_connection_from_fd(capnp_loop* loop, int fd, int is_server, capnp_cap* bootstrap, ulong tag);
+
+    /// <summary>Returns the peer's bootstrap capability (a promise until the peer answers).</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_bootstrap")]
+    internal static partial int capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap);
+
+    /// <summary>
+    /// Completes tag when the connection is lost (OK when the peer closed it cleanly, else the
+    /// failure).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_when_disconnected")]
+    internal static partial int capnp_connection_when_disconnected(capnp_connection* connection, ulong tag);
+
+    /// <summary>Closes the connection: its capabilities break with DISCONNECTED.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_release")]
+    internal static partial void capnp_connection_release(capnp_connection* connection);
 
     /// <summary>Reads the live-object counters.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_counters_read")]

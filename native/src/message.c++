@@ -1,0 +1,110 @@
+#include "objects.h"
+
+#include <kj/debug.h>
+
+namespace capnp_native {
+
+// ---------------------------------------------------------------------------------------------
+// Received messages
+
+namespace {
+
+// Enough for the whole content in the first segment, so the managed side usually sees one.
+uint firstSegmentWords(capnp::AnyPointer::Reader content) {
+  auto size = content.targetSize().wordCount + 1;
+  return size < capnp::SUGGESTED_FIRST_SEGMENT_WORDS ? capnp::SUGGESTED_FIRST_SEGMENT_WORDS
+                                                     : static_cast<uint>(kj::min(size, uint64_t(1) << 28));
+}
+
+}  // namespace
+
+Message::Message(Loop& loop, capnp::AnyPointer::Reader content)
+    : builder(firstSegmentWords(content)) {
+  capnp::BuilderCapabilityTable capTable;
+  capTable.imbue(builder.getRoot<capnp::AnyPointer>()).set(content);
+
+  auto output = builder.getSegmentsForOutput();
+  segments = kj::heapArray<capnp_segment>(output.size());
+  for (auto i: kj::indices(output)) {
+    segments[i] = capnp_segment{reinterpret_cast<const uint8_t*>(output[i].begin()),
+                                output[i].size() * sizeof(capnp::word)};
+  }
+
+  auto table = capTable.getTable();
+  caps = kj::heapArray<capnp_cap*>(table.size());
+  for (auto i: kj::indices(table)) {
+    KJ_IF_MAYBE(hook, table[i]) {
+      caps[i] = wrap(newAttachedCap(loop, capnp::Capability::Client(kj::mv(*hook))));
+    } else {
+      caps[i] = wrap(newAttachedCap(loop, capnp::Capability::Client(
+          capnp::newBrokenCap("null capability in a received message"))));
+    }
+  }
+  counters().liveMessages++;
+}
+
+Message::~Message() noexcept(false) {
+  counters().liveMessages--;
+}
+
+capnp_message_view Message::view() {
+  return capnp_message_view{wrap(this), segments.begin(), caps.begin(),
+                            static_cast<uint32_t>(segments.size()), static_cast<uint32_t>(caps.size())};
+}
+
+void Message::releaseUndeliveredCaps() {
+  for (auto cap: caps) reinterpret_cast<Cap*>(cap)->release();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outgoing messages
+
+OutgoingMessage OutgoingMessage::describe(Loop& loop, const capnp_segment* segments,
+                                          uint32_t segmentCount, capnp_cap* const* caps,
+                                          uint32_t capCount) {
+  requireArgument(segments != nullptr || segmentCount == 0, "null segment array");
+  requireArgument(caps != nullptr || capCount == 0, "null capability array");
+  OutgoingMessage result;
+  result.segments = kj::heapArray<capnp_segment>(segments, segmentCount);
+  for (auto& segment: result.segments) {
+    requireArgument(segment.size % sizeof(capnp::word) == 0, "segment size is not a multiple of 8 bytes");
+    requireArgument(reinterpret_cast<uintptr_t>(segment.data) % sizeof(capnp::word) == 0,
+                    "segment data is not 8-byte aligned");
+    requireArgument(segment.data != nullptr || segment.size == 0, "null segment data");
+  }
+  auto capObjects = kj::heapArrayBuilder<Cap*>(capCount);
+  for (uint32_t i = 0; i < capCount; i++) {
+    auto& cap = unwrap(caps[i]);
+    requireArgument(&cap.loop() == &loop, "a capability of another event loop was passed");
+    capObjects.add(&cap);
+  }
+  result.caps = capObjects.finish();
+  return result;
+}
+
+void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
+  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
+  for (auto& segment: segments) {
+    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
+  }
+  auto segmentWords = words.finish();
+  // The managed builder is ours, but its content is still checked as any message is.
+  capnp::SegmentArrayMessageReader reader(segmentWords);
+
+  auto table = kj::heapArrayBuilder<kj::Maybe<kj::Own<capnp::ClientHook>>>(caps.size());
+  for (auto cap: caps) {
+    table.add(capnp::ClientHook::from(cap->client()));
+  }
+  capnp::ReaderCapabilityTable capTable(table.finish());
+  target.set(capTable.imbue(reader.getRoot<capnp::AnyPointer>()));
+}
+
+}  // namespace capnp_native
+
+extern "C" void capnp_message_release(capnp_message* message) {
+  using namespace capnp_native;
+  guarded([&] {
+    delete reinterpret_cast<Message*>(message);
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -1,0 +1,333 @@
+// Two-party connections: listening, accepting, connecting, adopting a socket; one RpcSystem over
+// one TwoPartyVatNetwork per connection.
+
+#include "handles.h"
+#include "objects.h"
+#include "transport/coalescing_message_stream.h"
+
+#include <kj/debug.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace capnp_native {
+
+namespace {
+
+using capnp::rpc::twoparty::Side;
+using capnp::rpc::twoparty::VatId;
+
+constexpr int KEEPALIVE_IDLE_SECONDS = 60;
+
+// "tcp:HOST:PORT" (IPv6 hosts in brackets) or "unix:PATH".
+struct Address {
+  kj::String kjAddress;  // as kj::Network::parseAddress() wants it
+  kj::String host;       // tcp: the HOST part, to print the bound address
+  bool isTcp;
+
+  static Address parse(kj::StringPtr text) {
+    if (text.startsWith("tcp:")) {
+      auto rest = text.slice(4);
+      KJ_IF_MAYBE(colon, rest.findLast(':')) {
+        requireArgument(*colon > 0 && *colon + 1 < rest.size(), "address must be tcp:HOST:PORT");
+        return {kj::str(rest), kj::heapString(rest.slice(0, *colon)), true};
+      }
+      throw ShimError{CAPNP_STATUS_INVALID_ARGUMENT, kj::str("address must be tcp:HOST:PORT: ", text)};
+    }
+    if (text.startsWith("unix:")) {
+      requireArgument(text.size() > 5, "address must be unix:PATH");
+      return {kj::str(text), nullptr, false};
+    }
+    throw ShimError{CAPNP_STATUS_INVALID_ARGUMENT,
+                    kj::str("address must start with tcp: or unix: (", text, ")")};
+  }
+};
+
+kj::String addressArgument(const char* address, size_t length) {
+  requireArgument(address != nullptr && length > 0, "empty address");
+  return kj::heapString(address, length);
+}
+
+void setOption(kj::AsyncIoStream& stream, int level, int option, int value) {
+  stream.setsockopt(level, option, &value, sizeof(value));
+}
+
+// Small messages must not wait for Nagle; idle peers are probed so dead ones are noticed.
+void configureTcpStream(kj::AsyncIoStream& stream, bool outgoing) {
+  setOption(stream, IPPROTO_TCP, TCP_NODELAY, 1);
+  if (outgoing) {
+    setOption(stream, SOL_SOCKET, SO_KEEPALIVE, 1);
+    setOption(stream, IPPROTO_TCP, TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS);
+  }
+}
+
+void configureTcpListener(kj::ConnectionReceiver& receiver) {
+  int one = 1;
+  int idle = KEEPALIVE_IDLE_SECONDS;
+  receiver.setsockopt(SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  receiver.setsockopt(IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+}
+
+}  // namespace
+
+// One connection: the byte stream, our buffered MessageStream over it, the two-party network
+// and its RpcSystem, destroyed in the reverse order.
+class Connection final: public LoopObject {
+public:
+  explicit Connection(Loop& loop): LoopObject(loop) { counters().liveConnections++; }
+  ~Connection() noexcept(false) { counters().liveConnections--; }
+
+  // Loop thread.
+  void start(kj::Own<kj::AsyncIoStream> stream, Side side,
+             kj::Maybe<capnp::Capability::Client> bootstrap) {
+    state = kj::heap<State>(kj::mv(stream), side, kj::mv(bootstrap));
+    attach();
+  }
+
+  capnp::Capability::Client peerBootstrap() {
+    auto& s = live();
+    capnp::word scratch[4];
+    memset(scratch, 0, sizeof(scratch));
+    capnp::MallocMessageBuilder message(scratch);
+    auto vatId = message.getRoot<VatId>();
+    vatId.setSide(s.side == Side::CLIENT ? Side::SERVER : Side::CLIENT);
+    return s.rpc.bootstrap(vatId);
+  }
+
+  kj::Promise<void> onDisconnect() { return live().network.onDisconnect(); }
+
+protected:
+  void dropState() override { state = nullptr; }
+
+private:
+  struct State {
+    State(kj::Own<kj::AsyncIoStream> streamParam, Side side,
+          kj::Maybe<capnp::Capability::Client> bootstrap)
+        : stream(kj::mv(streamParam)), messages(*stream), side(side),
+          network(messages, side), rpc(makeRpcSystem(network, kj::mv(bootstrap))) {}
+
+    static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetwork& network,
+                                                 kj::Maybe<capnp::Capability::Client> bootstrap) {
+      KJ_IF_MAYBE(client, bootstrap) { return capnp::makeRpcServer(network, kj::mv(*client)); }
+      return capnp::makeRpcClient(network);
+    }
+
+    kj::Own<kj::AsyncIoStream> stream;
+    capnpnative::CoalescingMessageStream messages;
+    Side side;
+    capnp::TwoPartyVatNetwork network;
+    capnp::RpcSystem<VatId> rpc;
+  };
+
+  State& live() {
+    KJ_IF_MAYBE(s, state) { return **s; }
+    throw ShimError{CAPNP_STATUS_DISCONNECTED, kj::str("the connection was released or its event loop disposed")};
+  }
+
+  kj::Maybe<kj::Own<State>> state;
+};
+
+class Listener final: public LoopObject {
+public:
+  using LoopObject::LoopObject;
+
+  // Loop thread.
+  void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp,
+             kj::Maybe<capnp::Capability::Client> bootstrap) {
+    state = kj::heap<State>(State{kj::mv(receiver), tcp, kj::mv(bootstrap)});
+    attach();
+  }
+
+  kj::Promise<Connection*> accept() {
+    auto& s = live();
+    return s.receiver->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
+      auto& s = live();
+      if (s.tcp) configureTcpStream(*stream, false);
+      auto connection = new Connection(loop());
+      kj::Maybe<capnp::Capability::Client> bootstrap;
+      KJ_IF_MAYBE(client, s.bootstrap) { bootstrap = *client; }
+      connection->start(kj::mv(stream), Side::SERVER, kj::mv(bootstrap));
+      return connection;
+    });
+  }
+
+protected:
+  void dropState() override { state = nullptr; }
+
+private:
+  struct State {
+    kj::Own<kj::ConnectionReceiver> receiver;
+    bool tcp;
+    kj::Maybe<capnp::Capability::Client> bootstrap;
+  };
+
+  State& live() {
+    KJ_IF_MAYBE(s, state) { return **s; }
+    throw ShimError{CAPNP_STATUS_DISPOSED, kj::str("the listener was released or its event loop disposed")};
+  }
+
+  kj::Maybe<kj::Own<State>> state;
+};
+
+namespace {
+
+// Completes tag with a new connection; if nobody waits any more, the connection goes.
+void finishWithConnection(Loop& loop, uint64_t tag, Connection* connection) {
+  auto handle = wrap(connection);
+  if (!loop.finish(tag, CAPNP_STATUS_OK, bytesOf(handle))) loop.freeReleased(connection);
+}
+
+}  // namespace
+}  // namespace capnp_native
+
+extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t address_len,
+                                capnp_cap* bootstrap, uint64_t tag, capnp_listener** out_listener) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& owner = unwrapLoop(loop);
+    requireArgument(tag != 0, "capnp_listen: tag 0 is reserved");
+    requireArgument(out_listener != nullptr, "capnp_listen: null out-parameter");
+    auto parsed = Address::parse(addressArgument(address, address_len));
+    Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
+    auto listener = new Listener(owner);
+    postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), tag](Loop& loop) mutable {
+      auto bootstrapClient = optionalClient(offered);
+      loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
+          .then([&loop, listener, parsed = kj::mv(parsed), bootstrapClient = kj::mv(bootstrapClient),
+                 tag](kj::Own<kj::NetworkAddress> resolved) mutable {
+        auto receiver = resolved->listen();
+        if (parsed.isTcp) configureTcpListener(*receiver);
+        auto bound = parsed.isTcp ? kj::str("tcp:", parsed.host, ":", receiver->getPort())
+                                  : kj::str(parsed.kjAddress);
+        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(bootstrapClient));
+        loop.finish(tag, CAPNP_STATUS_OK, bound.asBytes());
+      }));
+    });
+    *out_listener = wrap(listener);
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_listener_accept(capnp_listener* listener, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(listener);
+    requireArgument(tag != 0, "capnp_listener_accept: tag 0 is reserved");
+    source.loop().post({tag, [&source, tag](Loop& loop) {
+      loop.track(tag, source.accept().then([&loop, tag](Connection* connection) {
+        finishWithConnection(loop, tag, connection);
+      }));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" void capnp_listener_release(capnp_listener* listener) {
+  using namespace capnp_native;
+  if (listener == nullptr) return;
+  guarded([&] {
+    unwrap(listener).release();
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t address_len,
+                                 capnp_cap* bootstrap, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& owner = unwrapLoop(loop);
+    requireArgument(tag != 0, "capnp_connect: tag 0 is reserved");
+    auto parsed = Address::parse(addressArgument(address, address_len));
+    Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
+    owner.post({tag, [offered, parsed = kj::mv(parsed), tag](Loop& loop) mutable {
+      auto bootstrapClient = optionalClient(offered);
+      bool tcp = parsed.isTcp;
+      loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
+          .then([](kj::Own<kj::NetworkAddress> resolved) {
+            return resolved->connect().attach(kj::mv(resolved));
+          })
+          .then([&loop, tcp, bootstrapClient = kj::mv(bootstrapClient), tag](
+                    kj::Own<kj::AsyncIoStream> stream) mutable {
+            if (tcp) configureTcpStream(*stream, true);
+            auto connection = new Connection(loop);
+            connection->start(kj::mv(stream), Side::CLIENT, kj::mv(bootstrapClient));
+            finishWithConnection(loop, tag, connection);
+          }));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_t is_server,
+                                            capnp_cap* bootstrap, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& owner = unwrapLoop(loop);
+    requireArgument(fd >= 0, "capnp_connection_from_fd: invalid file descriptor");
+    requireArgument(tag != 0, "capnp_connection_from_fd: tag 0 is reserved");
+    Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
+    try {
+      owner.post({tag, [fd, is_server, offered, tag](Loop& loop) {
+        auto stream = loop.io().lowLevelProvider->wrapSocketFd(
+            fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+        auto connection = new Connection(loop);
+        try {
+          connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered));
+        } catch (...) {
+          delete connection;
+          throw;
+        }
+        finishWithConnection(loop, tag, connection);
+      }});
+    } catch (...) {
+      // The descriptor was handed over: it is closed even when the loop refuses it.
+      close(fd);
+      throw;
+    }
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(connection);
+    requireArgument(out_cap != nullptr, "capnp_connection_bootstrap: null out-parameter");
+    auto cap = new Cap(source.loop());
+    postOrDelete(source.loop(), cap, [&source, cap](Loop&) {
+      try {
+        cap->fill(source.peerBootstrap());
+      } catch (...) {
+        auto error = describeCurrentException();
+        cap->fill(capnp::Capability::Client(capnp::newBrokenCap(kj::Exception(
+            exceptionTypeOf(error.status), __FILE__, __LINE__, kj::mv(error.message)))));
+      }
+    });
+    *out_cap = wrap(cap);
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_when_disconnected(capnp_connection* connection, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(connection);
+    requireArgument(tag != 0, "capnp_connection_when_disconnected: tag 0 is reserved");
+    source.loop().post({tag, [&source, tag](Loop& loop) {
+      loop.track(tag, source.onDisconnect().then([&loop, tag]() {
+        loop.finish(tag, CAPNP_STATUS_OK, nullptr);
+      }));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" void capnp_connection_release(capnp_connection* connection) {
+  using namespace capnp_native;
+  if (connection == nullptr) return;
+  guarded([&] {
+    unwrap(connection).release();
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -1,0 +1,146 @@
+// The loop-bound objects behind the ABI's RPC handles, and their checked wrapping/unwrapping.
+// Each handle is a pointer to the C++ object it stands for (the C types are never defined).
+
+#pragma once
+
+#include "loop.h"
+#include "runtime.h"
+#include "status.h"
+
+#include <capnp/any.h>
+#include <capnp/capability.h>
+#include <capnp/message.h>
+#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.h>
+
+namespace capnp_native {
+
+// A capability reference. Its Client is set on the loop thread by the command that creates it,
+// which always runs before any later command that uses it (one FIFO queue per loop).
+class Cap final: public LoopObject {
+public:
+  explicit Cap(Loop& loop);
+  ~Cap() noexcept(false);
+
+  void fill(capnp::Capability::Client client);
+  // The client; a released or disposed capability is DISCONNECTED.
+  capnp::Capability::Client& client();
+
+protected:
+  void dropState() override { state = nullptr; }
+
+private:
+  kj::Maybe<capnp::Capability::Client> state;
+};
+
+// The pipeline of an outgoing call, or the reason it has none (the call failed to start).
+class Pipeline final: public LoopObject {
+public:
+  using LoopObject::LoopObject;
+
+  void fill(capnp::AnyPointer::Pipeline pipeline);
+  void fail(kj::Exception&& reason);
+  capnp::Capability::Client getCap(kj::ArrayPtr<const uint16_t> pointerPath);
+
+protected:
+  void dropState() override { state = nullptr; }
+
+private:
+  kj::Maybe<capnp::AnyPointer::Pipeline> state;
+  kj::Maybe<kj::Exception> failure;
+};
+
+// A received message flattened for the managed side: a copy of the content in a message of its
+// own, whose capabilities became Cap handles. Not loop-bound: freed directly from any thread.
+class Message {
+public:
+  // Copies content on the loop thread. The view's Caps are owned by whoever takes the view.
+  explicit Message(Loop& loop, capnp::AnyPointer::Reader content);
+  ~Message() noexcept(false);
+  KJ_DISALLOW_COPY(Message);
+
+  capnp_message_view view();
+  // Loop thread: for a view that was never delivered, releases the Caps it would have handed out.
+  void releaseUndeliveredCaps();
+
+private:
+  capnp::MallocMessageBuilder builder;
+  kj::Array<capnp_segment> segments;
+  kj::Array<capnp_cap*> caps;
+};
+
+// An outgoing message as the managed side describes it: segments and cap handles, read on the
+// loop thread when the command runs (the managed side keeps them unchanged until then).
+struct OutgoingMessage {
+  kj::Array<capnp_segment> segments;
+  kj::Array<Cap*> caps;
+
+  static OutgoingMessage describe(Loop& loop, const capnp_segment* segments, uint32_t segmentCount,
+                                  capnp_cap* const* caps, uint32_t capCount);
+  // Loop thread: copies the message into target, its capability pointers resolved through caps.
+  void copyInto(capnp::AnyPointer::Builder target);
+  bool isEmpty() const { return segments.size() == 0; }
+};
+
+class Connection;
+class Listener;
+class Call;
+
+// Handles <-> objects.
+inline capnp_cap* wrap(Cap* cap) { return reinterpret_cast<capnp_cap*>(cap); }
+inline capnp_pipeline* wrap(Pipeline* pipeline) { return reinterpret_cast<capnp_pipeline*>(pipeline); }
+inline capnp_message* wrap(Message* message) { return reinterpret_cast<capnp_message*>(message); }
+inline capnp_connection* wrap(Connection* c) { return reinterpret_cast<capnp_connection*>(c); }
+inline capnp_listener* wrap(Listener* l) { return reinterpret_cast<capnp_listener*>(l); }
+inline capnp_call* wrap(Call* call) { return reinterpret_cast<capnp_call*>(call); }
+
+inline Cap& unwrap(capnp_cap* cap) {
+  requireArgument(cap != nullptr, "null capnp_cap handle");
+  return *reinterpret_cast<Cap*>(cap);
+}
+inline Pipeline& unwrap(capnp_pipeline* pipeline) {
+  requireArgument(pipeline != nullptr, "null capnp_pipeline handle");
+  return *reinterpret_cast<Pipeline*>(pipeline);
+}
+inline Connection& unwrap(capnp_connection* connection) {
+  requireArgument(connection != nullptr, "null capnp_connection handle");
+  return *reinterpret_cast<Connection*>(connection);
+}
+inline Listener& unwrap(capnp_listener* listener) {
+  requireArgument(listener != nullptr, "null capnp_listener handle");
+  return *reinterpret_cast<Listener*>(listener);
+}
+inline Call& unwrap(capnp_call* call) {
+  requireArgument(call != nullptr, "null capnp_call handle");
+  return *reinterpret_cast<Call*>(call);
+}
+
+// The bytes of a payload struct, for the completion callback.
+template <typename T>
+kj::ArrayPtr<const kj::byte> bytesOf(const T& value) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(&value), sizeof(T));
+}
+
+// Posts a command that fills a newly created object; if the loop refuses the command, the
+// object (never seen by the loop) is deleted and the refusal rethrown. tag 0: no completion.
+template <typename Func>
+void postOrDelete(Loop& loop, LoopObject* created, uint64_t tag, Func&& run) {
+  try {
+    loop.post({tag, kj::fwd<Func>(run)});
+  } catch (...) {
+    delete created;
+    throw;
+  }
+}
+template <typename Func>
+void postOrDelete(Loop& loop, LoopObject* created, Func&& run) {
+  postOrDelete(loop, created, 0, kj::fwd<Func>(run));
+}
+
+// Creates a Cap handle for client on the loop thread (attached, so the loop owns its state).
+Cap* newAttachedCap(Loop& loop, capnp::Capability::Client client);
+
+// Reads an optional bootstrap cap handle on the loop thread.
+kj::Maybe<capnp::Capability::Client> optionalClient(Cap* cap);
+
+}  // namespace capnp_native

@@ -1,0 +1,202 @@
+// Capabilities served by managed code: incoming calls are delivered as events through the
+// completion callback, answered later from any thread by capnp_call_return / capnp_call_fail.
+
+#include "handles.h"
+#include "objects.h"
+
+#include <kj/debug.h>
+#include <algorithm>
+
+namespace capnp_native {
+
+namespace {
+
+// The managed dispatcher behind a server tag. Shared by the server and its calls in flight, so
+// SERVER_RELEASED — after which the managed side frees the tag — is sent only when both the
+// server and every call it dispatched are gone.
+class ServerTarget final: public kj::Refcounted {
+public:
+  explicit ServerTarget(uint64_t tag): tag(tag) { counters().liveServers++; }
+  ~ServerTarget() noexcept(false) {
+    counters().liveServers--;
+    complete(tag, CAPNP_EVENT_SERVER_RELEASED, nullptr);
+  }
+
+  const uint64_t tag;
+};
+
+// The state of one incoming call, shared by its capnp_call handle and the promise the engine
+// holds for it.
+struct CallState final: public kj::Refcounted {
+  CallState(kj::Own<ServerTarget> server, capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context,
+            kj::Own<kj::PromiseFulfiller<void>> fulfiller)
+      : server(kj::mv(server)), context(kj::mv(context)), fulfiller(kj::mv(fulfiller)) {}
+
+  kj::Own<ServerTarget> server;
+  kj::Maybe<capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer>> context;
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> fulfiller;
+  bool answered = false;
+  bool cancelled = false;
+};
+
+}  // namespace
+
+// The capnp_call handle: owned by the managed side from the INCOMING_CALL event until it
+// answers, which consumes it.
+class Call final: public LoopObject {
+public:
+  Call(Loop& loop, kj::Own<CallState> state): LoopObject(loop), state(kj::mv(state)) {
+    counters().liveCalls++;
+    attach();
+  }
+  ~Call() noexcept(false) { counters().liveCalls--; }
+
+  // Loop thread: answers with results (or fails); a call cancelled meanwhile is just dropped.
+  void answer(kj::Maybe<OutgoingMessage&> results, kj::Maybe<kj::Exception> failure) {
+    auto& call = *state;
+    if (call.cancelled || call.answered) return;
+    call.answered = true;
+    KJ_IF_MAYBE(fulfiller, call.fulfiller) {
+      KJ_IF_MAYBE(exception, failure) {
+        (*fulfiller)->reject(kj::mv(*exception));
+      } else {
+        KJ_IF_MAYBE(message, results) {
+          KJ_IF_MAYBE(context, call.context) {
+            if (!message->isEmpty()) message->copyInto(context->getResults());
+          }
+        }
+        (*fulfiller)->fulfill();
+      }
+    }
+  }
+
+protected:
+  void dropState() override {
+    // The handle is gone (answered, or released by a stopping loop): a call still unanswered
+    // fails, and the loop-bound parts of the state go now, on the loop thread.
+    auto& call = *state;
+    if (!call.answered && !call.cancelled) {
+      KJ_IF_MAYBE(fulfiller, call.fulfiller) {
+        (*fulfiller)->reject(KJ_EXCEPTION(DISCONNECTED, "the call was dropped unanswered"));
+      }
+      call.answered = true;
+    }
+    call.context = nullptr;
+    call.fulfiller = nullptr;
+  }
+
+private:
+  kj::Own<CallState> state;
+};
+
+namespace {
+
+class ManagedServer final: public capnp::Capability::Server {
+public:
+  ManagedServer(Loop& loop, uint64_t tag, kj::Array<uint64_t> streamingKeys)
+      : loop(loop), target(kj::refcounted<ServerTarget>(tag)), streamingKeys(kj::mv(streamingKeys)) {}
+
+  DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
+                                  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    bool streaming = isStreaming(interfaceId, methodId);
+    // Remote cancellation (Finish) must reach the managed handler's CancellationToken.
+    context.allowCancellation();
+
+    auto params = new Message(loop, context.getParams());
+    context.releaseParams();
+
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    auto state = kj::refcounted<CallState>(kj::addRef(*target), context, kj::mv(paf.fulfiller));
+    auto call = new Call(loop, kj::addRef(*state));
+
+    capnp_incoming_call event{wrap(call), interfaceId, methodId, static_cast<uint16_t>(streaming), 0,
+                              params->view()};
+    complete(target->tag, CAPNP_EVENT_INCOMING_CALL, bytesOf(event));
+
+    // Dropped unanswered = cancelled by the caller: tell the managed handler.
+    auto onDropped = kj::defer([state = kj::mv(state), call]() mutable {
+      if (!state->answered) {
+        state->cancelled = true;
+        state->context = nullptr;
+        state->fulfiller = nullptr;
+        auto handle = wrap(call);
+        complete(state->server->tag, CAPNP_EVENT_CALL_CANCELLED, bytesOf(handle));
+      }
+    });
+    return {paf.promise.attach(kj::mv(onDropped)), streaming};
+  }
+
+private:
+  bool isStreaming(uint64_t interfaceId, uint16_t methodId) const {
+    for (size_t i = 0; i + 1 < streamingKeys.size(); i += 2) {
+      if (streamingKeys[i] == interfaceId && streamingKeys[i + 1] == methodId) return true;
+    }
+    return false;
+  }
+
+  Loop& loop;
+  kj::Own<ServerTarget> target;
+  kj::Array<uint64_t> streamingKeys;
+};
+
+kj::Exception exceptionOf(int32_t kind, const char* message, size_t length) {
+  return kj::Exception(exceptionTypeOf(kind), __FILE__, __LINE__, kj::heapString(message, length));
+}
+
+}  // namespace
+}  // namespace capnp_native
+
+extern "C" int32_t capnp_server_create(capnp_loop* loop, uint64_t tag,
+                                       const uint64_t* streaming_method_keys,
+                                       uint32_t streaming_method_count, capnp_cap** out_cap) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& owner = unwrapLoop(loop);
+    requireArgument(tag != 0, "capnp_server_create: tag 0 is reserved");
+    requireArgument(out_cap != nullptr, "capnp_server_create: null out-parameter");
+    requireArgument(streaming_method_keys != nullptr || streaming_method_count == 0, "null streaming keys");
+    auto keys = kj::heapArray<uint64_t>(streaming_method_keys, size_t(streaming_method_count) * 2);
+    auto cap = new Cap(owner);
+    // No completion tag for the command: if the loop refuses it, the caller keeps its tag.
+    postOrDelete(owner, cap, [cap, tag, keys = kj::mv(keys)](Loop& loop) mutable {
+      cap->fill(capnp::Capability::Client(kj::heap<ManagedServer>(loop, tag, kj::mv(keys))));
+    });
+    *out_cap = wrap(cap);
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_call_return(capnp_call* call, const capnp_segment* segments,
+                                     uint32_t segment_count, capnp_cap* const* caps,
+                                     uint32_t cap_count, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& answered = unwrap(call);
+    // The handle is consumed whatever happens; its release runs after the answer (FIFO).
+    KJ_DEFER(answered.release());
+    requireArgument(tag != 0, "capnp_call_return: tag 0 is reserved");
+    auto results = OutgoingMessage::describe(answered.loop(), segments, segment_count, caps, cap_count);
+    answered.loop().post({tag, [&answered, results = kj::mv(results), tag](Loop&) mutable {
+      answered.answer(results, nullptr);
+      complete(tag, CAPNP_STATUS_OK, nullptr);
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_call_fail(capnp_call* call, int32_t kind, const char* message,
+                                   size_t message_len) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& answered = unwrap(call);
+    KJ_DEFER(answered.release());
+    requireArgument(kind >= CAPNP_STATUS_FAILED && kind <= CAPNP_STATUS_UNIMPLEMENTED,
+                    "exception kind must be a capnp_status between FAILED and UNIMPLEMENTED");
+    requireArgument(message != nullptr || message_len == 0, "capnp_call_fail: null message");
+    auto exception = exceptionOf(kind, message, message_len);
+    answered.loop().post({0, [&answered, exception = kj::mv(exception)](Loop&) mutable {
+      answered.answer(nullptr, kj::mv(exception));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -31,11 +31,15 @@ public class EvolutionTests
         Assert.Equal("z", r.ReadText(1, "newdef"));
     }
 
-    [Fact]
-    public void BuilderUpgradesAnOldStructInPlace()
+    [Theory]
+    [InlineData(1)]   // every segment full: moved pointers need double-far landing pads
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(1024)]
+    public void BuilderUpgradesAnOldStructInPlace(int segmentWords)
     {
         var old = MessageReader.FromFramed(CapnpTool.Encode("OldVersion", "(old1 = 5, old2 = \"x\")")).Root;
-        using var mb = new MessageBuilder(new BuilderOptions { FirstSegmentWords = 4, Strategy = AllocationStrategy.FixedSize });
+        using var mb = new MessageBuilder(new BuilderOptions { FirstSegmentWords = segmentWords, Strategy = AllocationStrategy.FixedSize });
         mb.SetRoot(old);
         var b = mb.Root.GetStruct(2, 3);
         Assert.Equal(2, b.DataWords);
@@ -43,10 +47,19 @@ public class EvolutionTests
         Assert.Equal("x", b.ReadText(0));
         b.WriteInt64(1, 11, 987);
         b.WriteText(1, "n2");
-        var text = CapnpTool.Decode("NewVersion", mb.ToFramedArray());
+        var framed = mb.ToFramedArray();
+        if (segmentWords == 1) Assert.Contains(Enumerable.Range(0, mb.SegmentCount), i => HasDoubleFar(mb.GetSegments()[i].Span));
+        var text = CapnpTool.Decode("NewVersion", framed);
         Assert.Equal("(old1 = 5, old2 = \"x\", new1 = 11, new2 = \"n2\")", text);
         // asking for a smaller struct returns the existing one unchanged
         Assert.Equal(2, mb.Root.GetStruct(1, 1).DataWords);
+    }
+
+    private static bool HasDoubleFar(ReadOnlySpan<byte> seg)
+    {
+        for (int i = 0; i + 8 <= seg.Length; i += 8)
+            if ((seg[i] & 7) == 6) return true;
+        return false;
     }
 
     [Fact]

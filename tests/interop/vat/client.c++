@@ -41,8 +41,8 @@ kj::String describe(const kj::Exception& e) {
 
 class Runner {
 public:
-  Runner(kj::AsyncIoContext& io, uint timeoutSeconds)
-      : io(io), timeoutSeconds(timeoutSeconds),
+  Runner(kj::AsyncIoContext& io, const Endpoint& endpoint, uint timeoutSeconds)
+      : io(io), endpoint(endpoint), timeoutSeconds(timeoutSeconds),
         deadline(io.provider->getTimer().now() + timeoutSeconds * kj::SECONDS) {}
 
   kj::WaitScope& waitScope() { return io.waitScope; }
@@ -72,7 +72,18 @@ public:
     wait(promise.then([]() { return true; }), what);
   }
 
+  // A new transport connection to the peer (TCP_NODELAY set for TCP).
+  kj::Own<kj::AsyncIoStream> connect() {
+    auto address = wait(io.provider->getNetwork().parseAddress(endpoint.kjAddress()),
+                        kj::str("resolving ", endpoint.format(endpoint.port)));
+    auto stream = wait(address->connect(),
+                       kj::str("connecting to ", endpoint.format(endpoint.port)));
+    configureStream(endpoint, *stream);
+    return stream;
+  }
+
   kj::AsyncIoContext& io;
+  const Endpoint& endpoint;
   uint timeoutSeconds;
 
 private:
@@ -357,6 +368,97 @@ void scenarioRelease(Runner& run, TestService::Client& service) {
   }
 }
 
+// Reads and discards until EOF, counting the bytes.
+kj::Promise<void> drain(kj::AsyncInputStream& input, kj::Array<kj::byte>& buffer,
+                        uint64_t& total) {
+  return input.tryRead(buffer.begin(), 1, buffer.size()).then(
+      [&input, &buffer, &total](size_t n) -> kj::Promise<void> {
+    if (n == 0) return kj::READY_NOW;
+    total += n;
+    return drain(input, buffer, total);
+  });
+}
+
+// Bootstraps over a fresh connection and checks that echo works there.
+void checkFreshConnection(Runner& run, kj::StringPtr after) {
+  auto stream = run.connect();
+  capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT);
+  auto rpcSystem = capnp::makeRpcClient(network);
+  capnp::MallocMessageBuilder vatIdMessage(8);
+  auto vatId = vatIdMessage.initRoot<capnp::rpc::twoparty::VatId>();
+  vatId.setSide(capnp::rpc::twoparty::Side::SERVER);
+  auto service = rpcSystem.bootstrap(vatId).castAs<TestService>();
+  auto request = service.echoRequest();
+  request.setText("still-alive");
+  auto what = kj::str("echo on a fresh connection after ", after);
+  auto reply = run.wait(request.send(), what);
+  if (reply.getText() != "still-alive") failScenario(what, " returned garbage");
+}
+
+void scenarioGarbage(Runner& run, TestService::Client& service) {
+  struct Case { kj::StringPtr name; kj::ArrayPtr<const kj::byte> bytes; };
+  // Little-endian words of the standard stream framing.
+  static const kj::byte TOO_MANY_SEGMENTS[] = { 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0 };
+  static const kj::byte ROOT_OUT_OF_BOUNDS[] = {
+    0, 0, 0, 0, 1, 0, 0, 0,                // 1 segment of 1 word
+    0xa0, 0x0f, 0, 0, 1, 0, 0, 0 };        // struct pointer, offset 1000: out of bounds
+  static const kj::byte CALL_OUT_OF_BOUNDS[] = {
+    0, 0, 0, 0, 3, 0, 0, 0,                // 1 segment of 3 words
+    0, 0, 0, 0, 1, 0, 1, 0,                // root: Message struct, 1 data word, 1 pointer
+    2, 0, 0, 0, 0, 0, 0, 0,                // Message.which = call
+    0xd0, 0x07, 0, 0, 3, 0, 3, 0 };        // Call struct pointer, offset 500: out of bounds
+  static const kj::byte UNKNOWN_IMPORT[] = {
+    0, 0, 0, 0, 11, 0, 0, 0,               // 1 segment of 11 words
+    0, 0, 0, 0, 1, 0, 1, 0,                // w0 root -> Message at w1: 1 data word, 1 pointer
+    2, 0, 0, 0, 0, 0, 0, 0,                // w1 Message.which = call
+    0, 0, 0, 0, 3, 0, 3, 0,                // w2 -> Call at w3: 3 data words, 3 pointers
+    1, 0, 0, 0, 0, 0, 0, 0,                // w3 questionId 1, methodId 0, sendResultsTo caller
+    0, 0, 0, 0, 0, 0, 0, 0,                // w4 interfaceId 0
+    0, 0, 0, 0, 0, 0, 0, 0,                // w5
+    0x08, 0, 0, 0, 1, 0, 1, 0,             // w6 target -> MessageTarget at w9
+    0, 0, 0, 0, 0, 0, 0, 0,                // w7 params: null
+    0, 0, 0, 0, 0, 0, 0, 0,                // w8 thirdParty: null
+    0x39, 0x30, 0, 0, 0, 0, 0, 0,          // w9 importedCap = 12345 (never exported)
+    0, 0, 0, 0, 0, 0, 0, 0 };              // w10
+  static const kj::byte TRUNCATED[] = {
+    0, 0, 0, 0, 100, 0, 0, 0,              // 1 segment of 100 words ...
+    0, 0, 0, 0, 0, 0, 0, 0 };              // ... of which 1 arrives
+  static const kj::byte NOT_CAPNP[] = {
+    'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n',
+    '\r', '\n' };
+  const Case cases[] = {
+    { "a frame with 2^31 segments", kj::arrayPtr(TOO_MANY_SEGMENTS, sizeof(TOO_MANY_SEGMENTS)) },
+    { "a root pointer out of bounds", kj::arrayPtr(ROOT_OUT_OF_BOUNDS, sizeof(ROOT_OUT_OF_BOUNDS)) },
+    { "a Call pointer out of bounds", kj::arrayPtr(CALL_OUT_OF_BOUNDS, sizeof(CALL_OUT_OF_BOUNDS)) },
+    { "a Call to an import that was never exported", kj::arrayPtr(UNKNOWN_IMPORT, sizeof(UNKNOWN_IMPORT)) },
+    { "a truncated frame", kj::arrayPtr(TRUNCATED, sizeof(TRUNCATED)) },
+    { "an HTTP request", kj::arrayPtr(NOT_CAPNP, sizeof(NOT_CAPNP)) },
+  };
+  auto buffer = kj::heapArray<kj::byte>(4096);
+  for (auto& c: cases) {
+    {
+      auto raw = run.connect();
+      run.waitVoid(raw->write(c.bytes.begin(), c.bytes.size()),
+                   kj::str("sending ", c.name));
+      raw->shutdownWrite();
+      // The peer must end this connection (it may send an Abort first), not hang or crash.
+      uint64_t received = 0;
+      kj::String readError;
+      run.waitVoid(drain(*raw, buffer, received).catch_([&readError](kj::Exception&& e) {
+        readError = kj::str(" (read ended with ", describe(e), ")");
+      }), kj::str("the peer closing the connection after ", c.name));
+      fprintf(stderr, "interop-vat garbage: after %s the peer sent %llu bytes and closed%s\n",
+              c.name.cStr(), static_cast<unsigned long long>(received), readError.cStr());
+    }
+    checkFreshConnection(run, c.name);
+  }
+  // The bootstrap connection of this scenario was never affected.
+  auto request = service.echoRequest();
+  request.setText("isolated");
+  auto reply = run.wait(request.send(), "echo on the first connection after the garbage");
+  if (reply.getText() != "isolated") failScenario("echo on the first connection returned garbage");
+}
+
 struct Scenario {
   kj::StringPtr name;
   void (*run)(Runner&, TestService::Client&);
@@ -373,11 +475,12 @@ const Scenario SCENARIOS[] = {
   { "stream", scenarioStream },
   { "disconnect-mid-call", scenarioDisconnectMidCall },
   { "release", scenarioRelease },
+  { "garbage", scenarioGarbage },
 };
 
 const kj::StringPtr SCENARIO_NAMES[] = {
   "echo", "add", "errors", "callback", "pipelining", "caps", "cancel", "stream",
-  "disconnect-mid-call", "release",
+  "disconnect-mid-call", "release", "garbage",
 };
 
 }  // namespace
@@ -394,13 +497,9 @@ int runClient(const Endpoint& endpoint, kj::StringPtr scenarioName, uint timeout
   KJ_REQUIRE(scenario != nullptr, "unknown scenario (checked by the caller)", scenarioName);
 
   auto io = kj::setupAsyncIo();
-  Runner run(io, timeoutSeconds);
+  Runner run(io, endpoint, timeoutSeconds);
   try {
-    auto address = run.wait(io.provider->getNetwork().parseAddress(endpoint.kjAddress()),
-                            kj::str("resolving ", endpoint.format(endpoint.port)));
-    auto stream = run.wait(address->connect(),
-                           kj::str("connecting to ", endpoint.format(endpoint.port)));
-    configureStream(endpoint, *stream);
+    auto stream = run.connect();
     capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT);
     auto rpcSystem = capnp::makeRpcClient(network);
     capnp::MallocMessageBuilder vatIdMessage(8);

@@ -7,6 +7,13 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Capnp.Native.Serialization;
 
+if (args.Length > 0 && args[0] == "--compare")
+{
+    // Quick side-by-side with the C++ baseline (cpp/build.sh builds it): same operations, Stopwatch loops.
+    Compare.Run(args.Skip(1).FirstOrDefault());
+    return;
+}
+
 // Default: a short in-process run (a couple of minutes on a busy machine). Pass --job etc. to override.
 var config = DefaultConfig.Instance
     .AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(2).WithIterationCount(5))
@@ -148,4 +155,58 @@ public sealed unsafe class NativeMemoryManager : MemoryManager<byte>
     public override MemoryHandle Pin(int elementIndex = 0) => new(_ptr + elementIndex);
     public override void Unpin() { }
     protected override void Dispose(bool disposing) => NativeMemory.AlignedFree(_ptr);
+}
+
+/// <summary>Stopwatch loops over the same operations as the C++ baseline, printed next to it with the ratio.</summary>
+public static class Compare
+{
+    private static double Time(Func<long> f, long iters)
+    {
+        long sink = 0;
+        for (long i = 0; i < iters / 10; i++) sink += f();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        for (long i = 0; i < iters; i++) sink += f();
+        sw.Stop();
+        GC.KeepAlive(sink);
+        return sw.Elapsed.TotalMilliseconds * 1e6 / iters;
+    }
+
+    public static void Run(string? baselinePath)
+    {
+        var b = new SerializationBench();
+        b.Setup();
+        Dictionary<string, double> ours = null!;
+        for (int pass = 0; pass < 2; pass++) // first pass warms up tiered JIT; the second is reported
+        ours = new Dictionary<string, double>
+        {
+            ["BuildSerializeRead"] = Time(b.BuildSerializeRead, 200_000),
+            ["BuildPackedRead"] = Time(b.BuildPackedRead, 100_000),
+            ["ReadAllFields"] = Time(b.ReadAllFields, 1_000_000),
+            ["ReadOneField"] = Time(b.ReadOneField, 20_000_000),
+            ["ParseFramed"] = Time(() => b.ParseFramed(), 2_000_000),
+            ["Read1MiBDataNative"] = Time(() => b.Read1MiBDataNative(), 2_000_000),
+            ["ParseAndRead1MiBData"] = Time(() => b.ParseAndRead1MiBData(), 2_000_000),
+        };
+        b.Cleanup();
+        var cpp = new Dictionary<string, double>();
+        baselinePath ??= Path.Combine(AppContext.BaseDirectory, "../../../cpp/serialization-baseline");
+        if (File.Exists(baselinePath))
+        {
+            var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(baselinePath) { RedirectStandardOutput = true })!;
+            foreach (var line in p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = line.Split(' ');
+                cpp[parts[0]] = double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            p.WaitForExit();
+        }
+        else Console.WriteLine($"(C++ baseline not found at {baselinePath}; run cpp/build.sh)");
+        Console.WriteLine($"{"operation",-22} {"C# ns/op",12} {"C++ ns/op",12} {"C#/C++",8}");
+        foreach (var (name, ns) in ours)
+        {
+            string c = cpp.TryGetValue(name, out var cns) ? cns.ToString("F1") : "-";
+            string r = cpp.TryGetValue(name, out var cns2) ? (ns / cns2).ToString("F2") : "-";
+            Console.WriteLine($"{name,-22} {ns,12:F1} {c,12} {r,8}");
+        }
+    }
 }

@@ -68,7 +68,7 @@ address=$rest
 
 if [[ $scenario == disconnect-mid-call ]]; then
   mkfifo "$tmp/client.out.fifo"
-  timeout -k 5 "$client_timeout" "$vat" client --connect "$address" --scenario "$scenario" \
+  timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$scenario" \
     --timeout-seconds "$client_timeout" > "$tmp/client.out.fifo" 2> "$tmp/client.err" &
   client_pid=$!
   exec 5< "$tmp/client.out.fifo"
@@ -82,7 +82,7 @@ if [[ $scenario == disconnect-mid-call ]]; then
   cat <&5 > "$tmp/client.out"
   wait "$client_pid"; client_rc=$?; client_pid=
 else
-  timeout -k 5 "$client_timeout" "$vat" client --connect "$address" --scenario "$scenario" \
+  timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$scenario" \
     --timeout-seconds "$client_timeout" > "$tmp/client.out" 2> "$tmp/client.err"
   client_rc=$?
 fi

@@ -2,6 +2,8 @@
 # Runs `interop-vat serve` and `interop-vat client` against each other for one scenario.
 #
 #   run-pair.sh <scenario> [tcp4|tcp6|unix]
+#   run-pair.sh concurrent [tcp4|tcp6|unix]   every scenario but disconnect-mid-call, all at
+#                                             once against ONE server (connection isolation)
 #
 # The vat is $INTEROP_VAT, else build/interop/interop-vat under the repository root.
 # Exit: 0 pass, 1 fail, 77 skipped (IPv6 loopback unavailable for tcp6).
@@ -66,7 +68,30 @@ fi
 [[ $first == LISTENING && -n $rest ]] || fail "server's first line was '$first $rest', expected 'LISTENING <addr>'"
 address=$rest
 
-if [[ $scenario == disconnect-mid-call ]]; then
+if [[ $scenario == concurrent ]]; then
+  pids=()
+  names=(echo add errors callback pipelining caps cancel stream release garbage)
+  for name in "${names[@]}"; do
+    timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$name" \
+      --timeout-seconds "$client_timeout" > "$tmp/client.$name.out" 2> "$tmp/client.$name.err" &
+    pids+=($!)
+  done
+  client_rc=0
+  for i in "${!names[@]}"; do
+    wait "${pids[$i]}"; rc=$?
+    cat "$tmp/client.${names[$i]}.out" >> "$tmp/client.out"
+    if [[ $rc != 0 ]]; then
+      client_rc=$rc
+      echo "${names[$i]}: exit $rc" >> "$tmp/client.err"
+      cat "$tmp/client.${names[$i]}.err" >> "$tmp/client.err"
+    elif [[ $(tail -n 1 "$tmp/client.${names[$i]}.out") != "PASS ${names[$i]}" ]]; then
+      client_rc=1
+      echo "${names[$i]}: no PASS line" >> "$tmp/client.err"
+    fi
+  done
+  [[ $client_rc == 0 ]] || fail "a concurrent client failed (exit $client_rc)"
+  echo "PASS concurrent" >> "$tmp/client.out"
+elif [[ $scenario == disconnect-mid-call ]]; then
   mkfifo "$tmp/client.out.fifo"
   timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$scenario" \
     --timeout-seconds "$client_timeout" > "$tmp/client.out.fifo" 2> "$tmp/client.err" &

@@ -1,0 +1,128 @@
+using System.Text.RegularExpressions;
+
+namespace Capnp.Native.CodeGen.Tests;
+
+/// <summary>
+/// Builds a tiny consumer project that imports build/Capnp.Native.CodeGen.targets, with the real
+/// dotnet CLI in a per-test temporary directory.
+/// </summary>
+public class MSBuildIntegrationTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("capnp-msbuild-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private const string Schema = """
+        @0xd1c2b3a4f5e6d7c8;
+        using CSharp = import "/csharp.capnp";
+        $CSharp.namespace("Consumer.Schema");
+        struct Person {
+          name @0 :Text;
+          age @1 :UInt32 = 7;
+        }
+
+        """;
+
+    private void WriteProject(string schema, string? toolPath = null)
+    {
+        var targets = Path.Combine(TestEnvironment.CodeGenDir, "build", "Capnp.Native.CodeGen.targets");
+        var runtime = Path.Combine(TestEnvironment.BinDir, "Capnp.Native.Serialization.dll");
+        File.WriteAllText(Path.Combine(_dir, "Consumer.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <CapnpPluginPath>{TestEnvironment.PluginPath}</CapnpPluginPath>
+                {(toolPath == null ? "" : $"<CapnpToolPath>{toolPath}</CapnpToolPath>")}
+              </PropertyGroup>
+              <ItemGroup>
+                <Reference Include="{runtime}" />
+                <CapnpSchema Include="schemas/person.capnp" />
+              </ItemGroup>
+              <Import Project="{targets}" />
+            </Project>
+            """);
+        Directory.CreateDirectory(Path.Combine(_dir, "schemas"));
+        File.WriteAllText(Path.Combine(_dir, "schemas", "person.capnp"), schema);
+        File.WriteAllText(Path.Combine(_dir, "Program.cs"), """
+            var mb = new Capnp.Native.Serialization.MessageBuilder();
+            var p = mb.InitRoot<Consumer.Schema.Person.Builder>();
+            p.Name = "Ada";
+            var r = mb.AsReader().GetRoot<Consumer.Schema.Person.Reader>();
+            Console.WriteLine($"{r.Name} {r.Age}");
+            """);
+    }
+
+    private string GeneratedFile => Path.Combine(_dir, "obj", "Debug", "net10.0", "capnp", "person.capnp.cs");
+
+    private Task<TestEnvironment.Result> DotnetAsync(params string[] args)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_NOLOGO"] = "1",
+            ["MSBUILDDISABLENODEREUSE"] = "1",
+        };
+        // Do not leak the test host's MSBuild settings into the child build.
+        foreach (var key in Environment.GetEnvironmentVariables().Keys.Cast<string>())
+            if (key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) && key != "MSBUILDDISABLENODEREUSE") env[key] = null;
+        return TestEnvironment.RunAsync("dotnet",
+            args.Concat(new[] { "-nodeReuse:false", "-p:UseSharedCompilation=false" }),
+            workingDirectory: _dir, timeout: TimeSpan.FromMinutes(3), env: env);
+    }
+
+    [Fact]
+    public async Task ConsumerCompilesGeneratedCodeAndRebuildsOnlyWhenSchemaChanges()
+    {
+        WriteProject(Schema);
+        var build = await DotnetAsync("build", "-v:n");
+        Assert.True(build.ExitCode == 0, build.StdoutText + build.Stderr);
+        Assert.True(File.Exists(GeneratedFile));
+
+        var run = await TestEnvironment.RunAsync("dotnet", new[] { Path.Combine(_dir, "bin", "Debug", "net10.0", "Consumer.dll") });
+        Assert.Equal("Ada 7", run.StdoutText.Trim());
+
+        // Unchanged inputs: the generation target is skipped and the file is not rewritten.
+        var stamp = File.GetLastWriteTimeUtc(GeneratedFile);
+        var again = await DotnetAsync("build", "--no-restore", "-v:n");
+        Assert.True(again.ExitCode == 0, again.StdoutText);
+        Assert.Contains("Skipping target \"CapnpGenerate\"", again.StdoutText);
+        Assert.Equal(stamp, File.GetLastWriteTimeUtc(GeneratedFile));
+
+        // A changed schema is regenerated.
+        File.WriteAllText(Path.Combine(_dir, "schemas", "person.capnp"), Schema.Replace("age @1 :UInt32 = 7;", "age @1 :UInt32 = 7;\n  email @2 :Text;"));
+        var changed = await DotnetAsync("build", "--no-restore", "-v:n");
+        Assert.True(changed.ExitCode == 0, changed.StdoutText);
+        Assert.DoesNotContain("Skipping target \"CapnpGenerate\"", changed.StdoutText);
+        Assert.Contains("Email", File.ReadAllText(GeneratedFile));
+    }
+
+    [Fact]
+    public async Task SchemaErrorIsReportedAtFileAndLine()
+    {
+        var schema = Schema + "struct Broken {\n  field @0 :NoSuchType;\n}\n";
+        WriteProject(schema);
+        int line = Array.FindIndex(schema.Split('\n'), l => l.Contains("NoSuchType")) + 1;
+        var build = await DotnetAsync("build");
+        Assert.NotEqual(0, build.ExitCode);
+        var schemaPath = Path.Combine(_dir, "schemas", "person.capnp");
+        // "  field @0 :NoSuchType;": the type name starts at column 13 (1-based).
+        var pattern = new Regex(Regex.Escape(schemaPath) + $@"\({line},13\): error CAPNP0001: .*NoSuchType");
+        Assert.True(pattern.IsMatch(build.StdoutText), build.StdoutText);
+    }
+
+    [Fact]
+    public async Task MissingCapnpToolIsAClearError()
+    {
+        WriteProject(Schema, toolPath: Path.Combine(_dir, "no-such-capnp"));
+        var build = await DotnetAsync("build");
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains("error CAPNP0002", build.StdoutText);
+        Assert.Contains("CapnpToolPath", build.StdoutText);
+    }
+}

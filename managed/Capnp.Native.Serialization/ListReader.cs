@@ -42,7 +42,7 @@ public readonly struct ListReader
     internal ReadOnlySpan<byte> Seg
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Message!.Segments[Segment].Span;
+        get => Message!.Span(Segment);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -263,7 +263,7 @@ public readonly struct AnyPointerReader
     }
 
     /// <summary>True when null.</summary>
-    public bool IsNull => Message is null || Wire.ReadWord(Message.Segments[Segment].Span, Position) == 0;
+    public bool IsNull => Message is null || Wire.ReadWord(Message.Span(Segment), Position) == 0;
     /// <summary>True when the pointer is a struct pointer.</summary>
     public bool IsStruct => Kind == PointerKind.Struct;
     /// <summary>True when the pointer is a list pointer.</summary>

@@ -280,17 +280,12 @@ public sealed class MessageBuilder : IDisposable
     public void WritePackedTo(IBufferWriter<byte> writer)
     {
         CheckDisposed();
-        if (Count > 1)
-        {
-            // Pack the stream contiguously so runs may cross the header/segment boundaries exactly as in C++.
-            Packing.Pack(ToFramedArray(), writer);
-            return;
-        }
-        // A one-segment header is a single word whose tag is never 0x00 or 0xFF, so packing it apart is identical.
-        Span<byte> header = stackalloc byte[8];
+        // Like C++ (PackedOutputStream packs each write separately): the segment table and every segment are packed
+        // on their own, so no run crosses a segment boundary. capnp 0.9.2 rejects packed runs that do.
+        var header = HeaderSize <= 256 ? stackalloc byte[HeaderSize] : new byte[HeaderSize];
         WriteHeader(header);
         Packing.Pack(header, writer);
-        Packing.Pack(new ReadOnlySpan<byte>(Buffers[0], 0, Used[0] * 8), writer);
+        for (int i = 0; i < Count; i++) Packing.Pack(new ReadOnlySpan<byte>(Buffers[i], 0, Used[i] * 8), writer);
     }
 
     /// <summary>Returns the packed, stream-framed message.</summary>

@@ -11,6 +11,9 @@ namespace Capnp.Native.Serialization;
 public sealed class MessageReader
 {
     internal readonly ReadOnlyMemory<byte>[] Segments;
+    // Fast path for array-backed segments: avoids ReadOnlyMemory.Span's type dispatch on every access.
+    private readonly byte[]?[] _arrays;
+    private readonly int[] _offsets;
     internal long RemainingWords;
     internal readonly int NestingLimit;
 
@@ -25,9 +28,30 @@ public sealed class MessageReader
         Wire.EnsureLittleEndian();
         if (segments.Length == 0) throw new CapnpFormatException("Message has no segments.");
         Segments = segments;
+        _arrays = new byte[]?[segments.Length];
+        _offsets = new int[segments.Length];
+        for (int i = 0; i < segments.Length; i++)
+        {
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null)
+            {
+                _arrays[i] = seg.Array;
+                _offsets[i] = seg.Offset;
+            }
+        }
         Options = options;
         RemainingWords = options.EffectiveTraversalLimit;
         NestingLimit = options.EffectiveNestingLimit;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ReadOnlySpan<byte> Span(int seg)
+    {
+        var a = _arrays[seg];
+        if (a is not null)
+            return System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
+                ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a), (nint)(uint)_offsets[seg]),
+                Segments[seg].Length);
+        return Segments[seg].Span;
     }
 
     /// <summary>Number of segments.</summary>
@@ -163,7 +187,7 @@ public sealed class MessageReader
     /// <summary>Follows far pointers. Returns false for a null pointer.</summary>
     internal bool Resolve(int seg, int ptrPos, out ulong tag, out int targetSeg, out long targetPos)
     {
-        var s = Segments[seg].Span;
+        var s = Span(seg);
         ulong w = Wire.ReadWord(s, ptrPos);
         if (w == 0) { tag = 0; targetSeg = 0; targetPos = 0; return false; }
         int kind = (int)(w & 3);
@@ -177,7 +201,7 @@ public sealed class MessageReader
         long padPos = (long)((uint)w >> 3) * 8;
         uint padSeg = (uint)(w >> 32);
         if (padSeg >= (uint)Segments.Length) throw new CapnpFormatException("Far pointer refers to a segment that does not exist.");
-        var ps = Segments[padSeg].Span;
+        var ps = Span((int)padSeg);
         if (padPos + (isDouble ? 16 : 8) > ps.Length) throw new CapnpFormatException("Far pointer landing pad is out of bounds.");
         ulong pad = Wire.ReadWord(ps, padPos);
         if (!isDouble)
@@ -231,7 +255,7 @@ public sealed class MessageReader
         {
             long wordCount = count;
             if (tpos < 0 || tpos + (wordCount + 1) * 8 > segLen) ThrowOutOfBounds("List");
-            ulong t = Wire.ReadWord(Segments[tseg].Span, tpos);
+            ulong t = Wire.ReadWord(Span(tseg), tpos);
             if ((t & 3) != 0) throw new CapnpFormatException("Inline-composite list tag is not a struct tag.");
             long elems = (uint)t >> 2;
             ushort dw = (ushort)(t >> 32), pc = (ushort)(t >> 48);

@@ -1,111 +1,117 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics;
 
 namespace Capnp.Native.Serialization;
 
 /// <summary>The Cap'n Proto packing compression (zero-byte elision), see capnproto.org/encoding.html#packing.</summary>
 public static class Packing
 {
-    /// <summary>Packs whole words.</summary>
+    /// <summary>Upper bound of the packed size of <paramref name="unpackedBytes"/> bytes of words.</summary>
+    public static int MaxPackedSize(int unpackedBytes) => unpackedBytes + unpackedBytes / 8 + unpackedBytes / (8 * 255) + 16;
+
+    /// <summary>Packs whole words into <paramref name="output"/>.</summary>
     public static void Pack(ReadOnlySpan<byte> words, IBufferWriter<byte> output)
     {
         if ((words.Length & 7) != 0) throw new ArgumentException("Input must be a whole number of words.", nameof(words));
+        var dst = output.GetSpan(MaxPackedSize(words.Length));
+        output.Advance(Pack(words, dst));
+    }
+
+    /// <summary>Packs whole words into <paramref name="dst"/> (at least <see cref="MaxPackedSize"/> bytes); returns the packed length.</summary>
+    public static int Pack(ReadOnlySpan<byte> words, Span<byte> dst)
+    {
+        if ((words.Length & 7) != 0) throw new ArgumentException("Input must be a whole number of words.", nameof(words));
         int n = words.Length / 8;
-        int i = 0;
+        int i = 0, k = 0;
         while (i < n)
         {
-            var w = words.Slice(i * 8, 8);
-            ulong v = BinaryPrimitives.ReadUInt64LittleEndian(w);
+            ulong v = BinaryPrimitives.ReadUInt64LittleEndian(words.Slice(i * 8));
             if (v == 0)
             {
                 int run = 0;
                 while (run < 255 && i + 1 + run < n && BinaryPrimitives.ReadUInt64LittleEndian(words.Slice((i + 1 + run) * 8)) == 0) run++;
-                var o = output.GetSpan(2); o[0] = 0; o[1] = (byte)run; output.Advance(2);
+                dst[k++] = 0; dst[k++] = (byte)run;
                 i += 1 + run;
                 continue;
             }
-            var dst = output.GetSpan(10);
-            byte tag = 0; int k = 1;
-            for (int b = 0; b < 8; b++) if (w[b] != 0) { tag |= (byte)(1 << b); dst[k++] = w[b]; }
-            dst[0] = tag;
-            output.Advance(k);
+            int tagPos = k++;
+            byte tag = 0;
+            for (int b = 0; b < 8; b++)
+            {
+                byte x = (byte)(v >> (b * 8));
+                if (x != 0) { tag |= (byte)(1 << b); dst[k++] = x; }
+            }
+            dst[tagPos] = tag;
             i++;
             if (tag == 0xFF)
             {
-                // Count following words that have at least 2 zero bytes... C++ emits uncompressed words while they have few zeros.
+                // Following words go uncompressed while they have at most one zero byte (as C++ does).
                 int start = i;
                 while (i < n && i - start < 255)
                 {
-                    var x = words.Slice(i * 8, 8);
+                    ulong x = BinaryPrimitives.ReadUInt64LittleEndian(words.Slice(i * 8));
                     int zeros = 0;
-                    for (int b = 0; b < 8; b++) if (x[b] == 0) zeros++;
+                    for (int b = 0; b < 8; b++) if ((byte)(x >> (b * 8)) == 0) zeros++;
                     if (zeros >= 2) break;
                     i++;
                 }
                 int cnt = i - start;
-                var o = output.GetSpan(1 + cnt * 8);
-                o[0] = (byte)cnt;
-                words.Slice(start * 8, cnt * 8).CopyTo(o.Slice(1));
-                output.Advance(1 + cnt * 8);
+                dst[k++] = (byte)cnt;
+                words.Slice(start * 8, cnt * 8).CopyTo(dst.Slice(k));
+                k += cnt * 8;
             }
         }
+        return k;
     }
 
     /// <summary>Packs whole words into a new array.</summary>
     public static byte[] Pack(ReadOnlySpan<byte> words)
     {
-        var w = new ArrayBufferWriter<byte>(Math.Max(16, words.Length / 2));
-        Pack(words, w);
-        return w.WrittenSpan.ToArray();
+        var buf = ArrayPool<byte>.Shared.Rent(MaxPackedSize(words.Length));
+        try { return buf.AsSpan(0, Pack(words, buf.AsSpan())).ToArray(); }
+        finally { ArrayPool<byte>.Shared.Return(buf); }
     }
 
-    /// <summary>Unpacks a packed byte stream completely. <paramref name="maxOutputBytes"/> bounds the output.</summary>
+    /// <summary>Unpacks a whole packed byte stream. <paramref name="maxOutputBytes"/> bounds the output (zero runs amplify 1024x).</summary>
     public static void Unpack(ReadOnlySpan<byte> packed, IBufferWriter<byte> output, long maxOutputBytes = long.MaxValue)
     {
         int pos = 0;
         long produced = 0;
+        Span<byte> word = stackalloc byte[8];
         while (pos < packed.Length)
         {
-            int used = UnpackWord(packed, pos, output, ref produced, maxOutputBytes);
-            pos += used;
+            byte tag = packed[pos++];
+            int nz = BitOperations.PopCount(tag);
+            if (pos + nz > packed.Length) throw new CapnpFormatException("Packed input is truncated.");
+            Grow(ref produced, 8, maxOutputBytes);
+            for (int b = 0; b < 8; b++) word[b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            output.Write(word);
+            if (tag == 0 || tag == 0xFF)
+            {
+                if (pos >= packed.Length) throw new CapnpFormatException("Packed input is truncated.");
+                int cnt = packed[pos++];
+                Grow(ref produced, cnt * 8L, maxOutputBytes);
+                if (tag == 0)
+                {
+                    var z = output.GetSpan(cnt * 8).Slice(0, cnt * 8); z.Clear(); output.Advance(cnt * 8);
+                }
+                else
+                {
+                    if (pos + cnt * 8 > packed.Length) throw new CapnpFormatException("Packed input is truncated.");
+                    output.Write(packed.Slice(pos, cnt * 8));
+                    pos += cnt * 8;
+                }
+            }
         }
     }
 
-    /// <summary>Unpacks a packed byte stream into a new array.</summary>
+    /// <summary>Unpacks a packed byte stream into a new array (at most <paramref name="maxOutputBytes"/> bytes).</summary>
     public static byte[] Unpack(ReadOnlySpan<byte> packed, long maxOutputBytes = 64L * 1024 * 1024)
     {
         var w = new ArrayBufferWriter<byte>(Math.Max(16, packed.Length * 2));
         Unpack(packed, w, maxOutputBytes);
         return w.WrittenSpan.ToArray();
-    }
-
-    private static int UnpackWord(ReadOnlySpan<byte> packed, int pos, IBufferWriter<byte> output, ref long produced, long max)
-    {
-        int start = pos;
-        byte tag = packed[pos++];
-        int nz = System.Numerics.BitOperations.PopCount(tag);
-        if (pos + nz > packed.Length) throw new CapnpFormatException("Packed input is truncated.");
-        Grow(ref produced, 8, max);
-        var o = output.GetSpan(8);
-        for (int b = 0; b < 8; b++) o[b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
-        output.Advance(8);
-        if (tag == 0)
-        {
-            if (pos >= packed.Length) throw new CapnpFormatException("Packed input is truncated.");
-            int run = packed[pos++];
-            Grow(ref produced, run * 8L, max);
-            var z = output.GetSpan(run * 8).Slice(0, run * 8); z.Clear(); output.Advance(run * 8);
-        }
-        else if (tag == 0xFF)
-        {
-            if (pos >= packed.Length) throw new CapnpFormatException("Packed input is truncated.");
-            int cnt = packed[pos++];
-            if (pos + cnt * 8 > packed.Length) throw new CapnpFormatException("Packed input is truncated.");
-            Grow(ref produced, cnt * 8L, max);
-            output.Write(packed.Slice(pos, cnt * 8));
-            pos += cnt * 8;
-        }
-        return pos - start;
     }
 
     private static void Grow(ref long produced, long n, long max)
@@ -114,42 +120,88 @@ public static class Packing
         if (produced > max) throw new CapnpLimitExceededException("Unpacked data exceeds the size limit.");
     }
 
+    /// <summary>Unpacks exactly <c>dest.Length</c> bytes (whole words) from <paramref name="packed"/> at <paramref name="pos"/>.</summary>
+    private static void UnpackExact(ReadOnlySpan<byte> packed, ref int pos, Span<byte> dest)
+    {
+        int o = 0;
+        while (o < dest.Length)
+        {
+            if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+            byte tag = packed[pos++];
+            if (pos + BitOperations.PopCount(tag) > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+            for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            o += 8;
+            if (tag == 0 || tag == 0xFF)
+            {
+                if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+                int bytes = packed[pos++] * 8;
+                if (o + bytes > dest.Length) throw new CapnpFormatException("Packed run extends past the end of the message.");
+                if (tag == 0) dest.Slice(o, bytes).Clear();
+                else
+                {
+                    if (pos + bytes > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+                    packed.Slice(pos, bytes).CopyTo(dest.Slice(o));
+                    pos += bytes;
+                }
+                o += bytes;
+            }
+        }
+    }
+
     /// <summary>
     /// Unpacks one packed, stream-framed message from the start of <paramref name="packed"/> and returns it framed
-    /// (unpacked). The message size is checked against the traversal limit before it is expanded.
+    /// (unpacked). The size announced by the segment table is checked against the traversal limit before any
+    /// expansion, so zero-run amplification cannot allocate unbounded memory.
     /// </summary>
     public static byte[] UnpackMessage(ReadOnlySpan<byte> packed, out int packedBytesConsumed, ReaderOptions options = default)
     {
-        var w = new ArrayBufferWriter<byte>(64);
-        long produced = 0;
+        // Runs may cross the header/segment boundary (C++ packs the stream contiguously), so unpack the header
+        // into a scratch buffer with room for one maximal run past it.
         int pos = 0;
-        long limitBytes = 8;
-        // first word: segment count
-        while (produced < 8)
-        {
-            if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            pos += UnpackWord(packed, pos, w, ref produced, long.MaxValue);
-        }
-        uint countMinusOne = BinaryPrimitives.ReadUInt32LittleEndian(w.WrittenSpan);
+        Span<byte> scratch = stackalloc byte[8 + Wire.MaxSegments * 4 + 8 + 256 * 8];
+        int produced = UnpackAtLeast(packed, ref pos, scratch, 8);
+        uint countMinusOne = BinaryPrimitives.ReadUInt32LittleEndian(scratch);
         if (countMinusOne >= Wire.MaxSegments) throw new CapnpLimitExceededException("Message has too many segments.");
         int count = (int)countMinusOne + 1;
-        long headerBytes = ((4 + count * 4) + 7) & ~7;
-        while (produced < headerBytes)
-        {
-            if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            pos += UnpackWord(packed, pos, w, ref produced, long.MaxValue);
-        }
+        int headerBytes = ((4 + count * 4) + 7) & ~7;
+        if (produced < headerBytes) produced += UnpackAtLeast(packed, ref pos, scratch.Slice(produced), headerBytes - produced);
         long total = 0;
-        for (int i = 0; i < count; i++) total += BinaryPrimitives.ReadUInt32LittleEndian(w.WrittenSpan.Slice(4 + 4 * i));
-        if (total > options.EffectiveTraversalLimit)
+        for (int i = 0; i < count; i++) total += BinaryPrimitives.ReadUInt32LittleEndian(scratch.Slice(4 + 4 * i));
+        if (total > options.EffectiveTraversalLimit || headerBytes + total * 8 > Array.MaxLength)
             throw new CapnpLimitExceededException("Message is too large for the traversal limit.");
-        limitBytes = headerBytes + total * 8;
-        while (produced < limitBytes)
+        var result = new byte[headerBytes + total * 8];
+        if (produced > result.Length) throw new CapnpFormatException("Packed run extends past the end of the message.");
+        scratch.Slice(0, produced).CopyTo(result);
+        UnpackExact(packed, ref pos, result.AsSpan(produced));
+        packedBytesConsumed = pos;
+        return result;
+    }
+
+    /// <summary>Unpacks whole tag groups until at least <paramref name="minBytes"/> were produced; returns the count.</summary>
+    private static int UnpackAtLeast(ReadOnlySpan<byte> packed, ref int pos, Span<byte> dest, int minBytes)
+    {
+        int o = 0;
+        while (o < minBytes)
         {
             if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            pos += UnpackWord(packed, pos, w, ref produced, limitBytes);
+            byte tag = packed[pos++];
+            if (pos + BitOperations.PopCount(tag) > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+            for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            o += 8;
+            if (tag == 0 || tag == 0xFF)
+            {
+                if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+                int bytes = packed[pos++] * 8;
+                if (tag == 0) dest.Slice(o, bytes).Clear();
+                else
+                {
+                    if (pos + bytes > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
+                    packed.Slice(pos, bytes).CopyTo(dest.Slice(o));
+                    pos += bytes;
+                }
+                o += bytes;
+            }
         }
-        packedBytesConsumed = pos;
-        return w.WrittenSpan.ToArray();
+        return o;
     }
 }

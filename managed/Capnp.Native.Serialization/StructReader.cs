@@ -38,7 +38,7 @@ public readonly struct StructReader
     private ReadOnlySpan<byte> Seg
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Message!.Segments[Segment].Span;
+        get => Message!.Span(Segment);
     }
 
     /// <summary>The raw bytes of the data section.</summary>

@@ -224,6 +224,22 @@ public class ConformanceTests
     }
 
     [Fact]
+    public void PackedRunsCrossingTheSegmentTableAreAccepted()
+    {
+        // two segments, the second empty: the table's last word is zero and the zero run continues into segment 0
+        var framed = new byte[8 + 8 + 3 * 8];
+        framed[0] = 1; framed[4] = 3; // segment 0: 3 words (null root + 2 zero words), segment 1: 0 words
+        var packed = Packing.Pack(framed);
+        Assert.Equal(new byte[] { 0x11, 1, 3, 0, 3 }, packed); // one tag word, then a zero run of 3 more words
+        var m = MessageReader.FromPacked(packed);
+        Assert.Equal(2, m.SegmentCount);
+        Assert.True(m.Root.IsNull);
+        Assert.Equal(framed, Packing.UnpackMessage(packed, out int used));
+        Assert.Equal(packed.Length, used);
+        // (capnp 0.9.2 itself rejects runs crossing a segment boundary and never writes them; we accept them.)
+    }
+
+    [Fact]
     public void EmptyDefaultsStructReadsAllDefaults()
     {
         var bytes = CapnpTool.Encode("TestDefaults", "()");

@@ -18,6 +18,25 @@ internal sealed partial class CodeGenerator
         return result;
     }
 
+    /// <summary>Transitive superclasses with the brand they were extended with (first occurrence wins).</summary>
+    private List<(NodeModel Node, BrandModel Brand)> SuperclassClosure(NodeModel n)
+    {
+        var result = new List<(NodeModel, BrandModel)>();
+        var seen = new HashSet<ulong> { n.Id };
+        var queue = new Queue<NodeModel>();
+        queue.Enqueue(n);
+        while (queue.Count > 0)
+        {
+            foreach (var (id, brand) in queue.Dequeue().Superclasses)
+            {
+                if (!seen.Add(id) || !_req.Nodes.TryGetValue(id, out var s)) continue;
+                result.Add((s, brand));
+                queue.Enqueue(s);
+            }
+        }
+        return result;
+    }
+
     private sealed class MethodInfo
     {
         public required NodeModel Owner;
@@ -60,12 +79,12 @@ internal sealed partial class CodeGenerator
         return t.Kind switch
         {
             TypeKind.Void => null,
-            TypeKind.Enum => TypeName(t.TypeId, null, context),
+            TypeKind.Enum => TypeName(t.TypeId, t.Brand, context),
             TypeKind.Text => "string?",
             TypeKind.Data => "global::System.ReadOnlyMemory<byte>",
             TypeKind.Struct => TypeName(t.TypeId, t.Brand, context) + ".Reader",
             TypeKind.List => ListReaderType(t.ElementType!, context),
-            TypeKind.Interface => TypeName(t.TypeId, null, context) + ".Client?",
+            TypeKind.Interface => TypeName(t.TypeId, t.Brand, context) + ".Client?",
             TypeKind.AnyPointer => null,
             _ => ScalarType(t),
         };
@@ -75,7 +94,7 @@ internal sealed partial class CodeGenerator
     {
         var self = TypeName(n.Id, null, n.Id);
         EmitDoc(w, n.Id, $"Cap'n Proto interface <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
-        w.Line($"public static partial class {_csName[n.Id]}");
+        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
         w.Open();
         w.Line("/// <summary>The interface id.</summary>");
         w.Line($"public const ulong InterfaceId = 0x{n.Id:x16}UL;");
@@ -93,9 +112,9 @@ internal sealed partial class CodeGenerator
         w.Line($"public Client({Rpc}.ICallTarget target) : base(target) {{ }}");
         w.Line($"/// <summary>Wraps a call target.</summary>");
         w.Line($"public static Client Create({Rpc}.ICallTarget target) => new Client(target);");
-        foreach (var sup in InterfaceClosure(n).Skip(1))
+        foreach (var (sup, brand) in SuperclassClosure(n))
         {
-            var st = TypeName(sup.Id, null, n.Id);
+            var st = TypeName(sup.Id, brand, n.Id);
             w.Line($"/// <summary>Views this capability as its superclass <c>{sup.ShortName}</c>.</summary>");
             w.Line($"public static implicit operator {st}.Client({self}.Client client) => new {st}.Client(client.Target);");
         }
@@ -208,7 +227,7 @@ internal sealed partial class CodeGenerator
         {
             var f = fi.Field;
             if (f.IsGroup || f.InUnion || f.Type.Kind != TypeKind.Interface) continue;
-            var it = TypeName(f.Type.TypeId, null, n.Id);
+            var it = TypeName(f.Type.TypeId, f.Type.Brand, n.Id);
             w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives.</summary>");
             w.Line($"public {it}.Client {fi.Prop} => new {it}.Client(Answer.GetPipelinedCapability(new ushort[] {{ {f.Offset} }}));");
         }

@@ -10,7 +10,7 @@ internal sealed partial class CodeGenerator
         TypeKind.Struct => TypeName(t.TypeId, t.Brand, context) + ".Reader",
         TypeKind.List => ListReaderType(t.ElementType!, context),
         TypeKind.AnyPointer => $"{Ser}.AnyPointerReader",
-        TypeKind.Interface => TypeName(t.TypeId, null, context) + ".Client",
+        TypeKind.Interface => TypeName(t.TypeId, t.Brand, context) + ".Client",
         _ => ScalarType(t),
     };
 
@@ -18,7 +18,7 @@ internal sealed partial class CodeGenerator
     {
         TypeKind.Void => $"{Ser}.ListReader",
         TypeKind.Bool => $"{Ser}.ListOfBitsReader",
-        TypeKind.Enum => $"{Ser}.ListOfEnumsReader<{TypeName(e.TypeId, null, context)}>",
+        TypeKind.Enum => $"{Ser}.ListOfEnumsReader<{TypeName(e.TypeId, e.Brand, context)}>",
         TypeKind.Text => $"{Ser}.ListOfTextReader",
         TypeKind.Data => $"{Ser}.ListOfDataReader",
         TypeKind.Struct => $"{Ser}.ListOfStructsReader<{TypeName(e.TypeId, e.Brand, context)}.Reader>",
@@ -35,7 +35,7 @@ internal sealed partial class CodeGenerator
         {
             TypeKind.Void => listExpr,
             TypeKind.Bool => $"{listExpr}.AsBits()",
-            TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, null, context)}>()",
+            TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, e.Brand, context)}>()",
             TypeKind.Text => $"{listExpr}.AsTextList()",
             TypeKind.Data => $"{listExpr}.AsDataList()",
             TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Reader>()",
@@ -64,7 +64,7 @@ internal sealed partial class CodeGenerator
     {
         TypeKind.Void => $"{Ser}.ListBuilder",
         TypeKind.Bool => $"{Ser}.ListOfBitsBuilder",
-        TypeKind.Enum => $"{Ser}.ListOfEnumsBuilder<{TypeName(e.TypeId, null, context)}>",
+        TypeKind.Enum => $"{Ser}.ListOfEnumsBuilder<{TypeName(e.TypeId, e.Brand, context)}>",
         TypeKind.Text => $"{Ser}.ListOfTextBuilder",
         TypeKind.Data => $"{Ser}.ListOfDataBuilder",
         TypeKind.Struct => $"{Ser}.ListOfStructsBuilder<{TypeName(e.TypeId, e.Brand, context)}.Builder>",
@@ -78,7 +78,7 @@ internal sealed partial class CodeGenerator
     {
         TypeKind.Void => listExpr,
         TypeKind.Bool => $"{listExpr}.AsBits()",
-        TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, null, context)}>()",
+        TypeKind.Enum => $"{listExpr}.AsEnums<{TypeName(e.TypeId, e.Brand, context)}>()",
         TypeKind.Text => $"{listExpr}.AsTextList()",
         TypeKind.Data => $"{listExpr}.AsDataList()",
         TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Builder>()",

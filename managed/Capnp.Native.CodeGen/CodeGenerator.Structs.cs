@@ -156,7 +156,7 @@ internal sealed partial class CodeGenerator
                     break;
                 case TypeKind.Enum:
                 {
-                    var et = TypeName(t.TypeId, null, n.Id);
+                    var et = TypeName(t.TypeId, t.Brand, n.Id);
                     w.Line($"public {et} {fi.Prop} => ({et})_raw.ReadUInt16({off}{ScalarDefaultArg(f)});");
                     break;
                 }
@@ -181,7 +181,7 @@ internal sealed partial class CodeGenerator
                     break;
                 case TypeKind.Interface:
                 {
-                    var it = TypeName(t.TypeId, null, n.Id);
+                    var it = TypeName(t.TypeId, t.Brand, n.Id);
                     w.Line($"public {it}.Client? {fi.Prop} => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>(_raw, {off});");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
@@ -264,7 +264,7 @@ internal sealed partial class CodeGenerator
                 }
                 case TypeKind.Enum:
                 {
-                    var et = TypeName(t.TypeId, null, n.Id); var d = ScalarDefaultArg(f);
+                    var et = TypeName(t.TypeId, t.Brand, n.Id); var d = ScalarDefaultArg(f);
                     w.Line($"public {et} {fi.Prop} {{ get => ({et})_raw.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
                     break;
                 }
@@ -290,7 +290,7 @@ internal sealed partial class CodeGenerator
                     break;
                 case TypeKind.Interface:
                 {
-                    var it = TypeName(t.TypeId, null, n.Id);
+                    var it = TypeName(t.TypeId, t.Brand, n.Id);
                     w.Line($"public {it}.Client? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;

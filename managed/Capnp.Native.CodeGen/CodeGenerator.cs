@@ -311,7 +311,7 @@ internal sealed partial class CodeGenerator
                 w.Line($"public const {ScalarType(t)} {name} = {ScalarLiteral(t, v.Bits)};");
                 break;
             case TypeKind.Enum:
-                w.Line($"public const {TypeName(t.TypeId, null, context)} {name} = ({TypeName(t.TypeId, null, context)}){(ushort)v.Bits};");
+                w.Line($"public const {TypeName(t.TypeId, t.Brand, context)} {name} = ({TypeName(t.TypeId, t.Brand, context)}){(ushort)v.Bits};");
                 break;
             case TypeKind.Text:
                 w.Line($"public const string {name} = {Names.StringLiteral(v.Text ?? "")};");

@@ -146,4 +146,53 @@ public class RpcTests
             () => server.CallAsync(Calculator.InterfaceId, 42, new MessageBuilder(), default));
         Assert.Contains("42", ex.Message);
     }
+
+    private sealed class PointStore : Store<Point.Reader>.Server
+    {
+        private readonly List<(int X, int Y)> _items = new();
+        public override Task PutAsync(Store<Point.Reader>.PutParams.Reader parameters, Store<Point.Reader>.PutResults.Builder results, CancellationToken cancellationToken)
+        {
+            Point.Reader value = parameters.Value;
+            _items.Add((value.X, value.Y));
+            results.Count = (uint)_items.Count;
+            return Task.CompletedTask;
+        }
+        public override Task GetAsync(Store<Point.Reader>.GetParams.Reader parameters, Store<Point.Reader>.GetResults.Builder results, CancellationToken cancellationToken)
+        {
+            var p = results.InitValue<Point.Builder>();
+            (p.X, p.Y) = _items[^1];
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task GenericInterfaceBindsItsParameterToAStructReader()
+    {
+        using var store = new Store<Point.Reader>.Client(new PointStore());
+        var put = await store.PutAsync(p => { var v = p.InitValue<Point.Builder>(); v.X = 3; v.Y = 4; });
+        Assert.Equal(1u, put.Count);
+        var got = await store.GetAsync();
+        Point.Reader value = got.Value;
+        Assert.Equal((3, 4), (value.X, value.Y));
+    }
+
+    [Fact]
+    public async Task CapabilityFieldsInStructsGoThroughTheCapTable()
+    {
+        var mb = new MessageBuilder();
+        var b = mb.InitRoot<HasCapabilities.Builder>();
+        b.Calculator = new Calculator.Client(new CalculatorImpl());
+        b.PointStore = new Store<Point.Reader>.Client(new PointStore());
+        Assert.Equal(2, mb.CapTable.Count);
+
+        var r = mb.AsReader().GetRoot<HasCapabilities.Reader>();
+        Assert.True(r.HasCalculator);
+        Assert.Equal(12, (await r.Calculator!.AddAsync(5, 7)).Sum);
+        Assert.Equal(1u, (await r.PointStore!.PutAsync(p => p.InitValue<Point.Builder>())).Count);
+
+        // Without a cap table (e.g. a message read from bytes), capability fields read as null.
+        var bare = MessageReader.FromFramed(mb.ToFramedArray()).GetRoot<HasCapabilities.Reader>();
+        Assert.True(bare.HasCalculator);
+        Assert.Null(bare.Calculator);
+    }
 }

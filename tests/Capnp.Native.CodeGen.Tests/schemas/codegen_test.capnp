@@ -164,3 +164,14 @@ interface Calculator {
 interface ScientificCalculator extends(Calculator) {
   sqrt @0 (x :Float64) -> (y :Float64);
 }
+
+# A generic interface: its type parameter binds to a generated struct reader.
+interface Store(T) {
+  put @0 (value :T) -> (count :UInt32);
+  get @1 () -> (value :T);
+}
+
+struct HasCapabilities {
+  calculator @0 :Calculator;
+  pointStore @1 :Store(Point);
+}

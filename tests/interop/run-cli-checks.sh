@@ -64,8 +64,25 @@ exec 4< "$tmp/out2"
 read -r -t 15 -u 4 _ address
 expect "client: --timeout-seconds 1 on a call that never returns" 3 '^TIMEOUT disconnect-mid-call' -- \
   "$vat" client --connect "$address" --scenario disconnect-mid-call --timeout-seconds 1
+# The server must survive a client that vanishes mid-call (SIGKILL while waitForever is pending).
+mkfifo "$tmp/client.out"
+"$vat" client --connect "$address" --scenario disconnect-mid-call --timeout-seconds 30 \
+  > "$tmp/client.out" 2> /dev/null &
+client=$!
+exec 5< "$tmp/client.out"
+read -r -t 15 -u 5 line
+kill -KILL "$client"; { wait "$client"; } 2>/dev/null
+exec 5<&-
+[[ ${line:-} == WAITING ]] || { echo "FAIL kill-client setup: got '${line:-}'"; failures=$((failures + 1)); }
+expect "serve: still answers after a client was killed mid-call" 0 '^PASS echo$' -- \
+  "$vat" client --connect "$address" --scenario echo
 exec 3>&- 4<&-
-wait "$pid"
+wait "$pid"; rc=$?
+if [[ $rc == 0 ]]; then
+  echo "ok   serve: exit 0 on stdin EOF after those clients"
+else
+  echo "FAIL serve: exit $rc on stdin EOF, expected 0"; failures=$((failures + 1))
+fi
 
 [[ $failures == 0 ]] && echo "all CLI checks passed" && exit 0
 echo "$failures CLI check(s) failed"; exit 1

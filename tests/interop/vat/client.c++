@@ -45,8 +45,6 @@ public:
       : io(io), endpoint(endpoint), timeoutSeconds(timeoutSeconds),
         deadline(io.provider->getTimer().now() + timeoutSeconds * kj::SECONDS) {}
 
-  kj::WaitScope& waitScope() { return io.waitScope; }
-
   // Waits for `promise`, bounded by the deadline. A rejection becomes a ScenarioFailure naming
   // `what`.
   template <typename T>

@@ -20,11 +20,17 @@ public readonly struct AnyPointerBuilder
     /// <summary>True when the pointer is null.</summary>
     public bool IsNull => Message is null || BinaryPrimitives.ReadUInt64LittleEndian(Word) == 0;
 
-    /// <summary>Sets the pointer to null (the old object is left as unreachable zeros-or-garbage in the segment).</summary>
-    public void Clear() => Word.Clear();
+    /// <summary>Sets the pointer to null and zeroes the object it pointed to (as C++ does, so no stale data remains).</summary>
+    public void Clear() => Zeroer.ZeroPointer(Message, Segment, Position);
 
     /// <summary>Allocates a new struct and points at it.</summary>
     public StructBuilder InitStruct(ushort dataWords, ushort pointerCount)
+    {
+        Zeroer.ZeroPointer(Message, Segment, Position);
+        return AllocateStruct(dataWords, pointerCount);
+    }
+
+    private StructBuilder AllocateStruct(ushort dataWords, ushort pointerCount)
     {
         int pos = Message.AllocateAndPoint(Segment, Position, dataWords + pointerCount, 0, dataWords | ((uint)pointerCount << 16), out int seg);
         return new StructBuilder(Message, seg, pos, dataWords, pointerCount);
@@ -39,7 +45,7 @@ public readonly struct AnyPointerBuilder
         if (dw >= dataWords && pc >= pointerCount) return new StructBuilder(Message, tseg, tpos, dw, pc);
         // Upgrade: allocate a bigger copy and move the pointers.
         ushort ndw = Math.Max(dw, dataWords), npc = Math.Max(pc, pointerCount);
-        var nb = InitStruct(ndw, npc);
+        var nb = AllocateStruct(ndw, npc); // the old pointer is overwritten; the old body is moved then zeroed below
         Buffer.BlockCopy(Message.Buffers[tseg], tpos, Message.Buffers[nb.Segment], nb.DataOffset, dw * 8);
         for (int i = 0; i < pc; i++)
         {
@@ -71,6 +77,7 @@ public readonly struct AnyPointerBuilder
     {
         if (size == ElementSize.InlineComposite) throw new ArgumentException("Use InitStructList for struct lists.", nameof(size));
         if ((uint)count >= 1u << 29) throw new ArgumentOutOfRangeException(nameof(count));
+        Zeroer.ZeroPointer(Message, Segment, Position);
         int bits = Wire.BitsPerElement(size);
         int words = (int)(((long)count * bits + 63) / 64);
         int pos = Message.AllocateAndPoint(Segment, Position, words, 1, (uint)size | ((uint)count << 3), out int seg);
@@ -84,6 +91,7 @@ public readonly struct AnyPointerBuilder
         if ((uint)count >= 1u << 29) throw new ArgumentOutOfRangeException(nameof(count));
         long words = (long)count * (dataWords + pointerCount);
         if (words >= 1L << 29) throw new ArgumentOutOfRangeException(nameof(count), "List too large.");
+        Zeroer.ZeroPointer(Message, Segment, Position);
         int pos = Message.AllocateAndPoint(Segment, Position, (int)words + 1, 1, (uint)ElementSize.InlineComposite | ((uint)words << 3), out int seg);
         BinaryPrimitives.WriteUInt64LittleEndian(Message.Buffers[seg].AsSpan(pos), MessageBuilder.Tag(count, 0, dataWords | ((uint)pointerCount << 16)));
         return new ListBuilder(Message, seg, pos + 8, count, (dataWords + pointerCount) * 64, dataWords, pointerCount, ElementSize.InlineComposite);
@@ -138,17 +146,21 @@ public readonly struct AnyPointerBuilder
     }
 
     /// <summary>Writes a capability pointer (index into <see cref="MessageBuilder.CapTable"/>).</summary>
-    public void SetCapabilityIndex(uint capIndex) => BinaryPrimitives.WriteUInt64LittleEndian(Word, Wire.CapPointer(capIndex));
+    public void SetCapabilityIndex(uint capIndex)
+    {
+        Zeroer.ZeroPointer(Message, Segment, Position);
+        BinaryPrimitives.WriteUInt64LittleEndian(Word, Wire.CapPointer(capIndex));
+    }
 
     /// <summary>Reads back the pointer.</summary>
     public AnyPointerReader AsReader() => new(Message.ReaderView, Segment, Position, int.MaxValue);
 
     /// <summary>Sets the pointer to a deep copy of a struct.</summary>
-    public void SetStruct(StructReader value) => Copier.CopyStruct(Message, Segment, Position, value, false);
+    public void SetStruct(StructReader value) { Zeroer.ZeroPointer(Message, Segment, Position); Copier.CopyStruct(Message, Segment, Position, value, false); }
     /// <summary>Sets the pointer to a deep copy of a list.</summary>
-    public void SetList(ListReader value) => Copier.CopyList(Message, Segment, Position, value, false);
+    public void SetList(ListReader value) { Zeroer.ZeroPointer(Message, Segment, Position); Copier.CopyList(Message, Segment, Position, value, false); }
     /// <summary>Sets the pointer to a deep copy of any pointer.</summary>
-    public void Set(AnyPointerReader value) => Copier.CopyPointer(Message, Segment, Position, value, false);
+    public void Set(AnyPointerReader value) { Zeroer.ZeroPointer(Message, Segment, Position); Copier.CopyPointer(Message, Segment, Position, value, false); }
     /// <summary>Sets the pointer to a deep copy of a generated struct reader.</summary>
     public void SetStruct<T>(T value) where T : struct, IStructReader<T> => SetStruct(value.Raw);
     /// <summary>Initializes as a generated struct builder.</summary>
@@ -247,5 +259,55 @@ internal static class Copier
         raw.CopyTo(m.Buffers[s2].AsSpan(p2));
         if (canonical && bits == 1 && (count & 7) != 0)
             m.Buffers[s2][p2 + raw.Length - 1] &= (byte)((1 << (count & 7)) - 1);
+    }
+}
+
+internal static class Zeroer
+{
+    /// <summary>Zeroes the object a builder pointer refers to (recursively), its landing pads, and the pointer itself.</summary>
+    public static void ZeroPointer(MessageBuilder m, int seg, int ppos)
+    {
+        var buf = m.Buffers[seg];
+        ulong w = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(ppos));
+        if (w == 0) return;
+        if ((w & 3) != 3 && m.Resolve(seg, ppos, out ulong tag, out int tseg, out int tpos))
+        {
+            if ((w & 3) == 2)
+            {
+                int padSeg = (int)(w >> 32), padPos = (int)((uint)w >> 3) * 8;
+                // Zero the content first (it is located through the pad), then the pad.
+                ZeroContent(m, tag, tseg, tpos);
+                m.Buffers[padSeg].AsSpan(padPos, (w & 4) != 0 ? 16 : 8).Clear();
+            }
+            else ZeroContent(m, tag, tseg, tpos);
+        }
+        buf.AsSpan(ppos, 8).Clear();
+    }
+
+    private static void ZeroContent(MessageBuilder m, ulong tag, int seg, int pos)
+    {
+        var buf = m.Buffers[seg];
+        if ((tag & 3) == 0)
+        {
+            int dw = (ushort)(tag >> 32), pc = (ushort)(tag >> 48);
+            for (int i = 0; i < pc; i++) ZeroPointer(m, seg, pos + dw * 8 + i * 8);
+            buf.AsSpan(pos, (dw + pc) * 8).Clear();
+            return;
+        }
+        if ((tag & 3) != 1) return;
+        var size = (ElementSize)((tag >> 32) & 7);
+        int count = (int)(tag >> 35);
+        if (size == ElementSize.InlineComposite)
+        {
+            ulong t = BinaryPrimitives.ReadUInt64LittleEndian(buf.AsSpan(pos));
+            int n = (int)((uint)t >> 2), dw = (ushort)(t >> 32), pc = (ushort)(t >> 48);
+            for (int e = 0; e < n; e++)
+                for (int i = 0; i < pc; i++) ZeroPointer(m, seg, pos + 8 + e * (dw + pc) * 8 + dw * 8 + i * 8);
+            buf.AsSpan(pos, (count + 1) * 8).Clear();
+            return;
+        }
+        if (size == ElementSize.Pointer)
+            for (int i = 0; i < count; i++) ZeroPointer(m, seg, pos + i * 8);
+        buf.AsSpan(pos, (int)(((long)count * Wire.BitsPerElement(size) + 63) / 64) * 8).Clear();
     }
 }

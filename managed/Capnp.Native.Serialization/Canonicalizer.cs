@@ -11,20 +11,22 @@ public static class Canonicalizer
     /// <summary>Returns the canonical single-segment words of <paramref name="root"/> (root pointer first).</summary>
     public static byte[] Canonicalize(StructReader root)
     {
-        // Grow the single segment until everything fits in it (the copy never needs far pointers then).
+        // One traversal of the (possibly hostile) source, charged against its limits. If the copy did not fit in one
+        // segment, copy that trusted intermediate again into a segment of its total size (which always suffices:
+        // the intermediate is already truncated and only adds landing pads).
         long guess = 64;
         var m = root.MessageReader;
         if (m is not null) { guess = 1; for (int i = 0; i < m.SegmentCount; i++) guess += m.GetSegment(i).Length / 8; }
-        while (true)
-        {
-            int words = (int)Math.Min(guess + 1, (1 << 29) - 1);
-            using var b = new MessageBuilder(new BuilderOptions { FirstSegmentWords = words, Strategy = AllocationStrategy.FixedSize });
-            Copier.CopyStruct(b, 0, 0, root, canonical: true);
-            if (b.SegmentCount == 1)
-                return b.GetSegments()[0].ToArray();
-            if (words >= (1 << 29) - 1) throw new CapnpLimitExceededException("Canonical form is too large for one segment.");
-            guess = b.SizeInWords * 2;
-        }
+        int words = (int)Math.Min(guess + 1, (1 << 29) - 1);
+        using var b = new MessageBuilder(new BuilderOptions { FirstSegmentWords = words });
+        Copier.CopyStruct(b, 0, 0, root, canonical: true);
+        if (b.SegmentCount == 1) return b.GetSegments()[0].ToArray();
+        long total = b.SizeInWords;
+        if (total >= (1 << 29) - 1) throw new CapnpLimitExceededException("Canonical form is too large for one segment.");
+        using var one = new MessageBuilder(new BuilderOptions { FirstSegmentWords = (int)total, Strategy = AllocationStrategy.FixedSize });
+        Copier.CopyStruct(one, 0, 0, b.Root.AsReader().AsStruct(), canonical: true);
+        if (one.SegmentCount != 1) throw new InvalidOperationException("Canonicalization did not fit in one segment.");
+        return one.GetSegments()[0].ToArray();
     }
 
     /// <summary>Canonicalizes a generated reader.</summary>

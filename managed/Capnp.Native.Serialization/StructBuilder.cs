@@ -173,6 +173,12 @@ public readonly struct StructBuilder
     /// <summary>Deep-copies any pointer into pointer <paramref name="index"/>.</summary>
     public void CopyFrom(int index, AnyPointerReader value) => GetAnyPointer(index).Set(value);
 
+    /// <summary>Reads back a struct field (no copy).</summary>
+    public StructReader ReadStruct(int index, ReadOnlySpan<byte> defaultValue = default) => AsReader().ReadStruct(index, defaultValue);
+    /// <summary>Reads back a list field (no copy).</summary>
+    public ListReader ReadList(int index, ReadOnlySpan<byte> defaultValue = default) => AsReader().ReadList(index, defaultValue);
+    /// <summary>Reads back any pointer field.</summary>
+    public AnyPointerReader ReadAnyPointer(int index) => AsReader().ReadAnyPointer(index);
     /// <summary>Reads back Text.</summary>
     public string ReadText(int index, string? defaultValue = null) => AsReader().ReadText(index, defaultValue);
     /// <summary>Reads back Data (no copy).</summary>

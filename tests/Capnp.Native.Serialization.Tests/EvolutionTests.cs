@@ -103,3 +103,88 @@ public class EvolutionTests
         Assert.Equal(2, r.ReadList(TestAll.Int64List).AsPrimitives<int>()[0]);
     }
 }
+
+public class BuilderBehaviourTests
+{
+    [Fact]
+    public void OverwrittenObjectsAreZeroed()
+    {
+        using var mb = new MessageBuilder(new BuilderOptions { FirstSegmentWords = 3, Strategy = AllocationStrategy.FixedSize });
+        var root = mb.InitRoot(0, 2);
+        var s = root.InitStruct(0, 1, 1);
+        s.WriteInt64(0, 0x1122334455667788);
+        s.WriteText(0, "secret text that must not linger");
+        var tl = root.InitList(1, ElementSize.Pointer, 2).AsTextList();
+        tl[0] = "another secret"; tl[1] = "more";
+        root.WriteText(0, "x");           // replaces the struct (and its text)
+        root.ClearPointer(1);              // drops the list and its texts
+        var all = mb.GetSegments().SelectMany(m => m.ToArray()).ToArray();
+        Assert.DoesNotContain("secret", System.Text.Encoding.ASCII.GetString(all));
+        Assert.DoesNotContain("more", System.Text.Encoding.ASCII.GetString(all));
+        Assert.Equal("x", mb.AsReader().Root.ReadText(0));
+        Assert.Contains("textField = \"x\"", CapnpTool.Decode("TestAll", mb.ToFramedArray()));
+    }
+
+    [Fact]
+    public void DisposeReturnsBuffersAndBlocksFurtherUse()
+    {
+        var mb = new MessageBuilder();
+        mb.InitRoot(1, 0).WriteInt32(0, 1);
+        mb.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => mb.ToFramedArray());
+        Assert.Throws<ObjectDisposedException>(() => mb.GetSegments());
+        mb.Dispose(); // idempotent
+    }
+
+    [Fact]
+    public void SegmentsAreHandedOutWithoutCopying()
+    {
+        using var mb = new MessageBuilder(new BuilderOptions { FirstSegmentWords = 4, Strategy = AllocationStrategy.FixedSize });
+        var root = mb.InitRoot(1, 1);
+        root.WriteData(0, new byte[100]);
+        var segs = mb.GetSegments();
+        Assert.True(segs.Count >= 2);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segs[0], out var a0));
+        root.WriteInt64(0, 77); // visible through the segment handed out earlier: same memory
+        Assert.Equal(77, BitConverter.ToInt64(a0.Array!, a0.Offset + 8));
+        Assert.Equal(mb.GetSegmentsSpan().Length, segs.Count);
+        var ms = new MemoryStream();
+        mb.WriteTo(ms);
+        Assert.Equal(mb.ToFramedArray(), ms.ToArray());
+        var w = new System.Buffers.ArrayBufferWriter<byte>();
+        mb.WriteTo(w);
+        Assert.Equal(ms.ToArray(), w.WrittenSpan.ToArray());
+        Assert.Equal(mb.FramedSize, ms.Length);
+    }
+
+    [Fact]
+    public void ReadsInPlaceOverNativeMemory()
+    {
+        using var mb = new MessageBuilder();
+        var r = mb.InitRoot(1, 1);
+        r.WriteInt32(0, 5);
+        r.WriteData(0, new byte[] { 9, 8, 7 });
+        var framed = mb.ToFramedArray();
+        using var native = new NativeMemory(framed);
+        var m = MessageReader.FromFramed(native.Memory);
+        Assert.Equal(5, m.Root.ReadInt32(0));
+        var d = m.Root.ReadData(0);
+        Assert.Equal(new byte[] { 9, 8, 7 }, d.ToArray());
+        Assert.False(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(d, out _)); // a slice of the native block
+    }
+
+    private sealed unsafe class NativeMemory : System.Buffers.MemoryManager<byte>
+    {
+        private readonly byte* _p; private readonly int _n;
+        public NativeMemory(byte[] content)
+        {
+            _n = content.Length;
+            _p = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)_n);
+            content.CopyTo(new Span<byte>(_p, _n));
+        }
+        public override Span<byte> GetSpan() => new(_p, _n);
+        public override System.Buffers.MemoryHandle Pin(int elementIndex = 0) => new(_p + elementIndex);
+        public override void Unpin() { }
+        protected override void Dispose(bool disposing) => System.Runtime.InteropServices.NativeMemory.Free(_p);
+    }
+}

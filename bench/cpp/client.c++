@@ -27,6 +27,7 @@ struct Run {
   Clock::time_point deadline;
   uint64_t maxCalls;
   uint64_t calls = 0;
+  uint64_t totalCalls = 0;  // including warm-up (for per-call system call counts)
   std::vector<double> latenciesUs;
   kj::Array<kj::byte> payload;
 
@@ -41,6 +42,7 @@ struct Run {
         .then([this, start](capnp::Response<Bench::PingResults>&&) {
       latenciesUs.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
       ++calls;
+      ++totalCalls;
       return latencyLoop();
     });
   }
@@ -50,6 +52,7 @@ struct Run {
     return bench.pingRequest(capnp::MessageSize { 4, 0 }).send()
         .then([this](capnp::Response<Bench::PingResults>&&) {
       ++calls;
+      ++totalCalls;
       return pingLoop();
     });
   }
@@ -66,6 +69,7 @@ struct Run {
                                        data[data.size() - 1] == payload[payload.size() - 1])),
                  "echo returned different data");
       ++calls;
+      ++totalCalls;
       return echoLoop();
     });
   }
@@ -180,9 +184,9 @@ int main(int argc, char* argv[]) {
       streamStats = kj::str(" stream_msgs_out=", s.messagesWritten, " stream_writes=", s.writeCalls,
                             " stream_msgs_in=", s.messagesRead, " stream_reads=", s.readCalls);
     }
-    printf("scenario=%s transport=%s %s peak_rss_kb=%ld%s\n", scenario.cStr(),
-           bench::transportName(transport).cStr(), figures.cStr(), peakRssKb(),
-           streamStats.cStr());
+    printf("scenario=%s transport=%s %s total_calls=%llu peak_rss_kb=%ld%s\n", scenario.cStr(),
+           bench::transportName(transport).cStr(), figures.cStr(),
+           static_cast<unsigned long long>(run.totalCalls), peakRssKb(), streamStats.cStr());
     fflush(stdout);
   })) {
     fprintf(stderr, "bench-client: %s\n", kj::str(*e).cStr());

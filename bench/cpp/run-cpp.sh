@@ -44,7 +44,7 @@ trap cleanup EXIT
 start_server() {
   local transport="$1"; shift
   rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
-  "$@" "$build/bench-server" --transport "$transport" --listen 127.0.0.1:0 --max-seconds 600 \
+  "$@" "$build/bench-server" --transport "$transport" --listen 127.0.0.1:0 --max-seconds 600 --once \
       >"$tmp/fifo" &
   server_pid=$!
   local line=""
@@ -57,6 +57,13 @@ start_server() {
 }
 
 stop_server() {
+  # The server exits by itself when the client's connection closes (--once); SIGTERM is only a
+  # fallback (it would also stop strace from writing its summary).
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
   kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
@@ -106,16 +113,18 @@ if ((do_strace)); then
           --connect "127.0.0.1:$port" --scenario "$scenario" --seconds "$seconds" >"$tmp/line"
       line="$(cat "$tmp/line")"
       stop_server
-      calls="$(field calls "$line")"
-      # Warm-up calls are not in `calls`; the figures are therefore slight over-estimates.
-      summary() { awk '$NF == "total" { print $(NF-2) }' "$1"; }
-      top() { awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { printf "%s:%s ", $NF, ($5 ~ /^[0-9]+$/ ? $4 : $4) }' "$1" | cut -c1-200; }
+      calls="$(field total_calls "$line")"  # warm-up included: strace sees it too
+      summary() { awk '$NF == "total" { print $4 }' "$1"; }
+      per_call() {  # the main system calls, per RPC call
+        awk -v n="$calls" '$NF ~ /^(read|readv|write|writev|sendmsg|recvmsg|epoll_wait|brk|mmap|munmap)$/ {
+          printf "%s=%.2f ", $NF, $4 / n }' "$1"
+      }
       c="$(summary "$tmp/client.strace")"; s="$(summary "$tmp/server.strace")"
       awk -v s="$scenario" -v t="$transport" -v c="$c" -v sv="$s" -v n="$calls" 'BEGIN {
         printf "strace scenario=%s transport=%s calls=%d client_syscalls_per_call=%.2f server_syscalls_per_call=%.2f\n",
                s, t, n, c / n, sv / n }'
-      echo "  client: $(top "$tmp/client.strace")" >&2
-      echo "  server: $(top "$tmp/server.strace")" >&2
+      echo "  client: $(per_call "$tmp/client.strace")"
+      echo "  server: $(per_call "$tmp/server.strace")"
     done
   done
 fi

@@ -1,6 +1,7 @@
-// bench-server --transport plain|coalescing --listen 127.0.0.1:0 [--max-seconds N]
+// bench-server --transport plain|coalescing --listen 127.0.0.1:0 [--max-seconds N] [--once]
 // Prints "LISTENING <port>" and serves a Bench capability on every accepted connection (one
-// RpcSystem over one TwoPartyVatNetwork per connection).
+// RpcSystem over one TwoPartyVatNetwork per connection). With --once it exits when its first
+// connection closes. It always exits after --max-seconds (default 3600).
 
 #include <kj/async-io.h>
 #include <kj/debug.h>
@@ -28,6 +29,15 @@ struct Server {
   ErrorHandler errorHandler;
   kj::TaskSet connections { errorHandler };
 
+  kj::Promise<void> serveOne() {
+    return listener->accept().then([this](kj::Own<kj::AsyncIoStream>&& stream) {
+      bench::setNoDelay(*stream);
+      auto connection = bench::newServerConnection(kj::mv(stream), transport, bootstrap);
+      auto& network = *connection->network;
+      return network.onDisconnect().attach(kj::mv(connection));
+    });
+  }
+
   kj::Promise<void> acceptLoop() {
     return listener->accept().then([this](kj::Own<kj::AsyncIoStream>&& stream) {
       bench::setNoDelay(*stream);
@@ -45,14 +55,16 @@ int main(int argc, char* argv[]) {
   kj::StringPtr transportArg = "plain";
   kj::StringPtr listenArg = "127.0.0.1:0";
   double maxSeconds = 3600;  // the server never outlives a forgotten benchmark by more than this
+  bool once = false;
   for (int i = 1; i < argc; i++) {
     kj::StringPtr arg = argv[i];
     if (arg == "--transport" && i + 1 < argc) transportArg = argv[++i];
     else if (arg == "--listen" && i + 1 < argc) listenArg = argv[++i];
     else if (arg == "--max-seconds" && i + 1 < argc) maxSeconds = atof(argv[++i]);
+    else if (arg == "--once") once = true;
     else {
       fprintf(stderr, "usage: %s --transport plain|coalescing --listen HOST:PORT "
-                      "[--max-seconds N]\n", argv[0]);
+                      "[--max-seconds N] [--once]\n", argv[0]);
       return 2;
     }
   }
@@ -67,7 +79,7 @@ int main(int argc, char* argv[]) {
     fflush(stdout);
     io.provider->getTimer()
         .afterDelay(static_cast<int64_t>(maxSeconds * 1000) * kj::MILLISECONDS)
-        .exclusiveJoin(server.acceptLoop())
+        .exclusiveJoin(once ? server.serveOne() : server.acceptLoop())
         .wait(io.waitScope);
   })) {
     fprintf(stderr, "bench-server: %s\n", kj::str(*e).cStr());

@@ -120,10 +120,16 @@ public sealed class MessageReader
         return FromFramed(framed, options);
     }
 
-    /// <summary>Reads one stream-framed message from a stream.</summary>
+    /// <summary>Reads one stream-framed message from a stream (the message size is checked against the traversal limit before reading it).</summary>
     public static MessageReader FromStream(Stream stream, ReaderOptions options = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        try { return ReadFromStream(stream, options); }
+        catch (EndOfStreamException e) { throw new CapnpFormatException("Message is truncated: the stream ended early.", e); }
+    }
+
+    private static MessageReader ReadFromStream(Stream stream, ReaderOptions options)
+    {
         Span<byte> first = stackalloc byte[8];
         stream.ReadExactly(first);
         uint countMinusOne = BinaryPrimitives.ReadUInt32LittleEndian(first);

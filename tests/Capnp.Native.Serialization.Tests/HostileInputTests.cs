@@ -165,6 +165,20 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void StreamsThatEndEarlyOrAnnounceHugeMessagesAreRejected()
+    {
+        var good = Framed(new[] { StructPtr(0, 1, 0), 5ul });
+        for (int n = 0; n < good.Length; n++)
+            Bounded<CapnpFormatException>(() => MessageReader.FromStream(new MemoryStream(good, 0, n)));
+        Assert.Equal(5, MessageReader.FromStream(new MemoryStream(good)).Root.ReadInt32(0));
+        // announces 2^29 words in each of 4 segments: refused before allocating anything
+        var huge = new byte[24];
+        huge[0] = 3;
+        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteUInt32LittleEndian(huge.AsSpan(4 + 4 * i), (1u << 29) - 1);
+        Assert.IsType<CapnpLimitExceededException>(Bounded<CapnpFormatException>(() => MessageReader.FromStream(new MemoryStream(huge))));
+    }
+
+    [Fact]
     public void TextMustBeNulTerminated()
     {
         var msg = Framed(new[] { StructPtr(0, 0, 1), ListPtr(0, ElementSize.Byte, 2), 0x6261ul });

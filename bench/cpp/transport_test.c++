@@ -121,6 +121,7 @@ TEST_F(Fixture, ManySmallMessagesInOneTurnAreOneWrite) {
   EXPECT_EQ(counting.writes, 1u);
   EXPECT_EQ(writer.getStats().writeCalls, 1u);
   EXPECT_EQ(writer.getStats().messagesWritten, N);
+  EXPECT_EQ(reader.getStats().messagesRead, N);
   // The reader took everything with a handful of reads (in-memory pipe: one per write).
   EXPECT_LE(reader.getStats().readCalls, 3u);
 }
@@ -166,26 +167,57 @@ TEST_F(Fixture, LargeMessagesAndBufferReuse) {
 }
 
 TEST_F(Fixture, ReadersStayValidWhileBuffersAreReused) {
+  for (size_t pinRatio: { 0, 16 }) {  // 0: every message in place (pins its chunk)
+    kj::TwoWayPipe pipe2 = kj::newTwoWayPipe();
+    CoalescingMessageStream writer(*pipe2.ends[0]);
+    CoalescingMessageStream::Options options;
+    options.pinRatio = pinRatio;
+    CoalescingMessageStream reader(*pipe2.ends[1], options);
+    constexpr uint N = 400;  // about 1.2 MB of messages: many 64 KiB chunks
+    auto sizeOf = [](uint i) -> size_t { return 1000 + i * 17 % 5000; };
+    kj::Vector<kj::Own<capnp::MallocMessageBuilder>> messages;
+    kj::Vector<kj::Promise<void>> writes;
+    for (uint i = 0; i < N; i++) {
+      messages.add(makeMessage(sizeOf(i), i));
+      writes.add(writer.writeMessage(*messages.back()));
+    }
+    kj::Vector<kj::Own<capnp::MessageReader>> kept;
+    for (uint i = 0; i < N; i++) {
+      auto message = reader.readMessage().wait(waitScope);
+      if (i % 3 == 0) {
+        kept.add(kj::mv(message));  // keeps its chunk (or its copy) alive
+      } else {
+        checkMessage(*message, sizeOf(i), i);
+      }
+    }
+    for (uint i = 0, k = 0; i < N; i += 3, k++) checkMessage(*kept[k], sizeOf(i), i);
+    kj::joinPromises(writes.releaseAsArray()).wait(waitScope);
+    if (pinRatio == 0) {
+      EXPECT_EQ(reader.getStats().messagesCopied, 0u);
+      EXPECT_GT(reader.getStats().buffersAllocated, 5u);  // pinned chunks had to be replaced
+    } else {
+      EXPECT_GT(reader.getStats().messagesCopied, 0u);
+      EXPECT_LT(reader.getStats().messagesCopied, N);
+    }
+  }
+}
+
+TEST_F(Fixture, SmallKeptReadersDoNotPinBuffers) {
   CoalescingMessageStream writer(*pipe.ends[0]);
   CoalescingMessageStream reader(*pipe.ends[1]);
-  constexpr uint N = 400;  // about 1.2 MB of messages: many 64 KiB chunks
+  constexpr uint N = 3000;  // ~ 300 KB: several buffers' worth
   kj::Vector<kj::Own<capnp::MallocMessageBuilder>> messages;
   kj::Vector<kj::Promise<void>> writes;
   for (uint i = 0; i < N; i++) {
-    messages.add(makeMessage(1000 + i * 17 % 5000, i));
+    messages.add(makeMessage(80, i));
     writes.add(writer.writeMessage(*messages.back()));
   }
   kj::Vector<kj::Own<capnp::MessageReader>> kept;
-  for (uint i = 0; i < N; i++) {
-    auto message = reader.readMessage().wait(waitScope);
-    if (i % 3 == 0) {
-      kept.add(kj::mv(message));  // pins its chunk
-    } else {
-      checkMessage(*message, 1000 + i * 17 % 5000, i);
-    }
-  }
-  for (uint i = 0, k = 0; i < N; i += 3, k++) checkMessage(*kept[k], 1000 + i * 17 % 5000, i);
+  for (uint i = 0; i < N; i++) kept.add(reader.readMessage().wait(waitScope));
+  for (uint i = 0; i < N; i++) checkMessage(*kept[i], 80, i);
   kj::joinPromises(writes.releaseAsArray()).wait(waitScope);
+  EXPECT_EQ(reader.getStats().messagesCopied, N);
+  EXPECT_EQ(reader.getStats().buffersAllocated, 1u);  // one 64 KiB buffer, reused throughout
 }
 
 TEST_F(Fixture, CleanEofReturnsNull) {

@@ -106,11 +106,13 @@ private:
 namespace {
 
 class ChunkMessageReader final: public capnp::MessageReader {
-  // A message read in place from a chunk; keeps the chunk alive.
+  // A message read in place: either from a chunk, which it keeps alive, or from a private copy.
 public:
   ChunkMessageReader(capnp::ReaderOptions options, kj::Own<kj::Refcounted> chunk,
+                     kj::Array<capnp::word> copy,
                      const capnp::word* start, const kj::byte* table, uint segmentCount)
-      : capnp::MessageReader(options), chunk(kj::mv(chunk)), segmentCount(segmentCount) {
+      : capnp::MessageReader(options), chunk(kj::mv(chunk)), copy(kj::mv(copy)),
+        segmentCount(segmentCount) {
     if (segmentCount > INLINE_SEGMENTS) {
       moreSegments = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
     }
@@ -131,6 +133,7 @@ public:
 private:
   static constexpr uint INLINE_SEGMENTS = 4;
   kj::Own<kj::Refcounted> chunk;
+  kj::Array<capnp::word> copy;
   uint segmentCount;
   kj::ArrayPtr<const capnp::word> inlineSegments[INLINE_SEGMENTS];
   kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
@@ -400,13 +403,27 @@ kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
     return nullptr;
   }
 
-  auto reader = kj::heap<ChunkMessageReader>(
-      readerOptions, kj::addRef(*chunk),
-      reinterpret_cast<const capnp::word*>(start + tableBytes), start,
-      static_cast<uint>(segmentCount));
+  kj::Own<capnp::MessageReader> reader;
+  if (options.pinRatio > 0 && messageBytes * options.pinRatio < chunk->capacity()) {
+    // Small relative to its buffer: a private copy, so that a long-lived reader (e.g. a kept
+    // Response) never pins a whole read buffer, and the buffer can be reused at once.
+    auto copy = kj::heapArray<capnp::word>(messageBytes / WORD_BYTES);
+    memcpy(copy.begin(), start, messageBytes);
+    const kj::byte* copyStart = reinterpret_cast<const kj::byte*>(copy.begin());
+    reader = kj::heap<ChunkMessageReader>(
+        readerOptions, kj::Own<kj::Refcounted>(), kj::mv(copy),
+        reinterpret_cast<const capnp::word*>(copyStart + tableBytes), copyStart,
+        static_cast<uint>(segmentCount));
+    ++stats.messagesCopied;
+  } else {
+    reader = kj::heap<ChunkMessageReader>(
+        readerOptions, kj::addRef(*chunk), kj::Array<capnp::word>(),
+        reinterpret_cast<const capnp::word*>(start + tableBytes), start,
+        static_cast<uint>(segmentCount));
+  }
   readPos += messageBytes;
   ++stats.messagesRead;
-  return kj::Own<capnp::MessageReader>(kj::mv(reader));
+  return kj::mv(reader);
 }
 
 void CoalescingMessageStream::ensureSpace(size_t needBytes) {

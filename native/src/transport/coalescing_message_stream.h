@@ -16,9 +16,11 @@
 //     read (so the RPC layer sees the failure even if the socket never reports EOF).
 //
 //   * Reads: the stream reads in large chunks (64 KiB, larger for large messages) and hands out
-//     every complete message in the buffer in place, without further system calls. Each reader
-//     holds a reference on its chunk, so chunks are never overwritten under a live reader; chunks
-//     come from a small pool so 1 MiB messages do not fault in fresh pages each time.
+//     every complete message in the buffer without further system calls. Large messages are read
+//     in place: their reader holds a reference on its chunk, so chunks are never overwritten under
+//     a live reader, and chunks come from a small pool so 1 MiB messages do not fault in fresh
+//     pages each time. Messages under 1/pinRatio of their chunk get a private copy instead, so a
+//     long-lived small reader never pins a big buffer.
 //
 //   * Limits: a segment count above `maxSegments` or a total size above
 //     min(ReaderOptions::traversalLimitInWords, maxMessageBytes) is rejected with a kj exception
@@ -49,6 +51,11 @@ public:
   struct Options {
     size_t readChunkBytes = 64 * 1024;
     // Size of an ordinary read buffer; larger messages get a buffer of their own size.
+
+    size_t pinRatio = 16;
+    // A message smaller than 1/pinRatio of its read buffer is copied out for its reader (one
+    // allocation + memcpy); larger ones are read in place and keep the buffer alive. This bounds
+    // the memory a long-lived reader can pin to pinRatio times its own size. 0: never copy.
 
     size_t maxMessageBytes = 512ull * 1024 * 1024;
     // Hard cap on one incoming message (segment table included). The effective limit is the
@@ -110,6 +117,7 @@ public:
     uint64_t messagesWritten = 0;
     uint64_t writeCalls = 0;      // write(pieces) calls on the inner stream
     uint64_t messagesRead = 0;
+    uint64_t messagesCopied = 0;     // small messages handed out as private copies
     uint64_t readCalls = 0;       // tryRead() calls on the inner stream
     uint64_t bytesCopiedOnRead = 0;  // partial-message bytes moved between read buffers
     uint64_t buffersAllocated = 0;   // read buffers allocated (not taken from the pool)

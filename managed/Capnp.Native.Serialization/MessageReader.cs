@@ -151,11 +151,50 @@ public sealed class MessageReader
     }
 
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], MessageReader> s_defaults = new(DefaultBytesComparer.Instance);
+
+    /// <summary>
+    /// A reader over a default value (trusted bytes from generated code). Readers are cached by content so that reading
+    /// a null pointer with a default does not allocate after the first time; they have no traversal limit (the budget
+    /// would otherwise be shared and exhausted by repeated reads).
+    /// </summary>
     internal static MessageReader ForDefault(ReadOnlySpan<byte> defaultValue)
     {
         if ((defaultValue.Length & 7) != 0 || defaultValue.Length == 0)
             throw new CapnpFormatException("Default value is not a whole number of words.");
-        return new MessageReader(new ReadOnlyMemory<byte>[] { defaultValue.ToArray() }, default);
+        var lookup = s_defaults.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(defaultValue, out var cached)) return cached;
+        var bytes = defaultValue.ToArray();
+        var reader = new MessageReader(new ReadOnlyMemory<byte>[] { bytes }, new ReaderOptions { TraversalLimitInWords = long.MaxValue });
+        if (s_defaults.Count < 4096) s_defaults.TryAdd(bytes, reader);
+        return reader;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<byte[], byte[]> s_defaultData = new(DefaultBytesComparer.Instance);
+
+    /// <summary>Default Data bytes as shared read-only memory (cached by content, so repeated reads do not allocate).</summary>
+    internal static ReadOnlyMemory<byte> DefaultData(ReadOnlySpan<byte> value)
+    {
+        var lookup = s_defaultData.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (lookup.TryGetValue(value, out var cached)) return cached;
+        var bytes = value.ToArray();
+        if (s_defaultData.Count < 4096) s_defaultData.TryAdd(bytes, bytes);
+        return bytes;
+    }
+
+    private sealed class DefaultBytesComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    {
+        public static readonly DefaultBytesComparer Instance = new();
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(byte[] obj) => GetHashCode((ReadOnlySpan<byte>)obj);
+        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+        public int GetHashCode(ReadOnlySpan<byte> alternate)
+        {
+            var h = new HashCode();
+            h.AddBytes(alternate);
+            return h.ToHashCode();
+        }
+        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
 
     /// <summary>The root struct.</summary>

@@ -154,7 +154,7 @@ public readonly struct StructReader
     /// <summary>True when the Text field is non-null.</summary>
     public bool HasText(int index) => HasPointer(index);
 
-    /// <summary>Reads a Data field without copying. When null, returns a copy of <paramref name="defaultValue"/> (raw bytes).</summary>
+    /// <summary>Reads a Data field without copying. When null, returns <paramref name="defaultValue"/> (raw bytes; a shared cached copy).</summary>
     public ReadOnlyMemory<byte> ReadData(int index, ReadOnlySpan<byte> defaultValue = default)
     {
         if (InPointers(index))
@@ -162,7 +162,7 @@ public readonly struct StructReader
             var l = Message!.ReadListPointer(Segment, PointerOffset + index * 8, Nesting);
             if (!l.IsNull) return l.AsData();
         }
-        return defaultValue.IsEmpty ? ReadOnlyMemory<byte>.Empty : defaultValue.ToArray();
+        return defaultValue.IsEmpty ? ReadOnlyMemory<byte>.Empty : MessageReader.DefaultData(defaultValue);
     }
 
     /// <summary>Returns an untyped view of pointer <paramref name="index"/>.</summary>

@@ -188,3 +188,49 @@ public class BuilderBehaviourTests
         protected override void Dispose(bool disposing) => System.Runtime.InteropServices.NativeMemory.Free(_p);
     }
 }
+
+public class AllocationTests
+{
+    private static readonly byte[] InnerDefault = BuildInnerDefault();
+
+    private static byte[] BuildInnerDefault()
+    {
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot(1, 1);
+        b.WriteInt32(0, 7);
+        b.WriteText(0, "d");
+        return mb.GetSegments()[0].ToArray();
+    }
+
+    private static long Measure(Action a)
+    {
+        for (int i = 0; i < 200; i++) a(); // warm up (tiered JIT, caches)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) a();
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    [Fact]
+    public void ReadingFieldsListsAndDefaultsDoesNotAllocate()
+    {
+        var bytes = CapnpTool.Encode("TestAll", ConformanceTests.AllText);
+        var m = MessageReader.FromFramed(bytes, new ReaderOptions { TraversalLimitInWords = long.MaxValue });
+        var root = m.Root;
+        var empty = MessageReader.FromFramed(CapnpTool.Encode("TestDefaults", "()"), new ReaderOptions { TraversalLimitInWords = long.MaxValue }).Root;
+        long sink = 0;
+        long allocated = Measure(() =>
+        {
+            sink += root.ReadInt64(TestAll.Int64) + root.ReadTextBytes(TestAll.Text).Length + root.ReadData(TestAll.Data).Length;
+            foreach (var e in root.ReadList(TestAll.StructList).AsStructs<InnerReader>()) sink += e.Raw.ReadInt32(TestAll.Int32);
+            foreach (var v in root.ReadList(TestAll.Int32List).AsPrimitives<int>()) sink += v;
+            foreach (var b in root.ReadList(TestAll.BoolList).AsBits()) sink += b ? 1 : 0;
+            sink += root.ReadStruct(TestAll.Struct).ReadStruct(TestAll.Struct).ReadInt8(TestAll.Int8);
+            // null pointers with defaults
+            sink += empty.ReadStruct(TestDefaults.Struct, InnerDefault).ReadInt32(0);
+            sink += empty.ReadData(TestDefaults.Data, "bar"u8).Length;
+            sink += empty.ReadText(TestDefaults.Text, "foo").Length;
+        });
+        Assert.True(sink != 0);
+        Assert.Equal(0, allocated);
+    }
+}

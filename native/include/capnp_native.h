@@ -86,6 +86,9 @@ typedef struct capnp_message_view {
   capnp_message* message;
   const capnp_segment* segments;
   capnp_cap* const* caps;
+  /** For each capability: the tag of the managed server it points to directly (a capability of
+   * ours that came back, path shortened), or 0. */
+  const uint64_t* cap_server_tags;
   uint32_t segment_count;
   uint32_t cap_count;
 } capnp_message_view;

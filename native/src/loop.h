@@ -103,6 +103,10 @@ public:
 
   kj::AsyncIoContext& io();
 
+  // Managed servers of this loop by the address of their ClientHook, so that a capability of
+  // ours coming back in a message is recognised (loop thread only).
+  std::unordered_map<const void*, uint64_t> localServerTags;
+
 private:
   struct Queue {
     kj::Vector<Command> commands;

@@ -32,8 +32,12 @@ Message::Message(Loop& loop, capnp::AnyPointer::Reader content)
 
   auto table = capTable.getTable();
   caps = kj::heapArray<capnp_cap*>(table.size());
+  serverTags = kj::heapArray<uint64_t>(table.size());
   for (auto i: kj::indices(table)) {
+    serverTags[i] = 0;
     KJ_IF_MAYBE(hook, table[i]) {
+      auto local = loop.localServerTags.find(hook->get());
+      if (local != loop.localServerTags.end()) serverTags[i] = local->second;
       caps[i] = wrap(newAttachedCap(loop, capnp::Capability::Client(kj::mv(*hook))));
     } else {
       caps[i] = wrap(newAttachedCap(loop, capnp::Capability::Client(
@@ -48,7 +52,7 @@ Message::~Message() noexcept(false) {
 }
 
 capnp_message_view Message::view() {
-  return capnp_message_view{wrap(this), segments.begin(), caps.begin(),
+  return capnp_message_view{wrap(this), segments.begin(), caps.begin(), serverTags.begin(),
                             static_cast<uint32_t>(segments.size()), static_cast<uint32_t>(caps.size())};
 }
 

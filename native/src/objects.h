@@ -67,6 +67,7 @@ private:
   capnp::MallocMessageBuilder builder;
   kj::Array<capnp_segment> segments;
   kj::Array<capnp_cap*> caps;
+  kj::Array<uint64_t> serverTags;
 };
 
 // An outgoing message as the managed side describes it: segments and cap handles, read on the

@@ -95,6 +95,19 @@ class ManagedServer final: public capnp::Capability::Server {
 public:
   ManagedServer(Loop& loop, uint64_t tag, kj::Array<uint64_t> streamingKeys)
       : loop(loop), target(kj::refcounted<ServerTarget>(tag)), streamingKeys(kj::mv(streamingKeys)) {}
+  ~ManagedServer() noexcept(false) {
+    if (hook != nullptr) loop.localServerTags.erase(hook);
+  }
+
+  // Makes the capability for a new server and records it as ours.
+  static capnp::Capability::Client create(Loop& loop, uint64_t tag, kj::Array<uint64_t> streamingKeys) {
+    auto server = kj::heap<ManagedServer>(loop, tag, kj::mv(streamingKeys));
+    auto& self = *server;
+    auto hook = capnp::ClientHook::from(capnp::Capability::Client(kj::mv(server)));
+    self.hook = hook.get();
+    loop.localServerTags[self.hook] = tag;
+    return capnp::Capability::Client(kj::mv(hook));
+  }
 
   DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
                                   capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
@@ -137,6 +150,7 @@ private:
   Loop& loop;
   kj::Own<ServerTarget> target;
   kj::Array<uint64_t> streamingKeys;
+  const void* hook = nullptr;
 };
 
 kj::Exception exceptionOf(int32_t kind, const char* message, size_t length) {
@@ -159,7 +173,7 @@ extern "C" int32_t capnp_server_create(capnp_loop* loop, uint64_t tag,
     auto cap = new Cap(owner);
     // No completion tag for the command: if the loop refuses it, the caller keeps its tag.
     postOrDelete(owner, cap, [cap, tag, keys = kj::mv(keys)](Loop& loop) mutable {
-      cap->fill(capnp::Capability::Client(kj::heap<ManagedServer>(loop, tag, kj::mv(keys))));
+      cap->fill(ManagedServer::create(loop, tag, kj::mv(keys)));
     });
     *out_cap = wrap(cap);
     return CAPNP_STATUS_OK;

@@ -80,6 +80,11 @@ internal unsafe struct capnp_message_view
     public capnp_message* message;
     public capnp_segment* segments;
     public capnp_cap** caps;
+    /// <summary>
+    /// For each capability: the tag of the managed server it points to directly (a capability of
+    /// ours that came back, path shortened), or 0.
+    /// </summary>
+    public ulong* cap_server_tags;
     public uint segment_count;
     public uint cap_count;
 }

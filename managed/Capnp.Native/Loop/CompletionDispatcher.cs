@@ -13,7 +13,7 @@ internal static unsafe class CompletionDispatcher
         // No managed exception may unwind into the loop thread's C++ frames.
         try
         {
-            PendingOperation.CompleteTag(tag, status, payload, length);
+            CallbackTarget.Dispatch(tag, status, payload, length);
         }
         catch (Exception e)
         {

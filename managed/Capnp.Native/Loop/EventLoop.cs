@@ -1,4 +1,5 @@
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc;
 
 namespace Capnp.Native;
 
@@ -9,7 +10,7 @@ namespace Capnp.Native;
 /// the loop thread. Disposing stops the loop, fails pending work with
 /// <see cref="ObjectDisposedException"/> and joins the thread.
 /// </summary>
-public sealed class EventLoop : IAsyncDisposable, IDisposable
+public sealed partial class EventLoop : IAsyncDisposable, IDisposable
 {
     private readonly LoopHandle handle;
     private int disposed;
@@ -52,10 +53,11 @@ public sealed class EventLoop : IAsyncDisposable, IDisposable
     /// Queues a native command for operation <paramref name="post"/> and returns the task its
     /// completion resolves. A command the shim refuses fails synchronously with its exception.
     /// </summary>
-    internal unsafe Task<T> PostAsync<T>(NativePost post, PayloadReader<T> readResult)
+    internal unsafe Task<T> PostAsync<T>(NativePost post, PayloadReader<T> readResult, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        var operation = new PendingOperation<T>(readResult);
+        cancellationToken.ThrowIfCancellationRequested();
+        var operation = new PendingOperation<T>(readResult, cancellationToken);
         var tag = operation.Register();
         var posted = false;
         var addedReference = false;
@@ -79,7 +81,89 @@ public sealed class EventLoop : IAsyncDisposable, IDisposable
             }
         }
 
+        operation.Cancellation.Arm(this, tag, cancellationToken);
         return operation.Task;
+    }
+
+    /// <summary>Asks the loop to cancel a pending operation (a no-op once it has completed).</summary>
+    internal unsafe void CancelOperation(ulong tag)
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+
+        var addedReference = false;
+        try
+        {
+            handle.DangerousAddRef(ref addedReference);
+            // A refusal means the loop is stopping, and then the operation fails DISPOSED anyway.
+            _ = NativeMethods.capnp_operation_cancel(handle.Pointer, tag);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (addedReference)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes a capability served by <paramref name="server"/> through this loop: remote and local
+    /// callers reach it through the engine (in E-order), and its release hook runs when the last
+    /// reference anywhere is dropped. Any other <see cref="ICallTarget"/> is served by forwarding.
+    /// </summary>
+    public NativeCapability CreateCapability(ICallTarget server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        switch (server)
+        {
+            case NativeCapability native when native.Loop == this:
+                return native.Duplicate();
+            case LocalServerReference local:
+                return CreateCapability(local.Server);
+            case CapabilityClient client:
+                return CreateCapability(client.Target);
+        }
+
+        var served = server as CapabilityServer ?? new ForwardingServer(server);
+        return Export(served);
+    }
+
+    private unsafe NativeCapability Export(CapabilityServer server)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var dispatcher = new ServerDispatcher(this, server);
+        var streaming = server.StreamingMethods;
+        var keys = new ulong[streaming.Count * 2];
+        for (var i = 0; i < streaming.Count; i++)
+        {
+            keys[2 * i] = streaming[i].InterfaceId;
+            keys[2 * i + 1] = streaming[i].MethodId;
+        }
+
+        var tag = dispatcher.Register();
+        var (status, cap) = WithPointer(loop =>
+        {
+            fixed (ulong* streamingKeys = keys)
+            {
+                capnp_cap* created;
+                var result = NativeMethods.capnp_server_create((capnp_loop*)loop, tag, streamingKeys, (uint)streaming.Count, &created);
+                return (result, (IntPtr)created);
+            }
+        });
+        if (status != 0)
+        {
+            dispatcher.Unregister();
+            NativeStatus.ThrowIfFailed(status);
+        }
+
+        ServerExports.Exported(server);
+        return new NativeCapability(this, new CapHandle((capnp_cap*)cap));
     }
 
     /// <summary>Runs <paramref name="call"/> with the loop pointer, holding the handle for its duration.</summary>

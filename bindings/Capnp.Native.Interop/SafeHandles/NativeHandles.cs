@@ -1,0 +1,108 @@
+using System.Runtime.InteropServices;
+
+namespace Capnp.Native.Interop;
+
+/// <summary>
+/// Base of the SafeHandles for the shim's released-by-function handles: each owns exactly one
+/// native object and releases it exactly once, never while a P/Invoke is using it. The native
+/// release functions only queue the destruction onto the object's loop, so they are safe from
+/// the finalizer thread.
+/// </summary>
+internal abstract unsafe class NativeHandle<T> : SafeHandle where T : unmanaged
+{
+    /// <summary>Takes ownership of a pointer the shim returned.</summary>
+    protected NativeHandle(T* pointer) : base(IntPtr.Zero, ownsHandle: true)
+    {
+        SetHandle((IntPtr)pointer);
+    }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    public T* Pointer => (T*)handle;
+}
+
+/// <summary>Owns one <c>capnp_cap</c> reference.</summary>
+internal sealed unsafe class CapHandle : NativeHandle<capnp_cap>
+{
+    public CapHandle(capnp_cap* cap) : base(cap)
+    {
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_cap_release((capnp_cap*)handle);
+        return true;
+    }
+}
+
+/// <summary>Owns one <c>capnp_pipeline</c>.</summary>
+internal sealed unsafe class PipelineHandle : NativeHandle<capnp_pipeline>
+{
+    public PipelineHandle(capnp_pipeline* pipeline) : base(pipeline)
+    {
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_pipeline_release((capnp_pipeline*)handle);
+        return true;
+    }
+}
+
+/// <summary>
+/// Owns one received <c>capnp_message</c> (plain memory, freed directly). Readers over it keep it
+/// reachable, so it is freed only once no reader can touch it; its size is reported to the GC as
+/// memory pressure so that large results are collected promptly.
+/// </summary>
+internal sealed unsafe class MessageHandle : NativeHandle<capnp_message>
+{
+    private readonly long pressure;
+
+    public MessageHandle(capnp_message* message, long sizeInBytes) : base(message)
+    {
+        pressure = sizeInBytes;
+        if (pressure > 0)
+        {
+            GC.AddMemoryPressure(pressure);
+        }
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_message_release((capnp_message*)handle);
+        if (pressure > 0)
+        {
+            GC.RemoveMemoryPressure(pressure);
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Owns one <c>capnp_connection</c>; releasing it closes the connection.</summary>
+internal sealed unsafe class ConnectionHandle : NativeHandle<capnp_connection>
+{
+    public ConnectionHandle(capnp_connection* connection) : base(connection)
+    {
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_connection_release((capnp_connection*)handle);
+        return true;
+    }
+}
+
+/// <summary>Owns one <c>capnp_listener</c>; releasing it stops listening.</summary>
+internal sealed unsafe class ListenerHandle : NativeHandle<capnp_listener>
+{
+    public ListenerHandle(capnp_listener* listener) : base(listener)
+    {
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_listener_release((capnp_listener*)handle);
+        return true;
+    }
+}

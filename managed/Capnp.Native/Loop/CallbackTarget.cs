@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Capnp.Native;
+
+/// <summary>
+/// Something the shim calls back: a pending operation (called once) or a served capability
+/// (called for every incoming call, until it is released). Its tag, passed to the shim, is a
+/// GCHandle to this object.
+/// </summary>
+internal abstract unsafe class CallbackTarget
+{
+    private static long liveCount;
+    private GCHandle handle;
+
+    /// <summary>Targets registered and not yet unregistered (for leak tests).</summary>
+    public static long LiveCount => Interlocked.Read(ref liveCount);
+
+    /// <summary>Pins this target behind a tag for the shim.</summary>
+    public ulong Register()
+    {
+        handle = GCHandle.Alloc(this);
+        Interlocked.Increment(ref liveCount);
+        return (ulong)GCHandle.ToIntPtr(handle);
+    }
+
+    /// <summary>Frees the tag: after this the shim must never use it again.</summary>
+    public void Unregister()
+    {
+        handle.Free();
+        Interlocked.Decrement(ref liveCount);
+    }
+
+    /// <summary>Called by the completion dispatcher on a loop thread: resolves the tag and delivers.</summary>
+    public static void Dispatch(ulong tag, int status, byte* payload, nuint length)
+    {
+        var target = (CallbackTarget)GCHandle.FromIntPtr((nint)tag).Target!;
+        target.OnCallback(status, payload, length);
+    }
+
+    /// <summary>
+    /// Handles one callback. Runs on the loop thread: must not block, throw, call back into the
+    /// shim's loop synchronously, or run user code.
+    /// </summary>
+    protected abstract void OnCallback(int status, byte* payload, nuint length);
+}

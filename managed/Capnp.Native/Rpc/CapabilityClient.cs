@@ -1,0 +1,94 @@
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>Implemented by generated client proxies.</summary>
+public interface ICapabilityClient<TSelf> where TSelf : CapabilityClient, ICapabilityClient<TSelf>
+{
+    /// <summary>Wraps a call target.</summary>
+    static abstract TSelf Create(ICallTarget target);
+}
+
+/// <summary>
+/// Base class of generated client proxies: a typed view of a call target. Disposing the client
+/// releases the capability reference it wraps.
+/// </summary>
+public abstract class CapabilityClient : IDisposable
+{
+    /// <summary>Wraps <paramref name="target"/>.</summary>
+    protected CapabilityClient(ICallTarget target)
+    {
+        Target = target ?? throw new ArgumentNullException(nameof(target));
+        if (target is IDescribedTarget described)
+        {
+            described.DescribeAs(GetType());
+        }
+    }
+
+    /// <summary>Where calls go.</summary>
+    public ICallTarget Target { get; }
+
+    /// <summary>Releases the capability.</summary>
+    public void Dispose() => Target.Dispose();
+
+    /// <summary>Reads a capability field: looks its index up in the message's cap table.</summary>
+    public static T? FromCapTable<T>(StructReader reader, int pointerIndex) where T : CapabilityClient, ICapabilityClient<T>
+    {
+        var index = reader.ReadCapabilityIndex(pointerIndex);
+        if (index is not uint capIndex || reader.MessageReader?.CapTable is not { } table || capIndex >= table.Count)
+        {
+            return null;
+        }
+
+        return table[(int)capIndex] switch
+        {
+            T typed => typed,
+            CapabilityClient client => T.Create(client.Target),
+            ICallTarget target => T.Create(target),
+            _ => null,
+        };
+    }
+
+    /// <summary>Writes a capability field: appends the client's target to the message's cap table.</summary>
+    public static void WriteToCapTable(StructBuilder builder, int pointerIndex, CapabilityClient? client)
+    {
+        if (client is null)
+        {
+            builder.ClearPointer(pointerIndex);
+            return;
+        }
+
+        var table = builder.MessageBuilder.CapTable;
+        table.Add(client.Target);
+        builder.WriteCapabilityIndex(pointerIndex, (uint)(table.Count - 1));
+    }
+
+    /// <summary>Sends a call; pipelines through the target when it supports it.</summary>
+    protected PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        => Target is IPipeliningCallTarget pipelining
+            ? pipelining.Call(interfaceId, methodId, parameters, cancellationToken)
+            : new PromisedAnswer(Target.CallAsync(interfaceId, methodId, parameters, cancellationToken));
+
+    /// <summary>Sends a call to a streaming method (flow-controlled; see <see cref="ICallTarget.StreamAsync"/>).</summary>
+    protected Task Stream(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        => Target.StreamAsync(interfaceId, methodId, parameters, cancellationToken);
+}
+
+/// <summary>A capability of unknown interface (AnyPointer capability fields, bootstrap before casting).</summary>
+public sealed class BareClient : CapabilityClient, ICapabilityClient<BareClient>
+{
+    /// <summary>Wraps a call target.</summary>
+    public BareClient(ICallTarget target) : base(target)
+    {
+    }
+
+    /// <inheritdoc/>
+    public static BareClient Create(ICallTarget target) => new(target);
+}
+
+/// <summary>A call target that wants to know the client type it is used as (for leak reports).</summary>
+public interface IDescribedTarget
+{
+    /// <summary>Records the client type wrapping this target.</summary>
+    void DescribeAs(Type clientType);
+}

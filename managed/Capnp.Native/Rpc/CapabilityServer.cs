@@ -1,0 +1,42 @@
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// Base class of generated server skeletons. A server becomes a capability when it is wrapped in
+/// a client (<c>Foo.Client.Create(server)</c> calls it in process) or exported through an event
+/// loop (<see cref="EventLoop.CreateCapability"/>, or implicitly when sent in a message), after
+/// which remote and local callers reach it through the engine. Its methods run on the thread
+/// pool. Throw an <see cref="RpcException"/> to fail a call with that type; any other exception
+/// arrives as <see cref="RpcExceptionType.Failed"/>. When the last reference anywhere is
+/// dropped, <see cref="IAsyncDisposable.DisposeAsync"/> (if implemented) or
+/// <see cref="Dispose"/> runs: the release hook.
+/// </summary>
+public abstract class CapabilityServer : ICallTarget
+{
+    private static readonly (ulong InterfaceId, ushort MethodId)[] NoStreamingMethods = [];
+
+    /// <summary>The streaming methods (<c>-> stream</c>) among those dispatched, generated.</summary>
+    protected internal virtual IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethods => NoStreamingMethods;
+
+    /// <summary>Dispatches a call to the generated abstract method.</summary>
+    protected internal abstract Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken);
+
+    /// <summary>The exception for an unknown method.</summary>
+    protected static Exception Unimplemented(ulong interfaceId, ushort methodId)
+        => new RpcUnimplementedException($"Method {methodId} of interface 0x{interfaceId:x16} is not implemented.");
+
+    /// <summary>Calls the server in process (no engine involved).</summary>
+    public async Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    {
+        var reader = parameters.AsReader();
+        var results = new MessageBuilder();
+        await DispatchAsync(interfaceId, methodId, reader, results, cancellationToken).ConfigureAwait(false);
+        return results.AsReader();
+    }
+
+    /// <summary>The release hook: runs once when the last reference is dropped. Does nothing by default.</summary>
+    public virtual void Dispose()
+    {
+    }
+}

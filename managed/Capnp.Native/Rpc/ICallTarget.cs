@@ -1,0 +1,32 @@
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// Something calls can be sent to: a remote capability, a promise, or a local server. Generated
+/// client proxies wrap one. Disposing it releases this reference to the capability.
+/// </summary>
+public interface ICallTarget : IDisposable
+{
+    /// <summary>
+    /// Sends a call. The target takes ownership of <paramref name="parameters"/> (whose cap table
+    /// holds the <see cref="ICallTarget"/>s of capabilities passed in them). The returned reader's
+    /// <see cref="MessageReader.CapTable"/> holds <see cref="ICallTarget"/>s for the capabilities
+    /// in the results. Cancelling the token cancels the call (the engine sends Finish).
+    /// </summary>
+    Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sends a call to a streaming method (<c>-> stream</c>): completes when flow control allows
+    /// the next call, not when this one is answered; a failure surfaces on a later call.
+    /// </summary>
+    async Task StreamAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        => await CallAsync(interfaceId, methodId, parameters, cancellationToken).ConfigureAwait(false);
+}
+
+/// <summary>A call target that supports promise pipelining natively (e.g. a network connection).</summary>
+public interface IPipeliningCallTarget : ICallTarget
+{
+    /// <summary>Sends a call and returns its answer, on which pipelined calls can be made at once.</summary>
+    PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken);
+}

@@ -1,0 +1,30 @@
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// Reports native references that were released by a finalizer instead of being disposed. Each
+/// report goes to standard error and to <see cref="LeakReported"/>; tests can subscribe and fail.
+/// </summary>
+public static class LeakTracker
+{
+    private static long count;
+
+    /// <summary>Raised (on the finalizer thread) for every leaked reference, with a description.</summary>
+    public static event Action<string>? LeakReported;
+
+    /// <summary>How many leaks were reported in this process.</summary>
+    public static long Count => Interlocked.Read(ref count);
+
+    internal static void Report(string description)
+    {
+        Interlocked.Increment(ref count);
+        try
+        {
+            Console.Error.WriteLine($"CapnpNative leak: {description}");
+            LeakReported?.Invoke(description);
+        }
+        catch
+        {
+            // A finalizer must never throw.
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// One of our own servers, come back in a message (the engine shortened the path): calls go to
+/// the original object in process. Disposing the reference does not run the server's release
+/// hook; the engine does that when its last reference goes.
+/// </summary>
+public sealed class LocalServerReference(CapabilityServer server) : ICallTarget
+{
+    /// <summary>The original server object.</summary>
+    public CapabilityServer Server { get; } = server;
+
+    /// <inheritdoc/>
+    public Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        => Server.CallAsync(interfaceId, methodId, parameters, cancellationToken);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Serves a managed call target that is not a <see cref="CapabilityServer"/> by forwarding calls to it.</summary>
+internal sealed class ForwardingServer(ICallTarget target) : CapabilityServer
+{
+    protected internal override async Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
+    {
+        // The copies keep capability indices, so the cap tables are carried over as they are.
+        var request = new MessageBuilder();
+        request.SetRoot(parameters.Root);
+        CopyCapTable(parameters, request);
+        var answer = await target.CallAsync(interfaceId, methodId, request, cancellationToken).ConfigureAwait(false);
+        results.SetRoot(answer.Root);
+        CopyCapTable(answer, results);
+    }
+
+    public override void Dispose() => target.Dispose();
+
+    private static void CopyCapTable(MessageReader from, MessageBuilder to)
+    {
+        foreach (var capability in from.CapTable ?? [])
+        {
+            to.CapTable.Add(capability);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using Capnp.Native.Interop;
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// A reference to a capability held by the C++ engine: remote, a promise, or one of our servers
+/// exported through an event loop. Calls go through the engine, in E-order, with promise
+/// pipelining. Dispose it when done; an undisposed reference is reported to
+/// <see cref="LeakTracker"/> (naming the client type it was used as) and released by its finalizer.
+/// </summary>
+public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget
+{
+    private Type? clientType;
+    private int disposed;
+
+    internal NativeCapability(EventLoop loop, CapHandle handle)
+    {
+        Loop = loop;
+        Handle = handle;
+    }
+
+    ~NativeCapability()
+    {
+        if (Volatile.Read(ref disposed) == 0)
+        {
+            LeakTracker.Report($"a capability reference ({clientType?.FullName ?? "untyped"}) was not disposed; released by the finalizer");
+            Handle.Dispose();
+        }
+    }
+
+    /// <summary>The event loop the reference lives on.</summary>
+    public EventLoop Loop { get; }
+
+    internal CapHandle Handle { get; }
+
+    /// <inheritdoc/>
+    public void DescribeAs(Type clientType) => this.clientType ??= clientType;
+
+    /// <inheritdoc/>
+    public Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        => Call(interfaceId, methodId, parameters, cancellationToken).Result;
+
+    /// <inheritdoc/>
+    public PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    {
+        var call = new OutgoingCall(this, parameters, cancellationToken);
+        capnp_pipeline* pipeline = null;
+        call.Send(&pipeline, interfaceId, methodId, streaming: false);
+        if (pipeline != null)
+        {
+            call.AttachPipeline(new PipelineHandle(pipeline));
+        }
+
+        return new NativeAnswer(call);
+    }
+
+    /// <inheritdoc/>
+    public Task StreamAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    {
+        var call = new OutgoingCall(this, parameters, cancellationToken);
+        call.Send(null, interfaceId, methodId, streaming: true);
+        return call.Task;
+    }
+
+    /// <summary>A second, independent reference to the same capability.</summary>
+    public NativeCapability Duplicate()
+    {
+        capnp_cap* copy;
+        using (var use = new HandleUse(this))
+        {
+            NativeStatus.ThrowIfFailed(NativeMethods.capnp_cap_duplicate(use.Pointer, &copy));
+        }
+
+        return new NativeCapability(Loop, new CapHandle(copy));
+    }
+
+    /// <summary>
+    /// Completes when the capability has resolved to its final target (a promise capability
+    /// resolving, e.g. a bootstrap); fails with the reason if it is broken.
+    /// </summary>
+    public Task WhenResolvedAsync()
+    {
+        using var use = new HandleUse(this);
+        var pointer = (IntPtr)use.Pointer;
+        return Loop.PostAsync(
+            (_, tag) => NativeMethods.capnp_cap_when_resolved((capnp_cap*)pointer, tag),
+            static _ => true);
+    }
+
+    /// <summary>Releases this reference (the capability lives on while other references exist).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            Handle.Dispose();
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    /// <summary>Holds the native handle for the duration of a P/Invoke.</summary>
+    internal readonly ref struct HandleUse
+    {
+        private readonly CapHandle handle;
+
+        public HandleUse(NativeCapability capability)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref capability.disposed) != 0, capability);
+            handle = capability.Handle;
+            var added = false;
+            handle.DangerousAddRef(ref added);
+        }
+
+        public capnp_cap* Pointer => handle.Pointer;
+
+        public void Dispose() => handle.DangerousRelease();
+    }
+}

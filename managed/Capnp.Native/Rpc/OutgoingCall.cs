@@ -1,0 +1,184 @@
+using Capnp.Native.Interop;
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// One call sent through the engine: its pinned parameters, its pipeline while the answer is
+/// pending, its cancellation, and the task its completion resolves. The shim completes it exactly
+/// once (results, failure, CANCELLED, or DISPOSED when the loop stops first).
+/// </summary>
+internal sealed unsafe class OutgoingCall : CallbackTarget
+{
+    private readonly NativeCapability target;
+    private readonly OutgoingMessage parameters;
+    private readonly CancellationToken cancellationToken;
+    private readonly TaskCompletionSource<MessageReader?> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object gate = new();
+    private CancellationTokenRegistration cancellation;
+    private PipelineHandle? pipeline;
+    private bool completed;
+
+    public OutgoingCall(NativeCapability target, MessageBuilder parameters, CancellationToken cancellationToken)
+    {
+        this.target = target;
+        this.cancellationToken = cancellationToken;
+        this.parameters = new OutgoingMessage(target.Loop, parameters);
+    }
+
+    /// <summary>The results (null for a streaming call).</summary>
+    public Task<MessageReader?> Task => completion.Task;
+
+    /// <summary>Posts the call; throws (and cleans up) if the shim refuses it.</summary>
+    public void Send(capnp_pipeline** outPipeline, ulong interfaceId, ushort methodId, bool streaming)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var tag = Register();
+        int status;
+        try
+        {
+            using var use = new NativeCapability.HandleUse(target);
+            var cap = (IntPtr)use.Pointer;
+            var pipelineOut = (IntPtr)outPipeline;
+            status = parameters.Send((segments, caps) => NativeMethods.capnp_cap_call(
+                (capnp_cap*)cap, interfaceId, methodId, streaming ? 1 : 0,
+                (capnp_segment*)segments, (uint)parameters.SegmentCount,
+                (capnp_cap**)caps, (uint)parameters.CapCount, tag, (capnp_pipeline**)pipelineOut));
+        }
+        catch
+        {
+            Abandon();
+            throw;
+        }
+
+        if (status != 0)
+        {
+            Abandon();
+            NativeStatus.ThrowIfFailed(status);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            var loop = target.Loop;
+            cancellation = cancellationToken.Register(() => loop.CancelOperation(tag));
+        }
+    }
+
+    /// <summary>Keeps the pipeline until the answer arrives (then the engine may send Finish).</summary>
+    public void AttachPipeline(PipelineHandle handle)
+    {
+        lock (gate)
+        {
+            if (completed)
+            {
+                handle.Dispose();
+            }
+            else
+            {
+                pipeline = handle;
+            }
+        }
+    }
+
+    /// <summary>A capability from the results, pipelined if they have not arrived, else read from them.</summary>
+    public ICallTarget? TryGetPipelinedCapability(ReadOnlySpan<ushort> pointerPath)
+    {
+        lock (gate)
+        {
+            if (pipeline is null)
+            {
+                return null;
+            }
+
+            var added = false;
+            try
+            {
+                pipeline.DangerousAddRef(ref added);
+                capnp_cap* cap;
+                fixed (ushort* path = pointerPath)
+                {
+                    NativeStatus.ThrowIfFailed(NativeMethods.capnp_pipeline_get_cap(pipeline.Pointer, path, (uint)pointerPath.Length, &cap));
+                }
+
+                return new NativeCapability(target.Loop, new CapHandle(cap));
+            }
+            finally
+            {
+                if (added)
+                {
+                    pipeline.DangerousRelease();
+                }
+            }
+        }
+    }
+
+    protected override void OnCallback(int status, byte* payload, nuint length)
+    {
+        cancellation.Dispose();
+        Unregister();
+        lock (gate)
+        {
+            completed = true;
+            pipeline?.Dispose();
+            pipeline = null;
+        }
+
+        try
+        {
+            parameters.Dispose();
+            if (status == (int)capnp_status.CAPNP_STATUS_OK)
+            {
+                completion.TrySetResult(length == 0 ? null : IncomingMessage.Adopt(target.Loop, (capnp_message_view*)payload));
+            }
+            else if (status == (int)capnp_status.CAPNP_STATUS_CANCELLED)
+            {
+                completion.TrySetCanceled(cancellationToken);
+            }
+            else
+            {
+                completion.TrySetException(NativeStatus.ToException(status, NativeStatus.DecodeMessage(payload, length)));
+            }
+        }
+        catch (Exception e)
+        {
+            completion.TrySetException(e);
+        }
+    }
+
+    private void Abandon()
+    {
+        Unregister();
+        parameters.Dispose();
+    }
+}
+
+/// <summary>The answer of a call through the engine: pipelined capabilities are requested from the engine.</summary>
+internal sealed class NativeAnswer : PromisedAnswer
+{
+    private readonly OutgoingCall call;
+
+    public NativeAnswer(OutgoingCall call)
+        : base(ResultsOf(call.Task))
+    {
+        this.call = call;
+    }
+
+    public override ICallTarget GetPipelinedCapability(ReadOnlyMemory<ushort> pointerPath)
+    {
+        if (call.TryGetPipelinedCapability(pointerPath.Span) is { } pipelined)
+        {
+            return pipelined;
+        }
+
+        // The answer is in: read the capability from it (a reference of the caller's own).
+        if (Result.IsCompletedSuccessfully && ResolveCapability(Result.Result, pointerPath.Span) is NativeCapability native)
+        {
+            return native.Duplicate();
+        }
+
+        return base.GetPipelinedCapability(pointerPath);
+    }
+
+    private static async Task<MessageReader> ResultsOf(Task<MessageReader?> results)
+        => await results.ConfigureAwait(false) ?? throw new RpcFailedException("the call returned no results");
+}

@@ -1,0 +1,109 @@
+using System.Buffers;
+using Capnp.Native.Interop;
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// A message on its way to the shim: its segments pinned in place (the shim copies them once, on
+/// the loop thread, straight into the engine's message) and its cap table mapped to native
+/// capabilities. Disposed when the shim reports the message consumed.
+/// </summary>
+internal sealed unsafe class OutgoingMessage : IDisposable
+{
+    private readonly MessageBuilder builder;
+    private readonly MemoryHandle[] pins;
+    private readonly capnp_segment[] segments;
+    private readonly CapHandle[] caps;
+    private readonly List<NativeCapability> temporaryExports = [];
+
+    public OutgoingMessage(EventLoop loop, MessageBuilder builder)
+    {
+        this.builder = builder;
+        var source = builder.GetSegmentsSpan();
+        pins = new MemoryHandle[source.Length];
+        segments = new capnp_segment[source.Length];
+        for (var i = 0; i < source.Length; i++)
+        {
+            pins[i] = source[i].Pin();
+            segments[i] = new capnp_segment { data = (byte*)pins[i].Pointer, size = (nuint)source[i].Length };
+        }
+
+        var table = builder.CapTable;
+        caps = new CapHandle[table.Count];
+        for (var i = 0; i < table.Count; i++)
+        {
+            caps[i] = ToNative(loop, table[i]);
+        }
+    }
+
+    public int SegmentCount => segments.Length;
+
+    public int CapCount => caps.Length;
+
+    /// <summary>Runs <paramref name="send"/> with the native descriptors, holding every cap handle meanwhile.</summary>
+    public int Send(Func<IntPtr, IntPtr, int> send)
+    {
+        var added = new bool[caps.Length];
+        try
+        {
+            var capPointers = stackalloc capnp_cap*[caps.Length];
+            for (var i = 0; i < caps.Length; i++)
+            {
+                caps[i].DangerousAddRef(ref added[i]);
+                capPointers[i] = caps[i].Pointer;
+            }
+
+            fixed (capnp_segment* segmentPointer = segments)
+            {
+                return send((IntPtr)segmentPointer, (IntPtr)capPointers);
+            }
+        }
+        finally
+        {
+            for (var i = 0; i < caps.Length; i++)
+            {
+                if (added[i])
+                {
+                    caps[i].DangerousRelease();
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var pin in pins)
+        {
+            pin.Dispose();
+        }
+
+        // Capabilities exported just for this message: the message holds its own references.
+        foreach (var export in temporaryExports)
+        {
+            export.Dispose();
+        }
+
+        builder.Dispose();
+    }
+
+    private CapHandle ToNative(EventLoop loop, object? entry)
+    {
+        switch (entry)
+        {
+            case NativeCapability native when native.Loop == loop:
+                return native.Handle;
+            case CapabilityClient client:
+                return ToNative(loop, client.Target);
+            case null:
+                throw new ArgumentException("A message's cap table holds a null capability.");
+            case ICallTarget target:
+                // A local server (or any other managed target) travels as a capability served here.
+                var export = loop.CreateCapability(target);
+                temporaryExports.Add(export);
+                return export.Handle;
+            default:
+                throw new ArgumentException($"A message's cap table holds a {entry.GetType()}, not a capability.");
+        }
+    }
+}

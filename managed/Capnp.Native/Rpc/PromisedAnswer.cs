@@ -1,0 +1,85 @@
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// The answer to a call that may not have arrived yet. The base implementation pipelines
+/// locally: a pipelined capability waits for the answer, then forwards calls to the capability
+/// found at the path. Native targets override <see cref="GetPipelinedCapability"/> so that the
+/// engine pipelines (one network round trip for a chain of calls).
+/// </summary>
+public class PromisedAnswer
+{
+    /// <summary>Wraps the task of a call's results.</summary>
+    public PromisedAnswer(Task<MessageReader> result)
+    {
+        Result = result;
+    }
+
+    /// <summary>Completes with the results message.</summary>
+    public Task<MessageReader> Result { get; }
+
+    /// <summary>
+    /// A capability inside the results, addressed by pointer indices from the results root (each
+    /// but the last names a struct field; the last names the capability field). The caller owns
+    /// the returned reference.
+    /// </summary>
+    public virtual ICallTarget GetPipelinedCapability(ReadOnlyMemory<ushort> pointerPath)
+        => new LocalPipelineTarget(this, pointerPath.ToArray());
+
+    /// <summary>Resolves a capability inside a results message (null when the field is null).</summary>
+    public static ICallTarget? ResolveCapability(MessageReader results, ReadOnlySpan<ushort> pointerPath)
+    {
+        var current = results.Root;
+        for (var i = 0; i < pointerPath.Length - 1; i++)
+        {
+            current = current.ReadStruct(pointerPath[i]);
+        }
+
+        var index = current.ReadCapabilityIndex(pointerPath[^1]);
+        if (index is not uint capIndex || results.CapTable is not { } table || capIndex >= table.Count)
+        {
+            return null;
+        }
+
+        return table[(int)capIndex] as ICallTarget;
+    }
+
+    private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget
+    {
+        public async Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        {
+            var results = await answer.Result.ConfigureAwait(false);
+            var target = ResolveCapability(results, path)
+                ?? throw new RpcFailedException("The pipelined capability is null in the results.");
+            return await target.CallAsync(interfaceId, methodId, parameters, cancellationToken).ConfigureAwait(false);
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
+
+/// <summary>Base of generated result promises: awaitable, with pipeline accessors in the generated subclass.</summary>
+public abstract class RemoteAnswer<TReader> where TReader : struct, IStructReader<TReader>
+{
+    /// <summary>Wraps a promised answer.</summary>
+    protected RemoteAnswer(PromisedAnswer answer)
+    {
+        Answer = answer;
+        Task = ReadAsync(answer.Result);
+    }
+
+    /// <summary>The underlying answer (for pipelining).</summary>
+    public PromisedAnswer Answer { get; }
+
+    /// <summary>Completes with the typed results.</summary>
+    public Task<TReader> Task { get; }
+
+    /// <summary>Makes the promise awaitable.</summary>
+    public System.Runtime.CompilerServices.TaskAwaiter<TReader> GetAwaiter() => Task.GetAwaiter();
+
+    private static async Task<TReader> ReadAsync(Task<MessageReader> result)
+        => (await result.ConfigureAwait(false)).GetRoot<TReader>();
+}

@@ -1,0 +1,95 @@
+using Capnp.Native.Interop;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// A two-party Cap'n Proto RPC connection: one RpcSystem of the C++ engine over one byte stream
+/// (TCP, a unix socket, or an adopted socket). Either side may offer a bootstrap capability and
+/// ask for the other's. Disposing it closes the connection: its capabilities break with
+/// <see cref="RpcDisconnectedException"/>.
+/// </summary>
+public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
+{
+    private readonly ConnectionHandle handle;
+    private readonly Lazy<Task> disconnected;
+
+    internal RpcConnection(EventLoop loop, ConnectionHandle handle)
+    {
+        Loop = loop;
+        this.handle = handle;
+        disconnected = new Lazy<Task>(WatchDisconnect);
+    }
+
+    /// <summary>The event loop the connection lives on.</summary>
+    public EventLoop Loop { get; }
+
+    /// <summary>
+    /// Completes when the connection is lost: normally when the peer closes it, with the failure
+    /// otherwise, and with <see cref="ObjectDisposedException"/> when it is disposed first.
+    /// </summary>
+    public Task Disconnected => disconnected.Value;
+
+    /// <summary>The peer's bootstrap capability (usable at once: calls are queued until it resolves).</summary>
+    public NativeCapability GetBootstrap()
+    {
+        var cap = IntPtr.Zero;
+        WithHandle(connection =>
+        {
+            capnp_cap* created;
+            NativeStatus.ThrowIfFailed(NativeMethods.capnp_connection_bootstrap(connection, &created));
+            cap = (IntPtr)created;
+        });
+        return new NativeCapability(Loop, new CapHandle((capnp_cap*)cap));
+    }
+
+    /// <summary>The peer's bootstrap capability as a typed client.</summary>
+    public TClient GetBootstrap<TClient>() where TClient : CapabilityClient, ICapabilityClient<TClient>
+        => TClient.Create(GetBootstrap());
+
+    /// <summary>Closes the connection.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Closes the connection.</summary>
+    public void Dispose() => handle.Dispose();
+
+    private Task WatchDisconnect()
+    {
+        var pointer = IntPtr.Zero;
+        WithHandle(connection => pointer = (IntPtr)connection);
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            return Loop.PostAsync(
+                (_, tag) => NativeMethods.capnp_connection_when_disconnected((capnp_connection*)pointer, tag),
+                static _ => true);
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
+    }
+
+    private void WithHandle(ConnectionAction action)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            action(handle.Pointer);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    private delegate void ConnectionAction(capnp_connection* connection);
+}

@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Capnp.Native.Interop;
+using Capnp.Native.Serialization;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// The managed side of one native server (one export of a <see cref="CapabilityServer"/>):
+/// receives its incoming calls, cancellations and final release from the loop thread, and runs
+/// the server's methods on the thread pool. Calls are started in the order they arrived (E-order)
+/// by one drain at a time; their asynchronous parts then run concurrently.
+/// </summary>
+internal sealed unsafe class ServerDispatcher : CallbackTarget
+{
+    private readonly EventLoop loop;
+    private readonly ConcurrentQueue<IncomingCall> arrivals = new();
+    private readonly ConcurrentDictionary<IntPtr, CancellationTokenSource> running = new();
+    private int draining;
+
+    public ServerDispatcher(EventLoop loop, CapabilityServer server)
+    {
+        this.loop = loop;
+        Server = server;
+    }
+
+    public CapabilityServer Server { get; }
+
+    /// <summary>The dispatcher behind a server tag the shim reported (loop thread, while the server lives).</summary>
+    public static ServerDispatcher? FromTag(ulong tag) => GCHandle.FromIntPtr((nint)tag).Target as ServerDispatcher;
+
+    protected override void OnCallback(int status, byte* payload, nuint length)
+    {
+        switch ((capnp_status)status)
+        {
+            case capnp_status.CAPNP_EVENT_INCOMING_CALL:
+                Arrive((capnp_incoming_call*)payload);
+                break;
+            case capnp_status.CAPNP_EVENT_CALL_CANCELLED:
+                if (running.TryGetValue(*(IntPtr*)payload, out var cancellation))
+                {
+                    // Cancel runs the handler's callbacks: never on the loop thread.
+                    ThreadPool.UnsafeQueueUserWorkItem(static c => c.Cancel(), cancellation, preferLocal: false);
+                }
+
+                break;
+            case capnp_status.CAPNP_EVENT_SERVER_RELEASED:
+                Unregister();
+                ServerExports.Released(Server);
+                break;
+        }
+    }
+
+    private void Arrive(capnp_incoming_call* call)
+    {
+        MessageReader parameters;
+        try
+        {
+            parameters = IncomingMessage.Adopt(loop, &call->@params);
+        }
+        catch (Exception e)
+        {
+            var message = System.Text.Encoding.UTF8.GetBytes(e.Message);
+            fixed (byte* text = message)
+            {
+                NativeMethods.capnp_call_fail(call->call, (int)capnp_status.CAPNP_STATUS_FAILED, text, (nuint)message.Length);
+            }
+
+            return;
+        }
+
+        var handle = (IntPtr)call->call;
+        running[handle] = new CancellationTokenSource();
+        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters));
+        if (Interlocked.Exchange(ref draining, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static d => d.Drain(), this, preferLocal: false);
+        }
+    }
+
+    private void Drain()
+    {
+        while (true)
+        {
+            while (arrivals.TryDequeue(out var call))
+            {
+                Start(call);
+            }
+
+            Volatile.Write(ref draining, 0);
+            // A call that arrived after the last dequeue but before the reset needs a drain too.
+            if (arrivals.IsEmpty || Interlocked.Exchange(ref draining, 1) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Start(IncomingCall call)
+    {
+        var cancellation = running[call.Handle];
+        var results = new MessageBuilder();
+        Task work;
+        try
+        {
+            // Runs the method's synchronous part now, in arrival order.
+            work = Server.DispatchAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
+        }
+        catch (Exception e)
+        {
+            work = Task.FromException(e);
+        }
+
+        if (work.IsCompleted)
+        {
+            Answer(call.Handle, work, results);
+        }
+        else
+        {
+            work.ContinueWith(
+                (done, state) => Answer(((IncomingCall)state!).Handle, done, results),
+                call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private void Answer(IntPtr handle, Task work, MessageBuilder results)
+    {
+        running.TryRemove(handle, out var cancellation);
+        cancellation?.Dispose();
+        var call = (capnp_call*)handle;
+        if (work.IsCompletedSuccessfully)
+        {
+            ReturnResults.Send(loop, call, results);
+            return;
+        }
+
+        results.Dispose();
+        var (kind, message) = Describe(work.Exception?.InnerException ?? new OperationCanceledException());
+        var bytes = System.Text.Encoding.UTF8.GetBytes(message);
+        fixed (byte* text = bytes)
+        {
+            // Fails only if the loop is gone, and then the caller has been failed already.
+            NativeMethods.capnp_call_fail(call, (int)kind, text, (nuint)bytes.Length);
+        }
+    }
+
+    private static (RpcExceptionType Kind, string Message) Describe(Exception exception) => exception switch
+    {
+        RpcException rpc => (rpc.Type, rpc.Message),
+        OperationCanceledException => (RpcExceptionType.Failed, "the call was cancelled"),
+        _ => (RpcExceptionType.Failed, exception.Message),
+    };
+
+    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters);
+}
+
+/// <summary>Results on their way back to a caller: pinned until the shim has copied them.</summary>
+internal sealed unsafe class ReturnResults : CallbackTarget
+{
+    private readonly OutgoingMessage results;
+
+    private ReturnResults(OutgoingMessage results)
+    {
+        this.results = results;
+    }
+
+    public static void Send(EventLoop loop, capnp_call* call, MessageBuilder builder)
+    {
+        OutgoingMessage results;
+        try
+        {
+            results = new OutgoingMessage(loop, builder);
+        }
+        catch (Exception e)
+        {
+            builder.Dispose();
+            var bytes = System.Text.Encoding.UTF8.GetBytes($"the server's results could not be sent: {e.Message}");
+            fixed (byte* text = bytes)
+            {
+                NativeMethods.capnp_call_fail(call, (int)capnp_status.CAPNP_STATUS_FAILED, text, (nuint)bytes.Length);
+            }
+
+            return;
+        }
+
+        var pending = new ReturnResults(results);
+        var tag = pending.Register();
+        var status = results.Send((segments, caps) => NativeMethods.capnp_call_return(
+            call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, tag));
+        if (status != 0)
+        {
+            // The call handle is consumed either way; the caller has been failed by the shim.
+            pending.Unregister();
+            results.Dispose();
+        }
+    }
+
+    protected override void OnCallback(int status, byte* payload, nuint length)
+    {
+        Unregister();
+        results.Dispose();
+    }
+}

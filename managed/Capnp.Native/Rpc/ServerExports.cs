@@ -1,0 +1,46 @@
+using System.Runtime.CompilerServices;
+
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// Counts the native exports of each server, and runs its release hook when the last one is
+/// released by the engine (every reference anywhere dropped).
+/// </summary>
+internal static class ServerExports
+{
+    private static readonly ConditionalWeakTable<CapabilityServer, StrongBox<int>> Counts = new();
+
+    public static void Exported(CapabilityServer server)
+    {
+        var count = Counts.GetOrCreateValue(server);
+        Interlocked.Increment(ref count.Value);
+    }
+
+    /// <summary>Called on the loop thread: the hook itself runs on the thread pool.</summary>
+    public static void Released(CapabilityServer server)
+    {
+        if (Counts.TryGetValue(server, out var count) && Interlocked.Decrement(ref count.Value) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static s => RunReleaseHook(s), server, preferLocal: false);
+        }
+    }
+
+    private static async void RunReleaseHook(CapabilityServer server)
+    {
+        try
+        {
+            if (server is IAsyncDisposable asyncDisposable)
+            {
+                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                server.Dispose();
+            }
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"CapnpNative: the release hook of {server.GetType()} failed: {e}");
+        }
+    }
+}

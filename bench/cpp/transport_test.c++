@@ -166,6 +166,28 @@ TEST_F(Fixture, LargeMessagesAndBufferReuse) {
   EXPECT_LT(reader.getStats().bytesAllocated, 4u * SIZE);
 }
 
+TEST_F(Fixture, MessageAboveEagerAllocationGrowsItsBuffer) {
+  CoalescingMessageStream writer(*pipe.ends[0]);
+  CoalescingMessageStream::Options options;
+  options.eagerAllocBytes = 256 * 1024;  // exercise the geometric growth with a 3 MB message
+  CoalescingMessageStream reader(*pipe.ends[1], options);
+  constexpr size_t SIZE = 3 * 1000 * 1000;
+  for (uint round = 0; round < 2; round++) {
+    auto small = makeMessage(100, 10 + round);
+    auto big = makeMessage(SIZE, round, round == 1);
+    auto w1 = writer.writeMessage(*small);
+    auto w2 = writer.writeMessage(*big);
+    auto w3 = writer.writeMessage(*small);
+    checkMessage(*reader.readMessage().wait(waitScope), 100, 10 + round);
+    checkMessage(*reader.readMessage().wait(waitScope), SIZE, round);
+    checkMessage(*reader.readMessage().wait(waitScope), 100, 10 + round);
+    w1.wait(waitScope);
+    w2.wait(waitScope);
+    w3.wait(waitScope);
+  }
+  EXPECT_GT(reader.getStats().bytesCopiedOnRead, 0u);
+}
+
 TEST_F(Fixture, ReadersStayValidWhileBuffersAreReused) {
   for (size_t pinRatio: { 0, 16 }) {  // 0: every message in place (pins its chunk)
     kj::TwoWayPipe pipe2 = kj::newTwoWayPipe();

@@ -148,7 +148,7 @@ kj::byte* CoalescingMessageStream::Batch::reserve(size_t bytes) {
   if (buffer.size() * WORD_BYTES - used < bytes) {
     size_t newSize = kj::max(buffer.size() * WORD_BYTES * 2, roundUp(used + bytes, 8192));
     auto newBuffer = kj::heapArray<capnp::word>(newSize / WORD_BYTES);
-    memcpy(newBuffer.begin(), buffer.begin(), used);
+    if (used > 0) memcpy(newBuffer.begin(), buffer.begin(), used);
     buffer = kj::mv(newBuffer);
   }
   kj::byte* result = reinterpret_cast<kj::byte*>(buffer.begin()) + used;

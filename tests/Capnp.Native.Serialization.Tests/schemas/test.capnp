@@ -103,3 +103,8 @@ const defInner :Inner = (a = 7, s = "inner default");
 const defInts :List(Int32) = [1, 2, 3];
 const defTexts :List(Text) = ["x", "yy"];
 const defHolder :UpgradeHolder = (ints = [1, 2, 3], texts = ["x", "yy"]);
+
+struct VersionLists {
+  olds @0 :List(OldVersion);
+  news @1 :List(NewVersion);
+}

@@ -209,6 +209,33 @@ internal sealed partial class CodeGenerator
         w.Close();
     }
 
+    /// <summary>Statements zeroing every field of a group (as C++ initX() does when switching union members).</summary>
+    private string GroupClear(ulong groupId)
+    {
+        var sb = new System.Text.StringBuilder();
+        void Walk(NodeModel g)
+        {
+            if (g.DiscriminantCount > 0) sb.Append($"_raw.WriteUInt16({g.DiscriminantOffset}, 0); ");
+            foreach (var f in g.Fields)
+            {
+                if (f.IsGroup) { if (_req.Nodes.TryGetValue(f.GroupTypeId, out var inner)) Walk(inner); continue; }
+                var stmt = f.Type.Kind switch
+                {
+                    TypeKind.Void => null,
+                    TypeKind.Bool => $"_raw.WriteBool({f.Offset}, false); ",
+                    TypeKind.Int8 or TypeKind.UInt8 => $"_raw.WriteUInt8({f.Offset}, 0); ",
+                    TypeKind.Int16 or TypeKind.UInt16 or TypeKind.Enum => $"_raw.WriteUInt16({f.Offset}, 0); ",
+                    TypeKind.Int32 or TypeKind.UInt32 or TypeKind.Float32 => $"_raw.WriteUInt32({f.Offset}, 0); ",
+                    TypeKind.Int64 or TypeKind.UInt64 or TypeKind.Float64 => $"_raw.WriteUInt64({f.Offset}, 0); ",
+                    _ => $"_raw.ClearPointer({f.Offset}); ",
+                };
+                sb.Append(stmt);
+            }
+        }
+        if (_req.Nodes.TryGetValue(groupId, out var node)) Walk(node);
+        return sb.ToString();
+    }
+
     // ---------------------------------------------------------------- builder
 
     private void EmitBuilder(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields, bool hasUnion)
@@ -244,7 +271,7 @@ internal sealed partial class CodeGenerator
                 var g = TypeName(f.GroupTypeId, null, n.Id);
                 w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create(_raw);");
                 if (f.InUnion)
-                    w.Line($"public {g}.Builder {fi.Init}() {{ {setWhich}return {g}.Builder.Create(_raw); }}");
+                    w.Line($"public {g}.Builder {fi.Init}() {{ {setWhich}{GroupClear(f.GroupTypeId)}return {g}.Builder.Create(_raw); }}");
                 continue;
             }
             var t = f.Type;

@@ -103,7 +103,7 @@ public class GeneratedTypesTests
         Assert.Equal(-2.25, r.DoubleDefault);
         Assert.Equal(0, r.Int32Field);
         Assert.Equal("", r.TextField);
-        Assert.Equal(0, r.Int32List.Count);
+        Assert.Empty(r.Int32List);
     }
 
     [Fact]
@@ -132,6 +132,7 @@ public class GeneratedTypesTests
         s.Square = 4;
         Assert.Equal(Shape.Which.Square, s.AsReader().Which);
         var rect = s.InitRectangle();
+        Assert.Equal(0, rect.Width); // switching members clears the group (square's bytes overlap width)
         rect.Width = 3; rect.Height = 4;
         var r = MessageReader.FromFramed(mb.ToFramedArray()).GetRoot<Shape.Reader>();
         Assert.Equal(Shape.Which.Rectangle, r.Which);

@@ -94,15 +94,15 @@ namespace Schema
             public bool HasAnnotations => _raw.HasPointer(2);
             public void SetFile() { _raw.SetWhich(6, 0); }
             public global::Schema.Node.Struct.Builder Struct => global::Schema.Node.Struct.Builder.Create(_raw);
-            public global::Schema.Node.Struct.Builder InitStruct() { _raw.SetWhich(6, 1); return global::Schema.Node.Struct.Builder.Create(_raw); }
+            public global::Schema.Node.Struct.Builder InitStruct() { _raw.SetWhich(6, 1); _raw.WriteUInt16(7, 0); _raw.WriteUInt16(12, 0); _raw.WriteUInt16(13, 0); _raw.WriteBool(224, false); _raw.WriteUInt16(15, 0); _raw.WriteUInt32(8, 0); _raw.ClearPointer(3); return global::Schema.Node.Struct.Builder.Create(_raw); }
             public global::Schema.Node.Enum.Builder Enum => global::Schema.Node.Enum.Builder.Create(_raw);
-            public global::Schema.Node.Enum.Builder InitEnum() { _raw.SetWhich(6, 2); return global::Schema.Node.Enum.Builder.Create(_raw); }
+            public global::Schema.Node.Enum.Builder InitEnum() { _raw.SetWhich(6, 2); _raw.ClearPointer(3); return global::Schema.Node.Enum.Builder.Create(_raw); }
             public global::Schema.Node.Interface.Builder Interface => global::Schema.Node.Interface.Builder.Create(_raw);
-            public global::Schema.Node.Interface.Builder InitInterface() { _raw.SetWhich(6, 3); return global::Schema.Node.Interface.Builder.Create(_raw); }
+            public global::Schema.Node.Interface.Builder InitInterface() { _raw.SetWhich(6, 3); _raw.ClearPointer(3); _raw.ClearPointer(4); return global::Schema.Node.Interface.Builder.Create(_raw); }
             public global::Schema.Node.Const.Builder Const => global::Schema.Node.Const.Builder.Create(_raw);
-            public global::Schema.Node.Const.Builder InitConst() { _raw.SetWhich(6, 4); return global::Schema.Node.Const.Builder.Create(_raw); }
+            public global::Schema.Node.Const.Builder InitConst() { _raw.SetWhich(6, 4); _raw.ClearPointer(3); _raw.ClearPointer(4); return global::Schema.Node.Const.Builder.Create(_raw); }
             public global::Schema.Node.Annotation.Builder Annotation => global::Schema.Node.Annotation.Builder.Create(_raw);
-            public global::Schema.Node.Annotation.Builder InitAnnotation() { _raw.SetWhich(6, 5); return global::Schema.Node.Annotation.Builder.Create(_raw); }
+            public global::Schema.Node.Annotation.Builder InitAnnotation() { _raw.SetWhich(6, 5); _raw.ClearPointer(3); _raw.WriteBool(112, false); _raw.WriteBool(113, false); _raw.WriteBool(114, false); _raw.WriteBool(115, false); _raw.WriteBool(116, false); _raw.WriteBool(117, false); _raw.WriteBool(118, false); _raw.WriteBool(119, false); _raw.WriteBool(120, false); _raw.WriteBool(121, false); _raw.WriteBool(122, false); _raw.WriteBool(123, false); return global::Schema.Node.Annotation.Builder.Create(_raw); }
             /// <inheritdoc/>
             public override string ToString() => "Node " + _raw.ToString();
         }
@@ -649,9 +649,9 @@ namespace Schema
             public bool HasAnnotations => _raw.HasPointer(1);
             public ushort DiscriminantValue { get => _raw.ReadUInt16(1, 65535); set { _raw.WriteUInt16(1, value, 65535); } }
             public global::Schema.Field.Slot.Builder Slot => global::Schema.Field.Slot.Builder.Create(_raw);
-            public global::Schema.Field.Slot.Builder InitSlot() { _raw.SetWhich(4, 0); return global::Schema.Field.Slot.Builder.Create(_raw); }
+            public global::Schema.Field.Slot.Builder InitSlot() { _raw.SetWhich(4, 0); _raw.WriteUInt32(1, 0); _raw.ClearPointer(2); _raw.ClearPointer(3); _raw.WriteBool(128, false); return global::Schema.Field.Slot.Builder.Create(_raw); }
             public global::Schema.Field.Group.Builder Group => global::Schema.Field.Group.Builder.Create(_raw);
-            public global::Schema.Field.Group.Builder InitGroup() { _raw.SetWhich(4, 1); return global::Schema.Field.Group.Builder.Create(_raw); }
+            public global::Schema.Field.Group.Builder InitGroup() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); return global::Schema.Field.Group.Builder.Create(_raw); }
             public global::Schema.Field.Ordinal.Builder Ordinal => global::Schema.Field.Ordinal.Builder.Create(_raw);
             /// <inheritdoc/>
             public override string ToString() => "Field " + _raw.ToString();
@@ -1076,15 +1076,15 @@ namespace Schema
             public void SetText() { _raw.SetWhich(0, 12); }
             public void SetData() { _raw.SetWhich(0, 13); }
             public global::Schema.Type.List.Builder List => global::Schema.Type.List.Builder.Create(_raw);
-            public global::Schema.Type.List.Builder InitList() { _raw.SetWhich(0, 14); return global::Schema.Type.List.Builder.Create(_raw); }
+            public global::Schema.Type.List.Builder InitList() { _raw.SetWhich(0, 14); _raw.ClearPointer(0); return global::Schema.Type.List.Builder.Create(_raw); }
             public global::Schema.Type.Enum.Builder Enum => global::Schema.Type.Enum.Builder.Create(_raw);
-            public global::Schema.Type.Enum.Builder InitEnum() { _raw.SetWhich(0, 15); return global::Schema.Type.Enum.Builder.Create(_raw); }
+            public global::Schema.Type.Enum.Builder InitEnum() { _raw.SetWhich(0, 15); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Enum.Builder.Create(_raw); }
             public global::Schema.Type.Struct.Builder Struct => global::Schema.Type.Struct.Builder.Create(_raw);
-            public global::Schema.Type.Struct.Builder InitStruct() { _raw.SetWhich(0, 16); return global::Schema.Type.Struct.Builder.Create(_raw); }
+            public global::Schema.Type.Struct.Builder InitStruct() { _raw.SetWhich(0, 16); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Struct.Builder.Create(_raw); }
             public global::Schema.Type.Interface.Builder Interface => global::Schema.Type.Interface.Builder.Create(_raw);
-            public global::Schema.Type.Interface.Builder InitInterface() { _raw.SetWhich(0, 17); return global::Schema.Type.Interface.Builder.Create(_raw); }
+            public global::Schema.Type.Interface.Builder InitInterface() { _raw.SetWhich(0, 17); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Interface.Builder.Create(_raw); }
             public global::Schema.Type.AnyPointer.Builder AnyPointer => global::Schema.Type.AnyPointer.Builder.Create(_raw);
-            public global::Schema.Type.AnyPointer.Builder InitAnyPointer() { _raw.SetWhich(0, 18); return global::Schema.Type.AnyPointer.Builder.Create(_raw); }
+            public global::Schema.Type.AnyPointer.Builder InitAnyPointer() { _raw.SetWhich(0, 18); _raw.WriteUInt16(4, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Builder.Create(_raw); }
             /// <inheritdoc/>
             public override string ToString() => "Type " + _raw.ToString();
         }
@@ -1334,11 +1334,11 @@ namespace Schema
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Type.AnyPointer.Which Which => (global::Schema.Type.AnyPointer.Which)_raw.ReadUInt16(4);
                 public global::Schema.Type.AnyPointer.Unconstrained.Builder Unconstrained => global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw);
-                public global::Schema.Type.AnyPointer.Unconstrained.Builder InitUnconstrained() { _raw.SetWhich(4, 0); return global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw); }
+                public global::Schema.Type.AnyPointer.Unconstrained.Builder InitUnconstrained() { _raw.SetWhich(4, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw); }
                 public global::Schema.Type.AnyPointer.Parameter.Builder Parameter => global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw);
-                public global::Schema.Type.AnyPointer.Parameter.Builder InitParameter() { _raw.SetWhich(4, 1); return global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw); }
+                public global::Schema.Type.AnyPointer.Parameter.Builder InitParameter() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw); }
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw);
-                public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder InitImplicitMethodParameter() { _raw.SetWhich(4, 2); return global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw); }
+                public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder InitImplicitMethodParameter() { _raw.SetWhich(4, 2); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw); }
                 /// <inheritdoc/>
                 public override string ToString() => "anyPointer " + _raw.ToString();
             }

@@ -138,7 +138,7 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var dispatcher = new ServerDispatcher(this, server);
-        var streaming = server.StreamingMethods;
+        var streaming = server.StreamingMethodKeys;
         var keys = new ulong[streaming.Count * 2];
         for (var i = 0; i < streaming.Count; i++)
         {

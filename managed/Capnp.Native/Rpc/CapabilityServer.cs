@@ -17,10 +17,16 @@ public abstract class CapabilityServer : ICallTarget
     private static readonly (ulong InterfaceId, ushort MethodId)[] NoStreamingMethods = [];
 
     /// <summary>The streaming methods (<c>-> stream</c>) among those dispatched, generated.</summary>
-    protected internal virtual IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethods => NoStreamingMethods;
+    protected virtual IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethods => NoStreamingMethods;
 
     /// <summary>Dispatches a call to the generated abstract method.</summary>
-    protected internal abstract Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken);
+    protected abstract Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken);
+
+    // Entry points for the engine's dispatcher (the members above are for generated code).
+    internal IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethodKeys => StreamingMethods;
+
+    internal Task InvokeAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
+        => DispatchAsync(interfaceId, methodId, parameters, results, cancellationToken);
 
     /// <summary>The exception for an unknown method.</summary>
     protected static Exception Unimplemented(ulong interfaceId, ushort methodId)

@@ -25,7 +25,7 @@ public sealed class LocalServerReference(CapabilityServer server) : ICallTarget
 /// <summary>Serves a managed call target that is not a <see cref="CapabilityServer"/> by forwarding calls to it.</summary>
 internal sealed class ForwardingServer(ICallTarget target) : CapabilityServer
 {
-    protected internal override async Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
+    protected override async Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
     {
         // The copies keep capability indices, so the cap tables are carried over as they are.
         var request = new MessageBuilder();

@@ -6,8 +6,8 @@ namespace Capnp.Native.Rpc;
 /// <summary>
 /// A reference to a capability held by the C++ engine: remote, a promise, or one of our servers
 /// exported through an event loop. Calls go through the engine, in E-order, with promise
-/// pipelining. Dispose it when done; an undisposed reference is reported to
-/// <see cref="LeakTracker"/> (naming the client type it was used as) and released by its finalizer.
+/// pipelining. Dispose it when done; an undisposed reference that was used through a client is
+/// reported to <see cref="LeakTracker"/> (naming the client type) and released by its finalizer.
 /// </summary>
 public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget
 {
@@ -24,7 +24,12 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
     {
         if (Volatile.Read(ref disposed) == 0)
         {
-            LeakTracker.Report($"a capability reference ({clientType?.FullName ?? "untyped"}) was not disposed; released by the finalizer");
+            // A capability nobody took out of a message is the message's to drop, not a leak.
+            if (clientType is not null)
+            {
+                LeakTracker.Report($"a capability reference ({clientType.FullName}) was not disposed; released by the finalizer");
+            }
+
             Handle.Dispose();
         }
     }

@@ -7,7 +7,9 @@ namespace Capnp.Native.Rpc;
 /// <summary>
 /// A message on its way to the shim: its segments pinned in place (the shim copies them once, on
 /// the loop thread, straight into the engine's message) and its cap table mapped to native
-/// capabilities. Disposed when the shim reports the message consumed.
+/// capabilities, each held (SafeHandle reference) so that a sender disposing its reference right
+/// after sending cannot release it before the shim has read it. Disposed when the shim reports
+/// the message consumed.
 /// </summary>
 internal sealed unsafe class OutgoingMessage : IDisposable
 {
@@ -31,9 +33,20 @@ internal sealed unsafe class OutgoingMessage : IDisposable
 
         var table = builder.CapTable;
         caps = new CapHandle[table.Count];
-        for (var i = 0; i < table.Count; i++)
+        try
         {
-            caps[i] = ToNative(loop, table[i]);
+            for (var i = 0; i < table.Count; i++)
+            {
+                var cap = ToNative(loop, table[i]);
+                var added = false;
+                cap.DangerousAddRef(ref added);
+                caps[i] = cap;
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
         }
     }
 
@@ -41,33 +54,18 @@ internal sealed unsafe class OutgoingMessage : IDisposable
 
     public int CapCount => caps.Length;
 
-    /// <summary>Runs <paramref name="send"/> with the native descriptors, holding every cap handle meanwhile.</summary>
+    /// <summary>Runs <paramref name="send"/> with the native descriptors (segments, cap pointers).</summary>
     public int Send(Func<IntPtr, IntPtr, int> send)
     {
-        var added = new bool[caps.Length];
-        try
+        var capPointers = stackalloc capnp_cap*[caps.Length];
+        for (var i = 0; i < caps.Length; i++)
         {
-            var capPointers = stackalloc capnp_cap*[caps.Length];
-            for (var i = 0; i < caps.Length; i++)
-            {
-                caps[i].DangerousAddRef(ref added[i]);
-                capPointers[i] = caps[i].Pointer;
-            }
-
-            fixed (capnp_segment* segmentPointer = segments)
-            {
-                return send((IntPtr)segmentPointer, (IntPtr)capPointers);
-            }
+            capPointers[i] = caps[i].Pointer;
         }
-        finally
+
+        fixed (capnp_segment* segmentPointer = segments)
         {
-            for (var i = 0; i < caps.Length; i++)
-            {
-                if (added[i])
-                {
-                    caps[i].DangerousRelease();
-                }
-            }
+            return send((IntPtr)segmentPointer, (IntPtr)capPointers);
         }
     }
 
@@ -76,6 +74,11 @@ internal sealed unsafe class OutgoingMessage : IDisposable
         foreach (var pin in pins)
         {
             pin.Dispose();
+        }
+
+        foreach (var cap in caps)
+        {
+            cap?.DangerousRelease();
         }
 
         // Capabilities exported just for this message: the message holds its own references.

@@ -104,7 +104,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         try
         {
             // Runs the method's synchronous part now, in arrival order.
-            work = Server.DispatchAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
+            work = Server.InvokeAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
         }
         catch (Exception e)
         {

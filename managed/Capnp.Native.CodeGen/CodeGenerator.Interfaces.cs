@@ -57,7 +57,10 @@ internal sealed partial class CodeGenerator
             for (int i = 0; i < owner.Methods.Count; i++)
             {
                 var m = owner.Methods[i];
-                var name = Names.Unique(NameAnnotation(m.Annotations) ?? Names.Pascal(m.Name), used);
+                // Both Xxx and XxxAsync must be free.
+                var name = NameAnnotation(m.Annotations) ?? Names.Pascal(m.Name);
+                while (used.Contains(name) || used.Contains(name + "Async")) name += "_";
+                used.Add(name);
                 used.Add(name + "Async");
                 list.Add(new MethodInfo
                 {

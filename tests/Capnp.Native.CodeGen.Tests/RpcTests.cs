@@ -49,6 +49,10 @@ public class RpcTests
             results.Adder = new Calculator.Adder.Client(new AdderImpl(parameters.Base));
             return Task.CompletedTask;
         }
+        public int Dispatched;
+        // "dispatch"/"dispatchAsync" collide with CapabilityServer.DispatchAsync: they get a trailing '_'.
+        public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) { Dispatched += 1; return Task.CompletedTask; }
+        public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) { Dispatched += 10; return Task.CompletedTask; }
         public override Task EchoAsync(Calculator.EchoParams.Reader parameters, Calculator.EchoResults.Builder results, CancellationToken cancellationToken)
         {
             results.String = parameters.String;
@@ -66,6 +70,8 @@ public class RpcTests
         public override Task DescribeAsync(Calculator.DescribeParams.Reader p, Calculator.DescribeResults.Builder r, CancellationToken ct) => _basic.DescribeAsync(p, r, ct);
         public override Task GetAdderAsync(Calculator.GetAdderParams.Reader p, Calculator.GetAdderResults.Builder r, CancellationToken ct) => _basic.GetAdderAsync(p, r, ct);
         public override Task EchoAsync(Calculator.EchoParams.Reader p, Calculator.EchoResults.Builder r, CancellationToken ct) => _basic.EchoAsync(p, r, ct);
+        public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) => _basic.Dispatch_Async(p, r, ct);
+        public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) => _basic.DispatchAsync_Async(p, r, ct);
     }
 
     [Fact]
@@ -110,6 +116,10 @@ public class RpcTests
 
         var echo = await client.EchoAsync("keyword", 7);
         Assert.Equal(("keyword", 7), (echo.String, echo.Class));
+
+        await client.DispatchAsync();
+        await client.DispatchAsync_Async();
+        Assert.Equal(11, server.Dispatched);
     }
 
     [Fact]

@@ -155,6 +155,8 @@ interface Calculator {
   describe @1 (shape :Shape, tag :Text) -> (text :Text);
   getAdder @2 (base :Int64) -> (adder :Adder);
   echo @3 (string :Text, class :Int32) -> (string :Text, class :Int32);
+  dispatch @4 () -> ();
+  dispatchAsync @5 () -> ();
 
   interface Adder {
     addTo @0 (value :Int64) -> (result :Int64);

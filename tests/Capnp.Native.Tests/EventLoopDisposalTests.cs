@@ -25,7 +25,7 @@ public sealed class EventLoopDisposalTests
         }
 
         Assert.Equal(before.live_pending_operations, NativeCounters.Read().live_pending_operations);
-        Assert.Equal(0, PendingOperation.LiveCount);
+        Assert.Equal(0, CallbackTarget.LiveCount);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class EventLoopDisposalTests
             }
         }
 
-        Assert.Equal(0, PendingOperation.LiveCount);
+        Assert.Equal(0, CallbackTarget.LiveCount);
     }
 
     [Fact]

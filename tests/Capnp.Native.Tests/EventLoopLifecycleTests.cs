@@ -28,7 +28,7 @@ public sealed class EventLoopLifecycleTests
         Assert.Equal(before.live_loops, after.live_loops);
         Assert.Equal(before.live_loop_threads, after.live_loop_threads);
         Assert.Equal(before.live_pending_operations, after.live_pending_operations);
-        Assert.Equal(0, PendingOperation.LiveCount);
+        Assert.Equal(0, CallbackTarget.LiveCount);
     }
 
     [Fact]

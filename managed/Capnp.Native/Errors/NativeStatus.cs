@@ -18,8 +18,21 @@ internal static unsafe class NativeStatus
         }
     }
 
+    // The engine prefixes failures that crossed a connection; callers get the message as thrown.
+    private const string RemotePrefix = "remote exception: ";
+
     /// <summary>Maps a status and its message to the exception a caller should see.</summary>
-    public static Exception ToException(int status, string message) => (capnp_status)status switch
+    public static Exception ToException(int status, string message)
+    {
+        while (message.StartsWith(RemotePrefix, StringComparison.Ordinal))
+        {
+            message = message[RemotePrefix.Length..];
+        }
+
+        return Map(status, message);
+    }
+
+    private static Exception Map(int status, string message) => (capnp_status)status switch
     {
         capnp_status.CAPNP_STATUS_FAILED => RpcException.Create(RpcExceptionType.Failed, message),
         capnp_status.CAPNP_STATUS_OVERLOADED => RpcException.Create(RpcExceptionType.Overloaded, message),

@@ -31,7 +31,10 @@ public abstract class CapabilityClient : IDisposable
     /// <summary>Releases the capability.</summary>
     public void Dispose() => Target.Dispose();
 
-    /// <summary>Reads a capability field: looks its index up in the message's cap table.</summary>
+    /// <summary>
+    /// Reads a capability field: looks its index up in the message's cap table. As in C++, the
+    /// caller gets a reference of its own (dispose it); the message keeps its own.
+    /// </summary>
     public static T? FromCapTable<T>(StructReader reader, int pointerIndex) where T : CapabilityClient, ICapabilityClient<T>
     {
         var index = reader.ReadCapabilityIndex(pointerIndex);
@@ -42,14 +45,16 @@ public abstract class CapabilityClient : IDisposable
 
         return table[(int)capIndex] switch
         {
-            T typed => typed,
-            CapabilityClient client => T.Create(client.Target),
-            ICallTarget target => T.Create(target),
+            CapabilityClient client => T.Create(NewReference(client.Target)),
+            ICallTarget target => T.Create(NewReference(target)),
             _ => null,
         };
     }
 
-    /// <summary>Writes a capability field: appends the client's target to the message's cap table.</summary>
+    /// <summary>
+    /// Writes a capability field: appends a reference to the client's capability to the message's
+    /// cap table, which owns it (the caller keeps and still disposes its own).
+    /// </summary>
     public static void WriteToCapTable(StructBuilder builder, int pointerIndex, CapabilityClient? client)
     {
         if (client is null)
@@ -59,9 +64,13 @@ public abstract class CapabilityClient : IDisposable
         }
 
         var table = builder.MessageBuilder.CapTable;
-        table.Add(client.Target);
+        table.Add(NewReference(client.Target));
         builder.WriteCapabilityIndex(pointerIndex, (uint)(table.Count - 1));
     }
+
+    // Engine references are counted: a new holder gets a new reference. Managed targets are shared.
+    private static ICallTarget NewReference(ICallTarget target)
+        => target is NativeCapability native ? native.Duplicate() : target;
 
     /// <summary>Sends a call; pipelines through the target when it supports it.</summary>
     protected PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)

@@ -41,8 +41,18 @@ public abstract class CapabilityServer : ICallTarget
         return results.AsReader();
     }
 
-    /// <summary>The release hook: runs once when the last reference is dropped. Does nothing by default.</summary>
+    /// <summary>
+    /// The release hook: the engine calls it once when the last reference to an exported server
+    /// is dropped (unless the server implements <see cref="IAsyncDisposable"/>, whose
+    /// DisposeAsync is called instead). Does nothing by default.
+    /// </summary>
     public virtual void Dispose()
+    {
+    }
+
+    // A client wrapping the server in process does not own it: disposing that client must not
+    // run the release hook while the engine may still hold references.
+    void IDisposable.Dispose()
     {
     }
 }

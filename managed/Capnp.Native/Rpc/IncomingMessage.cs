@@ -48,4 +48,16 @@ internal static unsafe class IncomingMessage
         reader.CapTable = capTable;
         return reader;
     }
+
+    /// <summary>
+    /// Drops the message's own capability references (readers took their own), so releases reach
+    /// the peers now rather than when the garbage collector finds the message.
+    /// </summary>
+    public static void ReleaseCapabilities(MessageReader message)
+    {
+        foreach (var entry in message.CapTable ?? [])
+        {
+            (entry as NativeCapability)?.Dispose();
+        }
+    }
 }

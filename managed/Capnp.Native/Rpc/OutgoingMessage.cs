@@ -81,6 +81,12 @@ internal sealed unsafe class OutgoingMessage : IDisposable
             cap?.DangerousRelease();
         }
 
+        // The cap table owns its entries (see CapabilityClient.WriteToCapTable).
+        foreach (var entry in builder.CapTable)
+        {
+            (entry as NativeCapability)?.Dispose();
+        }
+
         // Capabilities exported just for this message: the message holds its own references.
         foreach (var export in temporaryExports)
         {

@@ -113,18 +113,20 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
         if (work.IsCompleted)
         {
-            Answer(call.Handle, work, results);
+            Answer(call, work, results);
         }
         else
         {
             work.ContinueWith(
-                (done, state) => Answer(((IncomingCall)state!).Handle, done, results),
+                (done, state) => Answer((IncomingCall)state!, done, results),
                 call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
-    private void Answer(IntPtr handle, Task work, MessageBuilder results)
+    private void Answer(IncomingCall incoming, Task work, MessageBuilder results)
     {
+        IncomingMessage.ReleaseCapabilities(incoming.Parameters);
+        var handle = incoming.Handle;
         running.TryRemove(handle, out var cancellation);
         cancellation?.Dispose();
         var call = (capnp_call*)handle;

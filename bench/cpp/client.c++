@@ -88,6 +88,13 @@ struct Run {
   }
 };
 
+double cpuSeconds() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 long peakRssKb() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -136,6 +143,7 @@ int main(int argc, char* argv[]) {
     run.maxCalls = maxCalls;
 
     kj::String figures;
+    double cpuStart = 0;
     if (scenario == "latency") {
       // Warm-up: connection set-up, allocator, caches.
       run.deadline = Clock::now() + std::chrono::milliseconds(200);
@@ -143,6 +151,7 @@ int main(int argc, char* argv[]) {
       run.latencyLoop().wait(io.waitScope);
       run.latenciesUs.clear();
       run.calls = 0;
+      cpuStart = cpuSeconds();
       run.maxCalls = maxCalls;
       run.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(seconds));
@@ -165,6 +174,7 @@ int main(int argc, char* argv[]) {
       run.maxCalls = echo ? 8 : 2000;
       run.runConcurrent(io.waitScope, inflight, echo, 0.2, elapsed);  // warm-up
       run.maxCalls = maxCalls;
+      cpuStart = cpuSeconds();
       uint64_t calls = run.runConcurrent(io.waitScope, inflight, echo, seconds, elapsed);
       if (echo) {
         double mbPerS = calls * static_cast<double>(payloadBytes) / 1e6 / elapsed;
@@ -178,14 +188,19 @@ int main(int argc, char* argv[]) {
       KJ_FAIL_REQUIRE("unknown scenario (expected latency, throughput or bulk)", scenario);
     }
 
+    double cpuUsPerCall = (cpuSeconds() - cpuStart) * 1e6 / kj::max(run.calls, uint64_t(1));
     kj::String streamStats;
     if (connection->msgStream.get() != nullptr) {
       auto& s = connection->msgStream->getStats();
       streamStats = kj::str(" stream_msgs_out=", s.messagesWritten, " stream_writes=", s.writeCalls,
-                            " stream_msgs_in=", s.messagesRead, " stream_reads=", s.readCalls);
+                            " stream_msgs_in=", s.messagesRead, " stream_reads=", s.readCalls,
+                            " stream_msgs_copied=", s.messagesCopied,
+                            " stream_read_buffers_allocated=", s.buffersAllocated,
+                            " stream_bytes_moved=", s.bytesCopiedOnRead);
     }
-    printf("scenario=%s transport=%s %s total_calls=%llu peak_rss_kb=%ld%s\n", scenario.cStr(),
-           bench::transportName(transport).cStr(), figures.cStr(),
+    printf("scenario=%s transport=%s %s client_cpu_us_per_call=%.2f total_calls=%llu "
+           "peak_rss_kb=%ld%s\n", scenario.cStr(),
+           bench::transportName(transport).cStr(), figures.cStr(), cpuUsPerCall,
            static_cast<unsigned long long>(run.totalCalls), peakRssKb(), streamStats.cStr());
     fflush(stdout);
   })) {

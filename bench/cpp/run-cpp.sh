@@ -8,6 +8,8 @@
 #   scenario=latency transport=coalescing value=<median_us> plain=<median_us> ratio=<ours/plain> better=lower
 #   scenario=throughput ... value=<calls_per_s> ... better=higher
 #   scenario=bulk ... value=<mb_per_s> ... better=higher
+# plus cpu_us_per_call (client + server CPU time per call, a figure less sensitive to other load
+# on the machine than the wall-clock rates) and its ratio.
 # With --strace, also the system calls per RPC call (client + server) under strace -c -f.
 set -euo pipefail
 
@@ -45,6 +47,7 @@ start_server() {
   local transport="$1"; shift
   rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
   "$@" "$build/bench-server" --transport "$transport" --listen 127.0.0.1:0 --max-seconds 600 --once \
+      --rusage-out "$tmp/server.rusage" \
       >"$tmp/fifo" &
   server_pid=$!
   local line=""
@@ -71,6 +74,7 @@ stop_server() {
 
 # run_pair TRANSPORT SCENARIO: prints the client's line.
 run_pair() {
+  rm -f "$tmp/server.rusage"
   start_server "$1"
   "$build/bench-client" --transport "$1" --connect "127.0.0.1:$port" --scenario "$2" \
       --seconds "$seconds"
@@ -87,21 +91,30 @@ declare -A key=( [latency]=median_us [throughput]=calls_per_s [bulk]=mb_per_s )
 declare -A better=( [latency]=lower [throughput]=higher [bulk]=higher )
 
 for scenario in $scenarios; do
-  : >"$tmp/plain"; : >"$tmp/coalescing"
+  : >"$tmp/plain"; : >"$tmp/coalescing"; : >"$tmp/plain.cpu"; : >"$tmp/coalescing.cpu"
   for ((rep = 0; rep < reps; rep++)); do
     if ((rep % 2 == 0)); then order="plain coalescing"; else order="coalescing plain"; fi
     for transport in $order; do
       run_pair "$transport" "$scenario" >"$tmp/line"   # not in $(...): keeps server_pid here
       line="$(cat "$tmp/line")"
-      echo "  $line" >&2
+      # CPU per call of both processes (server: whole process, so slightly over-counted).
+      server_cpu="$(sed -n 's/.*server_cpu_us=\([0-9.]*\).*/\1/p' "$tmp/server.rusage" 2>/dev/null || true)"
+      cpu="$(awk -v c="$(field client_cpu_us_per_call "$line")" -v s="${server_cpu:-0}" \
+          -v n="$(field total_calls "$line")" 'BEGIN { printf "%.2f", c + s / n }')"
+      echo "  $line server_cpu_us=${server_cpu:-?} cpu_us_per_call=$cpu" >&2
       field "${key[$scenario]}" "$line" >>"$tmp/$transport"
+      echo "$cpu" >>"$tmp/$transport.cpu"
     done
   done
   ours="$(median <"$tmp/coalescing")"
   plain="$(median <"$tmp/plain")"
   ratio="$(awk -v a="$ours" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')"
-  printf 'scenario=%s transport=coalescing value=%.1f plain=%.1f ratio=%s better=%s reps=%d seconds=%s\n' \
-      "$scenario" "$ours" "$plain" "$ratio" "${better[$scenario]}" "$reps" "$seconds"
+  cpu_ours="$(median <"$tmp/coalescing.cpu")"
+  cpu_plain="$(median <"$tmp/plain.cpu")"
+  cpu_ratio="$(awk -v a="$cpu_ours" -v b="$cpu_plain" 'BEGIN { printf "%.2f", a / b }')"
+  printf 'scenario=%s transport=coalescing value=%.1f plain=%.1f ratio=%s better=%s cpu_us_per_call=%.2f plain_cpu_us_per_call=%.2f cpu_ratio=%s reps=%d seconds=%s\n' \
+      "$scenario" "$ours" "$plain" "$ratio" "${better[$scenario]}" "$cpu_ours" "$cpu_plain" \
+      "$cpu_ratio" "$reps" "$seconds"
 done
 
 if ((do_strace)); then

@@ -7,6 +7,7 @@
 #include <kj/debug.h>
 #include <kj/main.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include "bench_impl.h"
 #include "common.h"
@@ -56,15 +57,17 @@ int main(int argc, char* argv[]) {
   kj::StringPtr listenArg = "127.0.0.1:0";
   double maxSeconds = 3600;  // the server never outlives a forgotten benchmark by more than this
   bool once = false;
+  kj::StringPtr rusageOut = nullptr;
   for (int i = 1; i < argc; i++) {
     kj::StringPtr arg = argv[i];
     if (arg == "--transport" && i + 1 < argc) transportArg = argv[++i];
     else if (arg == "--listen" && i + 1 < argc) listenArg = argv[++i];
     else if (arg == "--max-seconds" && i + 1 < argc) maxSeconds = atof(argv[++i]);
     else if (arg == "--once") once = true;
+    else if (arg == "--rusage-out" && i + 1 < argc) rusageOut = argv[++i];
     else {
       fprintf(stderr, "usage: %s --transport plain|coalescing --listen HOST:PORT "
-                      "[--max-seconds N] [--once]\n", argv[0]);
+                      "[--max-seconds N] [--once] [--rusage-out FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -84,6 +87,19 @@ int main(int argc, char* argv[]) {
   })) {
     fprintf(stderr, "bench-server: %s\n", kj::str(*e).cStr());
     return 1;
+  }
+  if (rusageOut != nullptr) {
+    // CPU time of the whole server process, for per-call CPU figures that are less sensitive to
+    // other load on the machine than wall-clock rates.
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    FILE* f = fopen(rusageOut.cStr(), "w");
+    if (f != nullptr) {
+      fprintf(f, "server_cpu_us=%.0f peak_rss_kb=%ld\n",
+              (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 +
+              usage.ru_utime.tv_usec + usage.ru_stime.tv_usec, usage.ru_maxrss);
+      fclose(f);
+    }
   }
   return 0;
 }

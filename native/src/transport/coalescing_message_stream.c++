@@ -436,7 +436,9 @@ void CoalescingMessageStream::ensureSpace(size_t needBytes) {
   if (target > options.eagerAllocBytes) {
     target = kj::min(needBytes, kj::max(options.eagerAllocBytes, avail * 2));
   }
-  size_t window = kj::max(target, options.readChunkBytes / 2);
+  // Room wanted after readPos. With nothing buffered, moving to another buffer costs nothing,
+  // so ask for a full read chunk of room; otherwise half of one avoids copying too eagerly.
+  size_t window = kj::max(target, avail == 0 ? options.readChunkBytes : options.readChunkBytes / 2);
 
   if (chunk.get() != nullptr) {
     if (avail == 0 && !chunk->shared()) {
@@ -493,6 +495,11 @@ kj::Promise<kj::Maybe<kj::Own<capnp::MessageReader>>> CoalescingMessageStream::r
   size_t capacity = chunk->capacity();
   size_t minBytes = kj::min(needBytes, capacity - readPos) - avail;
   size_t maxBytes = capacity - fillEnd;
+  if (needBytes > options.readChunkBytes) {
+    // The rest of a large message: take little beyond it (small trailing messages), so that the
+    // start of a following large message is not read into this buffer and copied out again.
+    maxBytes = kj::min(maxBytes, needBytes - avail + options.readChunkBytes / 16);
+  }
   KJ_ASSERT(minBytes > 0 && minBytes <= maxBytes);
   ++stats.readCalls;
   return inner.tryRead(chunk->bytes() + fillEnd, minBytes, maxBytes)

@@ -169,6 +169,9 @@ void CoalescingMessageStream::Batch::appendCopied(size_t offset, size_t size) {
 }
 
 void CoalescingMessageStream::Batch::clear() {
+  if (buffer.size() * WORD_BYTES > 4 * 1024 * 1024) {
+    buffer = nullptr;  // after an unusual burst, do not keep a huge buffer forever
+  }
   used = 0;
   pieces.clear();
   waiters.clear();
@@ -309,7 +312,10 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
     return kj::READY_NOW;
   }
 
-  { auto tmp = kj::mv(pending); pending = kj::mv(inFlight); inFlight = kj::mv(tmp); }  // `pending` becomes the (empty) spare batch
+  // Swap: the filled batch goes out; the idle (empty) one takes new messages meanwhile.
+  auto filled = kj::mv(pending);
+  pending = kj::mv(inFlight);
+  inFlight = kj::mv(filled);
   Batch& batch = *inFlight;
   const kj::byte* base = reinterpret_cast<const kj::byte*>(batch.buffer.begin());
   iov.clear();

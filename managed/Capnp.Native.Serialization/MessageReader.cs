@@ -12,8 +12,15 @@ public sealed class MessageReader
 {
     internal readonly ReadOnlyMemory<byte>[] Segments;
     // Fast path for array-backed segments: avoids ReadOnlyMemory.Span's type dispatch on every access.
-    private readonly byte[]?[] _arrays;
-    private readonly int[] _offsets;
+    private readonly SegmentView[] _views;
+
+    private readonly struct SegmentView
+    {
+        public readonly byte[]? Array;
+        public readonly int Offset;
+        public readonly int Length;
+        public SegmentView(byte[]? array, int offset, int length) { Array = array; Offset = offset; Length = length; }
+    }
     internal long RemainingWords;
     internal readonly int NestingLimit;
 
@@ -28,15 +35,12 @@ public sealed class MessageReader
         Wire.EnsureLittleEndian();
         if (segments.Length == 0) throw new CapnpFormatException("Message has no segments.");
         Segments = segments;
-        _arrays = new byte[]?[segments.Length];
-        _offsets = new int[segments.Length];
+        _views = new SegmentView[segments.Length];
         for (int i = 0; i < segments.Length; i++)
         {
-            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null)
-            {
-                _arrays[i] = seg.Array;
-                _offsets[i] = seg.Offset;
-            }
+            _views[i] = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null
+                ? new SegmentView(seg.Array, seg.Offset, seg.Count)
+                : new SegmentView(null, 0, segments[i].Length);
         }
         Options = options;
         RemainingWords = options.EffectiveTraversalLimit;
@@ -46,11 +50,11 @@ public sealed class MessageReader
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ReadOnlySpan<byte> Span(int seg)
     {
-        var a = _arrays[seg];
-        if (a is not null)
+        ref readonly var v = ref _views[seg];
+        if (v.Array is not null)
             return System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
-                ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(a), (nint)(uint)_offsets[seg]),
-                Segments[seg].Length);
+                ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(v.Array), (nint)(uint)v.Offset),
+                v.Length);
         return Segments[seg].Span;
     }
 

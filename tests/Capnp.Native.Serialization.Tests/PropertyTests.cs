@@ -105,4 +105,33 @@ public class PropertyTests
             Assert.Equal(CapnpTool.Run(framed, "convert", "binary:canonical"), Canonicalizer.Canonicalize(mb.AsReader().Root));
         }, iter: 15);
     }
+
+    [Fact]
+    public void RandomValuesEncodedByCapnpAreReadBack()
+    {
+        var gen =
+            from i32 in Gen.Int
+            from i64 in Gen.Long
+            from u16 in Gen.UShort
+            from text in Gen.String[Gen.Char.AlphaNumeric, 0, 30]
+            from ints in Gen.Int.Array[0, 20]
+            from inners in Gen.Select(Gen.Int, Gen.String[Gen.Char.AlphaNumeric, 0, 10]).Array[0, 6]
+            from seg in Gen.Int[1, 16]
+            select (i32, i64, u16, text, ints, inners, seg);
+        gen.Sample(t =>
+        {
+            var structs = string.Join(", ", t.inners.Select(e => $"(int32Field = {e.Item1}, textField = \"{e.Item2}\")"));
+            var literal = $"(int32Field = {t.i32}, int64Field = {t.i64}, uint16Field = {t.u16}, textField = \"{t.text}\", " +
+                          $"int32List = [{string.Join(", ", t.ints)}], structList = [{structs}])";
+            var r = MessageReader.FromFramed(CapnpTool.Encode("TestAll", literal, segmentSize: t.seg)).Root;
+            Assert.Equal(t.i32, r.ReadInt32(TestAll.Int32));
+            Assert.Equal(t.i64, r.ReadInt64(TestAll.Int64));
+            Assert.Equal(t.u16, r.ReadUInt16(TestAll.UInt16));
+            Assert.Equal(t.text, r.ReadText(TestAll.Text));
+            Assert.Equal(t.ints, r.ReadList(TestAll.Int32List).AsPrimitives<int>().ToArray());
+            var sl = r.ReadList(TestAll.StructList).AsStructs();
+            Assert.Equal(t.inners.Select(e => (e.Item1, e.Item2)).ToArray(),
+                sl.Select(e => (e.Raw.ReadInt32(TestAll.Int32), e.Raw.ReadText(TestAll.Text))).ToArray());
+        }, iter: 20);
+    }
 }

@@ -113,6 +113,7 @@ TEST_F(Fixture, ManySmallMessagesInOneTurnAreOneWrite) {
     messages.add(makeMessage(i % 50, i));
     writes.add(writer.writeMessage(*messages.back()));
   }
+  EXPECT_EQ(counting.writes, 0u);  // nothing is written before the end of the turn
   for (uint i = 0; i < N; i++) {
     auto message = reader.readMessage().wait(waitScope);
     checkMessage(*message, i % 50, i);
@@ -145,6 +146,27 @@ TEST_F(Fixture, ChainedWritesLikeTwoPartyVatNetworkStillCoalesce) {
   }
   chain.wait(waitScope);
   EXPECT_EQ(counting.writes, 1u);
+}
+
+TEST_F(Fixture, LargeMessageIsWrittenAtOnceAndInOrder) {
+  CountingStream counting(*pipe.ends[0]);
+  CoalescingMessageStream writer(counting);
+  CoalescingMessageStream reader(*pipe.ends[1]);
+  auto small1 = makeMessage(10, 1);
+  auto big = makeMessage(200000, 2);
+  auto small2 = makeMessage(20, 3);
+  auto w1 = writer.writeMessage(*small1);
+  EXPECT_EQ(counting.writes, 0u);
+  auto w2 = writer.writeMessage(*big);
+  EXPECT_EQ(counting.writes, 1u);  // over immediateFlushBytes: written without waiting
+  auto w3 = writer.writeMessage(*small2);
+  checkMessage(*reader.readMessage().wait(waitScope), 10, 1);
+  checkMessage(*reader.readMessage().wait(waitScope), 200000, 2);
+  checkMessage(*reader.readMessage().wait(waitScope), 20, 3);
+  w1.wait(waitScope);
+  w2.wait(waitScope);
+  w3.wait(waitScope);
+  EXPECT_EQ(counting.writes, 2u);
 }
 
 TEST_F(Fixture, LargeMessagesAndBufferReuse) {

@@ -295,12 +295,28 @@ kj::Promise<void> CoalescingMessageStream::waitForPendingFlush() {
 }
 
 void CoalescingMessageStream::startFlush() {
-  if (flushActive) return;
-  flushActive = true;
-  // evalLast: run once every other queued event (e.g. .then() continuations that write more
-  // messages) has run, i.e. at the end of this turn of the event loop.
-  flushLoop = kj::evalLast([this]() { return flushOnce(); })
-      .eagerlyEvaluate([this](kj::Exception&& e) { failWrites(kj::mv(e)); });
+  switch (flushState) {
+    case FlushState::WRITING:
+      return;  // whatever is pending goes out when the current write completes
+    case FlushState::SCHEDULED:
+      if (pending->totalBytes < options.immediateFlushBytes) return;
+      // Enough queued that waiting for the end of the turn gains nothing: write now instead.
+      // (Replacing the scheduled promise cancels it; we are not inside it.)
+      break;
+    case FlushState::IDLE:
+      break;
+  }
+  if (pending->totalBytes >= options.immediateFlushBytes) {
+    flushState = FlushState::WRITING;
+    flushLoop = kj::evalNow([this]() { return flushOnce(); })
+        .eagerlyEvaluate([this](kj::Exception&& e) { failWrites(kj::mv(e)); });
+  } else {
+    flushState = FlushState::SCHEDULED;
+    // evalLast: run once every other queued event (e.g. .then() continuations that write more
+    // messages) has run, i.e. at the end of this turn of the event loop.
+    flushLoop = kj::evalLast([this]() { return flushOnce(); })
+        .eagerlyEvaluate([this](kj::Exception&& e) { failWrites(kj::mv(e)); });
+  }
 }
 
 kj::Promise<void> CoalescingMessageStream::flushOnce() {
@@ -308,9 +324,10 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
     // Nothing to write: release whoever waits for a flush (end(), back-pressured writers).
     for (auto& waiter: pending->waiters) waiter->fulfill();
     pending->waiters.clear();
-    flushActive = false;
+    flushState = FlushState::IDLE;
     return kj::READY_NOW;
   }
+  flushState = FlushState::WRITING;
 
   // Swap: the filled batch goes out; the idle (empty) one takes new messages meanwhile.
   auto filled = kj::mv(pending);
@@ -327,14 +344,16 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
   return inner.write(iov.asPtr()).then([this]() {
     for (auto& waiter: inFlight->waiters) waiter->fulfill();
     inFlight->clear();
-    // Whatever was queued while we were writing goes out in the next write, after the current
-    // turn has had the chance to add more.
+    // Whatever was queued while we were writing goes out in the next write: at once if it is
+    // big, else after the current turn has had the chance to add more.
+    if (pending->totalBytes >= options.immediateFlushBytes) return flushOnce();
+    flushState = FlushState::SCHEDULED;
     return kj::evalLast([this]() { return flushOnce(); });
   });
 }
 
 void CoalescingMessageStream::failWrites(kj::Exception&& e) {
-  flushActive = false;
+  flushState = FlushState::IDLE;
   for (auto& waiter: inFlight->waiters) waiter->reject(kj::cp(e));
   for (auto& waiter: pending->waiters) waiter->reject(kj::cp(e));
   inFlight->clear();

@@ -6,7 +6,7 @@
 //
 //   * Writes: every message written during one event-loop turn is queued and the whole queue is
 //     sent with a single write(pieces) once the event queue is otherwise empty (kj::evalLast), or
-//     as soon as the previous write completes. Small messages are copied into a reused output
+//     after the previous write completes; once `immediateFlushBytes` are queued, at once. Small messages are copied into a reused output
 //     buffer and their write promise resolves at once (TwoPartyVatNetwork chains each write on
 //     the previous one, so a promise that waited for the socket would serialize the writes and
 //     defeat coalescing). Large messages are referenced in place (zero copy) and their promise
@@ -67,6 +67,11 @@ public:
     size_t copyThresholdBytes = 16 * 1024;
     // Outgoing messages up to this size are copied into the output buffer (promise resolves
     // immediately); larger ones are written in place (promise resolves after the flush).
+
+    size_t immediateFlushBytes = 64 * 1024;
+    // When this much is queued and no write is in progress, write at once instead of at the end
+    // of the turn: bulk data gains nothing from waiting, and writing early overlaps the transfer
+    // with whatever else the turn does.
 
     size_t maxQueuedBytes = 1024 * 1024;
     // When more than this is queued and not yet written, write promises wait for the flush.
@@ -155,7 +160,8 @@ private:
   kj::Own<Batch> pending;    // being filled
   kj::Own<Batch> inFlight;   // being written (or idle, kept for its buffer)
   kj::Vector<kj::ArrayPtr<const kj::byte>> iov;
-  bool flushActive = false;
+  enum class FlushState { IDLE, SCHEDULED, WRITING };
+  FlushState flushState = FlushState::IDLE;
   bool ended = false;
   kj::Maybe<kj::Exception> writeError;
   kj::Promise<void> flushLoop = nullptr;

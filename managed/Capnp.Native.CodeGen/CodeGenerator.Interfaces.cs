@@ -129,14 +129,14 @@ internal sealed partial class CodeGenerator
                 && flat.All(x => x.type != null || (x.fi.Field.Type.Kind == TypeKind.Void && !x.fi.Field.IsGroup));
             string call = $"Call(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
 
-            w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.</summary>");
+            EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
             w.Line($"public {mi.Results}.Promise {mi.Name}(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
             w.Open();
             w.Line($"var __message = new {Ser}.MessageBuilder();");
             w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
             w.Line($"return new {mi.Results}.Promise({call});");
             w.Close();
-            w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.</summary>");
+            EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
             w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
             w.Line($"    => {mi.Name}(build, cancellationToken).Task;");
             if (canFlatten)
@@ -145,7 +145,7 @@ internal sealed partial class CodeGenerator
                 var used = new HashSet<string>(StringComparer.Ordinal) { "cancellationToken", "__message", "__p", "build" };
                 var argNames = ps.Select(x => Names.Unique(Names.Camel(x.fi.Field.Name), used)).ToList();
                 var sig = string.Concat(ps.Select((x, i) => $"{x.type} {argNames[i]}, "));
-                w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.</summary>");
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
                 w.Line($"public {mi.Results}.Promise {mi.Name}({sig}global::System.Threading.CancellationToken cancellationToken = default)");
                 w.Open();
                 w.Line($"var __message = new {Ser}.MessageBuilder();");
@@ -173,7 +173,7 @@ internal sealed partial class CodeGenerator
                 w.Line($"return new {mi.Results}.Promise({call});");
                 w.Close();
                 var args = string.Concat(argNames.Select(a => a + ", "));
-                w.Line($"/// <summary>Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.</summary>");
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
                 w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
                 w.Line($"    => {mi.Name}({args}cancellationToken).Task;");
             }

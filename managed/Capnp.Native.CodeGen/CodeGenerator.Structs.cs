@@ -137,6 +137,7 @@ internal sealed partial class CodeGenerator
         foreach (var fi in fields)
         {
             var f = fi.Field;
+            if (f.IsGroup || f.Type.Kind != TypeKind.Void) EmitMemberDoc(w, n.Id, n.Fields.IndexOf(f));
             if (f.IsGroup)
             {
                 var g = TypeName(f.GroupTypeId, null, n.Id);
@@ -265,6 +266,7 @@ internal sealed partial class CodeGenerator
         foreach (var fi in fields)
         {
             var f = fi.Field;
+            if (f.IsGroup || f.Type.Kind != TypeKind.Void || f.InUnion) EmitMemberDoc(w, n.Id, n.Fields.IndexOf(f));
             string setWhich = f.InUnion ? $"_raw.SetWhich({n.DiscriminantOffset}, {f.DiscriminantValue}); " : "";
             if (f.IsGroup)
             {

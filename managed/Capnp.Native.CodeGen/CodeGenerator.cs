@@ -237,6 +237,22 @@ internal sealed partial class CodeGenerator
         w.Line("/// </summary>");
     }
 
+    /// <summary>Writes the schema doc comment of member <paramref name="index"/> of node <paramref name="id"/>, if any.</summary>
+    private void EmitMemberDoc(CodeWriter w, ulong id, int index, string? fallback = null)
+    {
+        bool fromSchema = _req.MemberDocComments.TryGetValue(id, out var docs) && index >= 0 && index < docs.Count && docs[index].Trim().Length > 0;
+        if (!fromSchema)
+        {
+            if (fallback != null) w.Line($"/// <summary>{fallback}</summary>");
+            return;
+        }
+        var lines = docs![index].Trim().Split('\n');
+        if (lines.Length == 1) { w.Line($"/// <summary>{XmlText(lines[0].TrimEnd())}</summary>"); return; }
+        w.Line("/// <summary>");
+        foreach (var line in lines) w.Line("/// " + XmlText(line.TrimEnd()));
+        w.Line("/// </summary>");
+    }
+
     private static string XmlText(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
     /// <summary>Schema-qualified name without directories: dir/foo.capnp:Outer.Inner → foo.capnp:Outer.Inner.</summary>
@@ -279,6 +295,7 @@ internal sealed partial class CodeGenerator
         for (int i = 0; i < n.Enumerants.Count; i++)
         {
             var e = n.Enumerants[i];
+            EmitMemberDoc(w, n.Id, i);
             w.Line($"{Names.Unique(NameAnnotation(e.Annotations) ?? Names.Pascal(e.Name), used)} = {i},");
         }
         w.Close();

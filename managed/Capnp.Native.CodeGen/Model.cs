@@ -139,4 +139,6 @@ internal sealed class RequestModel
     public Dictionary<ulong, NodeModel> Nodes = new();
     public List<RequestedFileModel> RequestedFiles = new();
     public Dictionary<ulong, string> DocComments = new();
+    /// <summary>Per node: doc comments of its members (fields, enumerants, methods) by index.</summary>
+    public Dictionary<ulong, List<string>> MemberDocComments = new();
 }

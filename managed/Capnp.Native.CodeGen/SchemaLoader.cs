@@ -22,7 +22,12 @@ internal static class SchemaLoader
             model.RequestedFiles.Add(f);
         }
         foreach (var si in req.SourceInfo)
+        {
             if (si.DocComment.Length > 0) model.DocComments[si.Id] = si.DocComment;
+            var members = new List<string>();
+            foreach (var m in si.Members) members.Add(m.DocComment);
+            if (members.Any(d => d.Length > 0)) model.MemberDocComments[si.Id] = members;
+        }
         return model;
     }
 

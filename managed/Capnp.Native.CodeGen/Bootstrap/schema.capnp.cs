@@ -37,15 +37,39 @@ namespace Schema
             /// <summary>Which member of the union is set.</summary>
             public global::Schema.Node.Which Which => (global::Schema.Node.Which)_raw.Which(6);
             public ulong Id => _raw.ReadUInt64(0);
+            /// <summary>
+            /// Name to present to humans to identify this Node.  You should not attempt to parse this.  Its
+            /// format could change.  It is not guaranteed to be unique.
+            /// 
+            /// (On Zooko's triangle, this is the node's nickname.)
+            /// </summary>
             public string DisplayName => _raw.ReadText(0);
             public bool HasDisplayName => _raw.HasPointer(0);
+            /// <summary>
+            /// If you want a shorter version of `displayName` (just naming this node, without its surrounding
+            /// scope), chop off this many characters from the beginning of `displayName`.
+            /// </summary>
             public uint DisplayNamePrefixLength => _raw.ReadUInt32(2);
+            /// <summary>
+            /// ID of the lexical parent node.  Typically, the scope node will have a NestedNode pointing back
+            /// at this node, but robust code should avoid relying on this (and, in fact, group nodes are not
+            /// listed in the outer struct's nestedNodes, since they are listed in the fields).  `scopeId` is
+            /// zero if the node has no parent, which is normally only the case with files, but should be
+            /// allowed for any kind of node (in order to make runtime type generation easier).
+            /// </summary>
             public ulong ScopeId => _raw.ReadUInt64(2);
+            /// <summary>If this node is parameterized (generic), the list of parameters. Empty for non-generic types.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> Parameters => _raw.ReadList(5).AsStructs<global::Schema.Node.Parameter.Reader>();
             public bool HasParameters => _raw.HasPointer(5);
+            /// <summary>
+            /// True if this node is generic, meaning that it or one of its parent scopes has a non-empty
+            /// `parameters`.
+            /// </summary>
             public bool IsGeneric => _raw.ReadBool(288);
+            /// <summary>List of nodes nested within this node, along with the names under which they were declared.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.NestedNode.Reader> NestedNodes => _raw.ReadList(1).AsStructs<global::Schema.Node.NestedNode.Reader>();
             public bool HasNestedNodes => _raw.HasPointer(1);
+            /// <summary>Annotations applied to this node.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(2).AsStructs<global::Schema.Annotation.Reader>();
             public bool HasAnnotations => _raw.HasPointer(2);
             public global::Schema.Node.Struct.Reader Struct => global::Schema.Node.Struct.Reader.Create(_raw);
@@ -75,19 +99,43 @@ namespace Schema
             /// <summary>Which member of the union is set.</summary>
             public global::Schema.Node.Which Which => (global::Schema.Node.Which)_raw.ReadUInt16(6);
             public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+            /// <summary>
+            /// Name to present to humans to identify this Node.  You should not attempt to parse this.  Its
+            /// format could change.  It is not guaranteed to be unique.
+            /// 
+            /// (On Zooko's triangle, this is the node's nickname.)
+            /// </summary>
             public string? DisplayName { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
             public bool HasDisplayName => _raw.HasPointer(0);
+            /// <summary>
+            /// If you want a shorter version of `displayName` (just naming this node, without its surrounding
+            /// scope), chop off this many characters from the beginning of `displayName`.
+            /// </summary>
             public uint DisplayNamePrefixLength { get => _raw.ReadUInt32(2); set { _raw.WriteUInt32(2, value); } }
+            /// <summary>
+            /// ID of the lexical parent node.  Typically, the scope node will have a NestedNode pointing back
+            /// at this node, but robust code should avoid relying on this (and, in fact, group nodes are not
+            /// listed in the outer struct's nestedNodes, since they are listed in the fields).  `scopeId` is
+            /// zero if the node has no parent, which is normally only the case with files, but should be
+            /// allowed for any kind of node (in order to make runtime type generation easier).
+            /// </summary>
             public ulong ScopeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
+            /// <summary>If this node is parameterized (generic), the list of parameters. Empty for non-generic types.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(5, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> Parameters => _raw.GetList(5).AsStructs<global::Schema.Node.Parameter.Builder>();
             public void SetParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(5, value.Raw); }
             public bool HasParameters => _raw.HasPointer(5);
+            /// <summary>
+            /// True if this node is generic, meaning that it or one of its parent scopes has a non-empty
+            /// `parameters`.
+            /// </summary>
             public bool IsGeneric { get => _raw.ReadBool(288); set { _raw.WriteBool(288, value); } }
+            /// <summary>List of nodes nested within this node, along with the names under which they were declared.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> InitNestedNodes(int count) { return _raw.InitStructList<global::Schema.Node.NestedNode.Builder>(1, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> NestedNodes => _raw.GetList(1).AsStructs<global::Schema.Node.NestedNode.Builder>();
             public void SetNestedNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.NestedNode.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasNestedNodes => _raw.HasPointer(1);
+            /// <summary>Annotations applied to this node.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(2, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(2).AsStructs<global::Schema.Annotation.Builder>();
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(2, value.Raw); }
@@ -168,8 +216,17 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>
+                /// Unqualified symbol name.  Unlike Node.displayName, this *can* be used programmatically.
+                /// 
+                /// (On Zooko's triangle, this is the node's petname according to its parent scope.)
+                /// </summary>
                 public string Name => _raw.ReadText(0);
                 public bool HasName => _raw.HasPointer(0);
+                /// <summary>
+                /// ID of the nested node.  Typically, the target node's scopeId points back to this node, but
+                /// robust code should avoid relying on this.
+                /// </summary>
                 public ulong Id => _raw.ReadUInt64(0);
                 /// <inheritdoc/>
                 public override string ToString() => "NestedNode " + _raw.ToString();
@@ -190,8 +247,17 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.NestedNode.Reader AsReader() => global::Schema.Node.NestedNode.Reader.Create(_raw.AsReader());
+                /// <summary>
+                /// Unqualified symbol name.  Unlike Node.displayName, this *can* be used programmatically.
+                /// 
+                /// (On Zooko's triangle, this is the node's petname according to its parent scope.)
+                /// </summary>
                 public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                 public bool HasName => _raw.HasPointer(0);
+                /// <summary>
+                /// ID of the nested node.  Typically, the target node's scopeId points back to this node, but
+                /// robust code should avoid relying on this.
+                /// </summary>
                 public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
                 /// <inheritdoc/>
                 public override string ToString() => "NestedNode " + _raw.ToString();
@@ -218,9 +284,18 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>ID of the Node which this info describes.</summary>
                 public ulong Id => _raw.ReadUInt64(0);
+                /// <summary>The top-level doc comment for the Node.</summary>
                 public string DocComment => _raw.ReadText(0);
                 public bool HasDocComment => _raw.HasPointer(0);
+                /// <summary>
+                /// Information about each member -- i.e. fields (for structs), enumerants (for enums), or
+                /// methods (for interfaces).
+                /// 
+                /// This list is the same length and order as the corresponding list in the Node, i.e.
+                /// Node.struct.fields, Node.enum.enumerants, or Node.interface.methods.
+                /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> Members => _raw.ReadList(1).AsStructs<global::Schema.Node.SourceInfo.Member.Reader>();
                 public bool HasMembers => _raw.HasPointer(1);
                 /// <inheritdoc/>
@@ -242,9 +317,18 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.SourceInfo.Reader AsReader() => global::Schema.Node.SourceInfo.Reader.Create(_raw.AsReader());
+                /// <summary>ID of the Node which this info describes.</summary>
                 public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+                /// <summary>The top-level doc comment for the Node.</summary>
                 public string? DocComment { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                 public bool HasDocComment => _raw.HasPointer(0);
+                /// <summary>
+                /// Information about each member -- i.e. fields (for structs), enumerants (for enums), or
+                /// methods (for interfaces).
+                /// 
+                /// This list is the same length and order as the corresponding list in the Node, i.e.
+                /// Node.struct.fields, Node.enum.enumerants, or Node.interface.methods.
+                /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> InitMembers(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Member.Builder>(1, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => _raw.GetList(1).AsStructs<global::Schema.Node.SourceInfo.Member.Builder>();
                 public void SetMembers(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> value) { _raw.CopyFrom(1, value.Raw); }
@@ -269,6 +353,7 @@ namespace Schema
                     public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                     /// <summary>The underlying raw struct reader.</summary>
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                    /// <summary>Doc comment on the member.</summary>
                     public string DocComment => _raw.ReadText(0);
                     public bool HasDocComment => _raw.HasPointer(0);
                     /// <inheritdoc/>
@@ -290,6 +375,7 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                     /// <summary>A reader over the same data.</summary>
                     public global::Schema.Node.SourceInfo.Member.Reader AsReader() => global::Schema.Node.SourceInfo.Member.Reader.Create(_raw.AsReader());
+                    /// <summary>Doc comment on the member.</summary>
                     public string? DocComment { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                     public bool HasDocComment => _raw.HasPointer(0);
                     /// <inheritdoc/>
@@ -316,12 +402,58 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>Size of the data section, in words.</summary>
                 public ushort DataWordCount => _raw.ReadUInt16(7);
+                /// <summary>Size of the pointer section, in pointers (which are one word each).</summary>
                 public ushort PointerCount => _raw.ReadUInt16(12);
+                /// <summary>
+                /// The preferred element size to use when encoding a list of this struct.  If this is anything
+                /// other than `inlineComposite` then the struct is one word or less in size and is a candidate
+                /// for list packing optimization.
+                /// </summary>
                 public global::Schema.ElementSize PreferredListEncoding => (global::Schema.ElementSize)_raw.ReadUInt16(13);
+                /// <summary>
+                /// If true, then this "struct" node is actually not an independent node, but merely represents
+                /// some named union or group within a particular parent struct.  This node's scopeId refers
+                /// to the parent struct, which may itself be a union/group in yet another struct.
+                /// 
+                /// All group nodes share the same dataWordCount and pointerCount as the top-level
+                /// struct, and their fields live in the same ordinal and offset spaces as all other fields in
+                /// the struct.
+                /// 
+                /// Note that a named union is considered a special kind of group -- in fact, a named union
+                /// is exactly equivalent to a group that contains nothing but an unnamed union.
+                /// </summary>
                 public bool IsGroup => _raw.ReadBool(224);
+                /// <summary>
+                /// Number of fields in this struct which are members of an anonymous union, and thus may
+                /// overlap.  If this is non-zero, then a 16-bit discriminant is present indicating which
+                /// of the overlapping fields is active.  This can never be 1 -- if it is non-zero, it must be
+                /// two or more.
+                /// 
+                /// Note that the fields of an unnamed union are considered fields of the scope containing the
+                /// union -- an unnamed union is not its own group.  So, a top-level struct may contain a
+                /// non-zero discriminant count.  Named unions, on the other hand, are equivalent to groups
+                /// containing unnamed unions.  So, a named union has its own independent schema node, with
+                /// `isGroup` = true.
+                /// </summary>
                 public ushort DiscriminantCount => _raw.ReadUInt16(15);
+                /// <summary>
+                /// If `discriminantCount` is non-zero, this is the offset of the union discriminant, in
+                /// multiples of 16 bits.
+                /// </summary>
                 public uint DiscriminantOffset => _raw.ReadUInt32(8);
+                /// <summary>
+                /// Fields defined within this scope (either the struct's top-level fields, or the fields of
+                /// a particular group; see `isGroup`).
+                /// 
+                /// The fields are sorted by ordinal number, but note that because groups share the same
+                /// ordinal space, the field's index in this list is not necessarily exactly its ordinal.
+                /// On the other hand, the field's position in this list does remain the same even as the
+                /// protocol evolves, since it is not possible to insert or remove an earlier ordinal.
+                /// Therefore, for most use cases, if you want to identify a field by number, it may make the
+                /// most sense to use the field's index in this list rather than its ordinal.
+                /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> Fields => _raw.ReadList(3).AsStructs<global::Schema.Field.Reader>();
                 public bool HasFields => _raw.HasPointer(3);
                 /// <inheritdoc/>
@@ -343,12 +475,58 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.Struct.Reader AsReader() => global::Schema.Node.Struct.Reader.Create(_raw.AsReader());
+                /// <summary>Size of the data section, in words.</summary>
                 public ushort DataWordCount { get => _raw.ReadUInt16(7); set { _raw.WriteUInt16(7, value); } }
+                /// <summary>Size of the pointer section, in pointers (which are one word each).</summary>
                 public ushort PointerCount { get => _raw.ReadUInt16(12); set { _raw.WriteUInt16(12, value); } }
+                /// <summary>
+                /// The preferred element size to use when encoding a list of this struct.  If this is anything
+                /// other than `inlineComposite` then the struct is one word or less in size and is a candidate
+                /// for list packing optimization.
+                /// </summary>
                 public global::Schema.ElementSize PreferredListEncoding { get => (global::Schema.ElementSize)_raw.ReadUInt16(13); set { _raw.WriteUInt16(13, (ushort)value); } }
+                /// <summary>
+                /// If true, then this "struct" node is actually not an independent node, but merely represents
+                /// some named union or group within a particular parent struct.  This node's scopeId refers
+                /// to the parent struct, which may itself be a union/group in yet another struct.
+                /// 
+                /// All group nodes share the same dataWordCount and pointerCount as the top-level
+                /// struct, and their fields live in the same ordinal and offset spaces as all other fields in
+                /// the struct.
+                /// 
+                /// Note that a named union is considered a special kind of group -- in fact, a named union
+                /// is exactly equivalent to a group that contains nothing but an unnamed union.
+                /// </summary>
                 public bool IsGroup { get => _raw.ReadBool(224); set { _raw.WriteBool(224, value); } }
+                /// <summary>
+                /// Number of fields in this struct which are members of an anonymous union, and thus may
+                /// overlap.  If this is non-zero, then a 16-bit discriminant is present indicating which
+                /// of the overlapping fields is active.  This can never be 1 -- if it is non-zero, it must be
+                /// two or more.
+                /// 
+                /// Note that the fields of an unnamed union are considered fields of the scope containing the
+                /// union -- an unnamed union is not its own group.  So, a top-level struct may contain a
+                /// non-zero discriminant count.  Named unions, on the other hand, are equivalent to groups
+                /// containing unnamed unions.  So, a named union has its own independent schema node, with
+                /// `isGroup` = true.
+                /// </summary>
                 public ushort DiscriminantCount { get => _raw.ReadUInt16(15); set { _raw.WriteUInt16(15, value); } }
+                /// <summary>
+                /// If `discriminantCount` is non-zero, this is the offset of the union discriminant, in
+                /// multiples of 16 bits.
+                /// </summary>
                 public uint DiscriminantOffset { get => _raw.ReadUInt32(8); set { _raw.WriteUInt32(8, value); } }
+                /// <summary>
+                /// Fields defined within this scope (either the struct's top-level fields, or the fields of
+                /// a particular group; see `isGroup`).
+                /// 
+                /// The fields are sorted by ordinal number, but note that because groups share the same
+                /// ordinal space, the field's index in this list is not necessarily exactly its ordinal.
+                /// On the other hand, the field's position in this list does remain the same even as the
+                /// protocol evolves, since it is not possible to insert or remove an earlier ordinal.
+                /// Therefore, for most use cases, if you want to identify a field by number, it may make the
+                /// most sense to use the field's index in this list rather than its ordinal.
+                /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> InitFields(int count) { return _raw.InitStructList<global::Schema.Field.Builder>(3, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => _raw.GetList(3).AsStructs<global::Schema.Field.Builder>();
                 public void SetFields(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> value) { _raw.CopyFrom(3, value.Raw); }
@@ -375,6 +553,7 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>Enumerants ordered by numeric value (ordinal).</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> Enumerants => _raw.ReadList(3).AsStructs<global::Schema.Enumerant.Reader>();
                 public bool HasEnumerants => _raw.HasPointer(3);
                 /// <inheritdoc/>
@@ -396,6 +575,7 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.Enum.Reader AsReader() => global::Schema.Node.Enum.Reader.Create(_raw.AsReader());
+                /// <summary>Enumerants ordered by numeric value (ordinal).</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> InitEnumerants(int count) { return _raw.InitStructList<global::Schema.Enumerant.Builder>(3, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => _raw.GetList(3).AsStructs<global::Schema.Enumerant.Builder>();
                 public void SetEnumerants(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> value) { _raw.CopyFrom(3, value.Raw); }
@@ -422,8 +602,10 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>Methods ordered by ordinal.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Method.Reader> Methods => _raw.ReadList(3).AsStructs<global::Schema.Method.Reader>();
                 public bool HasMethods => _raw.HasPointer(3);
+                /// <summary>Superclasses of this interface.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> Superclasses => _raw.ReadList(4).AsStructs<global::Schema.Superclass.Reader>();
                 public bool HasSuperclasses => _raw.HasPointer(4);
                 /// <inheritdoc/>
@@ -445,10 +627,12 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.Interface.Reader AsReader() => global::Schema.Node.Interface.Reader.Create(_raw.AsReader());
+                /// <summary>Methods ordered by ordinal.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> InitMethods(int count) { return _raw.InitStructList<global::Schema.Method.Builder>(3, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> Methods => _raw.GetList(3).AsStructs<global::Schema.Method.Builder>();
                 public void SetMethods(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Method.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasMethods => _raw.HasPointer(3);
+                /// <summary>Superclasses of this interface.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> InitSuperclasses(int count) { return _raw.InitStructList<global::Schema.Superclass.Builder>(4, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => _raw.GetList(4).AsStructs<global::Schema.Superclass.Builder>();
                 public void SetSuperclasses(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> value) { _raw.CopyFrom(4, value.Raw); }
@@ -612,11 +796,25 @@ namespace Schema
             public global::Schema.Field.Which Which => (global::Schema.Field.Which)_raw.Which(4);
             public string Name => _raw.ReadText(0);
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Indicates where this member appeared in the code, relative to other members.
+            /// Code ordering may have semantic relevance -- programmers tend to place related fields
+            /// together.  So, using code ordering makes sense in human-readable formats where ordering is
+            /// otherwise irrelevant, like JSON.  The values of codeOrder are tightly-packed, so the maximum
+            /// value is count(members) - 1.  Fields that are members of a union are only ordered relative to
+            /// the other members of that union, so the maximum value there is count(union.members).
+            /// </summary>
             public ushort CodeOrder => _raw.ReadUInt16(0);
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(1).AsStructs<global::Schema.Annotation.Reader>();
             public bool HasAnnotations => _raw.HasPointer(1);
+            /// <summary>
+            /// If the field is in a union, this is the value which the union's discriminant should take when
+            /// the field is active.  If the field is not in a union, this is 0xffff.
+            /// </summary>
             public ushort DiscriminantValue => _raw.ReadUInt16(1, 65535);
+            /// <summary>A regular, non-group, non-fixed-list field.</summary>
             public global::Schema.Field.Slot.Reader Slot => global::Schema.Field.Slot.Reader.Create(_raw);
+            /// <summary>A group.</summary>
             public global::Schema.Field.Group.Reader Group => global::Schema.Field.Group.Reader.Create(_raw);
             public global::Schema.Field.Ordinal.Reader Ordinal => global::Schema.Field.Ordinal.Reader.Create(_raw);
             /// <inheritdoc/>
@@ -642,14 +840,28 @@ namespace Schema
             public global::Schema.Field.Which Which => (global::Schema.Field.Which)_raw.ReadUInt16(4);
             public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Indicates where this member appeared in the code, relative to other members.
+            /// Code ordering may have semantic relevance -- programmers tend to place related fields
+            /// together.  So, using code ordering makes sense in human-readable formats where ordering is
+            /// otherwise irrelevant, like JSON.  The values of codeOrder are tightly-packed, so the maximum
+            /// value is count(members) - 1.  Fields that are members of a union are only ordered relative to
+            /// the other members of that union, so the maximum value there is count(union.members).
+            /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(1).AsStructs<global::Schema.Annotation.Builder>();
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
+            /// <summary>
+            /// If the field is in a union, this is the value which the union's discriminant should take when
+            /// the field is active.  If the field is not in a union, this is 0xffff.
+            /// </summary>
             public ushort DiscriminantValue { get => _raw.ReadUInt16(1, 65535); set { _raw.WriteUInt16(1, value, 65535); } }
+            /// <summary>A regular, non-group, non-fixed-list field.</summary>
             public global::Schema.Field.Slot.Builder Slot => global::Schema.Field.Slot.Builder.Create(_raw);
             public global::Schema.Field.Slot.Builder InitSlot() { _raw.SetWhich(4, 0); _raw.WriteUInt32(1, 0); _raw.ClearPointer(2); _raw.ClearPointer(3); _raw.WriteBool(128, false); return global::Schema.Field.Slot.Builder.Create(_raw); }
+            /// <summary>A group.</summary>
             public global::Schema.Field.Group.Builder Group => global::Schema.Field.Group.Builder.Create(_raw);
             public global::Schema.Field.Group.Builder InitGroup() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); return global::Schema.Field.Group.Builder.Create(_raw); }
             public global::Schema.Field.Ordinal.Builder Ordinal => global::Schema.Field.Ordinal.Builder.Create(_raw);
@@ -675,11 +887,22 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>
+                /// Offset, in units of the field's size, from the beginning of the section in which the field
+                /// resides.  E.g. for a UInt32 field, multiply this by 4 to get the byte offset from the
+                /// beginning of the data section.
+                /// </summary>
                 public uint Offset => _raw.ReadUInt32(1);
                 public global::Schema.Type.Reader Type => global::Schema.Type.Reader.Create(_raw.ReadStruct(2));
                 public bool HasType => _raw.HasPointer(2);
                 public global::Schema.Value.Reader DefaultValue => global::Schema.Value.Reader.Create(_raw.ReadStruct(3));
                 public bool HasDefaultValue => _raw.HasPointer(3);
+                /// <summary>
+                /// Whether the default value was specified explicitly.  Non-explicit default values are always
+                /// zero or empty values.  Usually, whether the default value was explicit shouldn't matter.
+                /// The main use case for this flag is for structs representing method parameters:
+                /// explicitly-defaulted parameters may be allowed to be omitted when calling the method.
+                /// </summary>
                 public bool HadExplicitDefault => _raw.ReadBool(128);
                 /// <inheritdoc/>
                 public override string ToString() => "slot " + _raw.ToString();
@@ -700,6 +923,11 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Field.Slot.Reader AsReader() => global::Schema.Field.Slot.Reader.Create(_raw.AsReader());
+                /// <summary>
+                /// Offset, in units of the field's size, from the beginning of the section in which the field
+                /// resides.  E.g. for a UInt32 field, multiply this by 4 to get the byte offset from the
+                /// beginning of the data section.
+                /// </summary>
                 public uint Offset { get => _raw.ReadUInt32(1); set { _raw.WriteUInt32(1, value); } }
                 public global::Schema.Type.Builder Type => _raw.GetStruct<global::Schema.Type.Builder>(2);
                 public global::Schema.Type.Builder InitType() { return _raw.InitStruct<global::Schema.Type.Builder>(2); }
@@ -709,6 +937,12 @@ namespace Schema
                 public global::Schema.Value.Builder InitDefaultValue() { return _raw.InitStruct<global::Schema.Value.Builder>(3); }
                 public void SetDefaultValue(global::Schema.Value.Reader value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasDefaultValue => _raw.HasPointer(3);
+                /// <summary>
+                /// Whether the default value was specified explicitly.  Non-explicit default values are always
+                /// zero or empty values.  Usually, whether the default value was explicit shouldn't matter.
+                /// The main use case for this flag is for structs representing method parameters:
+                /// explicitly-defaulted parameters may be allowed to be omitted when calling the method.
+                /// </summary>
                 public bool HadExplicitDefault { get => _raw.ReadBool(128); set { _raw.WriteBool(128, value); } }
                 /// <inheritdoc/>
                 public override string ToString() => "slot " + _raw.ToString();
@@ -732,6 +966,7 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>The ID of the group's node.</summary>
                 public ulong TypeId => _raw.ReadUInt64(2);
                 /// <inheritdoc/>
                 public override string ToString() => "group " + _raw.ToString();
@@ -752,6 +987,7 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Field.Group.Reader AsReader() => global::Schema.Field.Group.Reader.Create(_raw.AsReader());
+                /// <summary>The ID of the group's node.</summary>
                 public ulong TypeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
                 /// <inheritdoc/>
                 public override string ToString() => "group " + _raw.ToString();
@@ -784,6 +1020,12 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Field.Ordinal.Which Which => (global::Schema.Field.Ordinal.Which)_raw.Which(5);
+                /// <summary>
+                /// The original ordinal number given to the field.  You probably should NOT use this; if you need
+                /// a numeric identifier for a field, use its position within the field array for its scope.
+                /// The ordinal is given here mainly just so that the original schema text can be reproduced given
+                /// the compiled version -- i.e. so that `capnp compile -ocapnp` can do its job.
+                /// </summary>
                 public ushort Explicit => _raw.ReadUInt16(6);
                 /// <inheritdoc/>
                 public override string ToString() => "ordinal " + _raw.ToString();
@@ -807,6 +1049,12 @@ namespace Schema
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Field.Ordinal.Which Which => (global::Schema.Field.Ordinal.Which)_raw.ReadUInt16(5);
                 public void SetImplicit() { _raw.SetWhich(5, 0); }
+                /// <summary>
+                /// The original ordinal number given to the field.  You probably should NOT use this; if you need
+                /// a numeric identifier for a field, use its position within the field array for its scope.
+                /// The ordinal is given here mainly just so that the original schema text can be reproduced given
+                /// the compiled version -- i.e. so that `capnp compile -ocapnp` can do its job.
+                /// </summary>
                 public ushort Explicit { get => _raw.ReadUInt16(6); set { _raw.SetWhich(5, 1); _raw.WriteUInt16(6, value); } }
                 /// <inheritdoc/>
                 public override string ToString() => "ordinal " + _raw.ToString();
@@ -834,6 +1082,10 @@ namespace Schema
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Specifies order in which the enumerants were declared in the code.
+            /// Like Struct.Field.codeOrder.
+            /// </summary>
             public ushort CodeOrder => _raw.ReadUInt16(0);
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(1).AsStructs<global::Schema.Annotation.Reader>();
             public bool HasAnnotations => _raw.HasPointer(1);
@@ -858,6 +1110,10 @@ namespace Schema
             public global::Schema.Enumerant.Reader AsReader() => global::Schema.Enumerant.Reader.Create(_raw.AsReader());
             public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Specifies order in which the enumerants were declared in the code.
+            /// Like Struct.Field.codeOrder.
+            /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(1).AsStructs<global::Schema.Annotation.Builder>();
@@ -936,13 +1192,33 @@ namespace Schema
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Specifies order in which the methods were declared in the code.
+            /// Like Struct.Field.codeOrder.
+            /// </summary>
             public ushort CodeOrder => _raw.ReadUInt16(0);
+            /// <summary>
+            /// The parameters listed in [] (typically, type / generic parameters), whose bindings are intended
+            /// to be inferred rather than specified explicitly, although not all languages support this.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> ImplicitParameters => _raw.ReadList(4).AsStructs<global::Schema.Node.Parameter.Reader>();
             public bool HasImplicitParameters => _raw.HasPointer(4);
+            /// <summary>
+            /// ID of the parameter struct type.  If a named parameter list was specified in the method
+            /// declaration (rather than a single struct parameter type) then a corresponding struct type is
+            /// auto-generated.  Such an auto-generated type will not be listed in the interface's
+            /// `nestedNodes` and its `scopeId` will be zero -- it is completely detached from the namespace.
+            /// (Awkwardly, it does of course inherit generic parameters from the method's scope, which makes
+            /// this a situation where you can't just climb the scope chain to find where a particular
+            /// generic parameter was introduced. Making the `scopeId` zero was a mistake.)
+            /// </summary>
             public ulong ParamStructType => _raw.ReadUInt64(1);
+            /// <summary>Brand of param struct type.</summary>
             public global::Schema.Brand.Reader ParamBrand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(2));
             public bool HasParamBrand => _raw.HasPointer(2);
+            /// <summary>ID of the return struct type; similar to `paramStructType`.</summary>
             public ulong ResultStructType => _raw.ReadUInt64(2);
+            /// <summary>Brand of result struct type.</summary>
             public global::Schema.Brand.Reader ResultBrand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(3));
             public bool HasResultBrand => _raw.HasPointer(3);
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(1).AsStructs<global::Schema.Annotation.Reader>();
@@ -968,17 +1244,37 @@ namespace Schema
             public global::Schema.Method.Reader AsReader() => global::Schema.Method.Reader.Create(_raw.AsReader());
             public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
             public bool HasName => _raw.HasPointer(0);
+            /// <summary>
+            /// Specifies order in which the methods were declared in the code.
+            /// Like Struct.Field.codeOrder.
+            /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
+            /// <summary>
+            /// The parameters listed in [] (typically, type / generic parameters), whose bindings are intended
+            /// to be inferred rather than specified explicitly, although not all languages support this.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitImplicitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(4, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> ImplicitParameters => _raw.GetList(4).AsStructs<global::Schema.Node.Parameter.Builder>();
             public void SetImplicitParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(4, value.Raw); }
             public bool HasImplicitParameters => _raw.HasPointer(4);
+            /// <summary>
+            /// ID of the parameter struct type.  If a named parameter list was specified in the method
+            /// declaration (rather than a single struct parameter type) then a corresponding struct type is
+            /// auto-generated.  Such an auto-generated type will not be listed in the interface's
+            /// `nestedNodes` and its `scopeId` will be zero -- it is completely detached from the namespace.
+            /// (Awkwardly, it does of course inherit generic parameters from the method's scope, which makes
+            /// this a situation where you can't just climb the scope chain to find where a particular
+            /// generic parameter was introduced. Making the `scopeId` zero was a mistake.)
+            /// </summary>
             public ulong ParamStructType { get => _raw.ReadUInt64(1); set { _raw.WriteUInt64(1, value); } }
+            /// <summary>Brand of param struct type.</summary>
             public global::Schema.Brand.Builder ParamBrand => _raw.GetStruct<global::Schema.Brand.Builder>(2);
             public global::Schema.Brand.Builder InitParamBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(2); }
             public void SetParamBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasParamBrand => _raw.HasPointer(2);
+            /// <summary>ID of the return struct type; similar to `paramStructType`.</summary>
             public ulong ResultStructType { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
+            /// <summary>Brand of result struct type.</summary>
             public global::Schema.Brand.Builder ResultBrand => _raw.GetStruct<global::Schema.Brand.Builder>(3);
             public global::Schema.Brand.Builder InitResultBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(3); }
             public void SetResultBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(3, value.Raw); }
@@ -1309,8 +1605,20 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Type.AnyPointer.Which Which => (global::Schema.Type.AnyPointer.Which)_raw.Which(4);
+                /// <summary>
+                /// A regular AnyPointer.
+                /// 
+                /// The name "unconstrained" means as opposed to constraining it to match a type parameter.
+                /// In retrospect this name is probably a poor choice given that it may still be constrained
+                /// to be a struct, list, or capability.
+                /// </summary>
                 public global::Schema.Type.AnyPointer.Unconstrained.Reader Unconstrained => global::Schema.Type.AnyPointer.Unconstrained.Reader.Create(_raw);
+                /// <summary>This is actually a reference to a type parameter defined within this scope.</summary>
                 public global::Schema.Type.AnyPointer.Parameter.Reader Parameter => global::Schema.Type.AnyPointer.Parameter.Reader.Create(_raw);
+                /// <summary>
+                /// This is actually a reference to an implicit (generic) parameter of a method. The only
+                /// legal context for this type to appear is inside Method.paramBrand or Method.resultBrand.
+                /// </summary>
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader.Create(_raw);
                 /// <inheritdoc/>
                 public override string ToString() => "anyPointer " + _raw.ToString();
@@ -1333,10 +1641,22 @@ namespace Schema
                 public global::Schema.Type.AnyPointer.Reader AsReader() => global::Schema.Type.AnyPointer.Reader.Create(_raw.AsReader());
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Type.AnyPointer.Which Which => (global::Schema.Type.AnyPointer.Which)_raw.ReadUInt16(4);
+                /// <summary>
+                /// A regular AnyPointer.
+                /// 
+                /// The name "unconstrained" means as opposed to constraining it to match a type parameter.
+                /// In retrospect this name is probably a poor choice given that it may still be constrained
+                /// to be a struct, list, or capability.
+                /// </summary>
                 public global::Schema.Type.AnyPointer.Unconstrained.Builder Unconstrained => global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw);
                 public global::Schema.Type.AnyPointer.Unconstrained.Builder InitUnconstrained() { _raw.SetWhich(4, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw); }
+                /// <summary>This is actually a reference to a type parameter defined within this scope.</summary>
                 public global::Schema.Type.AnyPointer.Parameter.Builder Parameter => global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw);
                 public global::Schema.Type.AnyPointer.Parameter.Builder InitParameter() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw); }
+                /// <summary>
+                /// This is actually a reference to an implicit (generic) parameter of a method. The only
+                /// legal context for this type to appear is inside Method.paramBrand or Method.resultBrand.
+                /// </summary>
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw);
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder InitImplicitMethodParameter() { _raw.SetWhich(4, 2); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw); }
                 /// <inheritdoc/>
@@ -1395,9 +1715,13 @@ namespace Schema
                     public global::Schema.Type.AnyPointer.Unconstrained.Reader AsReader() => global::Schema.Type.AnyPointer.Unconstrained.Reader.Create(_raw.AsReader());
                     /// <summary>Which member of the union is set.</summary>
                     public global::Schema.Type.AnyPointer.Unconstrained.Which Which => (global::Schema.Type.AnyPointer.Unconstrained.Which)_raw.ReadUInt16(5);
+                    /// <summary>truly AnyPointer</summary>
                     public void SetAnyKind() { _raw.SetWhich(5, 0); }
+                    /// <summary>AnyStruct</summary>
                     public void SetStruct() { _raw.SetWhich(5, 1); }
+                    /// <summary>AnyList</summary>
                     public void SetList() { _raw.SetWhich(5, 2); }
+                    /// <summary>Capability</summary>
                     public void SetCapability() { _raw.SetWhich(5, 3); }
                     /// <inheritdoc/>
                     public override string ToString() => "unconstrained " + _raw.ToString();
@@ -1421,7 +1745,12 @@ namespace Schema
                     public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                     /// <summary>The underlying raw struct reader.</summary>
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                    /// <summary>
+                    /// ID of the generic type whose parameter we're referencing. This should be a parent of the
+                    /// current scope.
+                    /// </summary>
                     public ulong ScopeId => _raw.ReadUInt64(2);
+                    /// <summary>Index of the parameter within the generic type's parameter list.</summary>
                     public ushort ParameterIndex => _raw.ReadUInt16(5);
                     /// <inheritdoc/>
                     public override string ToString() => "parameter " + _raw.ToString();
@@ -1442,7 +1771,12 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                     /// <summary>A reader over the same data.</summary>
                     public global::Schema.Type.AnyPointer.Parameter.Reader AsReader() => global::Schema.Type.AnyPointer.Parameter.Reader.Create(_raw.AsReader());
+                    /// <summary>
+                    /// ID of the generic type whose parameter we're referencing. This should be a parent of the
+                    /// current scope.
+                    /// </summary>
                     public ulong ScopeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
+                    /// <summary>Index of the parameter within the generic type's parameter list.</summary>
                     public ushort ParameterIndex { get => _raw.ReadUInt16(5); set { _raw.WriteUInt16(5, value); } }
                     /// <inheritdoc/>
                     public override string ToString() => "parameter " + _raw.ToString();
@@ -1515,6 +1849,11 @@ namespace Schema
             public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+            /// <summary>
+            /// For each of the target type and each of its parent scopes, a parameterization may be included
+            /// in this list. If no parameterization is included for a particular relevant scope, then either
+            /// that scope has no parameters or all parameters should be considered to be `AnyPointer`.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> Scopes => _raw.ReadList(0).AsStructs<global::Schema.Brand.Scope.Reader>();
             public bool HasScopes => _raw.HasPointer(0);
             /// <inheritdoc/>
@@ -1536,6 +1875,11 @@ namespace Schema
             public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
             /// <summary>A reader over the same data.</summary>
             public global::Schema.Brand.Reader AsReader() => global::Schema.Brand.Reader.Create(_raw.AsReader());
+            /// <summary>
+            /// For each of the target type and each of its parent scopes, a parameterization may be included
+            /// in this list. If no parameterization is included for a particular relevant scope, then either
+            /// that scope has no parameters or all parameters should be considered to be `AnyPointer`.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> InitScopes(int count) { return _raw.InitStructList<global::Schema.Brand.Scope.Builder>(0, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => _raw.GetList(0).AsStructs<global::Schema.Brand.Scope.Builder>();
             public void SetScopes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> value) { _raw.CopyFrom(0, value.Raw); }
@@ -1569,7 +1913,9 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Brand.Scope.Which Which => (global::Schema.Brand.Scope.Which)_raw.Which(4);
+                /// <summary>ID of the scope to which these params apply.</summary>
                 public ulong ScopeId => _raw.ReadUInt64(0);
+                /// <summary>List of parameter bindings.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Binding.Reader> Bind => _raw.ReadList(0).AsStructs<global::Schema.Brand.Binding.Reader>();
                 public bool HasBind => _raw.HasPointer(0);
                 /// <inheritdoc/>
@@ -1593,11 +1939,30 @@ namespace Schema
                 public global::Schema.Brand.Scope.Reader AsReader() => global::Schema.Brand.Scope.Reader.Create(_raw.AsReader());
                 /// <summary>Which member of the union is set.</summary>
                 public global::Schema.Brand.Scope.Which Which => (global::Schema.Brand.Scope.Which)_raw.ReadUInt16(4);
+                /// <summary>ID of the scope to which these params apply.</summary>
                 public ulong ScopeId { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+                /// <summary>List of parameter bindings.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> InitBind(int count) { _raw.SetWhich(4, 0); return _raw.InitStructList<global::Schema.Brand.Binding.Builder>(0, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> Bind => _raw.GetList(0).AsStructs<global::Schema.Brand.Binding.Builder>();
                 public void SetBind(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Binding.Reader> value) { _raw.SetWhich(4, 0); _raw.CopyFrom(0, value.Raw); }
                 public bool HasBind => _raw.HasPointer(0);
+                /// <summary>
+                /// The place where the Brand appears is within this scope or a sub-scope, and bindings
+                /// for this scope are deferred to later Brand applications. This is equivalent to a
+                /// pass-through binding list, where each of this scope's parameters is bound to itself.
+                /// For example:
+                /// 
+                ///   struct Outer(T) {
+                ///     struct Inner {
+                ///       value @0 :T;
+                ///     }
+                ///     innerInherit @0 :Inner;            # Outer Brand.Scope is `inherit`.
+                ///     innerBindSelf @1 :Outer(T).Inner;  # Outer Brand.Scope explicitly binds T to T.
+                ///   }
+                /// 
+                /// The innerInherit and innerBindSelf fields have equivalent types, but different Brand
+                /// styles.
+                /// </summary>
                 public void SetInherit() { _raw.SetWhich(4, 1); }
                 /// <inheritdoc/>
                 public override string ToString() => "Scope " + _raw.ToString();
@@ -1772,6 +2137,10 @@ namespace Schema
             public ushort Enum { get => _raw.ReadUInt16(1); set { _raw.SetWhich(0, 15); _raw.WriteUInt16(1, value); } }
             public global::Capnp.Native.Serialization.AnyPointerBuilder Struct { get { _raw.SetWhich(0, 16); return _raw.GetAnyPointer(0); } }
             public bool HasStruct => _raw.HasPointer(0);
+            /// <summary>
+            /// The only interface value that can be represented statically is "null", whose methods always
+            /// throw exceptions.
+            /// </summary>
             public void SetInterface() { _raw.SetWhich(0, 17); }
             public global::Capnp.Native.Serialization.AnyPointerBuilder AnyPointer { get { _raw.SetWhich(0, 18); return _raw.GetAnyPointer(0); } }
             public bool HasAnyPointer => _raw.HasPointer(0);
@@ -1798,7 +2167,13 @@ namespace Schema
             public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+            /// <summary>ID of the annotation node.</summary>
             public ulong Id => _raw.ReadUInt64(0);
+            /// <summary>
+            /// Brand of the annotation.
+            /// 
+            /// Note that the annotation itself is not allowed to be parameterized, but its scope might be.
+            /// </summary>
             public global::Schema.Brand.Reader Brand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(1));
             public bool HasBrand => _raw.HasPointer(1);
             public global::Schema.Value.Reader Value => global::Schema.Value.Reader.Create(_raw.ReadStruct(0));
@@ -1822,7 +2197,13 @@ namespace Schema
             public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
             /// <summary>A reader over the same data.</summary>
             public global::Schema.Annotation.Reader AsReader() => global::Schema.Annotation.Reader.Create(_raw.AsReader());
+            /// <summary>ID of the annotation node.</summary>
             public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+            /// <summary>
+            /// Brand of the annotation.
+            /// 
+            /// Note that the annotation itself is not allowed to be parameterized, but its scope might be.
+            /// </summary>
             public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(1);
             public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(1); }
             public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(1, value.Raw); }
@@ -1842,6 +2223,7 @@ namespace Schema
     /// </summary>
     public enum ElementSize : ushort
     {
+        /// <summary>aka "void", but that's a keyword.</summary>
         Empty = 0,
         Bit = 1,
         Byte = 2,
@@ -1915,12 +2297,29 @@ namespace Schema
             public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+            /// <summary>
+            /// Version of the `capnp` executable. Generally, code generators should ignore this, but the code
+            /// generators that ship with `capnp` itself will print a warning if this mismatches since that
+            /// probably indicates something is misconfigured.
+            /// 
+            /// The first version of 'capnp' to set this was 0.6.0. So, if it's missing, the compiler version
+            /// is older than that.
+            /// </summary>
             public global::Schema.CapnpVersion.Reader CapnpVersion => global::Schema.CapnpVersion.Reader.Create(_raw.ReadStruct(2));
             public bool HasCapnpVersion => _raw.HasPointer(2);
+            /// <summary>
+            /// All nodes parsed by the compiler, including for the files on the command line and their
+            /// imports.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Reader> Nodes => _raw.ReadList(0).AsStructs<global::Schema.Node.Reader>();
             public bool HasNodes => _raw.HasPointer(0);
+            /// <summary>
+            /// Information about the original source code for each node, where available. This array may be
+            /// omitted or may be missing some nodes if no info is available for them.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Reader> SourceInfo => _raw.ReadList(3).AsStructs<global::Schema.Node.SourceInfo.Reader>();
             public bool HasSourceInfo => _raw.HasPointer(3);
+            /// <summary>Files which were listed on the command line.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> RequestedFiles => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Reader>();
             public bool HasRequestedFiles => _raw.HasPointer(1);
             /// <inheritdoc/>
@@ -1942,18 +2341,35 @@ namespace Schema
             public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
             /// <summary>A reader over the same data.</summary>
             public global::Schema.CodeGeneratorRequest.Reader AsReader() => global::Schema.CodeGeneratorRequest.Reader.Create(_raw.AsReader());
+            /// <summary>
+            /// Version of the `capnp` executable. Generally, code generators should ignore this, but the code
+            /// generators that ship with `capnp` itself will print a warning if this mismatches since that
+            /// probably indicates something is misconfigured.
+            /// 
+            /// The first version of 'capnp' to set this was 0.6.0. So, if it's missing, the compiler version
+            /// is older than that.
+            /// </summary>
             public global::Schema.CapnpVersion.Builder CapnpVersion => _raw.GetStruct<global::Schema.CapnpVersion.Builder>(2);
             public global::Schema.CapnpVersion.Builder InitCapnpVersion() { return _raw.InitStruct<global::Schema.CapnpVersion.Builder>(2); }
             public void SetCapnpVersion(global::Schema.CapnpVersion.Reader value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasCapnpVersion => _raw.HasPointer(2);
+            /// <summary>
+            /// All nodes parsed by the compiler, including for the files on the command line and their
+            /// imports.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> InitNodes(int count) { return _raw.InitStructList<global::Schema.Node.Builder>(0, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> Nodes => _raw.GetList(0).AsStructs<global::Schema.Node.Builder>();
             public void SetNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasNodes => _raw.HasPointer(0);
+            /// <summary>
+            /// Information about the original source code for each node, where available. This array may be
+            /// omitted or may be missing some nodes if no info is available for them.
+            /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> InitSourceInfo(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Builder>(3, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> SourceInfo => _raw.GetList(3).AsStructs<global::Schema.Node.SourceInfo.Builder>();
             public void SetSourceInfo(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Reader> value) { _raw.CopyFrom(3, value.Raw); }
             public bool HasSourceInfo => _raw.HasPointer(3);
+            /// <summary>Files which were listed on the command line.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> InitRequestedFiles(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1, count); }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => _raw.GetList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>();
             public void SetRequestedFiles(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> value) { _raw.CopyFrom(1, value.Raw); }
@@ -1978,9 +2394,15 @@ namespace Schema
                 public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                /// <summary>ID of the file.</summary>
                 public ulong Id => _raw.ReadUInt64(0);
+                /// <summary>
+                /// Name of the file as it appeared on the command-line (minus the src-prefix).  You may use
+                /// this to decide where to write the output.
+                /// </summary>
                 public string Filename => _raw.ReadText(0);
                 public bool HasFilename => _raw.HasPointer(0);
+                /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> Imports => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader>();
                 public bool HasImports => _raw.HasPointer(1);
                 /// <inheritdoc/>
@@ -2002,9 +2424,15 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.CodeGeneratorRequest.RequestedFile.Reader AsReader() => global::Schema.CodeGeneratorRequest.RequestedFile.Reader.Create(_raw.AsReader());
+                /// <summary>ID of the file.</summary>
                 public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+                /// <summary>
+                /// Name of the file as it appeared on the command-line (minus the src-prefix).  You may use
+                /// this to decide where to write the output.
+                /// </summary>
                 public string? Filename { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                 public bool HasFilename => _raw.HasPointer(0);
+                /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> InitImports(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1, count); }
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => _raw.GetList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>();
                 public void SetImports(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> value) { _raw.CopyFrom(1, value.Raw); }
@@ -2029,7 +2457,16 @@ namespace Schema
                     public static Reader Create(global::Capnp.Native.Serialization.StructReader reader) => new Reader(reader);
                     /// <summary>The underlying raw struct reader.</summary>
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
+                    /// <summary>ID of the imported file.</summary>
                     public ulong Id => _raw.ReadUInt64(0);
+                    /// <summary>
+                    /// Name which *this* file used to refer to the foreign file.  This may be a relative name.
+                    /// This information is provided because it might be useful for code generation, e.g. to
+                    /// generate #include directives in C++.  We don't put this in Node.file because this
+                    /// information is only meaningful at compile time anyway.
+                    /// 
+                    /// (On Zooko's triangle, this is the import's petname according to the importing file.)
+                    /// </summary>
                     public string Name => _raw.ReadText(0);
                     public bool HasName => _raw.HasPointer(0);
                     /// <inheritdoc/>
@@ -2051,7 +2488,16 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                     /// <summary>A reader over the same data.</summary>
                     public global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader AsReader() => global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader.Create(_raw.AsReader());
+                    /// <summary>ID of the imported file.</summary>
                     public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
+                    /// <summary>
+                    /// Name which *this* file used to refer to the foreign file.  This may be a relative name.
+                    /// This information is provided because it might be useful for code generation, e.g. to
+                    /// generate #include directives in C++.  We don't put this in Node.file because this
+                    /// information is only meaningful at compile time anyway.
+                    /// 
+                    /// (On Zooko's triangle, this is the import's petname according to the importing file.)
+                    /// </summary>
                     public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                     public bool HasName => _raw.HasPointer(0);
                     /// <inheritdoc/>

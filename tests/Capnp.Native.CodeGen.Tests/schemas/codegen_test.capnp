@@ -23,6 +23,7 @@ enum Color {
 
 struct Point {
   x @0 :Int32;
+  # Horizontal coordinate <in pixels> & more.
   y @1 :Int32;
 }
 

@@ -135,13 +135,13 @@ public:
   // Loop thread.
   void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp,
              kj::Maybe<capnp::Capability::Client> bootstrap) {
-    state = kj::heap<State>(State{kj::mv(receiver), tcp, kj::mv(bootstrap)});
+    state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(bootstrap));
     attach();
   }
 
   kj::Promise<Connection*> accept() {
     auto& s = live();
-    return s.receiver->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
+    return s.pendingAccepts.wrap(s.receiver->accept()).then([this](kj::Own<kj::AsyncIoStream> stream) {
       auto& s = live();
       if (s.tcp) configureTcpStream(*stream, false);
       auto connection = new Connection(loop());
@@ -157,9 +157,17 @@ protected:
 
 private:
   struct State {
+    State(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, kj::Maybe<capnp::Capability::Client> bootstrap)
+        : receiver(kj::mv(receiver)), tcp(tcp), bootstrap(kj::mv(bootstrap)) {}
+    ~State() noexcept(false) {
+      // Pending accepts use the receiver: they end before it goes.
+      pendingAccepts.cancel(KJ_EXCEPTION(DISCONNECTED, "the listener was released"));
+    }
+
     kj::Own<kj::ConnectionReceiver> receiver;
     bool tcp;
     kj::Maybe<capnp::Capability::Client> bootstrap;
+    kj::Canceler pendingAccepts;
   };
 
   State& live() {

@@ -118,6 +118,6 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
 
         public capnp_cap* Pointer => handle.Pointer;
 
-        public void Dispose() => handle.DangerousRelease();
+        public void Dispose() => handle?.DangerousRelease();
     }
 }

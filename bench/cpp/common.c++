@@ -32,7 +32,7 @@ kj::Own<RpcConnection> newConnection(kj::Own<kj::AsyncIoStream> stream, Transpor
   auto connection = kj::heap<RpcConnection>();
   connection->stream = kj::mv(stream);
   if (transport == Transport::COALESCING) {
-    connection->msgStream = kj::heap<capnpnative::CoalescingMessageStream>(*connection->stream);
+    connection->msgStream = kj::heap<capnp_native::CoalescingMessageStream>(*connection->stream);
     connection->network = kj::heap<capnp::TwoPartyVatNetwork>(*connection->msgStream, side);
   } else {
     connection->network = kj::heap<capnp::TwoPartyVatNetwork>(*connection->stream, side);

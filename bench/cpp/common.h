@@ -19,7 +19,7 @@ void setNoDelay(kj::AsyncIoStream& stream);
 struct RpcConnection {
   // Member order matters: destroyed bottom-up (RPC system, network, message stream, socket).
   kj::Own<kj::AsyncIoStream> stream;
-  kj::Own<capnpnative::CoalescingMessageStream> msgStream;  // null for the plain transport
+  kj::Own<capnp_native::CoalescingMessageStream> msgStream;  // null for the plain transport
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
 };

@@ -1,4 +1,4 @@
-// Tests for capnpnative::CoalescingMessageStream. In-memory kj pipes; no sleeps.
+// Tests for capnp_native::CoalescingMessageStream. In-memory kj pipes; no sleeps.
 
 #include <gtest/gtest.h>
 #include <memory>
@@ -13,7 +13,7 @@
 
 namespace {
 
-using capnpnative::CoalescingMessageStream;
+using capnp_native::CoalescingMessageStream;
 
 class CountingStream final: public kj::AsyncIoStream {
   // Wraps a stream and counts write() calls; can be told to fail writes.

@@ -114,7 +114,7 @@ private:
     }
 
     kj::Own<kj::AsyncIoStream> stream;
-    capnpnative::CoalescingMessageStream messages;
+    capnp_native::CoalescingMessageStream messages;
     Side side;
     capnp::TwoPartyVatNetwork network;
     capnp::RpcSystem<VatId> rpc;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-namespace capnpnative {
+namespace capnp_native {
 
 namespace {
 
@@ -611,4 +611,4 @@ kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> CoalescingMessageStream::tryR
   return readCanceler.wrap(kj::mv(promise));
 }
 
-}  // namespace capnpnative
+}  // namespace capnp_native

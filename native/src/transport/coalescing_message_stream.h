@@ -30,7 +30,7 @@
 // Usage (the stream must outlive the network; destroy the network first):
 //
 //   kj::Own<kj::AsyncIoStream> socket = ...;
-//   capnpnative::CoalescingMessageStream msgStream(*socket);
+//   capnp_native::CoalescingMessageStream msgStream(*socket);
 //   capnp::TwoPartyVatNetwork network(msgStream, capnp::rpc::twoparty::Side::CLIENT);
 //   auto rpcSystem = capnp::makeRpcClient(network);
 //
@@ -44,7 +44,7 @@
 #include <kj/refcount.h>
 #include <kj/vector.h>
 
-namespace capnpnative {
+namespace capnp_native {
 
 class CoalescingMessageStream final: public capnp::MessageStream {
 public:
@@ -189,4 +189,4 @@ private:
   void ensureSpace(size_t needBytes);
 };
 
-}  // namespace capnpnative
+}  // namespace capnp_native

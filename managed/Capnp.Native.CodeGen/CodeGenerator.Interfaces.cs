@@ -88,7 +88,7 @@ internal sealed partial class CodeGenerator
             TypeKind.Struct => TypeName(t.TypeId, t.Brand, context) + ".Reader",
             TypeKind.List => ListReaderType(t.ElementType!, context),
             TypeKind.Interface => TypeName(t.TypeId, t.Brand, context) + ".Client?",
-            TypeKind.AnyPointer => null,
+            TypeKind.AnyPointer => OpenParameter(t, context),
             _ => ScalarType(t),
         };
     }
@@ -158,6 +158,9 @@ internal sealed partial class CodeGenerator
                         case TypeKind.Struct:
                         case TypeKind.List:
                             w.Line($"if (!{a}.Raw.IsNull) __p.{fi.Set}({a});");
+                            break;
+                        case TypeKind.AnyPointer: // a generic parameter bound to a struct reader
+                            w.Line($"if (!{a}.Raw.IsNull) __p.{fi.Prop}.SetStruct({a}.Raw);");
                             break;
                         case TypeKind.Text:
                             w.Line($"if ({a} != null) __p.{fi.Prop} = {a};");

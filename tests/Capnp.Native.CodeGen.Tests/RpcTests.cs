@@ -181,6 +181,10 @@ public class RpcTests
         using var store = new Store<Point.Reader>.Client(new PointStore());
         var put = await store.PutAsync(p => { var v = p.InitValue<Point.Builder>(); v.X = 3; v.Y = 4; });
         Assert.Equal(1u, put.Count);
+        var pointMsg = new MessageBuilder();
+        var point = pointMsg.InitRoot<Point.Builder>();
+        point.X = 3; point.Y = 4;
+        Assert.Equal(2u, (await store.PutAsync(point.AsReader())).Count); // flattened: T value
         var got = await store.GetAsync();
         Point.Reader value = got.Value;
         Assert.Equal((3, 4), (value.X, value.Y));

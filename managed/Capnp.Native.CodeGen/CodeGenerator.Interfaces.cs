@@ -229,14 +229,61 @@ internal sealed partial class CodeGenerator
         w.Open();
         w.Line($"/// <summary>Wraps a promised answer.</summary>");
         w.Line($"public Promise({Rpc}.PromisedAnswer answer) : base(answer) {{ }}");
+        EmitPipelineMembers(w, n, fields, "Answer", off => $"new ushort[] {{ {off} }}");
+        w.Close();
+    }
+
+    private readonly Dictionary<ulong, bool> _hasCaps = new();
+
+    /// <summary>Whether a struct has capability fields, directly or in (non-union) struct fields: it then gets a Pipeline.</summary>
+    private bool HasCapabilityFields(ulong id)
+    {
+        if (_hasCaps.TryGetValue(id, out var known)) return known;
+        _hasCaps[id] = false; // cycle guard
+        if (!_req.Nodes.TryGetValue(id, out var n) || n.Kind != NodeKind.Struct) return false;
+        bool result = false;
+        foreach (var f in n.Fields)
+        {
+            if (f.IsGroup || f.InUnion) continue;
+            if (f.Type.Kind == TypeKind.Interface) result = true;
+            else if (f.Type.Kind == TypeKind.Struct && HasCapabilityFields(f.Type.TypeId)) result = true;
+        }
+        return _hasCaps[id] = result;
+    }
+
+    /// <summary>Pipeline accessors (capability and struct fields) shared by Promise and Pipeline.</summary>
+    private void EmitPipelineMembers(CodeWriter w, NodeModel n, List<FieldInfo> fields, string answer, Func<ushort, string> path)
+    {
         foreach (var fi in fields)
         {
             var f = fi.Field;
-            if (f.IsGroup || f.InUnion || f.Type.Kind != TypeKind.Interface) continue;
-            var it = TypeName(f.Type.TypeId, f.Type.Brand, n.Id);
-            w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives.</summary>");
-            w.Line($"public {it}.Client {fi.Prop} => new {it}.Client(Answer.GetPipelinedCapability(new ushort[] {{ {f.Offset} }}));");
+            if (f.IsGroup || f.InUnion) continue;
+            if (f.Type.Kind == TypeKind.Interface)
+            {
+                var it = TypeName(f.Type.TypeId, f.Type.Brand, n.Id);
+                w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives.</summary>");
+                w.Line($"public {it}.Client {fi.Prop} => new {it}.Client({answer}.GetPipelinedCapability({path((ushort)f.Offset)}));");
+            }
+            else if (f.Type.Kind == TypeKind.Struct && HasCapabilityFields(f.Type.TypeId))
+            {
+                var st = TypeName(f.Type.TypeId, f.Type.Brand, n.Id);
+                w.Line($"/// <summary>Pipelined view of struct field <c>{f.Name}</c>.</summary>");
+                w.Line($"public {st}.Pipeline {fi.Prop} => new {st}.Pipeline({answer}, {path((ushort)f.Offset)});");
+            }
         }
+    }
+
+    /// <summary>For structs with capability fields: a view of a promised struct for pipelining.</summary>
+    private void EmitPipeline(CodeWriter w, NodeModel n, List<FieldInfo> fields)
+    {
+        w.Line("/// <summary>A struct inside a promised answer: its capabilities can be called before the answer arrives.</summary>");
+        w.Line("public readonly partial struct Pipeline");
+        w.Open();
+        w.Line($"private readonly {Rpc}.PromisedAnswer _answer;");
+        w.Line("private readonly ushort[] _path;");
+        w.Line("/// <summary>The struct at <paramref name=\"path\"/> (pointer indices) in <paramref name=\"answer\"/>.</summary>");
+        w.Line($"public Pipeline({Rpc}.PromisedAnswer answer, ushort[] path) {{ _answer = answer; _path = path; }}");
+        EmitPipelineMembers(w, n, fields, "_answer", off => $"{Rpc}.PromisedAnswer.Append(_path, {off})");
         w.Close();
     }
 

@@ -88,6 +88,11 @@ internal sealed partial class CodeGenerator
         EmitReader(w, n, self, fields, hasUnion);
         w.Line();
         EmitBuilder(w, n, self, fields, hasUnion);
+        if (HasCapabilityFields(n.Id))
+        {
+            w.Line();
+            EmitPipeline(w, n, fields);
+        }
         if (IsResultStruct(n))
         {
             w.Line();

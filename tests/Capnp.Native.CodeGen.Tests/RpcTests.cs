@@ -53,6 +53,12 @@ public class RpcTests
         // "dispatch"/"dispatchAsync" collide with CapabilityServer.DispatchAsync: they get a trailing '_'.
         public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) { Dispatched += 1; return Task.CompletedTask; }
         public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) { Dispatched += 10; return Task.CompletedTask; }
+        public override Task GetHolderAsync(Calculator.GetHolderParams.Reader parameters, Calculator.GetHolderResults.Builder results, CancellationToken cancellationToken)
+        {
+            var holder = results.InitHolder();
+            holder.Calculator = new Calculator.Client(new CalculatorImpl());
+            return Task.CompletedTask;
+        }
         public override Task EchoAsync(Calculator.EchoParams.Reader parameters, Calculator.EchoResults.Builder results, CancellationToken cancellationToken)
         {
             results.String = parameters.String;
@@ -70,6 +76,7 @@ public class RpcTests
         public override Task DescribeAsync(Calculator.DescribeParams.Reader p, Calculator.DescribeResults.Builder r, CancellationToken ct) => _basic.DescribeAsync(p, r, ct);
         public override Task GetAdderAsync(Calculator.GetAdderParams.Reader p, Calculator.GetAdderResults.Builder r, CancellationToken ct) => _basic.GetAdderAsync(p, r, ct);
         public override Task EchoAsync(Calculator.EchoParams.Reader p, Calculator.EchoResults.Builder r, CancellationToken ct) => _basic.EchoAsync(p, r, ct);
+        public override Task GetHolderAsync(Calculator.GetHolderParams.Reader p, Calculator.GetHolderResults.Builder r, CancellationToken ct) => _basic.GetHolderAsync(p, r, ct);
         public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) => _basic.Dispatch_Async(p, r, ct);
         public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) => _basic.DispatchAsync_Async(p, r, ct);
     }
@@ -136,6 +143,16 @@ public class RpcTests
         var adder = results.Adder;
         Assert.NotNull(adder);
         Assert.Equal(101, (await adder!.AddToAsync(1)).Result);
+    }
+
+    [Fact]
+    public async Task PipeliningThroughAStructField()
+    {
+        using var client = new Calculator.Client(new CalculatorImpl());
+        // holder.calculator is reached through the promised results before they arrive.
+        var sum = await client.GetHolder().Holder.Calculator.AddAsync(20, 22);
+        Assert.Equal(42, sum.Sum);
+        Assert.Equal(new ushort[] { 0, 1 }, PromisedAnswer.Append(new ushort[] { 0 }, 1));
     }
 
     [Fact]

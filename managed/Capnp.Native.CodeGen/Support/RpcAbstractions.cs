@@ -45,6 +45,15 @@ namespace Capnp.Native.Rpc
         public virtual ICallTarget GetPipelinedCapability(System.ReadOnlyMemory<ushort> pointerPath)
             => new LocalPipelineTarget(this, pointerPath.ToArray());
 
+        /// <summary>A pointer path extended by one pointer index (used by generated pipelines).</summary>
+        public static ushort[] Append(ushort[] path, ushort index)
+        {
+            var result = new ushort[path.Length + 1];
+            path.CopyTo(result, 0);
+            result[^1] = index;
+            return result;
+        }
+
         /// <summary>Resolves a capability inside a results message.</summary>
         public static ICallTarget? ResolveCapability(MessageReader results, System.ReadOnlySpan<ushort> pointerPath)
         {

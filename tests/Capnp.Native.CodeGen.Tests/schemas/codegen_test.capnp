@@ -158,6 +158,7 @@ interface Calculator {
   echo @3 (string :Text, class :Int32) -> (string :Text, class :Int32);
   dispatch @4 () -> ();
   dispatchAsync @5 () -> ();
+  getHolder @6 () -> (holder :HasCapabilities);
 
   interface Adder {
     addTo @0 (value :Int64) -> (result :Int64);

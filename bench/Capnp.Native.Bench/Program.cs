@@ -1,0 +1,417 @@
+// capnp-native-bench: the C# counterpart of bench/cpp's bench-server and bench-client, with the
+// same command lines and output lines so that one driver (bench/run) parses both.
+//
+//   capnp-native-bench server [--transport T] --listen [tcp:]HOST:PORT [--max-seconds N] [--once]
+//                             [--rusage-out FILE] [--exit-on-stdin-eof]
+//       prints "LISTENING <port>"; with --once exits when its first connection closes; always
+//       exits after --max-seconds (default 3600); --rusage-out writes
+//       "server_cpu_us=... peak_rss_kb=... gc0=... gc1=... gc2=..." at exit.
+//   capnp-native-bench client [--transport T] --connect [tcp:]HOST:PORT
+//                             --scenario latency|throughput|bulk [--seconds N] [--inflight N]
+//                             [--payload BYTES] [--max-calls N] [--verbose]
+//       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
+//       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
+//
+// --transport is accepted for command-line compatibility with bench/cpp; the native shim always
+// uses its own buffered transport (CoalescingMessageStream), reported as transport=native.
+
+using System.Diagnostics;
+using System.Globalization;
+using Capnp.Native;
+using Capnp.Native.Rpc;
+using BenchIface = Bench.Bench;
+
+namespace Capnp.Native.Bench;
+
+internal static class Program
+{
+    private static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            return Usage();
+        }
+
+        try
+        {
+            return args[0] switch
+            {
+                "server" => ServerMain(args.AsSpan(1).ToArray()).GetAwaiter().GetResult(),
+                "client" => ClientMain(args.AsSpan(1).ToArray()).GetAwaiter().GetResult(),
+                _ => Usage(),
+            };
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"capnp-native-bench: {e.Message}");
+            return Usage();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"capnp-native-bench: {e}");
+            return 1;
+        }
+    }
+
+    private static int Usage()
+    {
+        Console.Error.WriteLine(
+            "usage: capnp-native-bench server --listen [tcp:]HOST:PORT [--max-seconds N] [--once] [--rusage-out FILE] [--exit-on-stdin-eof]\n" +
+            "       capnp-native-bench client --connect [tcp:]HOST:PORT --scenario latency|throughput|bulk " +
+            "[--seconds N] [--inflight N] [--payload BYTES] [--max-calls N] [--verbose]");
+        return 2;
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    private static string ToAddress(string hostPort)
+        => hostPort.StartsWith("tcp:", StringComparison.Ordinal) || hostPort.StartsWith("unix:", StringComparison.Ordinal)
+            ? hostPort
+            : "tcp:" + hostPort;
+
+    private static double ParseDouble(string s) => double.Parse(s, CultureInfo.InvariantCulture);
+
+    private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    // ---------------------------------------------------------------- server
+
+    private sealed class BenchImpl : BenchIface.Server
+    {
+        public override Task PingAsync(BenchIface.PingParams.Reader parameters, BenchIface.PingResults.Builder results, CancellationToken cancellationToken)
+            => Task.CompletedTask;
+
+        public override Task EchoAsync(BenchIface.EchoParams.Reader parameters, BenchIface.EchoResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.Data = parameters.Data;
+            return Task.CompletedTask;
+        }
+    }
+
+    private static async Task<int> ServerMain(string[] args)
+    {
+        var listen = "127.0.0.1:0";
+        var maxSeconds = 3600.0;
+        var once = false;
+        string? rusageOut = null;
+        var stdinLifetime = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--transport" when i + 1 < args.Length: i++; break;
+                case "--listen" when i + 1 < args.Length: listen = args[++i]; break;
+                case "--max-seconds" when i + 1 < args.Length: maxSeconds = ParseDouble(args[++i]); break;
+                case "--once": once = true; break;
+                case "--rusage-out" when i + 1 < args.Length: rusageOut = args[++i]; break;
+                case "--exit-on-stdin-eof": stdinLifetime = true; break;
+                default: throw new UsageException($"unknown server argument '{args[i]}'");
+            }
+        }
+
+        await using (var loop = EventLoop.Start())
+        {
+            var listener = await loop.ListenAsync(ToAddress(listen), new BenchImpl());
+            var connections = new List<RpcConnection>();
+            try
+            {
+                var address = listener.Address;
+                Console.Out.Write($"LISTENING {address[(address.LastIndexOf(':') + 1)..]}\n");
+                Console.Out.Flush();
+
+                var stop = new List<Task> { Task.Delay(TimeSpan.FromSeconds(maxSeconds)) };
+                if (stdinLifetime)
+                {
+                    stop.Add(Task.Run(() =>
+                    {
+                        using var stdin = Console.OpenStandardInput();
+                        var buffer = new byte[256];
+                        while (stdin.Read(buffer, 0, buffer.Length) > 0)
+                        {
+                        }
+                    }));
+                }
+
+                stop.Add(once ? ServeOnce(listener, connections) : AcceptLoop(listener, connections));
+                var finished = await Task.WhenAny(stop);
+                if (finished.IsFaulted && finished.Exception!.InnerException is not RpcDisconnectedException)
+                {
+                    Console.Error.WriteLine($"capnp-native-bench server: {finished.Exception.InnerException}");
+                }
+            }
+            finally
+            {
+                lock (connections)
+                {
+                    foreach (var connection in connections)
+                    {
+                        connection.Dispose();
+                    }
+                }
+
+                listener.Dispose();
+            }
+        }
+
+        if (rusageOut is not null)
+        {
+            var cpu = Environment.CpuUsage.TotalTime.TotalMicroseconds;
+            File.WriteAllText(rusageOut, string.Create(CultureInfo.InvariantCulture,
+                $"server_cpu_us={cpu:0} peak_rss_kb={PeakRssKb()} gc0={GC.CollectionCount(0)} gc1={GC.CollectionCount(1)} gc2={GC.CollectionCount(2)} allocated_bytes={GC.GetTotalAllocatedBytes()}\n"));
+        }
+
+        return 0;
+    }
+
+    private static async Task ServeOnce(RpcListener listener, List<RpcConnection> connections)
+    {
+        var connection = await listener.AcceptAsync();
+        lock (connections)
+        {
+            connections.Add(connection);
+        }
+
+        try
+        {
+            await connection.Disconnected;
+        }
+        catch (RpcException)
+        {
+            // A peer that goes away abruptly is the end of the benchmark, not a failure.
+        }
+    }
+
+    private static async Task AcceptLoop(RpcListener listener, List<RpcConnection> connections)
+    {
+        while (true)
+        {
+            var connection = await listener.AcceptAsync();
+            lock (connections)
+            {
+                connections.Add(connection);
+            }
+
+            _ = connection.Disconnected.ContinueWith(
+                _ =>
+                {
+                    lock (connections)
+                    {
+                        connections.Remove(connection);
+                    }
+
+                    connection.Dispose();
+                },
+                TaskScheduler.Default);
+        }
+    }
+
+    // ---------------------------------------------------------------- client
+
+    private sealed class Run(BenchIface.Client bench)
+    {
+        public long Calls;
+        public long TotalCalls;
+        public long MaxCalls = long.MaxValue;
+        public long DeadlineTicks;
+        public List<double> LatenciesUs = new(1 << 16);
+        public ReadOnlyMemory<byte> Payload;
+
+        private bool Done() => Stopwatch.GetTimestamp() >= DeadlineTicks || Volatile.Read(ref Calls) >= MaxCalls;
+
+        public void SetDeadline(double seconds)
+            => DeadlineTicks = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+
+        public async Task LatencyLoop()
+        {
+            while (!Done())
+            {
+                var start = Stopwatch.GetTimestamp();
+                await bench.PingAsync();
+                LatenciesUs.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                Calls++;
+                TotalCalls++;
+            }
+        }
+
+        private async Task PingLoop()
+        {
+            while (!Done())
+            {
+                await bench.PingAsync();
+                Interlocked.Increment(ref Calls);
+                Interlocked.Increment(ref TotalCalls);
+            }
+        }
+
+        private async Task EchoLoop()
+        {
+            var payload = Payload;
+            while (!Done())
+            {
+                var results = await bench.EchoAsync(payload);
+                var data = results.Data.Span;
+                var sent = payload.Span;
+                if (data.Length != sent.Length || (data.Length > 0 && (data[0] != sent[0] || data[^1] != sent[^1])))
+                {
+                    throw new InvalidOperationException("echo returned different data");
+                }
+
+                Interlocked.Increment(ref Calls);
+                Interlocked.Increment(ref TotalCalls);
+            }
+        }
+
+        public async Task<(long Calls, double Elapsed)> RunConcurrent(int inflight, bool echo, double seconds)
+        {
+            Calls = 0;
+            var start = Stopwatch.GetTimestamp();
+            SetDeadline(seconds);
+            var workers = new Task[inflight];
+            for (var i = 0; i < inflight; i++)
+            {
+                // Start every worker from the thread pool so none runs inline on this thread.
+                workers[i] = echo ? Task.Run(EchoLoop) : Task.Run(PingLoop);
+            }
+
+            await Task.WhenAll(workers);
+            return (Calls, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+    }
+
+    private static async Task<int> ClientMain(string[] args)
+    {
+        string? connect = null;
+        var scenario = "latency";
+        var seconds = 5.0;
+        var inflightArg = -1;
+        var payloadBytes = 1024 * 1024;
+        var maxCalls = 100_000_000L;
+        var verbose = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--transport" when i + 1 < args.Length: i++; break;
+                case "--connect" when i + 1 < args.Length: connect = args[++i]; break;
+                case "--scenario" when i + 1 < args.Length: scenario = args[++i]; break;
+                case "--seconds" when i + 1 < args.Length: seconds = ParseDouble(args[++i]); break;
+                case "--inflight" when i + 1 < args.Length: inflightArg = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--payload" when i + 1 < args.Length: payloadBytes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--max-calls" when i + 1 < args.Length: maxCalls = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--verbose": verbose = true; break;
+                default: throw new UsageException($"unknown client argument '{args[i]}'");
+            }
+        }
+
+        if (connect is null || seconds <= 0 || seconds > 3600 || payloadBytes < 0)
+        {
+            throw new UsageException("--connect is required; 0 < seconds <= 3600");
+        }
+
+        await using var loop = EventLoop.Start();
+        using var connection = await loop.ConnectAsync(ToAddress(connect));
+        using var bench = connection.GetBootstrap<BenchIface.Client>();
+        var run = new Run(bench);
+
+        string figures;
+        TimeSpan cpuStart;
+        int gc0, gc1, gc2;
+        long allocatedStart;
+        if (scenario == "latency")
+        {
+            // Warm-up: connection set-up, JIT tiers, caches.
+            run.MaxCalls = 2000;
+            run.SetDeadline(0.2);
+            await run.LatencyLoop();
+            // Let tiered compilation promote the hot methods before measuring.
+            run.MaxCalls = 2000 + 20000;
+            run.SetDeadline(0.3);
+            await run.LatencyLoop();
+            run.LatenciesUs.Clear();
+            run.Calls = 0;
+            (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
+            cpuStart = Environment.CpuUsage.TotalTime;
+            run.MaxCalls = maxCalls;
+            run.SetDeadline(seconds);
+            await run.LatencyLoop();
+            var v = run.LatenciesUs;
+            if (v.Count == 0)
+            {
+                throw new InvalidOperationException("no calls completed");
+            }
+
+            v.Sort();
+            var median = v[v.Count / 2];
+            var p99 = v[Math.Min(v.Count - 1, (int)(v.Count * 0.99))];
+            figures = $"median_us={F(median)} p99_us={F(p99)} calls={v.Count}";
+        }
+        else if (scenario is "throughput" or "bulk")
+        {
+            var echo = scenario == "bulk";
+            var inflight = inflightArg > 0 ? inflightArg : (echo ? 4 : 64);
+            if (echo)
+            {
+                var payload = new byte[payloadBytes];
+                for (var i = 0; i < payload.Length; i++)
+                {
+                    payload[i] = unchecked((byte)(i * 131 + 7));
+                }
+
+                run.Payload = payload;
+            }
+
+            run.MaxCalls = echo ? 8 : 2000;
+            await run.RunConcurrent(inflight, echo, 0.2);  // warm-up
+            run.MaxCalls = echo ? 64 : 20000;
+            await run.RunConcurrent(inflight, echo, 0.3);  // JIT tier-up
+            run.MaxCalls = maxCalls;
+            (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
+            cpuStart = Environment.CpuUsage.TotalTime;
+            var (calls, elapsed) = await run.RunConcurrent(inflight, echo, seconds);
+            figures = echo
+                ? $"mb_per_s={F(calls * (double)payloadBytes / 1e6 / elapsed)} calls={calls} payload_bytes={payloadBytes} inflight={inflight}"
+                : $"calls_per_s={F(calls / elapsed)} calls={calls} inflight={inflight}";
+        }
+        else
+        {
+            throw new UsageException($"unknown scenario '{scenario}' (expected latency, throughput or bulk)");
+        }
+
+        var cpuUsPerCall = (Environment.CpuUsage.TotalTime - cpuStart).TotalMicroseconds / Math.Max(run.Calls, 1);
+        var extra = "";
+        if (verbose)
+        {
+            var (e0, e1, e2, allocated) = GcSnapshot();
+            extra = $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(run.Calls, 1))}" +
+                    $" threads={Process.GetCurrentProcess().Threads.Count} pool_threads={ThreadPool.ThreadCount}" +
+                    $" pool_completed={ThreadPool.CompletedWorkItemCount}";
+        }
+
+        Console.Out.Write(string.Create(CultureInfo.InvariantCulture,
+            $"scenario={scenario} transport=native {figures} client_cpu_us_per_call={cpuUsPerCall:0.00} total_calls={run.TotalCalls} peak_rss_kb={PeakRssKb()}{extra}\n"));
+        Console.Out.Flush();
+        return 0;
+    }
+
+    private static (int, int, int, long) GcSnapshot()
+        => (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes(precise: true));
+
+    /// <summary>Peak resident set (VmHWM), as getrusage's ru_maxrss reports for the C++ programs.</summary>
+    private static long PeakRssKb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.AsSpan(6).Trim().ToString().Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return Process.GetCurrentProcess().PeakWorkingSet64 / 1024;
+    }
+}

@@ -16,7 +16,7 @@ public class EvolutionTests
         Assert.Equal(987, r.ReadInt64(1, 987));
         Assert.Equal("newdef", r.ReadText(1, "newdef"));
         Assert.False(r.HasPointer(2));
-        Assert.Equal(0, r.ReadList(2).AsPrimitives<int>().Count);
+        Assert.Empty(r.ReadList(2).AsPrimitives<int>());
         Assert.True(r.ReadStruct(5).IsNull);
         Assert.Null(r.ReadCapabilityIndex(3));
     }

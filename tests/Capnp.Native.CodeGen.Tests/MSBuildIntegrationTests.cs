@@ -19,9 +19,11 @@ public class MSBuildIntegrationTests : IDisposable
         @0xd1c2b3a4f5e6d7c8;
         using CSharp = import "/csharp.capnp";
         $CSharp.namespace("Consumer.Schema");
+        using Common = import "/shared/common.capnp";
         struct Person {
           name @0 :Text;
           age @1 :UInt32 = 7;
+          level @2 :Common.Level = high;
         }
 
         """;
@@ -43,18 +45,23 @@ public class MSBuildIntegrationTests : IDisposable
               <ItemGroup>
                 <Reference Include="{runtime}" />
                 <CapnpSchema Include="schemas/person.capnp" />
+                <CapnpSchema Include="include/shared/common.capnp" />
+                <CapnpImportPath Include="include" />
               </ItemGroup>
               <Import Project="{targets}" />
             </Project>
             """);
         Directory.CreateDirectory(Path.Combine(_dir, "schemas"));
         File.WriteAllText(Path.Combine(_dir, "schemas", "person.capnp"), schema);
+        // Found through <CapnpImportPath Include="include" /> (capnp -I).
+        Directory.CreateDirectory(Path.Combine(_dir, "include", "shared"));
+        File.WriteAllText(Path.Combine(_dir, "include", "shared", "common.capnp"), "@0xe3b4c2d1a0f9e8d7;\nenum Level { low @0; high @1; }\n");
         File.WriteAllText(Path.Combine(_dir, "Program.cs"), """
             var mb = new Capnp.Native.Serialization.MessageBuilder();
             var p = mb.InitRoot<Consumer.Schema.Person.Builder>();
             p.Name = "Ada";
             var r = mb.AsReader().GetRoot<Consumer.Schema.Person.Reader>();
-            Console.WriteLine($"{r.Name} {r.Age}");
+            Console.WriteLine($"{r.Name} {r.Age} {r.Level}");
             """);
     }
 
@@ -85,7 +92,7 @@ public class MSBuildIntegrationTests : IDisposable
         Assert.True(File.Exists(GeneratedFile));
 
         var run = await TestEnvironment.RunAsync("dotnet", new[] { Path.Combine(_dir, "bin", "Debug", "net10.0", "Consumer.dll") });
-        Assert.Equal("Ada 7", run.StdoutText.Trim());
+        Assert.Equal("Ada 7 High", run.StdoutText.Trim());
 
         // Unchanged inputs: the generation target is skipped and the file is not rewritten.
         var stamp = File.GetLastWriteTimeUtc(GeneratedFile);
@@ -95,7 +102,7 @@ public class MSBuildIntegrationTests : IDisposable
         Assert.Equal(stamp, File.GetLastWriteTimeUtc(GeneratedFile));
 
         // A changed schema is regenerated.
-        File.WriteAllText(Path.Combine(_dir, "schemas", "person.capnp"), Schema.Replace("age @1 :UInt32 = 7;", "age @1 :UInt32 = 7;\n  email @2 :Text;"));
+        File.WriteAllText(Path.Combine(_dir, "schemas", "person.capnp"), Schema.Replace("age @1 :UInt32 = 7;", "age @1 :UInt32 = 7;\n  email @3 :Text;"));
         var changed = await DotnetAsync("build", "--no-restore", "-v:n");
         Assert.True(changed.ExitCode == 0, changed.StdoutText);
         Assert.DoesNotContain("Skipping target \"CapnpGenerate\"", changed.StdoutText);

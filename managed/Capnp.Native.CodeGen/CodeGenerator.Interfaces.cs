@@ -96,7 +96,7 @@ internal sealed partial class CodeGenerator
     private void EmitInterface(CodeWriter w, NodeModel n)
     {
         var self = TypeName(n.Id, null, n.Id);
-        EmitDoc(w, n.Id, $"Cap'n Proto interface <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
+        EmitDoc(w, n.Id, $"Cap'n Proto interface <c>{XmlText(QualifiedName(n))}</c> (id 0x{n.Id:x16}).");
         w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
         w.Open();
         w.Line("/// <summary>The interface id.</summary>");

@@ -57,7 +57,7 @@ internal sealed partial class CodeGenerator
         var which = WhichMembers(n);
         bool hasUnion = n.DiscriminantCount > 0;
 
-        EmitDoc(w, n.Id, n.IsGroup ? $"Group <c>{QualifiedName(n)}</c>." : $"Cap'n Proto struct <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
+        EmitDoc(w, n.Id, n.IsGroup ? $"Group <c>{XmlText(QualifiedName(n))}</c>." : $"Cap'n Proto struct <c>{XmlText(QualifiedName(n))}</c> (id 0x{n.Id:x16}).");
         w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
         w.Open();
         w.Line($"/// <summary>The schema node id.</summary>");

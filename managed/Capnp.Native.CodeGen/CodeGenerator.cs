@@ -230,9 +230,13 @@ internal sealed partial class CodeGenerator
     private void EmitDoc(CodeWriter w, ulong id, string fallback)
     {
         var doc = _req.DocComments.GetValueOrDefault(id);
-        var text = string.IsNullOrWhiteSpace(doc) ? fallback : doc.Trim();
+        if (string.IsNullOrWhiteSpace(doc))
+        {
+            w.Line($"/// <summary>{fallback}</summary>"); // our own text: already XML
+            return;
+        }
         w.Line("/// <summary>");
-        foreach (var line in text.Split('\n'))
+        foreach (var line in doc.Trim().Split('\n'))
             w.Line("/// " + XmlText(line.TrimEnd()));
         w.Line("/// </summary>");
     }
@@ -288,7 +292,7 @@ internal sealed partial class CodeGenerator
 
     private void EmitEnum(CodeWriter w, NodeModel n)
     {
-        EmitDoc(w, n.Id, $"Cap'n Proto enum <c>{QualifiedName(n)}</c> (id 0x{n.Id:x16}).");
+        EmitDoc(w, n.Id, $"Cap'n Proto enum <c>{XmlText(QualifiedName(n))}</c> (id 0x{n.Id:x16}).");
         w.Line($"public enum {_csName[n.Id]} : ushort");
         w.Open();
         var used = new HashSet<string>(StringComparer.Ordinal) { "value__" };

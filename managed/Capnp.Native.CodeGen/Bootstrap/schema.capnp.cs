@@ -6,9 +6,7 @@
 
 namespace Schema
 {
-    /// <summary>
-    /// Cap'n Proto struct &lt;c&gt;schema.capnp:Node&lt;/c&gt; (id 0xe682ab4cf923a417).
-    /// </summary>
+    /// <summary>Cap'n Proto struct <c>schema.capnp:Node</c> (id 0xe682ab4cf923a417).</summary>
     public static partial class Node
     {
         /// <summary>The schema node id.</summary>
@@ -199,9 +197,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Cap'n Proto struct &lt;c&gt;schema.capnp:Node.NestedNode&lt;/c&gt; (id 0xdebf55bbfa0fc242).
-        /// </summary>
+        /// <summary>Cap'n Proto struct <c>schema.capnp:Node.NestedNode</c> (id 0xdebf55bbfa0fc242).</summary>
         public static partial class NestedNode
         {
             /// <summary>The schema node id.</summary>
@@ -336,9 +332,7 @@ namespace Schema
                 /// <inheritdoc/>
                 public override string ToString() => "SourceInfo " + _raw.ToString();
             }
-            /// <summary>
-            /// Cap'n Proto struct &lt;c&gt;schema.capnp:Node.SourceInfo.Member&lt;/c&gt; (id 0xc2ba9038898e1fa2).
-            /// </summary>
+            /// <summary>Cap'n Proto struct <c>schema.capnp:Node.SourceInfo.Member</c> (id 0xc2ba9038898e1fa2).</summary>
             public static partial class Member
             {
                 /// <summary>The schema node id.</summary>
@@ -385,9 +379,7 @@ namespace Schema
 
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Node.struct&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Node.struct</c>.</summary>
         public static partial class Struct
         {
             /// <summary>The schema node id.</summary>
@@ -536,9 +528,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Node.enum&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Node.enum</c>.</summary>
         public static partial class Enum
         {
             /// <summary>The schema node id.</summary>
@@ -585,9 +575,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Node.interface&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Node.interface</c>.</summary>
         public static partial class Interface
         {
             /// <summary>The schema node id.</summary>
@@ -642,9 +630,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Node.const&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Node.const</c>.</summary>
         public static partial class Const
         {
             /// <summary>The schema node id.</summary>
@@ -695,9 +681,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Node.annotation&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Node.annotation</c>.</summary>
         public static partial class Annotation
         {
             /// <summary>The schema node id.</summary>
@@ -994,9 +978,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Field.ordinal&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Field.ordinal</c>.</summary>
         public static partial class Ordinal
         {
             /// <summary>The schema node id.</summary>
@@ -1124,9 +1106,7 @@ namespace Schema
         }
     }
 
-    /// <summary>
-    /// Cap'n Proto struct &lt;c&gt;schema.capnp:Superclass&lt;/c&gt; (id 0xa9962a9ed0a4d7f8).
-    /// </summary>
+    /// <summary>Cap'n Proto struct <c>schema.capnp:Superclass</c> (id 0xa9962a9ed0a4d7f8).</summary>
     public static partial class Superclass
     {
         /// <summary>The schema node id.</summary>
@@ -1384,9 +1364,7 @@ namespace Schema
             /// <inheritdoc/>
             public override string ToString() => "Type " + _raw.ToString();
         }
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Type.list&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Type.list</c>.</summary>
         public static partial class List
         {
             /// <summary>The schema node id.</summary>
@@ -1431,9 +1409,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Type.enum&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Type.enum</c>.</summary>
         public static partial class Enum
         {
             /// <summary>The schema node id.</summary>
@@ -1480,9 +1456,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Type.struct&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Type.struct</c>.</summary>
         public static partial class Struct
         {
             /// <summary>The schema node id.</summary>
@@ -1529,9 +1503,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Type.interface&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Type.interface</c>.</summary>
         public static partial class Interface
         {
             /// <summary>The schema node id.</summary>
@@ -1578,9 +1550,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Group &lt;c&gt;schema.capnp:Type.anyPointer&lt;/c&gt;.
-        /// </summary>
+        /// <summary>Group <c>schema.capnp:Type.anyPointer</c>.</summary>
         public static partial class AnyPointer
         {
             /// <summary>The schema node id.</summary>
@@ -1887,9 +1857,7 @@ namespace Schema
             /// <inheritdoc/>
             public override string ToString() => "Brand " + _raw.ToString();
         }
-        /// <summary>
-        /// Cap'n Proto struct &lt;c&gt;schema.capnp:Brand.Scope&lt;/c&gt; (id 0xabd73485a9636bc9).
-        /// </summary>
+        /// <summary>Cap'n Proto struct <c>schema.capnp:Brand.Scope</c> (id 0xabd73485a9636bc9).</summary>
         public static partial class Scope
         {
             /// <summary>The schema node id.</summary>
@@ -1969,9 +1937,7 @@ namespace Schema
             }
         }
 
-        /// <summary>
-        /// Cap'n Proto struct &lt;c&gt;schema.capnp:Brand.Binding&lt;/c&gt; (id 0xc863cd16969ee7fc).
-        /// </summary>
+        /// <summary>Cap'n Proto struct <c>schema.capnp:Brand.Binding</c> (id 0xc863cd16969ee7fc).</summary>
         public static partial class Binding
         {
             /// <summary>The schema node id.</summary>
@@ -2233,9 +2199,7 @@ namespace Schema
         Pointer = 6,
         InlineComposite = 7,
     }
-    /// <summary>
-    /// Cap'n Proto struct &lt;c&gt;schema.capnp:CapnpVersion&lt;/c&gt; (id 0xd85d305b7d839963).
-    /// </summary>
+    /// <summary>Cap'n Proto struct <c>schema.capnp:CapnpVersion</c> (id 0xd85d305b7d839963).</summary>
     public static partial class CapnpVersion
     {
         /// <summary>The schema node id.</summary>
@@ -2280,9 +2244,7 @@ namespace Schema
         }
     }
 
-    /// <summary>
-    /// Cap'n Proto struct &lt;c&gt;schema.capnp:CodeGeneratorRequest&lt;/c&gt; (id 0xbfc546f6210ad7ce).
-    /// </summary>
+    /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest</c> (id 0xbfc546f6210ad7ce).</summary>
     public static partial class CodeGeneratorRequest
     {
         /// <summary>The schema node id.</summary>
@@ -2377,9 +2339,7 @@ namespace Schema
             /// <inheritdoc/>
             public override string ToString() => "CodeGeneratorRequest " + _raw.ToString();
         }
-        /// <summary>
-        /// Cap'n Proto struct &lt;c&gt;schema.capnp:CodeGeneratorRequest.RequestedFile&lt;/c&gt; (id 0xcfea0eb02e810062).
-        /// </summary>
+        /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest.RequestedFile</c> (id 0xcfea0eb02e810062).</summary>
         public static partial class RequestedFile
         {
             /// <summary>The schema node id.</summary>
@@ -2440,9 +2400,7 @@ namespace Schema
                 /// <inheritdoc/>
                 public override string ToString() => "RequestedFile " + _raw.ToString();
             }
-            /// <summary>
-            /// Cap'n Proto struct &lt;c&gt;schema.capnp:CodeGeneratorRequest.RequestedFile.Import&lt;/c&gt; (id 0xae504193122357e5).
-            /// </summary>
+            /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest.RequestedFile.Import</c> (id 0xae504193122357e5).</summary>
             public static partial class Import
             {
                 /// <summary>The schema node id.</summary>

@@ -10,6 +10,8 @@
 //   capnp-native-bench client [--transport T] --connect [tcp:]HOST:PORT
 //                             --scenario latency|throughput|bulk [--seconds N] [--inflight N]
 //                             [--payload BYTES] [--max-calls N] [--verbose]
+//   capnp-native-bench client --scenario loop-latency|loop-throughput [--seconds N] [--verbose]
+//       round trips through the event loop alone (no network): the thread hand-off cost.
 //       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
 //       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
 //
@@ -319,6 +321,11 @@ internal static class Program
             }
         }
 
+        if (scenario.StartsWith("loop-", StringComparison.Ordinal))
+        {
+            return await LoopMain(scenario, seconds, inflightArg, verbose);
+        }
+
         if (connect is null || seconds <= 0 || seconds > 3600 || payloadBytes < 0)
         {
             throw new UsageException("--connect is required; 0 < seconds <= 3600");
@@ -406,6 +413,75 @@ internal static class Program
         Console.Out.Write(string.Create(CultureInfo.InvariantCulture,
             $"scenario={scenario} transport=native {figures} client_cpu_us_per_call={cpuUsPerCall:0.00} total_calls={run.TotalCalls} peak_rss_kb={PeakRssKb()}{extra}\n"));
         Console.Out.Flush();
+        return 0;
+    }
+
+    /// <summary>
+    /// loop-latency / loop-throughput: round trips through the event loop alone (EventLoop.EchoAsync
+    /// with an empty buffer: post a command, run it on the loop thread, complete a task whose
+    /// continuation runs on the thread pool). No network, no RPC: the cost of the thread hand-offs
+    /// that every RPC call pays twice per process (caller to loop, loop to thread pool).
+    /// </summary>
+    private static async Task<int> LoopMain(string scenario, double seconds, int inflightArg, bool verbose)
+    {
+        await using var loop = EventLoop.Start();
+        var inflight = scenario == "loop-latency" ? 1 : (inflightArg > 0 ? inflightArg : 64);
+        long calls = 0;
+        var latencies = new List<double>(1 << 16);
+
+        async Task Worker(long deadline, bool record)
+        {
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await loop.EchoAsync(ReadOnlyMemory<byte>.Empty);
+                if (record)
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                }
+
+                Interlocked.Increment(ref calls);
+            }
+        }
+
+        async Task<double> RunFor(double s)
+        {
+            calls = 0;
+            latencies.Clear();
+            var start = Stopwatch.GetTimestamp();
+            var deadline = start + (long)(s * Stopwatch.Frequency);
+            var workers = new Task[inflight];
+            for (var i = 0; i < inflight; i++)
+            {
+                workers[i] = Task.Run(() => Worker(deadline, inflight == 1));
+            }
+
+            await Task.WhenAll(workers);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
+        await RunFor(0.5);  // warm-up and JIT tier-up
+        var (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
+        var cpuStart = Environment.CpuUsage.TotalTime;
+        var elapsed = await RunFor(seconds);
+        var cpuUsPerCall = (Environment.CpuUsage.TotalTime - cpuStart).TotalMicroseconds / Math.Max(calls, 1);
+        string figures;
+        if (inflight == 1)
+        {
+            latencies.Sort();
+            figures = $"median_us={F(latencies[latencies.Count / 2])} p99_us={F(latencies[Math.Min(latencies.Count - 1, (int)(latencies.Count * 0.99))])} calls={calls}";
+        }
+        else
+        {
+            figures = $"calls_per_s={F(calls / elapsed)} calls={calls} inflight={inflight}";
+        }
+
+        var (e0, e1, e2, allocated) = GcSnapshot();
+        var extra = verbose
+            ? $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(calls, 1))}"
+            : "";
+        Console.Out.Write(string.Create(CultureInfo.InvariantCulture,
+            $"scenario={scenario} transport=none {figures} client_cpu_us_per_call={cpuUsPerCall:0.00} total_calls={calls} peak_rss_kb={PeakRssKb()}{extra}\n"));
         return 0;
     }
 

@@ -59,6 +59,9 @@ typedef struct capnp_connection capnp_connection;
 /** A listening socket that accepts two-party connections. */
 typedef struct capnp_listener capnp_listener;
 
+/** The resolving end of a promise capability (see capnp_promise_cap_create). */
+typedef struct capnp_resolver capnp_resolver;
+
 /** Counters of live native objects, for leak tests. */
 typedef struct capnp_counters {
   int64_t live_loops;
@@ -166,6 +169,17 @@ CAPNP_NATIVE_API void capnp_pipeline_release(capnp_pipeline* pipeline);
 /** Completes tag with OK when the capability has resolved to its final target, or with the
  * failure if it is (or becomes) broken while resolving. */
 CAPNP_NATIVE_API int32_t capnp_cap_when_resolved(capnp_cap* cap, uint64_t tag);
+
+/** Creates a capability that is a promise: calls made on it are queued, in order, and delivered
+ * once it is resolved (capnp_resolver_resolve) to its target, or fail once it is rejected. */
+CAPNP_NATIVE_API int32_t capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_cap, capnp_resolver** out_resolver);
+
+/** Resolves a promise capability to target (referenced, not consumed). Consumes the resolver. */
+CAPNP_NATIVE_API int32_t capnp_resolver_resolve(capnp_resolver* resolver, capnp_cap* target);
+
+/** Rejects a promise capability with an exception of kind (a capnp_status 1-4). Consumes the
+ * resolver. */
+CAPNP_NATIVE_API int32_t capnp_resolver_reject(capnp_resolver* resolver, int32_t kind, const char* message, size_t message_len);
 
 /** Creates a capability served by managed code. Incoming calls arrive as
  * CAPNP_EVENT_INCOMING_CALL events with tag; a cancelled call as CAPNP_EVENT_CALL_CANCELLED

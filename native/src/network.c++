@@ -286,7 +286,9 @@ extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_
           delete connection;
           throw;
         }
-        finishWithConnection(loop, tag, connection);
+        // Not a tracked operation: the command itself completes the tag.
+        auto handle = wrap(connection);
+        complete(tag, CAPNP_STATUS_OK, bytesOf(handle));
       }});
     } catch (...) {
       // The descriptor was handed over: it is closed even when the loop refuses it.

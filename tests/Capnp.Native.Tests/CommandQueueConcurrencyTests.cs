@@ -1,6 +1,5 @@
 namespace Capnp.Native.Tests;
 
-[Collection(NativeCountersCollection.Name)]
 public sealed class CommandQueueConcurrencyTests
 {
     private const int Producers = 8;

@@ -1,6 +1,5 @@
 namespace Capnp.Native.Tests;
 
-[Collection(NativeCountersCollection.Name)]
 public sealed class EventLoopDisposalTests
 {
     // A bound on waiting, not a synchronisation: a correct loop completes far sooner.

@@ -1,6 +1,5 @@
 namespace Capnp.Native.Tests;
 
-[Collection(NativeCountersCollection.Name)]
 public sealed class EventLoopLifecycleTests
 {
     [Fact]

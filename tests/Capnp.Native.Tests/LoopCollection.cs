@@ -1,11 +1,3 @@
-namespace Capnp.Native.Tests;
-
-/// <summary>
-/// Tests that compare process-wide native counters run one at a time, so no other test's loops
-/// are counted.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class NativeCountersCollection
-{
-    public const string Name = "native counters";
-}
+// Tests compare process-wide native counters (live loops, capabilities, pending operations) and
+// GC-handle counts before and after: they run one at a time so no other test's objects are counted.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -27,6 +27,15 @@ public class PromisedAnswer
     public virtual ICallTarget GetPipelinedCapability(ReadOnlyMemory<ushort> pointerPath)
         => new LocalPipelineTarget(this, pointerPath.ToArray());
 
+    /// <summary>A pointer path extended by one more pointer index (for nested pipelines).</summary>
+    public static ushort[] Append(ushort[] path, ushort index)
+    {
+        var extended = new ushort[path.Length + 1];
+        path.CopyTo(extended, 0);
+        extended[^1] = index;
+        return extended;
+    }
+
     /// <summary>Resolves a capability inside a results message (null when the field is null).</summary>
     public static ICallTarget? ResolveCapability(MessageReader results, ReadOnlySpan<ushort> pointerPath)
     {

@@ -80,7 +80,8 @@ internal sealed class TestServiceImpl : TestService.Server
         var resultTable = results.Raw.MessageBuilder.CapTable;
         for (var i = 0; i < incoming.Count; i++)
         {
-            if (incoming[i] is uint index && table[(int)index] is NativeCapability cap)
+            var index = incoming[i];
+            if (index < table.Count && table[(int)index] is NativeCapability cap)
             {
                 resultTable.Add(cap.Duplicate());
                 outgoing[i] = (uint)(resultTable.Count - 1);

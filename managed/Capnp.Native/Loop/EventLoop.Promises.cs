@@ -1,0 +1,66 @@
+using Capnp.Native.Interop;
+using Capnp.Native.Rpc;
+
+namespace Capnp.Native;
+
+public sealed partial class EventLoop
+{
+    /// <summary>
+    /// A capability usable now for a target that a task will produce (e.g. a sturdy ref still
+    /// being restored while the vat starts): calls made before the task completes are queued by
+    /// the engine and delivered in order once it does; if the task fails, they fail with its
+    /// exception (an <see cref="RpcException"/> keeps its type, anything else is Failed).
+    /// </summary>
+    public NativeCapability CreateCapability<TTarget>(Task<TTarget> target) where TTarget : class, ICallTarget
+        => CreatePromised(target.ContinueWith(static t => (ICallTarget)t.Result, TaskScheduler.Default));
+
+    /// <summary>Like <see cref="CreateCapability{TTarget}(Task{TTarget})"/>, for a task of a generated client.</summary>
+    public NativeCapability CreateCapabilityFromClient<TClient>(Task<TClient> client) where TClient : CapabilityClient
+        => CreatePromised(client.ContinueWith(static t => t.Result.Target, TaskScheduler.Default));
+
+    private unsafe NativeCapability CreatePromised(Task<ICallTarget> target)
+    {
+        var (status, cap, resolver) = WithPointer(loop =>
+        {
+            capnp_cap* createdCap;
+            capnp_resolver* createdResolver;
+            var result = NativeMethods.capnp_promise_cap_create((capnp_loop*)loop, &createdCap, &createdResolver);
+            return (result, (IntPtr)createdCap, (IntPtr)createdResolver);
+        });
+        NativeStatus.ThrowIfFailed(status);
+        _ = ResolveWhenReadyAsync(target, resolver);
+        return new NativeCapability(this, new CapHandle((capnp_cap*)cap));
+    }
+
+    // The resolver is consumed exactly once, by the resolve or the reject.
+    private async Task ResolveWhenReadyAsync(Task<ICallTarget> target, IntPtr resolver)
+    {
+        try
+        {
+            var resolved = await target.ConfigureAwait(false);
+            using var capability = CreateCapability(resolved);
+            Resolve(resolver, capability);
+        }
+        catch (Exception e)
+        {
+            var failure = e is AggregateException { InnerException: { } inner } ? inner : e;
+            Reject(resolver, failure is RpcException rpc ? rpc.Type : RpcExceptionType.Failed, failure.Message);
+        }
+    }
+
+    private static unsafe void Resolve(IntPtr resolver, NativeCapability capability)
+    {
+        using var use = new NativeCapability.HandleUse(capability);
+        // A refusal means the loop is stopping: the queued calls fail DISPOSED with it.
+        _ = NativeMethods.capnp_resolver_resolve((capnp_resolver*)resolver, use.Pointer);
+    }
+
+    private static unsafe void Reject(IntPtr resolver, RpcExceptionType kind, string message)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(message);
+        fixed (byte* text = bytes)
+        {
+            _ = NativeMethods.capnp_resolver_reject((capnp_resolver*)resolver, (int)kind, text, (nuint)bytes.Length);
+        }
+    }
+}

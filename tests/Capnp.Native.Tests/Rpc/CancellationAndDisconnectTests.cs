@@ -1,0 +1,83 @@
+using Capnp.Native.Rpc;
+using Interop;
+
+namespace Capnp.Native.Tests.Rpc;
+
+public sealed class CancellationAndDisconnectTests
+{
+    [Fact]
+    public async Task CancellingACallEndsItsTaskAsCancelledAndReachesTheServerMethodToken()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        using var cancellation = new CancellationTokenSource();
+        var waiting = pair.TestService.WaitForeverAsync(cancellation.Token);
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+        cancellation.Cancel();
+
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(RpcPair.Bound));
+        Assert.Equal(cancellation.Token, error.CancellationToken);
+        uint count = 0;
+        for (var poll = 0; poll < 10_000 && count == 0; poll++)
+        {
+            count = (await pair.TestService.GetCancelCountAsync().WaitAsync(RpcPair.Bound)).Count;
+        }
+
+        Assert.Equal(1u, count);
+    }
+
+    [Fact]
+    public async Task OutstandingCallsFailDisconnectedWhenThePeerClosesAndTheCapabilitySaysSo()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var waiting = pair.TestService.WaitForeverAsync();
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+        await pair.ServerConnection.DisposeAsync();
+
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await pair.ClientConnection.Disconnected.WaitAsync(RpcPair.Bound);
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").WaitAsync(RpcPair.Bound));
+    }
+
+    [Fact]
+    public async Task DisposingTheLoopWithCallsInFlightEndsThemPromptly()
+    {
+        var pair = await RpcPair.StartAsync();
+        var waiting = Enumerable.Range(0, 10).Select(_ => pair.TestService.WaitForeverAsync()).ToArray();
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+        await pair.ClientLoop.DisposeAsync().AsTask().WaitAsync(RpcPair.Bound);
+
+        foreach (var call in waiting)
+        {
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => call.WaitAsync(RpcPair.Bound));
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => { _ = pair.TestService.EchoAsync("after"); });
+        await pair.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task DisposingTheServerLoopFailsTheClientsCallsWithDisconnected()
+    {
+        var pair = await RpcPair.StartAsync();
+        var waiting = pair.TestService.WaitForeverAsync();
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+        await pair.ServerLoop.DisposeAsync().AsTask().WaitAsync(RpcPair.Bound);
+
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await pair.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ConnectingToNothingFailsWithATypedError()
+    {
+        await using var loop = EventLoop.Start();
+        var missing = "unix:" + Path.Combine(Path.GetTempPath(), $"capnp-missing-{Guid.NewGuid():N}.sock");
+
+        await Assert.ThrowsAnyAsync<RpcException>(() => loop.ConnectAsync(missing).WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<ArgumentException>(() => loop.ConnectAsync("http://example").WaitAsync(RpcPair.Bound));
+    }
+}

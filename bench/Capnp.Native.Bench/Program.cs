@@ -10,10 +10,10 @@
 //   capnp-native-bench client [--transport T] --connect [tcp:]HOST:PORT
 //                             --scenario latency|throughput|bulk [--seconds N] [--inflight N]
 //                             [--payload BYTES] [--max-calls N] [--verbose]
-//   capnp-native-bench client --scenario loop-latency|loop-throughput [--seconds N] [--verbose]
-//       round trips through the event loop alone (no network): the thread hand-off cost.
 //       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
 //       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
+//   capnp-native-bench client --scenario loop-latency|loop-throughput [--seconds N] [--verbose]
+//       round trips through the event loop alone (no network): the thread hand-off cost.
 //
 // --transport is accepted for command-line compatibility with bench/cpp; the native shim always
 // uses its own buffered transport (CoalescingMessageStream), reported as transport=native.

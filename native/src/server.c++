@@ -80,6 +80,9 @@ protected:
         (*fulfiller)->reject(KJ_EXCEPTION(DISCONNECTED, "the call was dropped unanswered"));
       }
       call.answered = true;
+      // The managed handler is still running: cancel it so it ends (and answers into the void).
+      auto handle = wrap(this);
+      complete(call.server->tag, CAPNP_EVENT_CALL_CANCELLED, bytesOf(handle));
     }
     call.context = nullptr;
     call.fulfiller = nullptr;

@@ -40,6 +40,6 @@ public sealed class CommandQueueConcurrencyTests
         Assert.Equal(Producers * CommandsPerProducer, after.commands_executed - before.commands_executed);
         // Batching: a producer wakes the loop only when no wake-up is pending.
         Assert.True(after.wakeups - before.wakeups <= Producers * CommandsPerProducer);
-        Assert.Equal(0, CallbackTarget.LiveCount);
+        Assert.Equal(0, loop.LiveCallbackTargets);
     }
 }

@@ -24,7 +24,7 @@ public sealed class EventLoopDisposalTests
         }
 
         Assert.Equal(before.live_pending_operations, NativeCounters.Read().live_pending_operations);
-        Assert.Equal(0, CallbackTarget.LiveCount);
+        Assert.Equal(0, loop.LiveCallbackTargets);
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class EventLoopDisposalTests
             }
         }
 
-        Assert.Equal(0, CallbackTarget.LiveCount);
+        Assert.Equal(0, loop.LiveCallbackTargets);
     }
 
     [Fact]

@@ -21,13 +21,13 @@ public sealed class EventLoopLifecycleTests
             // Disposal joins the thread: its body has returned once DisposeAsync does. (Whether the
             // kernel has already removed it from /proc at that instant is not deterministic.)
             Assert.Equal(before.live_loop_threads, NativeCounters.Read().live_loop_threads);
+            Assert.Equal(0, loop.LiveCallbackTargets);
         }
 
         var after = NativeCounters.Read();
         Assert.Equal(before.live_loops, after.live_loops);
         Assert.Equal(before.live_loop_threads, after.live_loop_threads);
         Assert.Equal(before.live_pending_operations, after.live_pending_operations);
-        Assert.Equal(0, CallbackTarget.LiveCount);
     }
 
     [Fact]

@@ -7,19 +7,23 @@ namespace Capnp.Native;
 /// (called for every incoming call, until it is released). Its tag, passed to the shim, is a
 /// GCHandle to this object.
 /// </summary>
-internal abstract unsafe class CallbackTarget
+internal abstract unsafe class CallbackTarget(EventLoop owner)
 {
     private static long liveCount;
     private GCHandle handle;
 
-    /// <summary>Targets registered and not yet unregistered (for leak tests).</summary>
+    /// <summary>Targets registered and not yet unregistered, in the process (for leak tests).</summary>
     public static long LiveCount => Interlocked.Read(ref liveCount);
+
+    /// <summary>The loop whose shim calls this target back.</summary>
+    public EventLoop Owner { get; } = owner;
 
     /// <summary>Pins this target behind a tag for the shim.</summary>
     public ulong Register()
     {
         handle = GCHandle.Alloc(this);
         Interlocked.Increment(ref liveCount);
+        Owner.CallbackTargetRegistered();
         return (ulong)GCHandle.ToIntPtr(handle);
     }
 
@@ -28,6 +32,7 @@ internal abstract unsafe class CallbackTarget
     {
         handle.Free();
         Interlocked.Decrement(ref liveCount);
+        Owner.CallbackTargetUnregistered();
     }
 
     /// <summary>Called by the completion dispatcher on a loop thread: resolves the tag and delivers.</summary>

@@ -14,6 +14,7 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
 {
     private readonly LoopHandle handle;
     private int disposed;
+    private long liveCallbackTargets;
 
     private EventLoop(LoopHandle handle)
     {
@@ -28,6 +29,13 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
         NativeStatus.ThrowIfFailed(NativeMethods.capnp_loop_create(&loop));
         return new EventLoop(LoopHandle.FromCreated(loop));
     }
+
+    /// <summary>Operations and servers of this loop still registered for callbacks (GC handles; for leak tests).</summary>
+    internal long LiveCallbackTargets => Interlocked.Read(ref liveCallbackTargets);
+
+    internal void CallbackTargetRegistered() => Interlocked.Increment(ref liveCallbackTargets);
+
+    internal void CallbackTargetUnregistered() => Interlocked.Decrement(ref liveCallbackTargets);
 
     /// <summary>True once <see cref="Dispose"/> or <see cref="DisposeAsync"/> has been called.</summary>
     public bool IsDisposed => Volatile.Read(ref disposed) != 0;
@@ -57,7 +65,7 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        var operation = new PendingOperation<T>(readResult, cancellationToken);
+        var operation = new PendingOperation<T>(this, readResult, cancellationToken);
         var tag = operation.Register();
         var posted = false;
         var addedReference = false;

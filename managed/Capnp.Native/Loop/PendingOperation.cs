@@ -8,8 +8,8 @@ internal unsafe delegate T PayloadReader<T>(ReadOnlySpan<byte> payload);
 /// once (DISPOSED if its loop stops first). The result is read from the payload on the loop thread
 /// by a <see cref="PayloadReader{T}"/>; the task's continuations run on the thread pool.
 /// </summary>
-internal sealed unsafe class PendingOperation<T>(PayloadReader<T> readResult, CancellationToken cancellationToken = default)
-    : CallbackTarget
+internal sealed unsafe class PendingOperation<T>(EventLoop owner, PayloadReader<T> readResult, CancellationToken cancellationToken = default)
+    : CallbackTarget(owner)
 {
     // Continuations must never run on the loop thread: they would block it and could re-enter it.
     private readonly TaskCompletionSource<T> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -20,6 +20,7 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
     private bool completed;
 
     public OutgoingCall(NativeCapability target, MessageBuilder parameters, CancellationToken cancellationToken)
+        : base(target.Loop)
     {
         this.target = target;
         this.cancellationToken = cancellationToken;

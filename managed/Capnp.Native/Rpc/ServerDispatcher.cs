@@ -19,6 +19,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     private int draining;
 
     public ServerDispatcher(EventLoop loop, CapabilityServer server)
+        : base(loop)
     {
         this.loop = loop;
         Server = server;
@@ -161,7 +162,8 @@ internal sealed unsafe class ReturnResults : CallbackTarget
 {
     private readonly OutgoingMessage results;
 
-    private ReturnResults(OutgoingMessage results)
+    private ReturnResults(EventLoop loop, OutgoingMessage results)
+        : base(loop)
     {
         this.results = results;
     }
@@ -185,7 +187,7 @@ internal sealed unsafe class ReturnResults : CallbackTarget
             return;
         }
 
-        var pending = new ReturnResults(results);
+        var pending = new ReturnResults(loop, results);
         var tag = pending.Register();
         var status = results.Send((segments, caps) => NativeMethods.capnp_call_return(
             call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, tag));

@@ -37,8 +37,13 @@ internal sealed partial class CodeGenerator
         return result;
     }
 
+    /// <summary>The id of <c>StreamResult</c> (capnp/stream.capnp): the results of every <c>-> stream</c> method.</summary>
+    private const ulong StreamResultTypeId = 0x995f9a3377c0b16eUL;
+
     private sealed class MethodInfo
     {
+        /// <summary>Declared <c>-> stream</c>: flow-controlled, no results.</summary>
+        public bool IsStreaming;
         public required NodeModel Owner;
         public required MethodModel Method;
         public required ushort Ordinal;
@@ -65,6 +70,7 @@ internal sealed partial class CodeGenerator
                 list.Add(new MethodInfo
                 {
                     Owner = owner, Method = m, Ordinal = (ushort)i, Name = name,
+                    IsStreaming = m.ResultStructType == StreamResultTypeId,
                     Params = TypeName(m.ParamStructType, m.ParamBrand, context),
                     Results = TypeName(m.ResultStructType, m.ResultBrand, context),
                     ParamNode = Node(m.ParamStructType), ResultNode = Node(m.ResultStructType),
@@ -106,7 +112,7 @@ internal sealed partial class CodeGenerator
         w.Line();
 
         // ------------------------------------------------ client
-        var clientUsed = new HashSet<string>(StringComparer.Ordinal) { "Client", "Target", "Dispose", "Call", "Create", "Equals", "GetHashCode", "GetType", "ToString" };
+        var clientUsed = new HashSet<string>(StringComparer.Ordinal) { "Client", "Target", "Dispose", "InvokeMethod", "InvokeStreamingMethod", "FromCapTable", "WriteToCapTable", "Create", "Equals", "GetHashCode", "GetType", "ToString" };
         var methods = Methods(n, n.Id, clientUsed);
         w.Line($"/// <summary>Client proxy for <c>{n.ShortName}</c>: calls go to the wrapped call target.</summary>");
         w.Line($"public sealed partial class Client : {Rpc}.CapabilityClient, {Rpc}.ICapabilityClient<Client>");
@@ -127,26 +133,48 @@ internal sealed partial class CodeGenerator
             var flat = pNames.Select(fi => (fi, type: FlatParamType(fi.Field, n.Id))).ToList();
             bool canFlatten = mi.ParamNode.DiscriminantCount == 0
                 && flat.All(x => x.type != null || (x.fi.Field.Type.Kind == TypeKind.Void && !x.fi.Field.IsGroup));
-            string call = $"Call(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
+            string call = $"InvokeMethod(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
+            string stream = $"InvokeStreamingMethod(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
 
-            EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
-            w.Line($"public {mi.Results}.Promise {mi.Name}(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
-            w.Open();
-            w.Line($"var __message = new {Ser}.MessageBuilder();");
-            w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
-            w.Line($"return new {mi.Results}.Promise({call});");
-            w.Close();
-            EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
-            w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
-            w.Line($"    => {mi.Name}(build, cancellationToken).Task;");
+            if (mi.IsStreaming)
+            {
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Streams <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>: completes when flow control allows the next call; a failure surfaces on a later call.");
+                w.Line($"public global::System.Threading.Tasks.Task {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+                w.Open();
+                w.Line($"var __message = new {Ser}.MessageBuilder();");
+                w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
+                w.Line($"return {stream};");
+                w.Close();
+            }
+            else
+            {
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
+                w.Line($"public {mi.Results}.Promise {mi.Name}(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+                w.Open();
+                w.Line($"var __message = new {Ser}.MessageBuilder();");
+                w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
+                w.Line($"return new {mi.Results}.Promise({call});");
+                w.Close();
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
+                w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+                w.Line($"    => {mi.Name}(build, cancellationToken).Task;");
+            }
             if (canFlatten)
             {
                 var ps = flat.Where(x => x.type != null).ToList();
                 var used = new HashSet<string>(StringComparer.Ordinal) { "cancellationToken", "__message", "__p", "build" };
                 var argNames = ps.Select(x => Names.Unique(Names.Camel(x.fi.Field.Name), used)).ToList();
                 var sig = string.Concat(ps.Select((x, i) => $"{x.type} {argNames[i]}, "));
-                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
-                w.Line($"public {mi.Results}.Promise {mi.Name}({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                if (mi.IsStreaming)
+                {
+                    EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Streams <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>: completes when flow control allows the next call.");
+                    w.Line($"public global::System.Threading.Tasks.Task {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                }
+                else
+                {
+                    EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
+                    w.Line($"public {mi.Results}.Promise {mi.Name}({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                }
                 w.Open();
                 w.Line($"var __message = new {Ser}.MessageBuilder();");
                 w.Line($"var __p = __message.InitRoot<{mi.Params}.Builder>();");
@@ -173,8 +201,9 @@ internal sealed partial class CodeGenerator
                             break;
                     }
                 }
-                w.Line($"return new {mi.Results}.Promise({call});");
+                w.Line(mi.IsStreaming ? $"return {stream};" : $"return new {mi.Results}.Promise({call});");
                 w.Close();
+                if (mi.IsStreaming) continue;
                 var args = string.Concat(argNames.Select(a => a + ", "));
                 EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
                 w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
@@ -185,15 +214,30 @@ internal sealed partial class CodeGenerator
         w.Line();
 
         // ------------------------------------------------ server
-        var serverUsed = new HashSet<string>(StringComparer.Ordinal) { "Server", "DispatchAsync", "CallAsync", "Dispose", "InterfaceIds", "Equals", "GetHashCode", "GetType", "ToString" };
+        var serverUsed = new HashSet<string>(StringComparer.Ordinal) { "Server", "DispatchAsync", "StreamingMethods", "Unimplemented", "Dispose", "InterfaceIds", "Equals", "GetHashCode", "GetType", "ToString" };
         var smethods = Methods(n, n.Id, serverUsed);
         w.Line($"/// <summary>Base class for C# implementations of <c>{n.ShortName}</c>.</summary>");
         w.Line($"public abstract partial class Server : {Rpc}.CapabilityServer");
         w.Open();
         foreach (var mi in smethods)
         {
+            if (mi.IsStreaming)
+            {
+                w.Line($"/// <summary>Implements the streaming method <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>: read <paramref name=\"parameters\"/>; throwing fails the stream.</summary>");
+                w.Line($"public abstract global::System.Threading.Tasks.Task {mi.Name}Async({mi.Params}.Reader parameters, global::System.Threading.CancellationToken cancellationToken);");
+                continue;
+            }
+
             w.Line($"/// <summary>Implements <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>: read <paramref name=\"parameters\"/>, fill <paramref name=\"results\"/>.</summary>");
             w.Line($"public abstract global::System.Threading.Tasks.Task {mi.Name}Async({mi.Params}.Reader parameters, {mi.Results}.Builder results, global::System.Threading.CancellationToken cancellationToken);");
+        }
+        var streaming = smethods.Where(m => m.IsStreaming).ToList();
+        if (streaming.Count > 0)
+        {
+            w.Line("private static readonly (ulong InterfaceId, ushort MethodId)[] __streamingMethods =");
+            w.Line($"    {{ {string.Join(", ", streaming.Select(m => $"(0x{m.Owner.Id:x16}UL, {m.Ordinal})"))} }};");
+            w.Line("/// <inheritdoc/>");
+            w.Line("protected override global::System.Collections.Generic.IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethods => __streamingMethods;");
         }
         w.Line("/// <inheritdoc/>");
         w.Line($"protected override global::System.Threading.Tasks.Task DispatchAsync(ulong interfaceId, ushort methodId, {Ser}.MessageReader parameters, {Ser}.MessageBuilder results, global::System.Threading.CancellationToken cancellationToken)");
@@ -206,7 +250,11 @@ internal sealed partial class CodeGenerator
             w.Line("    switch (methodId)");
             w.Line("    {");
             foreach (var mi in g)
-                w.Line($"        case {mi.Ordinal}: return {mi.Name}Async(parameters.GetRoot<{mi.Params}.Reader>(), results.InitRoot<{mi.Results}.Builder>(), cancellationToken);");
+            {
+                w.Line(mi.IsStreaming
+                    ? $"        case {mi.Ordinal}: return {mi.Name}Async(parameters.GetRoot<{mi.Params}.Reader>(), cancellationToken);"
+                    : $"        case {mi.Ordinal}: return {mi.Name}Async(parameters.GetRoot<{mi.Params}.Reader>(), results.InitRoot<{mi.Results}.Builder>(), cancellationToken);");
+            }
             w.Line("    }");
             w.Line("    break;");
         }

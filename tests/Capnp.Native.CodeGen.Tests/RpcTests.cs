@@ -1,3 +1,4 @@
+using Capnp.Native;
 using Capnp.Native.Rpc;
 using Capnp.Native.Serialization;
 using CodeGenTests.Schema;
@@ -169,7 +170,7 @@ public class RpcTests
     public async Task UnknownMethodIsUnimplemented()
     {
         ICallTarget server = new CalculatorImpl();
-        var ex = await Assert.ThrowsAsync<UnimplementedException>(
+        var ex = await Assert.ThrowsAsync<RpcUnimplementedException>(
             () => server.CallAsync(Calculator.InterfaceId, 42, new MessageBuilder(), default));
         Assert.Contains("42", ex.Message);
     }

@@ -72,14 +72,14 @@ public abstract class CapabilityClient : IDisposable
     private static ICallTarget NewReference(ICallTarget target)
         => target is NativeCapability native ? native.Duplicate() : target;
 
-    /// <summary>Sends a call; pipelines through the target when it supports it.</summary>
-    protected PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    /// <summary>Sends a call (generated methods use it); pipelines through the target when it supports it.</summary>
+    protected PromisedAnswer InvokeMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
         => Target is IPipeliningCallTarget pipelining
             ? pipelining.Call(interfaceId, methodId, parameters, cancellationToken)
             : new PromisedAnswer(Target.CallAsync(interfaceId, methodId, parameters, cancellationToken));
 
     /// <summary>Sends a call to a streaming method (flow-controlled; see <see cref="ICallTarget.StreamAsync"/>).</summary>
-    protected Task Stream(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    protected Task InvokeStreamingMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
         => Target.StreamAsync(interfaceId, methodId, parameters, cancellationToken);
 }
 

@@ -33,7 +33,7 @@ public abstract class CapabilityServer : ICallTarget
         => new RpcUnimplementedException($"Method {methodId} of interface 0x{interfaceId:x16} is not implemented.");
 
     /// <summary>Calls the server in process (no engine involved).</summary>
-    public async Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    async Task<MessageReader> ICallTarget.CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
     {
         var reader = parameters.AsReader();
         var results = new MessageBuilder();

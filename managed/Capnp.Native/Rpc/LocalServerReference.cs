@@ -14,7 +14,7 @@ public sealed class LocalServerReference(CapabilityServer server) : ICallTarget
 
     /// <inheritdoc/>
     public Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
-        => Server.CallAsync(interfaceId, methodId, parameters, cancellationToken);
+        => ((ICallTarget)Server).CallAsync(interfaceId, methodId, parameters, cancellationToken);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -35,7 +35,7 @@ public sealed class CallTests
 
         // The server side asks the client for its bootstrap, over the same connection.
         using var callback = pair.ServerConnection.GetBootstrap<Callback.Client>();
-        var reply = await callback.Call_Async("x").WaitAsync(RpcPair.Bound);
+        var reply = await callback.CallAsync("x").WaitAsync(RpcPair.Bound);
 
         Assert.Equal("client-bootstrap:x", reply.Reply);
         Assert.Equal(1, clientSide.Calls);
@@ -108,7 +108,7 @@ public sealed class CallTests
 
     private sealed class ThrowingCallback(Exception exception) : Callback.Server
     {
-        public override Task Call_Async(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
+        public override Task CallAsync(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
             => throw exception;
     }
 }

@@ -18,7 +18,7 @@ public sealed class CapabilityTests
 
         var local = Assert.IsType<LocalServerReference>(returned.Target);
         Assert.Same(original, local.Server);
-        Assert.Equal("mine:x", (await returned.Call_Async("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.Equal("mine:x", (await returned.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class CapabilityTests
         var calls = new List<Task>();
         for (var i = 0; i < 50; i++)
         {
-            calls.Add(pipelined.Call_Async(i.ToString()));
+            calls.Add(pipelined.CallAsync(i.ToString()));
             if (i == 25)
             {
                 using var resolved = (await promise.Task.WaitAsync(RpcPair.Bound)).Cap;
@@ -100,10 +100,10 @@ public sealed class CapabilityTests
         var target = new TaskCompletionSource<ICallTarget>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var promised = Callback.Client.Create(loop.CreateCapability(target.Task));
 
-        var early = Enumerable.Range(0, 20).Select(i => promised.Call_Async($"early{i}")).ToArray();
+        var early = Enumerable.Range(0, 20).Select(i => promised.CallAsync($"early{i}")).ToArray();
         Assert.All(early, call => Assert.False(call.IsCompleted));
         target.SetResult(loop.CreateCapability(recorder));
-        var late = promised.Call_Async("late");
+        var late = promised.CallAsync("late");
 
         await Task.WhenAll(early.Append(late)).WaitAsync(RpcPair.Bound);
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"early{i}").Append("late"), recorder.Received);
@@ -115,7 +115,7 @@ public sealed class CapabilityTests
         await using var loop = EventLoop.Start();
         var target = new TaskCompletionSource<ICallTarget>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var promised = Callback.Client.Create(loop.CreateCapability(target.Task));
-        var call = promised.Call_Async("x");
+        var call = promised.CallAsync("x");
 
         target.SetException(new RpcOverloadedException("restorer busy"));
 
@@ -190,7 +190,7 @@ public sealed class CapabilityTests
             }
         }
 
-        public override Task Call_Async(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
+        public override Task CallAsync(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
         {
             lock (received)
             {

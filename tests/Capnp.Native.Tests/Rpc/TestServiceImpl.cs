@@ -55,7 +55,7 @@ internal sealed class TestServiceImpl : TestService.Server
     public override async Task CallBackAsync(TestService.CallBackParams.Reader parameters, TestService.CallBackResults.Builder results, CancellationToken cancellationToken)
     {
         using var callback = parameters.Cb ?? throw new RpcFailedException("callBack: null callback");
-        var reply = await callback.Call_Async(parameters.Value, cancellationToken);
+        var reply = await callback.CallAsync(parameters.Value, cancellationToken);
         results.Reply = reply.Reply;
     }
 
@@ -109,7 +109,7 @@ internal sealed class TestServiceImpl : TestService.Server
         return Task.CompletedTask;
     }
 
-    public override Task StreamAsync(TestService.StreamParams.Reader parameters, Stream.StreamResult.Builder results, CancellationToken cancellationToken)
+    public override Task StreamAsync(TestService.StreamParams.Reader parameters, CancellationToken cancellationToken)
     {
         Interlocked.Add(ref streamedBytes, parameters.Chunk.Length);
         return Task.CompletedTask;
@@ -177,7 +177,7 @@ internal sealed class PrefixCallback(string prefix) : Callback.Server
 
     public TaskCompletionSource Released { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public override Task Call_Async(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
+    public override Task CallAsync(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref calls);
         results.Reply = prefix + parameters.Value;

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev patchelf)
+readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev patchelf libgtest-dev)
 readonly CONFIGURATION=${CONFIGURATION:-Release}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -48,18 +48,44 @@ build() {
   dotnet build CapnpNative.sln -c "$CONFIGURATION" -nologo -clp:ErrorsOnly
 }
 
+# The C++ test programs: the interop peer vat (also used by the managed interop tests) and the
+# transport's unit tests, each a standalone CMake project.
+build_cpp_tests() {
+  log "building the C++ interop peer vat and the transport tests"
+  cmake -S tests/interop -B build/interop -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build/interop --parallel
+  cmake -S bench/cpp -B build/bench-cpp -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/bench-cpp --parallel
+}
+
+# Adds one ctest summary ("100% tests passed, 0 tests failed out of 37") to the totals.
+count_ctest() {
+  local summary
+  summary=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1)
+  [ -n "$summary" ] || return 0
+  local failed_count total
+  failed_count=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$summary")
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$summary")
+  passed_total=$((passed_total + total - failed_count))
+  failed_total=$((failed_total + failed_count))
+}
+
 run_tests() {
   build
-  local failed=0 passed_total=0 failed_total=0 skipped_total=0 output line
+  build_cpp_tests
+  local failed=0 passed_total=0 failed_total=0 skipped_total=0 output line suite
   log "checking that the generated bindings match native/include/capnp_native.h"
   bindings/generator/check.sh || failed=1
 
-  log "native tests (ctest)"
-  ctest --test-dir build/native --output-on-failure || failed=1
+  output=$(mktemp)
+  for suite in build/native build/interop build/bench-cpp; do
+    log "C++ tests: ctest --test-dir $suite"
+    ctest --test-dir "$suite" --output-on-failure --timeout 120 2>&1 | tee "$output" || failed=1
+    count_ctest "$output"
+  done
 
   log "managed tests (dotnet test)"
-  output=$(mktemp)
-  dotnet test CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo 2>&1 | tee "$output" || failed=1
+  dotnet test CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 5m 2>&1 | tee "$output" || failed=1
   # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
   while IFS= read -r line; do
     passed_total=$((passed_total + $(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")))

@@ -9,11 +9,10 @@ namespace capnp_native {
 
 namespace {
 
-// Enough for the whole content in the first segment, so the managed side usually sees one.
+// Exactly the whole content (plus the root pointer) in the first segment: the managed side then
+// sees one segment, and small messages (a ping's empty results) do not allocate and zero 8 KiB.
 uint firstSegmentWords(capnp::AnyPointer::Reader content) {
-  auto size = content.targetSize().wordCount + 1;
-  return size < capnp::SUGGESTED_FIRST_SEGMENT_WORDS ? capnp::SUGGESTED_FIRST_SEGMENT_WORDS
-                                                     : static_cast<uint>(kj::min(size, uint64_t(1) << 28));
+  return static_cast<uint>(kj::min(content.targetSize().wordCount + 1, uint64_t(1) << 28));
 }
 
 }  // namespace

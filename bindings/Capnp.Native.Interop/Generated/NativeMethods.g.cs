@@ -45,6 +45,9 @@ internal struct capnp_connection { }
 /// <summary>A listening socket that accepts two-party connections.</summary>
 internal struct capnp_listener { }
 
+/// <summary>The resolving end of a promise capability (see capnp_promise_cap_create).</summary>
+internal struct capnp_resolver { }
+
 /// <summary>Counters of live native objects, for leak tests.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct capnp_counters
@@ -194,6 +197,24 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_cap_when_resolved")]
     internal static partial int capnp_cap_when_resolved(capnp_cap* cap, ulong tag);
+
+    /// <summary>
+    /// Creates a capability that is a promise: calls made on it are queued, in order, and delivered
+    /// once it is resolved (capnp_resolver_resolve) to its target, or fail once it is rejected.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_promise_cap_create")]
+    internal static partial int capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_cap, capnp_resolver** out_resolver);
+
+    /// <summary>Resolves a promise capability to target (referenced, not consumed). Consumes the resolver.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_resolver_resolve")]
+    internal static partial int capnp_resolver_resolve(capnp_resolver* resolver, capnp_cap* target);
+
+    /// <summary>
+    /// Rejects a promise capability with an exception of kind (a capnp_status 1-4). Consumes the
+    /// resolver.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_resolver_reject")]
+    internal static partial int capnp_resolver_reject(capnp_resolver* resolver, int kind, byte* message, nuint message_len);
 
     /// <summary>
     /// Creates a capability served by managed code. Incoming calls arrive as

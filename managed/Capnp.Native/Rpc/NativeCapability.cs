@@ -20,6 +20,7 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
         Handle = handle;
     }
 
+    /// <summary>Releases a reference nobody disposed (and reports it if it was used through a client).</summary>
     ~NativeCapability()
     {
         if (Volatile.Read(ref disposed) == 0)

@@ -11,7 +11,7 @@ public sealed class InteropTests
 {
     public static TheoryData<string> CppClientScenarios => new()
     {
-        "echo", "add", "errors", "callback", "pipelining", "caps", "cancel", "stream", "release",
+        "echo", "add", "errors", "callback", "pipelining", "caps", "cancel", "stream", "release", "garbage",
     };
 
     [Theory]

@@ -133,7 +133,9 @@ internal sealed partial class CodeGenerator
             var flat = pNames.Select(fi => (fi, type: FlatParamType(fi.Field, n.Id))).ToList();
             bool canFlatten = mi.ParamNode.DiscriminantCount == 0
                 && flat.All(x => x.type != null || (x.fi.Field.Type.Kind == TypeKind.Void && !x.fi.Field.IsGroup));
-            string call = $"InvokeMethod(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
+            // Results without capabilities need no pipeline in the engine.
+            string pipelined = HasCapabilityFields(mi.ResultNode.Id) ? "" : ", pipelined: false";
+            string call = $"InvokeMethod(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken{pipelined})";
             string stream = $"InvokeStreamingMethod(0x{mi.Owner.Id:x16}UL, {mi.Ordinal}, __message, cancellationToken)";
 
             if (mi.IsStreaming)

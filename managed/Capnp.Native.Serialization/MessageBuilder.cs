@@ -74,7 +74,9 @@ public sealed class MessageBuilder : IDisposable
             Array.Resize(ref Capacity, Count * 2);
         }
         var buf = ArrayPool<byte>.Shared.Rent(words * 8);
-        int cap = Math.Min(buf.Length / 8, (1 << 29) - 1);
+        // The pool rounds sizes up (to the next power of two): use, and clear, only what was
+        // asked for, so a 1 MiB segment does not cost clearing 2 MiB.
+        int cap = words;
         Array.Clear(buf, 0, cap * 8);
         Buffers[Count] = buf; Capacity[Count] = cap; Used[Count] = 0;
         _totalWords += cap;

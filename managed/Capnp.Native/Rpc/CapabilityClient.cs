@@ -72,10 +72,13 @@ public abstract class CapabilityClient : IDisposable
     private static ICallTarget NewReference(ICallTarget target)
         => target is NativeCapability native ? native.Duplicate() : target;
 
-    /// <summary>Sends a call (generated methods use it); pipelines through the target when it supports it.</summary>
-    protected PromisedAnswer InvokeMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a call (generated methods use it); pipelines through the target when it supports it.
+    /// Generated code passes <paramref name="pipelined"/> false when the results hold no capability.
+    /// </summary>
+    protected PromisedAnswer InvokeMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true)
         => Target is IPipeliningCallTarget pipelining
-            ? pipelining.Call(interfaceId, methodId, parameters, cancellationToken)
+            ? pipelining.Call(interfaceId, methodId, parameters, cancellationToken, pipelined)
             : new PromisedAnswer(Target.CallAsync(interfaceId, methodId, parameters, cancellationToken));
 
     /// <summary>Sends a call to a streaming method (flow-controlled; see <see cref="ICallTarget.StreamAsync"/>).</summary>

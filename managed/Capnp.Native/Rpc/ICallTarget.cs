@@ -27,6 +27,10 @@ public interface ICallTarget : IDisposable
 /// <summary>A call target that supports promise pipelining natively (e.g. a network connection).</summary>
 public interface IPipeliningCallTarget : ICallTarget
 {
-    /// <summary>Sends a call and returns its answer, on which pipelined calls can be made at once.</summary>
-    PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken);
+    /// <summary>
+    /// Sends a call and returns its answer, on which pipelined calls can be made at once. With
+    /// <paramref name="pipelined"/> false (results that hold no capability) the engine keeps no
+    /// pipeline for it, and the answer resolves capabilities only from the arrived results.
+    /// </summary>
+    PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true);
 }

@@ -48,11 +48,11 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
         => Call(interfaceId, methodId, parameters, cancellationToken).Result;
 
     /// <inheritdoc/>
-    public PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+    public PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true)
     {
         var call = new OutgoingCall(this, parameters, cancellationToken);
         capnp_pipeline* pipeline = null;
-        call.Send(&pipeline, interfaceId, methodId, streaming: false);
+        call.Send(pipelined ? &pipeline : null, interfaceId, methodId, streaming: false);
         if (pipeline != null)
         {
             call.AttachPipeline(new PipelineHandle(pipeline));

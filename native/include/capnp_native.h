@@ -189,8 +189,10 @@ CAPNP_NATIVE_API int32_t capnp_resolver_reject(capnp_resolver* resolver, int32_t
  * consecutive uint64_t) are dispatched as streaming methods. */
 CAPNP_NATIVE_API int32_t capnp_server_create(capnp_loop* loop, uint64_t tag, const uint64_t* streaming_method_keys, uint32_t streaming_method_count, capnp_cap** out_cap);
 
-/** Answers an incoming call with results (a message as for capnp_cap_call, unchanged until tag
- * completes) and consumes the call handle. tag completes once the results are copied. */
+/** Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
+ * handle. With tag non-zero the segments must stay unchanged until tag completes, once they are
+ * copied on the loop; with tag 0 they are copied before this returns (for small results, where
+ * a copy costs less than a completion). */
 CAPNP_NATIVE_API int32_t capnp_call_return(capnp_call* call, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag);
 
 /** Answers an incoming call with an exception of kind (a capnp_status 1-4) and consumes the

@@ -85,6 +85,18 @@ OutgoingMessage OutgoingMessage::describe(Loop& loop, const capnp_segment* segme
   return result;
 }
 
+void OutgoingMessage::copySegments() {
+  size_t words = 0;
+  for (auto& segment: segments) words += segment.size / sizeof(capnp::word);
+  ownedData = kj::heapArray<capnp::word>(words);
+  auto next = reinterpret_cast<uint8_t*>(ownedData.begin());
+  for (auto& segment: segments) {
+    if (segment.size > 0) memcpy(next, segment.data, segment.size);
+    segment.data = next;
+    next += segment.size;
+  }
+}
+
 void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
   auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
   for (auto& segment: segments) {

@@ -75,9 +75,12 @@ private:
 struct OutgoingMessage {
   kj::Array<capnp_segment> segments;
   kj::Array<Cap*> caps;
+  kj::Array<capnp::word> ownedData;  // set by copySegments()
 
   static OutgoingMessage describe(Loop& loop, const capnp_segment* segments, uint32_t segmentCount,
                                   capnp_cap* const* caps, uint32_t capCount);
+  // Copies the segments' data now, so the caller's buffers may change once this returns.
+  void copySegments();
   // Loop thread: copies the message into target, its capability pointers resolved through caps.
   void copyInto(capnp::AnyPointer::Builder target);
   bool isEmpty() const { return segments.size() == 0; }

@@ -191,11 +191,11 @@ extern "C" int32_t capnp_call_return(capnp_call* call, const capnp_segment* segm
     auto& answered = unwrap(call);
     // The handle is consumed whatever happens; its release runs after the answer (FIFO).
     KJ_DEFER(answered.release());
-    requireArgument(tag != 0, "capnp_call_return: tag 0 is reserved");
     auto results = OutgoingMessage::describe(answered.loop(), segments, segment_count, caps, cap_count);
+    if (tag == 0) results.copySegments();
     answered.loop().post({tag, [&answered, results = kj::mv(results), tag](Loop&) mutable {
       answered.answer(results, nullptr);
-      complete(tag, CAPNP_STATUS_OK, nullptr);
+      if (tag != 0) complete(tag, CAPNP_STATUS_OK, nullptr);
     }});
     return CAPNP_STATUS_OK;
   });

@@ -228,8 +228,10 @@ internal static unsafe partial class NativeMethods
     internal static partial int capnp_server_create(capnp_loop* loop, ulong tag, ulong* streaming_method_keys, uint streaming_method_count, capnp_cap** out_cap);
 
     /// <summary>
-    /// Answers an incoming call with results (a message as for capnp_cap_call, unchanged until tag
-    /// completes) and consumes the call handle. tag completes once the results are copied.
+    /// Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
+    /// handle. With tag non-zero the segments must stay unchanged until tag completes, once they are
+    /// copied on the loop; with tag 0 they are copied before this returns (for small results, where
+    /// a copy costs less than a completion).
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_call_return")]
     internal static partial int capnp_call_return(capnp_call* call, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag);

@@ -160,6 +160,8 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 /// <summary>Results on their way back to a caller: pinned until the shim has copied them.</summary>
 internal sealed unsafe class ReturnResults : CallbackTarget
 {
+    private const long CopyResultsBytes = 4096;
+
     private readonly OutgoingMessage results;
 
     private ReturnResults(EventLoop loop, OutgoingMessage results)
@@ -184,6 +186,15 @@ internal sealed unsafe class ReturnResults : CallbackTarget
                 NativeMethods.capnp_call_fail(call, (int)capnp_status.CAPNP_STATUS_FAILED, text, (nuint)bytes.Length);
             }
 
+            return;
+        }
+
+        if (builder.SizeInWords * 8 <= CopyResultsBytes)
+        {
+            // Small results: the shim copies them now, so no completion (and no GC handle) is needed.
+            results.Send((segments, caps) => NativeMethods.capnp_call_return(
+                call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, 0));
+            results.Dispose();
             return;
         }
 

@@ -171,10 +171,17 @@ internal sealed class NativeAnswer : PromisedAnswer
             return pipelined;
         }
 
-        // The answer is in: read the capability from it (a reference of the caller's own).
-        if (Result.IsCompletedSuccessfully && ResolveCapability(Result.Result, pointerPath.Span) is NativeCapability native)
+        // The answer is in: read the capability from it (a reference of the caller's own). One of
+        // our own servers is called in process, directly, so calls keep their order.
+        if (Result.IsCompletedSuccessfully)
         {
-            return native.Duplicate();
+            switch (ResolveCapability(Result.Result, pointerPath.Span))
+            {
+                case NativeCapability native:
+                    return native.Duplicate();
+                case LocalServerReference local:
+                    return local;
+            }
         }
 
         return base.GetPipelinedCapability(pointerPath);

@@ -54,18 +54,48 @@ public class PromisedAnswer
         return table[(int)capIndex] as ICallTarget;
     }
 
+    // Calls on a pipelined capability start in the order they were made (E-order): each waits
+    // until the previous one has started, then for the answer.
     private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget
     {
-        public async Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        private readonly object gate = new();
+        private Task previousStarted = Task.CompletedTask;
+
+        public Task<MessageReader> CallAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
         {
-            var results = await answer.Result.ConfigureAwait(false);
-            var target = ResolveCapability(results, path)
-                ?? throw new RpcFailedException("The pipelined capability is null in the results.");
-            return await target.CallAsync(interfaceId, methodId, parameters, cancellationToken).ConfigureAwait(false);
+            // Continuations run synchronously, so the next call starts right after this one.
+            var started = new TaskCompletionSource();
+            Task before;
+            lock (gate)
+            {
+                before = previousStarted;
+                previousStarted = started.Task;
+            }
+
+            return CallInOrderAsync(before, started, interfaceId, methodId, parameters, cancellationToken);
         }
 
         public void Dispose()
         {
+        }
+
+        private async Task<MessageReader> CallInOrderAsync(Task before, TaskCompletionSource started, ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
+        {
+            Task<MessageReader> call;
+            try
+            {
+                await before.ConfigureAwait(false);
+                var results = await answer.Result.ConfigureAwait(false);
+                var target = ResolveCapability(results, path)
+                    ?? throw new RpcFailedException("The pipelined capability is null in the results.");
+                call = target.CallAsync(interfaceId, methodId, parameters, cancellationToken);
+            }
+            finally
+            {
+                started.TrySetResult();
+            }
+
+            return await call.ConfigureAwait(false);
         }
     }
 }

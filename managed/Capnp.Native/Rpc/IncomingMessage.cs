@@ -10,7 +10,13 @@ internal static unsafe class IncomingMessage
     /// Takes ownership of the view's message and capabilities (on the loop thread, where the view
     /// is valid) and returns a reader whose cap table holds one <see cref="ICallTarget"/> per capability.
     /// </summary>
-    public static MessageReader Adopt(EventLoop loop, capnp_message_view* view)
+    public static MessageReader Adopt(EventLoop loop, capnp_message_view* view) => Adopt(loop, view, out _);
+
+    /// <summary>
+    /// As <see cref="Adopt(EventLoop, capnp_message_view*)"/>; <paramref name="nativeMemory"/> is
+    /// the handle of the native segments when the reader reads them in place (large messages).
+    /// </summary>
+    public static MessageReader Adopt(EventLoop loop, capnp_message_view* view, out MessageHandle? nativeMemory)
     {
         // Adopt every handle first, so that nothing leaks if building the reader fails.
         long size = 0;
@@ -56,6 +62,7 @@ internal static unsafe class IncomingMessage
 
         var reader = MessageReader.FromSegments(segments);
         reader.CapTable = capTable;
+        nativeMemory = message;
         return reader;
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Capnp.Native.Interop;
+using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
 
@@ -12,6 +13,13 @@ internal sealed unsafe class NativeSegmentMemory(MessageHandle owner, byte* data
 {
     public override Span<byte> GetSpan()
     {
+        // Released early (call parameters, once the method has completed): a typed error, not a
+        // read of freed memory.
+        if (owner.IsClosed)
+        {
+            throw new ObjectDisposedException(nameof(MessageReader), "The message was released: call parameters are valid until the method's task completes.");
+        }
+
         GC.KeepAlive(owner);
         return new Span<byte>(data, length);
     }

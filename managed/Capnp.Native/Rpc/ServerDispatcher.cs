@@ -55,9 +55,10 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     private void Arrive(capnp_incoming_call* call)
     {
         MessageReader parameters;
+        MessageHandle? nativeMemory;
         try
         {
-            parameters = IncomingMessage.Adopt(loop, &call->@params);
+            parameters = IncomingMessage.Adopt(loop, &call->@params, out nativeMemory);
         }
         catch (Exception e)
         {
@@ -72,7 +73,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
         var handle = (IntPtr)call->call;
         running[handle] = new CancellationTokenSource();
-        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters));
+        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory));
         if (Interlocked.Exchange(ref draining, 1) == 0)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static d => d.Drain(), this, preferLocal: false);
@@ -126,7 +127,10 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
     private void Answer(IncomingCall incoming, Task work, MessageBuilder results)
     {
+        // As in C++, parameters live until the method completes: large ones are freed now rather
+        // than when the garbage collector finds them (a later read throws ObjectDisposedException).
         IncomingMessage.ReleaseCapabilities(incoming.Parameters);
+        incoming.NativeMemory?.Dispose();
         var handle = incoming.Handle;
         running.TryRemove(handle, out var cancellation);
         cancellation?.Dispose();
@@ -154,7 +158,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         _ => (RpcExceptionType.Failed, exception.Message),
     };
 
-    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters);
+    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters, MessageHandle? NativeMemory);
 }
 
 /// <summary>Results on their way back to a caller: pinned until the shim has copied them.</summary>

@@ -81,3 +81,33 @@ public sealed class CancellationAndDisconnectTests
         await Assert.ThrowsAsync<ArgumentException>(() => loop.ConnectAsync("http://example").WaitAsync(RpcPair.Bound));
     }
 }
+
+public sealed class ParameterLifetimeTests
+{
+    [Fact]
+    public async Task LargeParametersAreReleasedWhenTheMethodCompletesAndALaterReadThrowsTyped()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var keeper = new KeepingCallback();
+        using var callback = Callback.Client.Create(pair.ClientLoop.CreateCapability(keeper));
+        var large = new string('x', 20_000); // read in place from native memory, not copied
+
+        var reply = await pair.TestService.CallBackAsync(callback, large).WaitAsync(RpcPair.Bound);
+
+        Assert.Equal(large, reply.Reply);
+        var kept = keeper.Kept!.Value;
+        Assert.Throws<ObjectDisposedException>(() => kept.Value);
+    }
+
+    private sealed class KeepingCallback : Callback.Server
+    {
+        public Callback.CallParams.Reader? Kept { get; private set; }
+
+        public override Task CallAsync(Callback.CallParams.Reader parameters, Callback.CallResults.Builder results, CancellationToken cancellationToken)
+        {
+            Kept = parameters;
+            results.Reply = parameters.Value;
+            return Task.CompletedTask;
+        }
+    }
+}

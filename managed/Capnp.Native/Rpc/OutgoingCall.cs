@@ -17,6 +17,7 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
     private readonly object gate = new();
     private CancellationTokenRegistration cancellation;
     private PipelineHandle? pipeline;
+    private MessageHandle? results;
     private bool completed;
 
     public OutgoingCall(NativeCapability target, MessageBuilder parameters, CancellationToken cancellationToken)
@@ -129,7 +130,14 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
             parameters.Dispose();
             if (status == (int)capnp_status.CAPNP_STATUS_OK)
             {
-                completion.TrySetResult(length == 0 ? null : IncomingMessage.Adopt(target.Loop, (capnp_message_view*)payload));
+                MessageReader? reader = null;
+                if (length != 0)
+                {
+                    reader = IncomingMessage.Adopt(target.Loop, (capnp_message_view*)payload, out var nativeMemory);
+                    results = nativeMemory;
+                }
+
+                completion.TrySetResult(reader);
             }
             else if (status == (int)capnp_status.CAPNP_STATUS_CANCELLED)
             {
@@ -144,6 +152,17 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
         {
             completion.TrySetException(e);
         }
+    }
+
+    /// <summary>Frees the results' native memory and capability references now.</summary>
+    public void ReleaseResults()
+    {
+        if (Task.IsCompletedSuccessfully && Task.Result is { } reader)
+        {
+            IncomingMessage.ReleaseCapabilities(reader);
+        }
+
+        results?.Dispose();
     }
 
     private void Abandon()
@@ -186,6 +205,8 @@ internal sealed class NativeAnswer : PromisedAnswer
 
         return base.GetPipelinedCapability(pointerPath);
     }
+
+    public override void ReleaseResults() => call.ReleaseResults();
 
     private static async Task<MessageReader> ResultsOf(Task<MessageReader?> results)
         => await results.ConfigureAwait(false) ?? throw new RpcFailedException("the call returned no results");

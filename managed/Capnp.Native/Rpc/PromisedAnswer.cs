@@ -27,6 +27,16 @@ public class PromisedAnswer
     public virtual ICallTarget GetPipelinedCapability(ReadOnlyMemory<ushort> pointerPath)
         => new LocalPipelineTarget(this, pointerPath.ToArray());
 
+    /// <summary>
+    /// Frees the results now instead of when the garbage collector finds them (as a C++
+    /// Response going out of scope): readers of them throw <see cref="ObjectDisposedException"/>
+    /// afterwards, and their capability references are released. Does nothing for answers whose
+    /// results live in managed memory.
+    /// </summary>
+    public virtual void ReleaseResults()
+    {
+    }
+
     /// <summary>A pointer path extended by one more pointer index (for nested pipelines).</summary>
     public static ushort[] Append(ushort[] path, ushort index)
     {
@@ -100,8 +110,12 @@ public class PromisedAnswer
     }
 }
 
-/// <summary>Base of generated result promises: awaitable, with pipeline accessors in the generated subclass.</summary>
-public abstract class RemoteAnswer<TReader> where TReader : struct, IStructReader<TReader>
+/// <summary>
+/// Base of generated result promises: awaitable, with pipeline accessors in the generated
+/// subclass. Disposing it frees the results at once (<see cref="PromisedAnswer.ReleaseResults"/>):
+/// <c>using var answer = client.Echo(data); var results = await answer;</c>
+/// </summary>
+public abstract class RemoteAnswer<TReader> : IDisposable where TReader : struct, IStructReader<TReader>
 {
     /// <summary>Wraps a promised answer.</summary>
     protected RemoteAnswer(PromisedAnswer answer)
@@ -118,6 +132,9 @@ public abstract class RemoteAnswer<TReader> where TReader : struct, IStructReade
 
     /// <summary>Makes the promise awaitable.</summary>
     public System.Runtime.CompilerServices.TaskAwaiter<TReader> GetAwaiter() => Task.GetAwaiter();
+
+    /// <summary>Frees the results now; readers of them throw <see cref="ObjectDisposedException"/> afterwards.</summary>
+    public void Dispose() => Answer.ReleaseResults();
 
     private static async Task<TReader> ReadAsync(Task<MessageReader> result)
         => (await result.ConfigureAwait(false)).GetRoot<TReader>();

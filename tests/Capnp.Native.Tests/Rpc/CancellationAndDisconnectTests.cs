@@ -111,3 +111,22 @@ public sealed class ParameterLifetimeTests
         }
     }
 }
+
+public sealed class ResultLifetimeTests
+{
+    [Fact]
+    public async Task DisposingAnAnswerFreesLargeResultsAndALaterReadThrowsTyped()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var large = new string('y', 20_000);
+
+        TestService.EchoResults.Reader results;
+        using (var answer = pair.TestService.Echo(large))
+        {
+            results = await answer.Task.WaitAsync(RpcPair.Bound);
+            Assert.Equal(large, results.Text);
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => results.Text);
+    }
+}

@@ -15,7 +15,8 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
     private readonly CancellationToken cancellationToken;
     private readonly TaskCompletionSource<MessageReader?> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object gate = new();
-    private CancellationTokenRegistration cancellation;
+    // Cancels the call's tag only while it is pending (the tag may be reused once it completes).
+    private readonly CancellationLink cancellation = new();
     private PipelineHandle? pipeline;
     private MessageHandle? results;
     private bool completed;
@@ -59,11 +60,7 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
             NativeStatus.ThrowIfFailed(status);
         }
 
-        if (cancellationToken.CanBeCanceled)
-        {
-            var loop = target.Loop;
-            cancellation = cancellationToken.Register(() => loop.CancelOperation(tag));
-        }
+        cancellation.Arm(target.Loop, tag, cancellationToken);
     }
 
     /// <summary>Keeps the pipeline until the answer arrives (then the engine may send Finish).</summary>
@@ -116,7 +113,7 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
 
     protected override void OnCallback(int status, byte* payload, nuint length)
     {
-        cancellation.Dispose();
+        cancellation.Complete();
         Unregister();
         lock (gate)
         {

@@ -58,20 +58,15 @@ public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
 
     private Task WatchDisconnect()
     {
-        var pointer = IntPtr.Zero;
-        WithHandle(connection => pointer = (IntPtr)connection);
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
+        var watching = Task.CompletedTask;
+        WithHandle(connection =>
         {
-            return Loop.PostAsync(
+            var pointer = (IntPtr)connection;
+            watching = Loop.PostAsync(
                 (_, tag) => NativeMethods.capnp_connection_when_disconnected((capnp_connection*)pointer, tag),
                 static _ => true);
-        }
-        finally
-        {
-            handle.DangerousRelease();
-        }
+        });
+        return watching;
     }
 
     private void WithHandle(ConnectionAction action)

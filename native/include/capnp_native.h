@@ -170,6 +170,12 @@ CAPNP_NATIVE_API void capnp_pipeline_release(capnp_pipeline* pipeline);
  * failure if it is (or becomes) broken while resolving. */
 CAPNP_NATIVE_API int32_t capnp_cap_when_resolved(capnp_cap* cap, uint64_t tag);
 
+/** Fails tag with the reason once the capability is broken: its connection was lost, or it
+ * resolved to an error. Never completes for a capability that cannot break (one of this vat's
+ * servers); cancel tag to stop watching. The watch holds a reference to the capability until it
+ * completes or is cancelled. Nothing is sent to the peer. */
+CAPNP_NATIVE_API int32_t capnp_cap_when_broken(capnp_cap* cap, uint64_t tag);
+
 /** Creates a capability that is a promise: calls made on it are queued, in order, and delivered
  * once it is resolved (capnp_resolver_resolve) to its target, or fail once it is rejected. */
 CAPNP_NATIVE_API int32_t capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_cap, capnp_resolver** out_resolver);

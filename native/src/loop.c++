@@ -89,6 +89,24 @@ kj::AsyncIoContext& Loop::io() {
   return *ioContext;
 }
 
+kj::Promise<void> Loop::whenConnectionLost() {
+  // Waiters whose watch was cancelled meanwhile are dropped here, so the list stays bounded by
+  // the number of live watches.
+  kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> live;
+  for (auto& waiter: connectionLossWaiters) {
+    if (waiter->isWaiting()) live.add(kj::mv(waiter));
+  }
+  connectionLossWaiters = kj::mv(live);
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  connectionLossWaiters.add(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+void Loop::connectionLost() {
+  auto waiters = kj::mv(connectionLossWaiters);
+  for (auto& waiter: waiters) waiter->fulfill();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loop: the queue
 
@@ -191,6 +209,7 @@ void Loop::disposePendingOperations() {
   }
   // Destroying the task set cancels the operations; their continuations never run.
   operations = nullptr;
+  connectionLossWaiters.clear();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -103,6 +103,13 @@ public:
 
   kj::AsyncIoContext& io();
 
+  // Resolves the next time a connection of this loop is lost or released, so that watchers of
+  // remote capabilities can look again (the engine has no per-capability notification).
+  kj::Promise<void> whenConnectionLost();
+
+  // Called by a connection once it is lost or released.
+  void connectionLost();
+
   // Managed servers of this loop by the address of their ClientHook, so that a capability of
   // ours coming back in a message is recognised (loop thread only).
   std::unordered_map<const void*, uint64_t> localServerTags;
@@ -146,6 +153,7 @@ private:
   // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
   std::unordered_map<uint64_t, kj::Canceler*> pending;
   std::unordered_set<LoopObject*> liveObjects;
+  kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> connectionLossWaiters;
 
   friend class LoopObject;
 };

@@ -82,6 +82,9 @@ public:
   void start(kj::Own<kj::AsyncIoStream> stream, Side side,
              kj::Maybe<capnp::Capability::Client> bootstrap) {
     state = kj::heap<State>(kj::mv(stream), side, kj::mv(bootstrap));
+    lossWatch = live().network.onDisconnect()
+        .then([this]() { loop().connectionLost(); })
+        .eagerlyEvaluate(nullptr);
     attach();
   }
 
@@ -98,7 +101,12 @@ public:
   kj::Promise<void> onDisconnect() { return live().network.onDisconnect(); }
 
 protected:
-  void dropState() override { state = nullptr; }
+  void dropState() override {
+    lossWatch = nullptr;
+    state = nullptr;
+    // Destroying the RpcSystem disconnected its capabilities: let their watchers look again.
+    loop().connectionLost();
+  }
 
 private:
   struct State {
@@ -126,6 +134,8 @@ private:
   }
 
   kj::Maybe<kj::Own<State>> state;
+  // Tells the loop when the peer goes away (see Loop::whenConnectionLost).
+  kj::Maybe<kj::Promise<void>> lossWatch;
 };
 
 class Listener final: public LoopObject {
@@ -153,7 +163,12 @@ public:
   }
 
 protected:
-  void dropState() override { state = nullptr; }
+  void dropState() override {
+    lossWatch = nullptr;
+    state = nullptr;
+    // Destroying the RpcSystem disconnected its capabilities: let their watchers look again.
+    loop().connectionLost();
+  }
 
 private:
   struct State {
@@ -176,6 +191,8 @@ private:
   }
 
   kj::Maybe<kj::Own<State>> state;
+  // Tells the loop when the peer goes away (see Loop::whenConnectionLost).
+  kj::Maybe<kj::Promise<void>> lossWatch;
 };
 
 namespace {

@@ -199,6 +199,15 @@ internal static unsafe partial class NativeMethods
     internal static partial int capnp_cap_when_resolved(capnp_cap* cap, ulong tag);
 
     /// <summary>
+    /// Fails tag with the reason once the capability is broken: its connection was lost, or it
+    /// resolved to an error. Never completes for a capability that cannot break (one of this vat's
+    /// servers); cancel tag to stop watching. The watch holds a reference to the capability until it
+    /// completes or is cancelled. Nothing is sent to the peer.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_cap_when_broken")]
+    internal static partial int capnp_cap_when_broken(capnp_cap* cap, ulong tag);
+
+    /// <summary>
     /// Creates a capability that is a promise: calls made on it are queued, in order, and delivered
     /// once it is resolved (capnp_resolver_resolve) to its target, or fail once it is rejected.
     /// </summary>

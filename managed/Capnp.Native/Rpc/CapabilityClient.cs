@@ -32,6 +32,21 @@ public abstract class CapabilityClient : IDisposable
     public void Dispose() => Target.Dispose();
 
     /// <summary>
+    /// Completes with the reason once the capability is broken (its connection lost, or a
+    /// promise of it rejected): calls on it then fail with that exception. An in-process object
+    /// never breaks, so the task completes only by cancellation. Cancelled when
+    /// <paramref name="cancellationToken"/> is, or when this client is disposed.
+    /// </summary>
+    public Task<RpcException> WhenBrokenAsync(CancellationToken cancellationToken = default)
+        => Target is IBreakableTarget breakable ? breakable.WhenBrokenAsync(cancellationToken) : NeverBrokenAsync(cancellationToken);
+
+    internal static async Task<RpcException> NeverBrokenAsync(CancellationToken cancellationToken)
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        throw new InvalidOperationException("An infinite delay ended.");
+    }
+
+    /// <summary>
     /// Reads a capability field: looks its index up in the message's cap table. As in C++, the
     /// caller gets a reference of its own (dispose it); the message keeps its own.
     /// </summary>

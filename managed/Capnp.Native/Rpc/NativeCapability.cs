@@ -9,10 +9,14 @@ namespace Capnp.Native.Rpc;
 /// pipelining. Dispose it when done; an undisposed reference that was used through a client is
 /// reported to <see cref="LeakTracker"/> (naming the client type) and released by its finalizer.
 /// </summary>
-public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget
+public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget
 {
+    private readonly object watchGate = new();
     private Type? clientType;
     private int disposed;
+
+    // Cancelled on Dispose, ending the breakage watches (each holds the capability natively).
+    private CancellationTokenSource? watches;
 
     internal NativeCapability(EventLoop loop, CapHandle handle)
     {
@@ -94,11 +98,45 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
             static _ => true);
     }
 
+    /// <inheritdoc/>
+    public Task<RpcException> WhenBrokenAsync(CancellationToken cancellationToken = default)
+    {
+        CancellationTokenSource watch;
+        lock (watchGate)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+            watches ??= new CancellationTokenSource();
+            watch = CancellationTokenSource.CreateLinkedTokenSource(watches.Token, cancellationToken);
+        }
+
+        try
+        {
+            using var use = new HandleUse(this);
+            var pointer = (IntPtr)use.Pointer;
+            var watching = Loop.PostAsync(
+                (_, tag) => NativeMethods.capnp_cap_when_broken((capnp_cap*)pointer, tag),
+                static _ => true,
+                watch.Token);
+            return BreakageWatch.ReasonAsync(watching, watch);
+        }
+        catch
+        {
+            watch.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Releases this reference (the capability lives on while other references exist).</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref disposed, 1) == 0)
         {
+            lock (watchGate)
+            {
+                watches?.Cancel();
+                watches?.Dispose();
+            }
+
             Handle.Dispose();
             GC.SuppressFinalize(this);
         }

@@ -66,7 +66,7 @@ public class PromisedAnswer
 
     // Calls on a pipelined capability start in the order they were made (E-order): each waits
     // until the previous one has started, then for the answer.
-    private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget
+    private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget, IBreakableTarget
     {
         private readonly object gate = new();
         private Task previousStarted = Task.CompletedTask;
@@ -87,6 +87,31 @@ public class PromisedAnswer
 
         public void Dispose()
         {
+        }
+
+        public async Task<RpcException> WhenBrokenAsync(CancellationToken cancellationToken = default)
+        {
+            ICallTarget? target;
+            try
+            {
+                var results = await answer.Result.WaitAsync(cancellationToken).ConfigureAwait(false);
+                target = ResolveCapability(results, path);
+            }
+            catch (RpcException reason)
+            {
+                return reason;
+            }
+            catch (Exception failure) when (failure is not OperationCanceledException)
+            {
+                return new RpcFailedException(failure.Message, failure);
+            }
+
+            return target switch
+            {
+                null => new RpcFailedException("The pipelined capability is null in the results."),
+                IBreakableTarget breakable => await breakable.WhenBrokenAsync(cancellationToken).ConfigureAwait(false),
+                _ => await CapabilityClient.NeverBrokenAsync(cancellationToken).ConfigureAwait(false),
+            };
         }
 
         private async Task<MessageReader> CallInOrderAsync(Task before, TaskCompletionSource started, ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)

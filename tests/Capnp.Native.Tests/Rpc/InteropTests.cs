@@ -121,11 +121,14 @@ public sealed class InteropTests
         await using var connection = await loop.ConnectAsync(vat.Address);
         using var service = connection.GetBootstrap<TestService.Client>();
         var waiting = service.WaitForeverAsync();
+        var broken = service.WhenBrokenAsync();
         await service.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        Assert.False(broken.IsCompleted, "broken while the C++ vat runs");
 
         vat.Kill();
 
         await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
         await connection.Disconnected.WaitAsync(RpcPair.Bound);
         // The capability is broken and says so.
         await Assert.ThrowsAsync<RpcDisconnectedException>(() => service.EchoAsync("late").WaitAsync(RpcPair.Bound));

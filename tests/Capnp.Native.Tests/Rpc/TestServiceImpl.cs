@@ -134,6 +134,15 @@ internal sealed class TestServiceImpl : TestService.Server
         return Task.CompletedTask;
     }
 
+    /// <summary>The capabilities <c>hold</c> keeps (still owned by the service).</summary>
+    public Callback.Client[] Held()
+    {
+        lock (held)
+        {
+            return [.. held];
+        }
+    }
+
     public override Task DropAllAsync(TestService.DropAllParams.Reader parameters, TestService.DropAllResults.Builder results, CancellationToken cancellationToken)
     {
         lock (held)

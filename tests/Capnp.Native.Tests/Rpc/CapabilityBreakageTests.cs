@@ -1,0 +1,138 @@
+using Capnp.Native.Rpc;
+using Interop;
+
+namespace Capnp.Native.Tests.Rpc;
+
+public sealed class CapabilityBreakageTests
+{
+    [Fact]
+    public async Task ARemoteCapabilitySaysItIsBrokenWhenItsConnectionIsLost()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var broken = pair.TestService.WhenBrokenAsync();
+        // A round trip after the watch started: a watch that fired wrongly would have completed.
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        Assert.False(broken.IsCompleted, "broken while the connection is up");
+
+        await pair.ServerConnection.DisposeAsync();
+
+        var reason = Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
+        var callError = await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").WaitAsync(RpcPair.Bound));
+        Assert.Equal(callError.Message, reason.Message);
+    }
+
+    [Fact]
+    public async Task ACapabilityOfALostConnectionSaysSoAtOnce()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        await pair.ServerConnection.DisposeAsync();
+        await pair.ClientConnection.Disconnected.WaitAsync(RpcPair.Bound);
+
+        Assert.IsType<RpcDisconnectedException>(await pair.TestService.WhenBrokenAsync().WaitAsync(RpcPair.Bound));
+    }
+
+    [Fact]
+    public async Task ACallbackTheServerHoldsBreaksWhenTheClientGoes()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        using (var callback = Callback.Client.Create(new PrefixCallback("held:")))
+        {
+            await pair.TestService.HoldAsync(callback).WaitAsync(RpcPair.Bound);
+        }
+
+        var held = Assert.Single(pair.Service.Held());
+        var broken = held.WhenBrokenAsync();
+        Assert.Equal("held:x", (await held.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.False(broken.IsCompleted, "broken while the client is connected");
+
+        await pair.ClientConnection.DisposeAsync();
+
+        Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
+    }
+
+    [Fact]
+    public async Task LosingAnotherConnectionLeavesACapabilityWhole()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var accepting = pair.Listener.AcceptAsync();
+        var second = await pair.ClientLoop.ConnectAsync(pair.Listener.Address).WaitAsync(RpcPair.Bound);
+        await using (var secondServerSide = await accepting.WaitAsync(RpcPair.Bound))
+        {
+            using var secondService = second.GetBootstrap<TestService.Client>();
+            var secondBroken = secondService.WhenBrokenAsync();
+            var broken = pair.TestService.WhenBrokenAsync();
+            await secondService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+            await second.DisposeAsync();
+
+            Assert.IsType<RpcDisconnectedException>(await secondBroken.WaitAsync(RpcPair.Bound));
+            // The loss made every watch look again; the first connection's capability still works.
+            Assert.Equal("still", (await pair.TestService.EchoAsync("still").WaitAsync(RpcPair.Bound)).Text);
+            Assert.False(broken.IsCompleted, "broken by another connection's loss");
+        }
+    }
+
+    [Fact]
+    public async Task APromiseThatFailsBreaksItsCapabilityWithTheSameError()
+    {
+        await using var loop = EventLoop.Start();
+        var target = new TaskCompletionSource<ICallTarget>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var promised = loop.CreateCapability(target.Task);
+        var broken = promised.WhenBrokenAsync();
+        using var client = Callback.Client.Create(promised.Duplicate());
+
+        target.SetException(new RpcOverloadedException("no capacity today"));
+
+        var reason = Assert.IsType<RpcOverloadedException>(await broken.WaitAsync(RpcPair.Bound));
+        Assert.Equal("no capacity today", reason.Message);
+        var callError = await Assert.ThrowsAsync<RpcOverloadedException>(() => client.CallAsync("x").WaitAsync(RpcPair.Bound));
+        Assert.Equal(reason.Message, callError.Message);
+    }
+
+    [Fact]
+    public async Task AnInProcessServerNeverBreaksAndItsWatchEndsByCancellation()
+    {
+        await using var loop = EventLoop.Start();
+        using var exported = loop.CreateCapability(new PrefixCallback("local:"));
+        using var direct = Callback.Client.Create(new PrefixCallback("direct:"));
+        using var cancellation = new CancellationTokenSource();
+        var exportedWatch = exported.WhenBrokenAsync(cancellation.Token);
+        var directWatch = direct.WhenBrokenAsync(cancellation.Token);
+        using var client = Callback.Client.Create(exported.Duplicate());
+        Assert.Equal("local:x", (await client.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.False(exportedWatch.IsCompleted);
+        Assert.False(directWatch.IsCompleted);
+
+        cancellation.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => exportedWatch.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => directWatch.WaitAsync(RpcPair.Bound));
+    }
+
+    [Fact]
+    public async Task DisposingTheReferenceEndsItsWatch()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var service = pair.ClientConnection.GetBootstrap<TestService.Client>();
+        var broken = service.WhenBrokenAsync();
+
+        service.Dispose();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => broken.WaitAsync(RpcPair.Bound));
+        Assert.Throws<ObjectDisposedException>(() => { _ = service.WhenBrokenAsync(); });
+    }
+
+    [Fact]
+    public async Task APipelinedCapabilityBreaksWithTheConnection()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        using var counter = pair.TestService.GetCounter().Counter;
+        var broken = counter.WhenBrokenAsync();
+        Assert.Equal(1u, (await counter.IncrementAsync().WaitAsync(RpcPair.Bound)).Value);
+        Assert.False(broken.IsCompleted);
+
+        await pair.ServerConnection.DisposeAsync();
+
+        Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
+    }
+}

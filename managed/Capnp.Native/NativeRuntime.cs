@@ -41,6 +41,40 @@ public static unsafe class NativeRuntime
     }
 
     /// <summary>
+    /// Whether initialization tunes the C allocator for message traffic (<see cref="RetainFreedMemory"/>
+    /// with <see cref="DefaultLargestHeapBlock"/> and <see cref="DefaultRetainedBytes"/>). On by
+    /// default; set it to false before the first use of any other CapnpNative type, or set the
+    /// environment variable <c>CAPNP_NATIVE_ALLOCATOR_TUNING=off</c>, to leave the allocator as the
+    /// process has it. Also skipped when <c>GLIBC_TUNABLES</c> already sets malloc parameters.
+    /// </summary>
+    public static bool TuneAllocatorOnStart { get; set; } =
+        !string.Equals(Environment.GetEnvironmentVariable("CAPNP_NATIVE_ALLOCATOR_TUNING"), "off", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Messages up to this size are allocated from the heap by default (16 MiB).</summary>
+    public const long DefaultLargestHeapBlock = 16L * 1024 * 1024;
+
+    /// <summary>Freed heap memory kept for reuse by default (64 MiB).</summary>
+    public const long DefaultRetainedBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Makes the C allocator (glibc) serve blocks of up to <paramref name="largestHeapBlock"/> bytes
+    /// from its heap and keep up to <paramref name="retainedBytes"/> of freed memory for reuse.
+    /// The C++ engine allocates every message afresh, so without this each message over 128 KiB
+    /// costs a new memory mapping, page faults and zeroing by the kernel: 1 MiB echoes ran about
+    /// 1.5 times as fast with it. The price is up to <paramref name="retainedBytes"/> of resident
+    /// memory kept after a burst. Process-wide.
+    /// </summary>
+    /// <exception cref="ArgumentException">A block above 32 MiB, or retained memory above 2 GiB.</exception>
+    /// <exception cref="RpcUnimplementedException">The C library has no such settings.</exception>
+    public static void RetainFreedMemory(long largestHeapBlock, long retainedBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(largestHeapBlock);
+        ArgumentOutOfRangeException.ThrowIfNegative(retainedBytes);
+        EnsureInitialized();
+        NativeStatus.ThrowIfFailed(NativeMethods.capnp_allocator_retain_freed((ulong)largestHeapBlock, (ulong)retainedBytes));
+    }
+
+    /// <summary>
     /// Loads and initializes the native library; throws <see cref="CapnpNativeLoadException"/>
     /// if it is missing or of another ABI version. Called by every entry point; idempotent.
     /// </summary>
@@ -50,6 +84,12 @@ public static unsafe class NativeRuntime
     {
         NativeLibraryResolver.EnsureLoaded();
         NativeStatus.ThrowIfFailed(NativeMethods.capnp_initialize(CompletionDispatcher.Pointer));
+        if (TuneAllocatorOnStart && !(Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("glibc.malloc.", StringComparison.Ordinal) ?? false))
+        {
+            // Where the C library has no such settings, the allocator simply stays as it is.
+            _ = NativeMethods.capnp_allocator_retain_freed(DefaultLargestHeapBlock, DefaultRetainedBytes);
+        }
+
         return true;
     }
 }

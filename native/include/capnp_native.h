@@ -125,6 +125,13 @@ CAPNP_NATIVE_API int32_t capnp_library_version(int32_t* out_major, int32_t* out_
  * with the same callback is a no-op, with a different one fails with INVALID_ARGUMENT. */
 CAPNP_NATIVE_API int32_t capnp_initialize(capnp_completion_fn on_complete);
 
+/** Tells the C allocator to serve blocks of up to max_block_bytes from its heap instead of fresh
+ * memory mappings, and to keep up to retained_bytes of freed heap memory for reuse. The engine
+ * allocates every message afresh; without this, each message larger than 128 KiB costs a new
+ * mapping, page faults and zeroing by the kernel. Process-wide; fails with UNIMPLEMENTED where
+ * the C library has no such settings, INVALID_ARGUMENT when max_block_bytes is above 32 MiB. */
+CAPNP_NATIVE_API int32_t capnp_allocator_retain_freed(uint64_t max_block_bytes, uint64_t retained_bytes);
+
 /** Reads the calling thread's error record, set by the last call on this thread that failed.
  * The message is UTF-8, not NUL-terminated, and valid until the next failing call on this thread. */
 CAPNP_NATIVE_API int32_t capnp_last_error(int32_t* out_kind, const char** out_message, size_t* out_message_len);
@@ -260,6 +267,9 @@ CAPNP_NATIVE_API int32_t capnp_test_loop_thread_id(capnp_loop* loop, int64_t* ou
 
 /** Test hook: returns the id of the calling thread (gettid), comparable with the loop's. */
 CAPNP_NATIVE_API int32_t capnp_test_current_thread_id(int64_t* out_thread_id);
+
+/** Test hook: writes 1 if a block of `size` bytes comes from a fresh memory mapping, else 0. */
+CAPNP_NATIVE_API int32_t capnp_test_allocation_is_mapped(size_t size, int32_t* out_mapped);
 
 #ifdef __cplusplus
 }

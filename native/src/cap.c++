@@ -65,8 +65,9 @@ class StreamingClient final: public capnp::Capability::Client {
 public:
   explicit StreamingClient(capnp::Capability::Client& client): Client(client) {}
 
-  capnp::StreamingRequest<capnp::AnyPointer> newRequest(uint64_t interfaceId, uint16_t methodId) {
-    return newStreamingCall<capnp::AnyPointer>(interfaceId, methodId, nullptr);
+  capnp::StreamingRequest<capnp::AnyPointer> newRequest(uint64_t interfaceId, uint16_t methodId,
+                                                        capnp::MessageSize sizeHint) {
+    return newStreamingCall<capnp::AnyPointer>(interfaceId, methodId, sizeHint);
   }
 };
 
@@ -74,7 +75,7 @@ public:
 void sendCall(Loop& loop, Cap& target, uint64_t interfaceId, uint16_t methodId, bool streaming,
               OutgoingMessage& params, uint64_t tag, Pipeline* pipeline) {
   if (streaming) {
-    auto request = StreamingClient(target.client()).newRequest(interfaceId, methodId);
+    auto request = StreamingClient(target.client()).newRequest(interfaceId, methodId, params.sizeHint());
     params.copyInto(request);
     loop.track(tag, request.send().then([&loop, tag]() {
       loop.finish(tag, CAPNP_STATUS_OK, nullptr);
@@ -82,7 +83,7 @@ void sendCall(Loop& loop, Cap& target, uint64_t interfaceId, uint16_t methodId, 
     return;
   }
 
-  auto request = target.client().typelessRequest(interfaceId, methodId, nullptr);
+  auto request = target.client().typelessRequest(interfaceId, methodId, params.sizeHint());
   params.copyInto(request);
   auto promise = request.send();
   if (pipeline != nullptr) {

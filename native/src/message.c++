@@ -97,6 +97,12 @@ void OutgoingMessage::copySegments() {
   }
 }
 
+capnp::MessageSize OutgoingMessage::sizeHint() const {
+  uint64_t words = 0;
+  for (auto& segment: segments) words += segment.size / sizeof(capnp::word);
+  return capnp::MessageSize{words, static_cast<uint>(caps.size())};
+}
+
 void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
   auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
   for (auto& segment: segments) {

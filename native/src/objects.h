@@ -84,6 +84,8 @@ struct OutgoingMessage {
   // Loop thread: copies the message into target, its capability pointers resolved through caps.
   void copyInto(capnp::AnyPointer::Builder target);
   bool isEmpty() const { return segments.size() == 0; }
+  // The space the message takes, so that the engine builds it in one segment.
+  capnp::MessageSize sizeHint() const;
 };
 
 class Connection;

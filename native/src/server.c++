@@ -62,7 +62,7 @@ public:
       } else {
         KJ_IF_MAYBE(message, results) {
           KJ_IF_MAYBE(context, call.context) {
-            if (!message->isEmpty()) message->copyInto(context->getResults());
+            if (!message->isEmpty()) message->copyInto(context->getResults(message->sizeHint()));
           }
         }
         (*fulfiller)->fulfill();

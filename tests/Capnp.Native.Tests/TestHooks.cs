@@ -16,6 +16,14 @@ internal static unsafe class TestHooks
         }
     }
 
+    public static bool AllocationIsMapped(long size)
+    {
+        NativeRuntime.EnsureInitialized();
+        int mapped;
+        NativeStatus.ThrowIfFailed(NativeMethods.capnp_test_allocation_is_mapped((nuint)size, &mapped));
+        return mapped != 0;
+    }
+
     public static Task<bool> ThrowOnLoopAsync(EventLoop loop, int kind, string message)
     {
         var bytes = Encoding.UTF8.GetBytes(message);

@@ -131,6 +131,16 @@ internal static unsafe partial class NativeMethods
     internal static partial int capnp_initialize(delegate* unmanaged<ulong, int, byte*, nuint, void> on_complete);
 
     /// <summary>
+    /// Tells the C allocator to serve blocks of up to max_block_bytes from its heap instead of fresh
+    /// memory mappings, and to keep up to retained_bytes of freed heap memory for reuse. The engine
+    /// allocates every message afresh; without this, each message larger than 128 KiB costs a new
+    /// mapping, page faults and zeroing by the kernel. Process-wide; fails with UNIMPLEMENTED where
+    /// the C library has no such settings, INVALID_ARGUMENT when max_block_bytes is above 32 MiB.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_allocator_retain_freed")]
+    internal static partial int capnp_allocator_retain_freed(ulong max_block_bytes, ulong retained_bytes);
+
+    /// <summary>
     /// Reads the calling thread's error record, set by the last call on this thread that failed.
     /// The message is UTF-8, not NUL-terminated, and valid until the next failing call on this thread.
     /// </summary>
@@ -340,4 +350,8 @@ internal static unsafe partial class NativeMethods
     /// <summary>Test hook: returns the id of the calling thread (gettid), comparable with the loop's.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_test_current_thread_id")]
     internal static partial int capnp_test_current_thread_id(long* out_thread_id);
+
+    /// <summary>Test hook: writes 1 if a block of `size` bytes comes from a fresh memory mapping, else 0.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_test_allocation_is_mapped")]
+    internal static partial int capnp_test_allocation_is_mapped(nuint size, int* out_mapped);
 }

@@ -51,30 +51,25 @@ internal sealed unsafe class PipelineHandle : NativeHandle<capnp_pipeline>
 
 /// <summary>
 /// Owns one received <c>capnp_message</c> (plain memory, freed directly). Readers over it keep it
-/// reachable, so it is freed only once no reader can touch it; its size is reported to the GC as
-/// memory pressure so that large results are collected promptly.
+/// reachable, so it is freed only once no reader can touch it; its size counts towards the
+/// memory pressure the collector hears of (<see cref="NativeMemoryPressure"/>), so that large
+/// results left to the finalizer are still collected promptly.
 /// </summary>
 internal sealed unsafe class MessageHandle : NativeHandle<capnp_message>
 {
-    private readonly long pressure;
+    private readonly long size;
+    private readonly long reportedPressure;
 
     public MessageHandle(capnp_message* message, long sizeInBytes) : base(message)
     {
-        pressure = sizeInBytes;
-        if (pressure > 0)
-        {
-            GC.AddMemoryPressure(pressure);
-        }
+        size = sizeInBytes;
+        reportedPressure = NativeMemoryPressure.Add(size);
     }
 
     protected override bool ReleaseHandle()
     {
         NativeMethods.capnp_message_release((capnp_message*)handle);
-        if (pressure > 0)
-        {
-            GC.RemoveMemoryPressure(pressure);
-        }
-
+        NativeMemoryPressure.Remove(size, reportedPressure);
         return true;
     }
 }

@@ -110,6 +110,33 @@ public sealed class MessageReader
         return new MessageReader(segs, options);
     }
 
+    /// <summary>
+    /// Reads a message whose root is a struct embedded in a larger message, in place: e.g. the
+    /// content of an RPC message, without copying it out. The root is the struct at word
+    /// <paramref name="wordOffset"/> of segment <paramref name="segment"/>, with
+    /// <paramref name="dataWords"/> data words and <paramref name="pointerCount"/> pointers; its
+    /// pointers may reach any of <paramref name="segments"/>. <see cref="RootPointer"/> is not
+    /// available on such a reader (there is no root pointer).
+    /// </summary>
+    /// <exception cref="CapnpFormatException">The struct does not lie within the segment.</exception>
+    public static MessageReader FromEmbeddedStruct(IReadOnlyList<ReadOnlyMemory<byte>> segments, int segment, int wordOffset,
+                                                   ushort dataWords, ushort pointerCount, ReaderOptions options = default)
+    {
+        var reader = FromSegments(segments, options);
+        if (segment < 0 || segment >= reader.Segments.Length || wordOffset < 0
+            || ((long)wordOffset + dataWords + pointerCount) * 8 > reader.Segments[segment].Length)
+        {
+            throw new CapnpFormatException("The embedded root struct lies outside its segment.");
+        }
+
+        reader._embeddedRoot = new EmbeddedRoot(segment, wordOffset * 8, dataWords, pointerCount);
+        return reader;
+    }
+
+    private sealed record EmbeddedRoot(int Segment, int ByteOffset, ushort DataWords, ushort PointerCount);
+
+    private EmbeddedRoot? _embeddedRoot;
+
     /// <summary>Reads a single-segment message from its raw segment bytes (root pointer at word 0).</summary>
     public static MessageReader FromSingleSegment(ReadOnlyMemory<byte> segment, ReaderOptions options = default)
     {
@@ -206,16 +233,25 @@ public sealed class MessageReader
     {
         get
         {
+            if (_embeddedRoot is { } root)
+            {
+                if (NestingLimit <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
+                Charge(root.DataWords + root.PointerCount);
+                return new StructReader(this, root.Segment, root.ByteOffset, root.DataWords * 64,
+                                        root.ByteOffset + root.DataWords * 8, root.PointerCount, NestingLimit - 1);
+            }
+
             if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
             return ReadStructPointer(0, 0, NestingLimit);
         }
     }
 
-    /// <summary>The root pointer, untyped.</summary>
+    /// <summary>The root pointer, untyped (not available on a reader of an embedded struct).</summary>
     public AnyPointerReader RootPointer
     {
         get
         {
+            if (_embeddedRoot is not null) throw new InvalidOperationException("This message's root is an embedded struct, not a pointer: read Root.");
             if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
             return new AnyPointerReader(this, 0, 0, NestingLimit);
         }

@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 1
+#define CAPNP_NATIVE_ABI_VERSION 2
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -74,6 +74,8 @@ typedef struct capnp_counters {
   int64_t live_servers;
   int64_t live_calls;
   int64_t live_connections;
+  /** Received messages handed over in place, without a copy (cumulative). */
+  int64_t messages_read_in_place;
 } capnp_counters;
 
 /** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
@@ -94,6 +96,15 @@ typedef struct capnp_message_view {
   const uint64_t* cap_server_tags;
   uint32_t segment_count;
   uint32_t cap_count;
+  /** 0: the root is the message's root pointer (segment 0, word 0). 1: the message is read in
+   * place inside the RPC message that carried it (large messages without capabilities), and
+   * segments are that message's: the root is the struct at word root_word_offset of segment
+   * root_segment, with root_data_words data words and root_pointer_count pointers. */
+  uint32_t root_is_struct;
+  uint32_t root_segment;
+  uint32_t root_word_offset;
+  uint16_t root_data_words;
+  uint16_t root_pointer_count;
 } capnp_message_view;
 
 /** The payload of a CAPNP_EVENT_INCOMING_CALL event, delivered with the server's tag. The

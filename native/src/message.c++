@@ -15,14 +15,62 @@ uint firstSegmentWords(capnp::AnyPointer::Reader content) {
   return static_cast<uint>(kj::min(content.targetSize().wordCount + 1, uint64_t(1) << 28));
 }
 
+// Below this, a copy costs less than keeping a whole read buffer (and the managed side copies
+// such messages into managed memory anyway).
+constexpr uint64_t IN_PLACE_MIN_WORDS = 4096 / sizeof(capnp::word);
+
 }  // namespace
 
-Message::Message(Loop& loop, capnp::AnyPointer::Reader content)
-    : builder(firstSegmentWords(content)) {
-  capnp::BuilderCapabilityTable capTable;
-  capTable.imbue(builder.getRoot<capnp::AnyPointer>()).set(content);
+Message::Message(Loop& loop, capnp::AnyPointer::Reader content) {
+  if (!shareInPlace(content)) copy(loop, content);
+  counters().liveMessages++;
+}
 
-  auto output = builder.getSegmentsForOutput();
+bool Message::shareInPlace(capnp::AnyPointer::Reader content) {
+  // The engine's reader internals (capnp::_, stable in 0.9.2) give the struct's location and
+  // the cap table, which the public API does not.
+  auto pointer = capnp::_::PointerHelpers<capnp::AnyPointer>::getInternalReader(content);
+  if (pointer.getPointerType() != capnp::PointerType::STRUCT) return false;
+  if (content.targetSize().wordCount < IN_PLACE_MIN_WORDS) return false;
+  // Capability indexes in a shared message would refer to the carrier's table: copy those.
+  auto capTable = pointer.getCapTable();
+  if (capTable != nullptr && capTable->extractCap(0) != nullptr) return false;
+
+  auto root = pointer.getStruct(nullptr);
+  auto location = reinterpret_cast<const capnp::word*>(root.getLocation());
+  KJ_IF_MAYBE(bytes, findMessageReadInPlace(location)) {
+    for (auto i: kj::indices(bytes->segments)) {
+      auto segment = bytes->segments[i];
+      if (location >= segment.begin() && location < segment.end()) {
+        rootIsStruct = 1;
+        rootSegment = static_cast<uint32_t>(i);
+        rootWordOffset = static_cast<uint32_t>(location - segment.begin());
+        rootDataWords = static_cast<uint16_t>(
+            capnp::unbound(root.getDataSectionSize() / capnp::BITS) / 64);
+        rootPointerCount = static_cast<uint16_t>(
+            capnp::unbound(root.getPointerSectionSize() / capnp::POINTERS));
+        segments = kj::heapArray<capnp_segment>(bytes->segments.size());
+        for (auto j: kj::indices(bytes->segments)) {
+          segments[j] = capnp_segment{reinterpret_cast<const uint8_t*>(bytes->segments[j].begin()),
+                                      bytes->segments[j].size() * sizeof(capnp::word)};
+        }
+        caps = kj::heapArray<capnp_cap*>(0);
+        serverTags = kj::heapArray<uint64_t>(0);
+        shared = kj::mv(*bytes);
+        counters().messagesReadInPlace++;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Message::copy(Loop& loop, capnp::AnyPointer::Reader content) {
+  auto& copied = builder.emplace(firstSegmentWords(content));
+  capnp::BuilderCapabilityTable capTable;
+  capTable.imbue(copied.getRoot<capnp::AnyPointer>()).set(content);
+
+  auto output = copied.getSegmentsForOutput();
   segments = kj::heapArray<capnp_segment>(output.size());
   for (auto i: kj::indices(output)) {
     segments[i] = capnp_segment{reinterpret_cast<const uint8_t*>(output[i].begin()),
@@ -43,7 +91,6 @@ Message::Message(Loop& loop, capnp::AnyPointer::Reader content)
           capnp::newBrokenCap("null capability in a received message"))));
     }
   }
-  counters().liveMessages++;
 }
 
 Message::~Message() noexcept(false) {
@@ -52,7 +99,9 @@ Message::~Message() noexcept(false) {
 
 capnp_message_view Message::view() {
   return capnp_message_view{wrap(this), segments.begin(), caps.begin(), serverTags.begin(),
-                            static_cast<uint32_t>(segments.size()), static_cast<uint32_t>(caps.size())};
+                            static_cast<uint32_t>(segments.size()), static_cast<uint32_t>(caps.size()),
+                            rootIsStruct, rootSegment, rootWordOffset, rootDataWords,
+                            rootPointerCount};
 }
 
 void Message::releaseUndeliveredCaps() {

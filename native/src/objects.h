@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "runtime.h"
 #include "status.h"
+#include "transport/coalescing_message_stream.h"
 
 #include <capnp/any.h>
 #include <capnp/capability.h>
@@ -54,7 +55,9 @@ private:
 // own, whose capabilities became Cap handles. Not loop-bound: freed directly from any thread.
 class Message {
 public:
-  // Copies content on the loop thread. The view's Caps are owned by whoever takes the view.
+  // Loop thread. A large message without capabilities, read in place by our transport, is shared
+  // with it (no copy); anything else is copied. The view's Caps are owned by whoever takes the
+  // view. The message itself may then be freed on any thread.
   explicit Message(Loop& loop, capnp::AnyPointer::Reader content);
   ~Message() noexcept(false);
   KJ_DISALLOW_COPY(Message);
@@ -64,10 +67,19 @@ public:
   void releaseUndeliveredCaps();
 
 private:
-  capnp::MallocMessageBuilder builder;
+  bool shareInPlace(capnp::AnyPointer::Reader content);
+  void copy(Loop& loop, capnp::AnyPointer::Reader content);
+
+  kj::Maybe<capnp::MallocMessageBuilder> builder;
+  kj::Maybe<SharedMessageBytes> shared;
   kj::Array<capnp_segment> segments;
   kj::Array<capnp_cap*> caps;
   kj::Array<uint64_t> serverTags;
+  uint32_t rootIsStruct = 0;
+  uint32_t rootSegment = 0;
+  uint32_t rootWordOffset = 0;
+  uint16_t rootDataWords = 0;
+  uint16_t rootPointerCount = 0;
 };
 
 // An outgoing message as the managed side describes it: segments and cap handles, read on the

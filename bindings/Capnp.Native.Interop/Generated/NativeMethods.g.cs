@@ -62,6 +62,8 @@ internal struct capnp_counters
     public long live_servers;
     public long live_calls;
     public long live_connections;
+    /// <summary>Received messages handed over in place, without a copy (cumulative).</summary>
+    public long messages_read_in_place;
 }
 
 /// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
@@ -90,6 +92,17 @@ internal unsafe struct capnp_message_view
     public ulong* cap_server_tags;
     public uint segment_count;
     public uint cap_count;
+    /// <summary>
+    /// 0: the root is the message's root pointer (segment 0, word 0). 1: the message is read in
+    /// place inside the RPC message that carried it (large messages without capabilities), and
+    /// segments are that message's: the root is the struct at word root_word_offset of segment
+    /// root_segment, with root_data_words data words and root_pointer_count pointers.
+    /// </summary>
+    public uint root_is_struct;
+    public uint root_segment;
+    public uint root_word_offset;
+    public ushort root_data_words;
+    public ushort root_pointer_count;
 }
 
 /// <summary>
@@ -113,7 +126,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 1;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 2;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]

@@ -60,7 +60,11 @@ internal static unsafe class IncomingMessage
             NativeMethods.capnp_message_release(view->message);
         }
 
-        var reader = MessageReader.FromSegments(segments);
+        // A large message may be read in place inside the RPC message that carried it.
+        var reader = view->root_is_struct != 0
+            ? MessageReader.FromEmbeddedStruct(segments, checked((int)view->root_segment), checked((int)view->root_word_offset),
+                                               view->root_data_words, view->root_pointer_count)
+            : MessageReader.FromSegments(segments);
         reader.CapTable = capTable;
         nativeMemory = message;
         return reader;

@@ -3,6 +3,7 @@
 #include "coalescing_message_stream.h"
 
 #include <kj/debug.h>
+#include <map>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -40,27 +41,32 @@ inline size_t roundUp(size_t n, size_t unit) {
 // =======================================================================================
 // Read buffers
 
-class CoalescingMessageStream::BufferPool final: public kj::Refcounted {
+class CoalescingMessageStream::BufferPool final: public kj::AtomicRefcounted {
   // Idle read buffers. Refcounted because buffers come back when the last reader pointing into
-  // them is destroyed, which may be after the stream itself is gone.
+  // them is destroyed, which may be after the stream itself is gone, and on another thread
+  // (a message shared with findMessageReadInPlace): hence the atomic count and the lock.
 public:
   BufferPool(size_t maxBytes, uint maxBuffers): maxBytes(maxBytes), maxBuffers(maxBuffers) {}
 
-  kj::Array<capnp::word> take(size_t minBytes, size_t allocBytes, Stats& stats) {
-    // Smallest pooled buffer of at least `minBytes`, else a new one of `allocBytes`.
-    size_t best = free.size();
-    for (size_t i = 0; i < free.size(); i++) {
-      size_t size = free[i].size() * WORD_BYTES;
-      if (size >= minBytes && (best == free.size() || size < free[best].size() * WORD_BYTES)) {
-        best = i;
+  kj::Array<capnp::word> take(size_t minBytes, size_t allocBytes, Stats& stats) const {
+    {
+      // Smallest pooled buffer of at least `minBytes`, else a new one of `allocBytes`.
+      auto idle = state.lockExclusive();
+      auto& free = idle->free;
+      size_t best = free.size();
+      for (size_t i = 0; i < free.size(); i++) {
+        size_t size = free[i].size() * WORD_BYTES;
+        if (size >= minBytes && (best == free.size() || size < free[best].size() * WORD_BYTES)) {
+          best = i;
+        }
       }
-    }
-    if (best < free.size()) {
-      auto result = kj::mv(free[best]);
-      pooledBytes -= result.size() * WORD_BYTES;
-      if (best != free.size() - 1) free[best] = kj::mv(free.back());
-      free.removeLast();
-      return result;
+      if (best < free.size()) {
+        auto result = kj::mv(free[best]);
+        idle->pooledBytes -= result.size() * WORD_BYTES;
+        if (best != free.size() - 1) free[best] = kj::mv(free.back());
+        free.removeLast();
+        return result;
+      }
     }
     ++stats.buffersAllocated;
     stats.bytesAllocated += roundUp(allocBytes, WORD_BYTES);
@@ -68,27 +74,33 @@ public:
     return kj::heapArray<capnp::word>(roundUp(allocBytes, WORD_BYTES) / WORD_BYTES);
   }
 
-  void give(kj::Array<capnp::word> buffer) {
+  void give(kj::Array<capnp::word> buffer) const {
     size_t size = buffer.size() * WORD_BYTES;
-    if (free.size() < maxBuffers && pooledBytes + size <= maxBytes) {
-      pooledBytes += size;
-      free.add(kj::mv(buffer));
+    auto idle = state.lockExclusive();
+    if (idle->free.size() < maxBuffers && idle->pooledBytes + size <= maxBytes) {
+      idle->pooledBytes += size;
+      idle->free.add(kj::mv(buffer));
     }
-    // else: dropped (freed).
+    // else: dropped (freed once the lock is released).
   }
 
 private:
+  struct Idle {
+    size_t pooledBytes = 0;
+    kj::Vector<kj::Array<capnp::word>> free;
+  };
+
   size_t maxBytes;
   uint maxBuffers;
-  size_t pooledBytes = 0;
-  kj::Vector<kj::Array<capnp::word>> free;
+  kj::MutexGuarded<Idle> state;
 };
 
-class CoalescingMessageStream::Chunk final: public kj::Refcounted {
+class CoalescingMessageStream::Chunk final: public kj::AtomicRefcounted {
   // One read buffer. The stream holds a reference while it reads into it; every message reader
-  // handed out holds one while it points into it.
+  // handed out holds one while it points into it, and so does a message shared with another
+  // thread, which may drop the last reference.
 public:
-  Chunk(kj::Array<capnp::word> storage, kj::Own<BufferPool> pool)
+  Chunk(kj::Array<capnp::word> storage, kj::Own<const BufferPool> pool)
       : storage(kj::mv(storage)), pool(kj::mv(pool)) {}
   ~Chunk() noexcept(false) {
     pool->give(kj::mv(storage));
@@ -100,29 +112,41 @@ public:
 
 private:
   kj::Array<capnp::word> storage;
-  kj::Own<BufferPool> pool;
+  kj::Own<const BufferPool> pool;
 };
 
 namespace {
 
+class ChunkMessageReader;
+
+// The messages this thread's streams have read in place into a chunk, by the address of their
+// first segment, so that findMessageReadInPlace can share them. The segments of one message are
+// contiguous (as on the wire) and messages never overlap.
+thread_local std::map<const capnp::word*, ChunkMessageReader*> messagesReadInPlace;
+
 class ChunkMessageReader final: public capnp::MessageReader {
   // A message read in place: either from a chunk, which it keeps alive, or from a private copy.
 public:
-  ChunkMessageReader(capnp::ReaderOptions options, kj::Own<kj::Refcounted> chunk,
+  ChunkMessageReader(capnp::ReaderOptions options, kj::Own<const kj::AtomicRefcounted> chunk,
                      kj::Array<capnp::word> copy,
                      const capnp::word* start, const kj::byte* table, uint segmentCount)
       : capnp::MessageReader(options), chunk(kj::mv(chunk)), copy(kj::mv(copy)),
-        segmentCount(segmentCount) {
+        segmentCount(segmentCount), begin(start) {
     if (segmentCount > INLINE_SEGMENTS) {
       moreSegments = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
     }
-    auto segs = segmentCount > INLINE_SEGMENTS
-        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
+    auto segs = segments();
     for (uint i = 0; i < segmentCount; i++) {
       size_t words = readLe32(table + 4 + 4 * i);
       segs[i] = kj::arrayPtr(start, words);
       start += words;
     }
+    end = start;
+    if (this->chunk.get() != nullptr && end > begin) messagesReadInPlace[begin] = this;
+  }
+
+  ~ChunkMessageReader() noexcept(false) {
+    if (chunk.get() != nullptr && end > begin) messagesReadInPlace.erase(begin);
   }
 
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
@@ -130,16 +154,45 @@ public:
     return segmentCount > INLINE_SEGMENTS ? moreSegments[id] : inlineSegments[id];
   }
 
+  bool contains(const void* location) const {
+    auto word = reinterpret_cast<const capnp::word*>(location);
+    return word >= begin && word < end;
+  }
+
+  SharedMessageBytes share() const {
+    auto copies = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
+    auto segs = const_cast<ChunkMessageReader*>(this)->segments();
+    for (uint i = 0; i < segmentCount; i++) copies[i] = segs[i];
+    return SharedMessageBytes{kj::atomicAddRef(*chunk), kj::mv(copies)};
+  }
+
 private:
   static constexpr uint INLINE_SEGMENTS = 4;
-  kj::Own<kj::Refcounted> chunk;
+
+  kj::ArrayPtr<kj::ArrayPtr<const capnp::word>> segments() {
+    return segmentCount > INLINE_SEGMENTS
+        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
+  }
+
+  kj::Own<const kj::AtomicRefcounted> chunk;
   kj::Array<capnp::word> copy;
   uint segmentCount;
   kj::ArrayPtr<const capnp::word> inlineSegments[INLINE_SEGMENTS];
   kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
+  const capnp::word* begin;
+  const capnp::word* end;
 };
 
 }  // namespace
+
+kj::Maybe<SharedMessageBytes> findMessageReadInPlace(const void* location) {
+  auto word = reinterpret_cast<const capnp::word*>(location);
+  auto next = messagesReadInPlace.upper_bound(word);
+  if (next == messagesReadInPlace.begin()) return nullptr;
+  auto& candidate = *std::prev(next)->second;
+  if (!candidate.contains(location)) return nullptr;
+  return candidate.share();
+}
 
 // =======================================================================================
 // Output batches
@@ -186,7 +239,7 @@ CoalescingMessageStream::CoalescingMessageStream(kj::AsyncIoStream& inner)
 CoalescingMessageStream::CoalescingMessageStream(kj::AsyncIoStream& inner, Options options)
     : inner(inner), options(options),
       pending(kj::heap<Batch>()), inFlight(kj::heap<Batch>()),
-      pool(kj::refcounted<BufferPool>(options.maxPooledBytes, options.maxPooledBuffers)) {
+      pool(kj::atomicRefcounted<BufferPool>(options.maxPooledBytes, options.maxPooledBuffers)) {
   KJ_REQUIRE(options.readChunkBytes >= 1024 && options.readChunkBytes % WORD_BYTES == 0,
              "readChunkBytes must be a multiple of 8 and at least 1 KiB");
   KJ_REQUIRE(options.eagerAllocBytes >= options.readChunkBytes);
@@ -436,13 +489,13 @@ kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
     memcpy(copy.begin(), start, messageBytes);
     const kj::byte* copyStart = reinterpret_cast<const kj::byte*>(copy.begin());
     reader = kj::heap<ChunkMessageReader>(
-        readerOptions, kj::Own<kj::Refcounted>(), kj::mv(copy),
+        readerOptions, kj::Own<const kj::AtomicRefcounted>(), kj::mv(copy),
         reinterpret_cast<const capnp::word*>(copyStart + tableBytes), copyStart,
         static_cast<uint>(segmentCount));
     ++stats.messagesCopied;
   } else {
     reader = kj::heap<ChunkMessageReader>(
-        readerOptions, kj::addRef(*chunk), kj::Array<capnp::word>(),
+        readerOptions, kj::atomicAddRef(*chunk), kj::Array<capnp::word>(),
         reinterpret_cast<const capnp::word*>(start + tableBytes), start,
         static_cast<uint>(segmentCount));
   }
@@ -487,7 +540,7 @@ void CoalescingMessageStream::ensureSpace(size_t needBytes) {
   size_t allocBytes = minBytes <= options.readChunkBytes
       ? options.readChunkBytes
       : roundUp(minBytes + minBytes / 8, 64 * 1024);  // headroom for the following messages
-  auto fresh = kj::refcounted<Chunk>(pool->take(minBytes, allocBytes, stats), kj::addRef(*pool));
+  auto fresh = kj::atomicRefcounted<Chunk>(pool->take(minBytes, allocBytes, stats), kj::atomicAddRef(*pool));
   if (avail > 0) {
     memcpy(fresh->bytes(), chunk->bytes() + readPos, avail);
     stats.bytesCopiedOnRead += avail;

@@ -41,10 +41,23 @@
 
 #include <capnp/serialize-async.h>
 #include <kj/async-io.h>
+#include <kj/mutex.h>
 #include <kj/refcount.h>
 #include <kj/vector.h>
 
 namespace capnp_native {
+
+// A received message read in place, shared beyond its reader: its segments stay valid while
+// `owner` lives, and `owner` may be released on any thread.
+struct SharedMessageBytes {
+  kj::Own<const kj::AtomicRefcounted> owner;
+  kj::Array<kj::ArrayPtr<const capnp::word>> segments;
+};
+
+// The message containing `location` that a CoalescingMessageStream of this thread read in place
+// and that is still being read; null for anything else (a message built locally, or one the
+// stream copied because it was small). Call on the thread of the streams' event loop.
+kj::Maybe<SharedMessageBytes> findMessageReadInPlace(const void* location);
 
 class CoalescingMessageStream final: public capnp::MessageStream {
 public:
@@ -167,7 +180,7 @@ private:
   kj::Promise<void> flushLoop = nullptr;
 
   // Read side.
-  kj::Own<BufferPool> pool;
+  kj::Own<const BufferPool> pool;
   kj::Own<Chunk> chunk;      // current read buffer (may be null before the first read)
   size_t readPos = 0;        // first unconsumed byte in `chunk`
   size_t fillEnd = 0;        // end of valid bytes in `chunk`

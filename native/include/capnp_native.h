@@ -105,6 +105,10 @@ typedef struct capnp_message_view {
   uint32_t root_word_offset;
   uint16_t root_data_words;
   uint16_t root_pointer_count;
+  /** 1: the segments are borrowed from the engine and valid only during the callback that
+   * delivers the view: copy them (and release the message) before it returns. Only ever set on
+   * small messages without capabilities. */
+  uint32_t segments_borrowed;
 } capnp_message_view;
 
 /** The payload of a CAPNP_EVENT_INCOMING_CALL event, delivered with the server's tag. The

@@ -15,53 +15,77 @@ uint firstSegmentWords(capnp::AnyPointer::Reader content) {
   return static_cast<uint>(kj::min(content.targetSize().wordCount + 1, uint64_t(1) << 28));
 }
 
-// Below this, a copy costs less than keeping a whole read buffer (and the managed side copies
-// such messages into managed memory anyway).
-constexpr uint64_t IN_PLACE_MIN_WORDS = 4096 / sizeof(capnp::word);
+// Above this content size a message shares the transport's read buffer (a copy would cost more
+// than keeping the buffer); below it, the managed side copies it during the callback anyway.
+constexpr uint64_t SHARE_MIN_WORDS = 4096 / sizeof(capnp::word);
+
+// A borrowed message is copied whole by the managed side: only small carriers qualify.
+constexpr size_t BORROW_MAX_BYTES = 4096;
+
+size_t totalBytes(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) {
+  size_t words = 0;
+  for (auto segment: segments) words += segment.size();
+  return words * sizeof(capnp::word);
+}
 
 }  // namespace
 
 Message::Message(Loop& loop, capnp::AnyPointer::Reader content) {
-  if (!shareInPlace(content)) copy(loop, content);
+  if (!readInPlace(content)) copy(loop, content);
   counters().liveMessages++;
 }
 
-bool Message::shareInPlace(capnp::AnyPointer::Reader content) {
+bool Message::readInPlace(capnp::AnyPointer::Reader content) {
   // The engine's reader internals (capnp::_, stable in 0.9.2) give the struct's location and
   // the cap table, which the public API does not.
   auto pointer = capnp::_::PointerHelpers<capnp::AnyPointer>::getInternalReader(content);
   if (pointer.getPointerType() != capnp::PointerType::STRUCT) return false;
-  if (content.targetSize().wordCount < IN_PLACE_MIN_WORDS) return false;
-  // Capability indexes in a shared message would refer to the carrier's table: copy those.
+  // Capability indexes in the carrier refer to its table, which we cannot enumerate: copy those.
   auto capTable = pointer.getCapTable();
   if (capTable != nullptr && capTable->extractCap(0) != nullptr) return false;
 
   auto root = pointer.getStruct(nullptr);
   auto location = reinterpret_cast<const capnp::word*>(root.getLocation());
-  KJ_IF_MAYBE(bytes, findMessageReadInPlace(location)) {
-    for (auto i: kj::indices(bytes->segments)) {
-      auto segment = bytes->segments[i];
-      if (location >= segment.begin() && location < segment.end()) {
-        rootIsStruct = 1;
-        rootSegment = static_cast<uint32_t>(i);
-        rootWordOffset = static_cast<uint32_t>(location - segment.begin());
-        rootDataWords = static_cast<uint16_t>(
-            capnp::unbound(root.getDataSectionSize() / capnp::BITS) / 64);
-        rootPointerCount = static_cast<uint16_t>(
-            capnp::unbound(root.getPointerSectionSize() / capnp::POINTERS));
-        segments = kj::heapArray<capnp_segment>(bytes->segments.size());
-        for (auto j: kj::indices(bytes->segments)) {
-          segments[j] = capnp_segment{reinterpret_cast<const uint8_t*>(bytes->segments[j].begin()),
-                                      bytes->segments[j].size() * sizeof(capnp::word)};
-        }
-        caps = kj::heapArray<capnp_cap*>(0);
-        serverTags = kj::heapArray<uint64_t>(0);
-        shared = kj::mv(*bytes);
-        counters().messagesReadInPlace++;
-        return true;
-      }
+  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> carrier;
+  if (content.targetSize().wordCount >= SHARE_MIN_WORDS) {
+    KJ_IF_MAYBE(bytes, shareMessageReadInPlace(location)) {
+      carrier = bytes->segments;
+      shared = kj::mv(*bytes);
+    } else {
+      return false;
+    }
+  } else {
+    KJ_IF_MAYBE(segments, borrowMessageRead(location)) {
+      if (totalBytes(*segments) > BORROW_MAX_BYTES) return false;
+      carrier = *segments;
+      segmentsBorrowed = 1;
+    } else {
+      return false;
     }
   }
+
+  for (auto i: kj::indices(carrier)) {
+    auto segment = carrier[i];
+    if (location >= segment.begin() && location < segment.end()) {
+      rootIsStruct = 1;
+      rootSegment = static_cast<uint32_t>(i);
+      rootWordOffset = static_cast<uint32_t>(location - segment.begin());
+      rootDataWords = static_cast<uint16_t>(
+          capnp::unbound(root.getDataSectionSize() / capnp::BITS) / 64);
+      rootPointerCount = static_cast<uint16_t>(
+          capnp::unbound(root.getPointerSectionSize() / capnp::POINTERS));
+      segments = kj::heapArray<capnp_segment>(carrier.size());
+      for (auto j: kj::indices(carrier)) {
+        segments[j] = capnp_segment{reinterpret_cast<const uint8_t*>(carrier[j].begin()),
+                                    carrier[j].size() * sizeof(capnp::word)};
+      }
+      if (shared != nullptr) counters().messagesReadInPlace++;
+      return true;
+    }
+  }
+  // Not reachable for a carrier found by address; copy to be safe.
+  shared = nullptr;
+  segmentsBorrowed = 0;
   return false;
 }
 
@@ -101,7 +125,7 @@ capnp_message_view Message::view() {
   return capnp_message_view{wrap(this), segments.begin(), caps.begin(), serverTags.begin(),
                             static_cast<uint32_t>(segments.size()), static_cast<uint32_t>(caps.size()),
                             rootIsStruct, rootSegment, rootWordOffset, rootDataWords,
-                            rootPointerCount};
+                            rootPointerCount, segmentsBorrowed};
 }
 
 void Message::releaseUndeliveredCaps() {

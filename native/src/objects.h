@@ -55,9 +55,10 @@ private:
 // own, whose capabilities became Cap handles. Not loop-bound: freed directly from any thread.
 class Message {
 public:
-  // Loop thread. A large message without capabilities, read in place by our transport, is shared
-  // with it (no copy); anything else is copied. The view's Caps are owned by whoever takes the
-  // view. The message itself may then be freed on any thread.
+  // Loop thread. A message without capabilities that our transport read is not copied: a large
+  // one shares the transport's read buffer, a small one borrows it for the delivering callback
+  // (whose receiver copies it). Anything else is copied. The view's Caps are owned by whoever
+  // takes the view. The message itself may then be freed on any thread.
   explicit Message(Loop& loop, capnp::AnyPointer::Reader content);
   ~Message() noexcept(false);
   KJ_DISALLOW_COPY(Message);
@@ -67,7 +68,7 @@ public:
   void releaseUndeliveredCaps();
 
 private:
-  bool shareInPlace(capnp::AnyPointer::Reader content);
+  bool readInPlace(capnp::AnyPointer::Reader content);
   void copy(Loop& loop, capnp::AnyPointer::Reader content);
 
   kj::Maybe<capnp::MallocMessageBuilder> builder;
@@ -80,6 +81,7 @@ private:
   uint32_t rootWordOffset = 0;
   uint16_t rootDataWords = 0;
   uint16_t rootPointerCount = 0;
+  uint32_t segmentsBorrowed = 0;
 };
 
 // An outgoing message as the managed side describes it: segments and cap handles, read on the

@@ -119,7 +119,6 @@ public:
     context.allowCancellation();
 
     auto params = new Message(loop, context.getParams());
-    context.releaseParams();
 
     auto paf = kj::newPromiseAndFulfiller<void>();
     auto state = kj::refcounted<CallState>(kj::addRef(*target), context, kj::mv(paf.fulfiller));
@@ -128,6 +127,8 @@ public:
     capnp_incoming_call event{wrap(call), interfaceId, methodId, static_cast<uint16_t>(streaming), 0,
                               params->view()};
     complete(target->tag, CAPNP_EVENT_INCOMING_CALL, bytesOf(event));
+    // Only now: the event may have borrowed the parameters' segments from the request.
+    context.releaseParams();
 
     // Dropped unanswered = cancelled by the caller: tell the managed handler.
     auto onDropped = kj::defer([state = kj::mv(state), call]() mutable {

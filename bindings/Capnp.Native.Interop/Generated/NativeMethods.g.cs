@@ -103,6 +103,12 @@ internal unsafe struct capnp_message_view
     public uint root_word_offset;
     public ushort root_data_words;
     public ushort root_pointer_count;
+    /// <summary>
+    /// 1: the segments are borrowed from the engine and valid only during the callback that
+    /// delivers the view: copy them (and release the message) before it returns. Only ever set on
+    /// small messages without capabilities.
+    /// </summary>
+    public uint segments_borrowed;
 }
 
 /// <summary>

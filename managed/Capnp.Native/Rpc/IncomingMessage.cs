@@ -28,7 +28,8 @@ internal static unsafe class IncomingMessage
         // A small message is copied into managed memory and freed at once: a memcpy of a few
         // hundred bytes is far cheaper than a finalizable handle per message (measured with
         // bench/run: pings are the common case). Large ones are read in place.
-        var copied = size <= SmallMessageBytes ? CopySegments(view, size) : null;
+        // Borrowed segments are valid only during this callback: always copied.
+        var copied = size <= SmallMessageBytes || view->segments_borrowed != 0 ? CopySegments(view, size) : null;
         var message = copied is null ? new MessageHandle(view->message, size) : null;
         var capTable = new object?[view->cap_count];
         for (var i = 0; i < view->cap_count; i++)

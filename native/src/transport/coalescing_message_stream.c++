@@ -142,11 +142,11 @@ public:
       start += words;
     }
     end = start;
-    if (this->chunk.get() != nullptr && end > begin) messagesReadInPlace[begin] = this;
+    if (end > begin) messagesReadInPlace[begin] = this;
   }
 
   ~ChunkMessageReader() noexcept(false) {
-    if (chunk.get() != nullptr && end > begin) messagesReadInPlace.erase(begin);
+    if (end > begin) messagesReadInPlace.erase(begin);
   }
 
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
@@ -159,11 +159,15 @@ public:
     return word >= begin && word < end;
   }
 
-  SharedMessageBytes share() const {
-    auto copies = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
-    auto segs = const_cast<ChunkMessageReader*>(this)->segments();
-    for (uint i = 0; i < segmentCount; i++) copies[i] = segs[i];
-    return SharedMessageBytes{kj::atomicAddRef(*chunk), kj::mv(copies)};
+  // Null for a message the stream copied out of its buffer (nothing to share across threads).
+  kj::Maybe<SharedMessageBytes> share() const {
+    if (chunk.get() == nullptr) return nullptr;
+    return SharedMessageBytes{kj::atomicAddRef(*chunk), kj::heapArray(segments())};
+  }
+
+  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const {
+    return segmentCount > INLINE_SEGMENTS
+        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
   }
 
 private:
@@ -185,13 +189,28 @@ private:
 
 }  // namespace
 
-kj::Maybe<SharedMessageBytes> findMessageReadInPlace(const void* location) {
+namespace {
+
+kj::Maybe<const ChunkMessageReader&> findReader(const void* location) {
   auto word = reinterpret_cast<const capnp::word*>(location);
   auto next = messagesReadInPlace.upper_bound(word);
   if (next == messagesReadInPlace.begin()) return nullptr;
   auto& candidate = *std::prev(next)->second;
   if (!candidate.contains(location)) return nullptr;
-  return candidate.share();
+  return candidate;
+}
+
+}  // namespace
+
+kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location) {
+  KJ_IF_MAYBE(reader, findReader(location)) return reader->share();
+  return nullptr;
+}
+
+kj::Maybe<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> borrowMessageRead(
+    const void* location) {
+  KJ_IF_MAYBE(reader, findReader(location)) return reader->segments();
+  return nullptr;
 }
 
 // =======================================================================================

@@ -56,8 +56,15 @@ struct SharedMessageBytes {
 
 // The message containing `location` that a CoalescingMessageStream of this thread read in place
 // and that is still being read; null for anything else (a message built locally, or one the
-// stream copied because it was small). Call on the thread of the streams' event loop.
-kj::Maybe<SharedMessageBytes> findMessageReadInPlace(const void* location);
+// stream copied out of its buffer because it was small). Call on the thread of the streams'
+// event loop.
+kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location);
+
+// The segments of the message containing `location` that a CoalescingMessageStream of this
+// thread read and that is still being read (its reader still exists), whether in place or
+// copied; valid only as long as that reader. Call on the thread of the streams' event loop.
+kj::Maybe<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> borrowMessageRead(
+    const void* location);
 
 class CoalescingMessageStream final: public capnp::MessageStream {
 public:

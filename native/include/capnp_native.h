@@ -76,6 +76,8 @@ typedef struct capnp_counters {
   int64_t live_connections;
   /** Received messages handed over in place, without a copy (cumulative). */
   int64_t messages_read_in_place;
+  /** Small received messages the managed side copied straight from the transport (cumulative). */
+  int64_t messages_borrowed;
 } capnp_counters;
 
 /** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
@@ -282,6 +284,10 @@ CAPNP_NATIVE_API int32_t capnp_test_loop_thread_id(capnp_loop* loop, int64_t* ou
 
 /** Test hook: returns the id of the calling thread (gettid), comparable with the loop's. */
 CAPNP_NATIVE_API int32_t capnp_test_current_thread_id(int64_t* out_thread_id);
+
+/** Test hook: when enable is non-zero, the transport overwrites each received message once the
+ * engine has released it (unless it was shared in place), so a late reader sees garbage. */
+CAPNP_NATIVE_API int32_t capnp_test_poison_released_messages(int32_t enable);
 
 /** Test hook: writes 1 if a block of `size` bytes comes from a fresh memory mapping, else 0. */
 CAPNP_NATIVE_API int32_t capnp_test_allocation_is_mapped(size_t size, int32_t* out_mapped);

@@ -79,7 +79,11 @@ bool Message::readInPlace(capnp::AnyPointer::Reader content) {
         segments[j] = capnp_segment{reinterpret_cast<const uint8_t*>(carrier[j].begin()),
                                     carrier[j].size() * sizeof(capnp::word)};
       }
-      if (shared != nullptr) counters().messagesReadInPlace++;
+      if (segmentsBorrowed) {
+        counters().messagesBorrowed++;
+      } else {
+        counters().messagesReadInPlace++;
+      }
       return true;
     }
   }

@@ -3,6 +3,7 @@
 
 #include "handles.h"
 #include "runtime.h"
+#include "transport/coalescing_message_stream.h"
 
 #include <kj/debug.h>
 #include <unistd.h>
@@ -83,6 +84,14 @@ extern "C" int32_t capnp_test_current_thread_id(int64_t* out_thread_id) {
   return guarded([&] {
     requireArgument(out_thread_id != nullptr, "capnp_test_current_thread_id: null out-parameter");
     *out_thread_id = gettid();
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_test_poison_released_messages(int32_t enable) {
+  using namespace capnp_native;
+  return guarded([&] {
+    setPoisonReleasedMessages(enable != 0);
     return CAPNP_STATUS_OK;
   });
 }

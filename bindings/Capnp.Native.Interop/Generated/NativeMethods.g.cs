@@ -64,6 +64,8 @@ internal struct capnp_counters
     public long live_connections;
     /// <summary>Received messages handed over in place, without a copy (cumulative).</summary>
     public long messages_read_in_place;
+    /// <summary>Small received messages the managed side copied straight from the transport (cumulative).</summary>
+    public long messages_borrowed;
 }
 
 /// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
@@ -369,6 +371,13 @@ internal static unsafe partial class NativeMethods
     /// <summary>Test hook: returns the id of the calling thread (gettid), comparable with the loop's.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_test_current_thread_id")]
     internal static partial int capnp_test_current_thread_id(long* out_thread_id);
+
+    /// <summary>
+    /// Test hook: when enable is non-zero, the transport overwrites each received message once the
+    /// engine has released it (unless it was shared in place), so a late reader sees garbage.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_test_poison_released_messages")]
+    internal static partial int capnp_test_poison_released_messages(int enable);
 
     /// <summary>Test hook: writes 1 if a block of `size` bytes comes from a fresh memory mapping, else 0.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_test_allocation_is_mapped")]

@@ -3,6 +3,7 @@
 #include "coalescing_message_stream.h"
 
 #include <kj/debug.h>
+#include <atomic>
 #include <map>
 #include <string.h>
 #include <sys/socket.h>
@@ -124,6 +125,9 @@ class ChunkMessageReader;
 // contiguous (as on the wire) and messages never overlap.
 thread_local std::map<const capnp::word*, ChunkMessageReader*> messagesReadInPlace;
 
+std::atomic<bool> poisonReleasedMessages{false};
+constexpr kj::byte POISON = 0xAB;
+
 class ChunkMessageReader final: public capnp::MessageReader {
   // A message read in place: either from a chunk, which it keeps alive, or from a private copy.
 public:
@@ -147,6 +151,10 @@ public:
 
   ~ChunkMessageReader() noexcept(false) {
     if (end > begin) messagesReadInPlace.erase(begin);
+    if (!sharedOut && poisonReleasedMessages.load(std::memory_order_relaxed)) {
+      // These bytes are this message's alone (a shared message's stay intact for its holder).
+      memset(const_cast<capnp::word*>(begin), POISON, (end - begin) * sizeof(capnp::word));
+    }
   }
 
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
@@ -162,6 +170,7 @@ public:
   // Null for a message the stream copied out of its buffer (nothing to share across threads).
   kj::Maybe<SharedMessageBytes> share() const {
     if (chunk.get() == nullptr) return nullptr;
+    sharedOut = true;
     return SharedMessageBytes{kj::atomicAddRef(*chunk), kj::heapArray(segments())};
   }
 
@@ -185,6 +194,7 @@ private:
   kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
   const capnp::word* begin;
   const capnp::word* end;
+  mutable bool sharedOut = false;
 };
 
 }  // namespace
@@ -201,6 +211,10 @@ kj::Maybe<const ChunkMessageReader&> findReader(const void* location) {
 }
 
 }  // namespace
+
+void setPoisonReleasedMessages(bool poison) {
+  poisonReleasedMessages.store(poison, std::memory_order_relaxed);
+}
 
 kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location) {
   KJ_IF_MAYBE(reader, findReader(location)) return reader->share();

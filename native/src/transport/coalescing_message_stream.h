@@ -60,6 +60,10 @@ struct SharedMessageBytes {
 // event loop.
 kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location);
 
+// Testing aid: when on, a message's bytes are overwritten once its reader is destroyed (unless
+// they were shared), so that anything still reading them reads garbage instead of stale data.
+void setPoisonReleasedMessages(bool poison);
+
 // The segments of the message containing `location` that a CoalescingMessageStream of this
 // thread read and that is still being read (its reader still exists), whether in place or
 // copied; valid only as long as that reader. Call on the thread of the streams' event loop.

@@ -185,9 +185,32 @@ internal static class Copier
                 CopyList(m, pseg, ppos, src.AsList(), canonical);
                 break;
             case PointerKind.Capability:
-                BinaryPrimitives.WriteUInt64LittleEndian(m.Buffers[pseg].AsSpan(ppos), Wire.CapPointer(src.AsCapabilityIndex()!.Value));
+                CopyCapability(m, pseg, ppos, src, canonical);
                 break;
         }
+    }
+
+    // A capability pointer is an index into its message's cap table: copied into another message
+    // with a table, the entry moves along (a new reference) and gets an index in the destination's
+    // table; an index its own table does not have becomes null rather than naming another entry.
+    // Without a source table (plain serialization), and in canonical form, the index is kept.
+    private static void CopyCapability(MessageBuilder m, int pseg, int ppos, AnyPointerReader src, bool canonical)
+    {
+        uint index = src.AsCapabilityIndex()!.Value;
+        var table = src.Message?.CapTable;
+        if (!canonical && table is not null && !ReferenceEquals(table, m.CapTable))
+        {
+            if (index >= table.Count || table[(int)index] is not { } entry)
+            {
+                m.Buffers[pseg].AsSpan(ppos, 8).Clear();
+                return;
+            }
+
+            m.CapTable.Add(entry is ICapabilityReference reference ? reference.DuplicateReference() : entry);
+            index = (uint)(m.CapTable.Count - 1);
+        }
+
+        BinaryPrimitives.WriteUInt64LittleEndian(m.Buffers[pseg].AsSpan(ppos), Wire.CapPointer(index));
     }
 
     internal static void TruncatedSize(StructReader s, out int dataBytes, out int ptrs)

@@ -351,6 +351,57 @@ public class ConformanceTests
         Assert.Null(new MessageBuilder().InitRoot(0, 1).AsReader().ReadCapabilityIndex(0));
     }
 
+    private sealed class CountedReference(string name) : ICapabilityReference
+    {
+        public string Name { get; } = name;
+        public int Duplicates { get; private set; }
+        public object DuplicateReference() { Duplicates++; return new CountedReference(Name + "'"); }
+    }
+
+    [Fact]
+    public void CopyingCarriesCapabilitiesIntoTheDestinationsCapTable()
+    {
+        using var source = new MessageBuilder();
+        var counted = new CountedReference("engine");
+        source.CapTable.Add("shared");
+        source.CapTable.Add(counted);
+        var root = source.InitRoot(0, 3);
+        root.WriteCapabilityIndex(0, 1);
+        var list = root.InitList(1, ElementSize.Pointer, 3).AsCapabilities();
+        list[0] = 0; list[1] = 7; list[2] = ListOfCapabilitiesReader.NullIndex;
+        var reader = source.AsReader();
+        reader.CapTable = source.CapTable.ToList();  // as a received message's table
+
+        using var destination = new MessageBuilder();
+        destination.CapTable.Add("already there");
+        destination.SetRoot(reader.Root);
+
+        var copy = destination.AsReader().Root;
+        // A counted reference is duplicated; a shared entry is carried as it is.
+        Assert.Equal(1, counted.Duplicates);
+        Assert.Equal("engine'", Assert.IsType<CountedReference>(destination.CapTable[(int)copy.ReadCapabilityIndex(0)!.Value]).Name);
+        var copiedList = copy.ReadList(1).AsCapabilities();
+        Assert.Equal("shared", destination.CapTable[(int)copiedList[0]]);
+        // An index the source's table does not have becomes null, never another entry.
+        Assert.Equal(ListOfCapabilitiesReader.NullIndex, copiedList[1]);
+        Assert.Equal(ListOfCapabilitiesReader.NullIndex, copiedList[2]);
+        Assert.Equal(3, destination.CapTable.Count);
+    }
+
+    [Fact]
+    public void CopyingWithoutASourceCapTableKeepsIndices()
+    {
+        using var source = new MessageBuilder();
+        source.InitRoot(0, 1).WriteCapabilityIndex(0, 4);
+        var reader = MessageReader.FromFramed(source.ToFramedArray());
+
+        using var destination = new MessageBuilder();
+        destination.SetRoot(reader.Root);
+
+        Assert.Equal(4u, destination.AsReader().Root.ReadCapabilityIndex(0));
+        Assert.Empty(destination.CapTable);
+    }
+
     [Fact]
     public void DeepCopyPreservesEverything()
     {

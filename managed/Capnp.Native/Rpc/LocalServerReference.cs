@@ -27,22 +27,12 @@ internal sealed class ForwardingServer(ICallTarget target) : CapabilityServer
 {
     protected override async Task DispatchAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
     {
-        // The copies keep capability indices, so the cap tables are carried over as they are.
+        // Copying carries each capability over to the destination's cap table (a new reference).
         var request = new MessageBuilder();
         request.SetRoot(parameters.Root);
-        CopyCapTable(parameters, request);
         var answer = await target.CallAsync(interfaceId, methodId, request, cancellationToken).ConfigureAwait(false);
         results.SetRoot(answer.Root);
-        CopyCapTable(answer, results);
     }
 
     public override void Dispose() => target.Dispose();
-
-    private static void CopyCapTable(MessageReader from, MessageBuilder to)
-    {
-        foreach (var capability in from.CapTable ?? [])
-        {
-            to.CapTable.Add(capability);
-        }
-    }
 }

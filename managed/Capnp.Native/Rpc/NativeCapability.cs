@@ -9,7 +9,7 @@ namespace Capnp.Native.Rpc;
 /// pipelining. Dispose it when done; an undisposed reference that was used through a client is
 /// reported to <see cref="LeakTracker"/> (naming the client type) and released by its finalizer.
 /// </summary>
-public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget
+public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget, ICapabilityReference
 {
     private readonly object watchGate = new();
     private Type? clientType;
@@ -84,6 +84,9 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
 
         return new NativeCapability(Loop, new CapHandle(copy));
     }
+
+    /// <inheritdoc/>
+    object ICapabilityReference.DuplicateReference() => Duplicate();
 
     /// <summary>
     /// Completes when the capability has resolved to its final target (a promise capability

@@ -73,21 +73,8 @@ internal sealed class TestServiceImpl : TestService.Server
             return Task.CompletedTask;
         }
 
-        // Capability lists hold cap-table indices: carry each entry over to the results' table.
-        var incoming = parameters.Caps;
-        var table = parameters.Raw.MessageReader!.CapTable!;
-        var outgoing = results.InitCaps(incoming.Count);
-        var resultTable = results.Raw.MessageBuilder.CapTable;
-        for (var i = 0; i < incoming.Count; i++)
-        {
-            var index = incoming[i];
-            if (index < table.Count && table[(int)index] is NativeCapability cap)
-            {
-                resultTable.Add(cap.Duplicate());
-                outgoing[i] = (uint)(resultTable.Count - 1);
-            }
-        }
-
+        // Copying the list carries each capability over to the results' cap table.
+        results.SetCaps(parameters.Caps);
         return Task.CompletedTask;
     }
 

@@ -50,10 +50,11 @@ kj::Promise<void> watchBroken(Loop& loop, kj::Own<capnp::ClientHook> hook) {
   if (brand == localServerBrand()) return kj::NEVER_DONE;
 
   KJ_IF_MAYBE(resolution, settled->whenMoreResolved()) {
-    // A promise: its resolution may be broken (a rejection is the reason itself).
+    // A promise: its resolution may be broken (a rejection is the reason itself). The watch
+    // holds the promise meanwhile, as a caller would.
     return resolution->then([&loop](kj::Own<capnp::ClientHook> next) {
       return watchBroken(loop, kj::mv(next));
-    });
+    }).attach(kj::mv(hook));
   }
 
   // Settled on a peer: the engine builds a broken request (brand null) once the connection is

@@ -1,4 +1,5 @@
 using Capnp.Native.Rpc;
+using Capnp.Native.Serialization;
 using Interop;
 
 namespace Capnp.Native.Tests.Rpc;
@@ -120,6 +121,35 @@ public sealed class CapabilityBreakageTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => broken.WaitAsync(RpcPair.Bound));
         Assert.Throws<ObjectDisposedException>(() => { _ = service.WhenBrokenAsync(); });
+    }
+
+    [Fact]
+    public async Task ALocallyPipelinedCapabilityIsBrokenByItsCallsFailure()
+    {
+        var failed = new PromisedAnswer(Task.FromException<MessageReader>(new RpcOverloadedException("busy")));
+        var target = Assert.IsAssignableFrom<IBreakableTarget>(failed.GetPipelinedCapability(new ushort[] { 0 }));
+
+        var reason = Assert.IsType<RpcOverloadedException>(await target.WhenBrokenAsync().WaitAsync(RpcPair.Bound));
+        Assert.Equal("busy", reason.Message);
+    }
+
+    [Fact]
+    public async Task ALocallyPipelinedCapabilityFollowsWhatTheResultsHold()
+    {
+        using var results = new MessageBuilder();
+        var root = results.InitRoot(0, 2);
+        results.CapTable.Add(new PrefixCallback("local:"));
+        root.WriteCapabilityIndex(0, 0);
+        var answer = new PromisedAnswer(Task.FromResult(results.AsReader()));
+        using var cancellation = new CancellationTokenSource();
+
+        var local = ((IBreakableTarget)answer.GetPipelinedCapability(new ushort[] { 0 })).WhenBrokenAsync(cancellation.Token);
+        var missing = ((IBreakableTarget)answer.GetPipelinedCapability(new ushort[] { 1 })).WhenBrokenAsync();
+
+        Assert.IsType<RpcFailedException>(await missing.WaitAsync(RpcPair.Bound));
+        Assert.False(local.IsCompleted, "an in-process object broke");
+        cancellation.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => local.WaitAsync(RpcPair.Bound));
     }
 
     [Fact]

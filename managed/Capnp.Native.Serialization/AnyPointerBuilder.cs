@@ -120,22 +120,28 @@ public readonly struct AnyPointerBuilder
     {
         if (value is null) { Clear(); return; }
         int n = Encoding.UTF8.GetByteCount(value);
-        var l = InitList(ElementSize.Byte, n + 1);
-        Encoding.UTF8.GetBytes(value, Message.Buffers[l.Segment].AsSpan(l.Start, n));
+        var bytes = InitOverwrittenBytes(n + 1, n);
+        Encoding.UTF8.GetBytes(value, bytes);
     }
 
     /// <summary>Writes Text from UTF-8 bytes (without NUL).</summary>
-    public void SetText(ReadOnlySpan<byte> utf8)
-    {
-        var l = InitList(ElementSize.Byte, utf8.Length + 1);
-        utf8.CopyTo(Message.Buffers[l.Segment].AsSpan(l.Start));
-    }
+    public void SetText(ReadOnlySpan<byte> utf8) => utf8.CopyTo(InitOverwrittenBytes(utf8.Length + 1, utf8.Length));
 
     /// <summary>Writes Data.</summary>
-    public void SetData(ReadOnlySpan<byte> value)
+    public void SetData(ReadOnlySpan<byte> value) => value.CopyTo(InitOverwrittenBytes(value.Length, value.Length));
+
+    // A byte list of `count` bytes whose first `written` bytes the caller fills at once: the rest
+    // (a Text's NUL, the last word's padding) is cleared here, so memory that was not cleared on
+    // allocation never reaches the wire.
+    private Span<byte> InitOverwrittenBytes(int count, int written)
     {
-        var l = InitList(ElementSize.Byte, value.Length);
-        value.CopyTo(Message.Buffers[l.Segment].AsSpan(l.Start));
+        if ((uint)count >= 1u << 29) throw new ArgumentOutOfRangeException(nameof(count));
+        Zeroer.ZeroPointer(Message, Segment, Position);
+        int words = (count + 7) / 8;
+        int pos = Message.AllocateAndPoint(Segment, Position, words, 1, (uint)ElementSize.Byte | ((uint)count << 3), out int seg, contentOverwritten: true);
+        var bytes = Message.Buffers[seg].AsSpan(pos, words * 8);
+        bytes.Slice(written).Clear();
+        return bytes.Slice(0, written);
     }
 
     /// <summary>Allocates a Data blob of <paramref name="length"/> bytes and returns it for filling in place.</summary>

@@ -62,7 +62,10 @@ public sealed class MessageBuilder : IDisposable
 
     private void CheckDisposed() { if (_disposed) throw new ObjectDisposedException(nameof(MessageBuilder)); }
 
-    private int NewSegment(int words)
+    // Words [unclearedStart, unclearedStart + unclearedWords) are left as the pool returned them:
+    // the caller overwrites them at once (a blob written whole), so clearing them first would
+    // only double the cost of a large copy.
+    private int NewSegment(int words, int unclearedStart = 0, int unclearedWords = 0)
     {
         CheckDisposed();
         if (words > (1 << 29) - 1 || (long)words * 8 > Array.MaxLength)
@@ -77,7 +80,15 @@ public sealed class MessageBuilder : IDisposable
         // The pool rounds sizes up (to the next power of two): use, and clear, only what was
         // asked for, so a 1 MiB segment does not cost clearing 2 MiB.
         int cap = words;
-        Array.Clear(buf, 0, cap * 8);
+        if (unclearedWords > 0)
+        {
+            Array.Clear(buf, 0, unclearedStart * 8);
+            Array.Clear(buf, (unclearedStart + unclearedWords) * 8, (cap - unclearedStart - unclearedWords) * 8);
+        }
+        else
+        {
+            Array.Clear(buf, 0, cap * 8);
+        }
         Buffers[Count] = buf; Capacity[Count] = cap; Used[Count] = 0;
         _totalWords += cap;
         _readerView = null;
@@ -94,7 +105,7 @@ public sealed class MessageBuilder : IDisposable
         return used * 8;
     }
 
-    internal int AllocateAny(int words, out int seg)
+    internal int AllocateAny(int words, out int seg, int overwrittenTail = 0)
     {
         CheckDisposed();
         seg = Count - 1;
@@ -102,7 +113,8 @@ public sealed class MessageBuilder : IDisposable
         if (p >= 0) return p;
         long next = _options.Strategy == AllocationStrategy.FixedSize ? _options.FirstSegmentWords : _totalWords;
         next = Math.Min(next, _options.MaxSegmentWords);
-        seg = NewSegment((int)Math.Max(words, Math.Max(next, 1)));
+        // The allocation starts a fresh segment: its last `overwrittenTail` words need no clearing.
+        seg = NewSegment((int)Math.Max(words, Math.Max(next, 1)), words - overwrittenTail, overwrittenTail);
         return TryAllocate(seg, words);
     }
 
@@ -110,7 +122,11 @@ public sealed class MessageBuilder : IDisposable
     internal static ulong Tag(long offsetWords, int kind, uint upper) => (uint)(((int)offsetWords << 2) | kind) | ((ulong)upper << 32);
 
     /// <summary>Allocates an object of <paramref name="words"/> words and writes a pointer to it at (pseg, ppos) (far if needed).</summary>
-    internal int AllocateAndPoint(int pseg, int ppos, int words, int kind, uint upper, out int cseg)
+    /// <remarks>
+    /// With <paramref name="contentOverwritten"/>, the caller writes every byte of the object at
+    /// once, so memory the pool returned may be handed out without clearing.
+    /// </remarks>
+    internal int AllocateAndPoint(int pseg, int ppos, int words, int kind, uint upper, out int cseg, bool contentOverwritten = false)
     {
         var pbuf = Buffers[pseg];
         if (words == 0 && kind == 0)
@@ -125,7 +141,7 @@ public sealed class MessageBuilder : IDisposable
             BinaryPrimitives.WriteUInt64LittleEndian(pbuf.AsSpan(ppos), Tag((p - ppos - 8) >> 3, kind, upper));
             cseg = pseg; return p;
         }
-        int q = AllocateAny(words + 1, out cseg);
+        int q = AllocateAny(words + 1, out cseg, contentOverwritten ? words : 0);
         var cbuf = Buffers[cseg];
         BinaryPrimitives.WriteUInt64LittleEndian(cbuf.AsSpan(q), Tag(0, kind, upper));
         BinaryPrimitives.WriteUInt64LittleEndian(Buffers[pseg].AsSpan(ppos), Wire.FarPointer(false, q >> 3, cseg));

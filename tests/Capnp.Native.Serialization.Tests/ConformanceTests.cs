@@ -402,6 +402,40 @@ public class ConformanceTests
         Assert.Empty(destination.CapTable);
     }
 
+    [Theory]
+    [InlineData(1_000_003)]
+    [InlineData(1_048_576)]
+    public void LargeBlobsInFreshSegmentsCarryNoStaleBytes(int length)
+    {
+        // A first message leaves non-zero buffers in the pool for the second to rent.
+        using (var dirty = new MessageBuilder())
+        {
+            // The same shape, so the same pool buckets: every byte non-zero.
+            var filled = new byte[length + 7];
+            Array.Fill(filled, (byte)0xEE);
+            var dirtyRoot = dirty.InitRoot(0, 2);
+            dirtyRoot.WriteData(0, filled);
+            dirtyRoot.WriteText(1, new string('\u00ee', 70_001));
+        }
+
+        using var builder = new MessageBuilder();
+        var payload = Enumerable.Range(0, length).Select(i => (byte)(i * 7)).ToArray();
+        var root = builder.InitRoot(0, 2);
+        root.WriteData(0, payload);
+        root.WriteText(1, new string('t', 70_001));
+
+        var framed = builder.ToFramedArray();
+        var reader = MessageReader.FromFramed(framed).Root;
+        Assert.True(reader.ReadData(0).Span.SequenceEqual(payload));
+        Assert.Equal(new string('t', 70_001), reader.ReadText(1));
+        // Every byte outside the blobs' content is exactly what a cleared builder writes.
+        using var reference = new MessageBuilder();
+        var referenceRoot = reference.InitRoot(0, 2);
+        payload.CopyTo(referenceRoot.InitData(0, length).Span);
+        referenceRoot.WriteText(1, new string('t', 70_001));
+        Assert.Equal(reference.ToFramedArray(), framed);
+    }
+
     [Fact]
     public void DeepCopyPreservesEverything()
     {

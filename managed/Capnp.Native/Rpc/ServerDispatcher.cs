@@ -41,7 +41,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
                 if (running.TryGetValue(*(IntPtr*)payload, out var cancellation))
                 {
                     // Cancel runs the handler's callbacks: never on the loop thread.
-                    ThreadPool.UnsafeQueueUserWorkItem(static c => c.Cancel(), cancellation, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(static c => CancelRunningCall(c), cancellation, preferLocal: false);
                 }
 
                 break;
@@ -80,6 +80,24 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         }
     }
 
+    // Runs on the thread pool, so nothing may escape: an exception there ends the process.
+    internal static void CancelRunningCall(CancellationTokenSource cancellation)
+    {
+        try
+        {
+            cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The method completed (and its source was disposed) before the cancellation ran.
+        }
+        catch (AggregateException e)
+        {
+            // Callbacks the method registered on its token threw; the call ends as cancelled anyway.
+            Console.Error.WriteLine($"CapnpNative: {e.InnerExceptions.Count} cancellation callback(s) of a server method threw: {e.InnerException}");
+        }
+    }
+
     private void Drain()
     {
         while (true)
@@ -89,7 +107,11 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
                 Start(call);
             }
 
-            Volatile.Write(ref draining, 0);
+            // A full fence, not a release store: the emptiness check below must not be answered
+            // before the reset is visible, or an arrival that saw `draining` still set and this
+            // check that saw the queue still empty both pass, and the call waits for the next
+            // arrival (seen as a call stuck under load until another call came in).
+            Interlocked.Exchange(ref draining, 0);
             // A call that arrived after the last dequeue but before the reset needs a drain too.
             if (arrivals.IsEmpty || Interlocked.Exchange(ref draining, 1) != 0)
             {

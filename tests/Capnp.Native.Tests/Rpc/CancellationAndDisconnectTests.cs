@@ -72,6 +72,21 @@ public sealed class CancellationAndDisconnectTests
     }
 
     [Fact]
+    public void ACancellationArrivingAfterTheMethodCompletedIsIgnored()
+    {
+        // The method completed and disposed its source before the queued cancellation ran: on
+        // the thread pool, an exception here would end the process.
+        var completed = new CancellationTokenSource();
+        completed.Dispose();
+        ServerDispatcher.CancelRunningCall(completed);
+
+        using var throwing = new CancellationTokenSource();
+        throwing.Token.Register(() => throw new InvalidOperationException("a handler's callback failed"));
+        ServerDispatcher.CancelRunningCall(throwing);
+        Assert.True(throwing.IsCancellationRequested);
+    }
+
+    [Fact]
     public async Task ConnectingToNothingFailsWithATypedError()
     {
         await using var loop = EventLoop.Start();

@@ -23,6 +23,18 @@ public sealed class CapabilityBreakageTests
     }
 
     [Fact]
+    public async Task DisposingOurOwnConnectionBreaksItsCapabilities()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var broken = pair.TestService.WhenBrokenAsync();
+        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+
+        await pair.ClientConnection.DisposeAsync();
+
+        Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
+    }
+
+    [Fact]
     public async Task ACapabilityOfALostConnectionSaysSoAtOnce()
     {
         await using var pair = await RpcPair.StartAsync();

@@ -120,34 +120,6 @@ public static class Packing
         if (produced > max) throw new CapnpLimitExceededException("Unpacked data exceeds the size limit.");
     }
 
-    /// <summary>Unpacks exactly <c>dest.Length</c> bytes (whole words) from <paramref name="packed"/> at <paramref name="pos"/>.</summary>
-    private static void UnpackExact(ReadOnlySpan<byte> packed, ref int pos, Span<byte> dest)
-    {
-        int o = 0;
-        while (o < dest.Length)
-        {
-            if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            byte tag = packed[pos++];
-            if (pos + BitOperations.PopCount(tag) > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
-            o += 8;
-            if (tag == 0 || tag == 0xFF)
-            {
-                if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-                int bytes = packed[pos++] * 8;
-                if (o + bytes > dest.Length) throw new CapnpFormatException("Packed run extends past the end of the message.");
-                if (tag == 0) dest.Slice(o, bytes).Clear();
-                else
-                {
-                    if (pos + bytes > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-                    packed.Slice(pos, bytes).CopyTo(dest.Slice(o));
-                    pos += bytes;
-                }
-                o += bytes;
-            }
-        }
-    }
-
     /// <summary>
     /// Unpacks one packed, stream-framed message from the start of <paramref name="packed"/> and returns it framed
     /// (unpacked). The size announced by the segment table is checked against the traversal limit before any
@@ -172,12 +144,16 @@ public static class Packing
         var result = new byte[headerBytes + total * 8];
         if (produced > result.Length) throw new CapnpFormatException("Packed run extends past the end of the message.");
         scratch.Slice(0, produced).CopyTo(result);
-        UnpackExact(packed, ref pos, result.AsSpan(produced));
+        UnpackAtLeast(packed, ref pos, result.AsSpan(produced), result.Length - produced);
         packedBytesConsumed = pos;
         return result;
     }
 
-    /// <summary>Unpacks whole tag groups until at least <paramref name="minBytes"/> were produced; returns the count.</summary>
+    /// <summary>
+    /// Unpacks whole tag groups into <paramref name="dest"/> until at least <paramref name="minBytes"/> were
+    /// produced; returns the count. A run that would not fit in <paramref name="dest"/> is a format error (with
+    /// <paramref name="minBytes"/> = <c>dest.Length</c>, exactly that many bytes are produced).
+    /// </summary>
     private static int UnpackAtLeast(ReadOnlySpan<byte> packed, ref int pos, Span<byte> dest, int minBytes)
     {
         int o = 0;
@@ -192,6 +168,7 @@ public static class Packing
             {
                 if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
                 int bytes = packed[pos++] * 8;
+                if (o + bytes > dest.Length) throw new CapnpFormatException("Packed run extends past the end of the message.");
                 if (tag == 0) dest.Slice(o, bytes).Clear();
                 else
                 {

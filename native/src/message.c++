@@ -15,11 +15,9 @@ uint firstSegmentWords(capnp::AnyPointer::Reader content) {
   return static_cast<uint>(kj::min(content.targetSize().wordCount + 1, uint64_t(1) << 28));
 }
 
-// Above this content size a message shares the transport's read buffer (a copy would cost more
-// than keeping the buffer); below it, the managed side copies it during the callback anyway.
-constexpr uint64_t SHARE_MIN_WORDS = 4096 / sizeof(capnp::word);
-
-// A borrowed message is copied whole by the managed side: only small carriers qualify.
+// A carrier (the RPC message holding the content) up to this size is borrowed: the managed side
+// copies it whole during the callback. A larger one shares the transport's read buffer, as a
+// copy would cost more than keeping the buffer.
 constexpr size_t BORROW_MAX_BYTES = 4096;
 
 size_t totalBytes(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) {
@@ -46,22 +44,19 @@ bool Message::readInPlace(capnp::AnyPointer::Reader content) {
 
   auto root = pointer.getStruct(nullptr);
   auto location = reinterpret_cast<const capnp::word*>(root.getLocation());
+  // Sized by the carrier's segment table, not by traversing the content.
   kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> carrier;
-  if (content.targetSize().wordCount >= SHARE_MIN_WORDS) {
-    KJ_IF_MAYBE(bytes, shareMessageReadInPlace(location)) {
-      carrier = bytes->segments;
-      shared = kj::mv(*bytes);
-    } else {
-      return false;
-    }
+  KJ_IF_MAYBE(segments, borrowMessageRead(location)) {
+    carrier = *segments;
   } else {
-    KJ_IF_MAYBE(segments, borrowMessageRead(location)) {
-      if (totalBytes(*segments) > BORROW_MAX_BYTES) return false;
-      carrier = *segments;
-      segmentsBorrowed = 1;
-    } else {
-      return false;
-    }
+    return false;
+  }
+  if (totalBytes(carrier) <= BORROW_MAX_BYTES) {
+    segmentsBorrowed = 1;
+  } else KJ_IF_MAYBE(buffer, shareMessageReadInPlace(location)) {
+    shared = kj::mv(*buffer);
+  } else {
+    return false;
   }
 
   for (auto i: kj::indices(carrier)) {

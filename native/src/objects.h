@@ -72,7 +72,8 @@ private:
   void copy(Loop& loop, capnp::AnyPointer::Reader content);
 
   kj::Maybe<capnp::MallocMessageBuilder> builder;
-  kj::Maybe<SharedMessageBytes> shared;
+  // Keeps a shared read buffer (and so `segments`) alive.
+  kj::Maybe<kj::Own<const kj::AtomicRefcounted>> shared;
   kj::Array<capnp_segment> segments;
   kj::Array<capnp_cap*> caps;
   kj::Array<uint64_t> serverTags;

@@ -45,7 +45,7 @@ inline size_t roundUp(size_t n, size_t unit) {
 class CoalescingMessageStream::BufferPool final: public kj::AtomicRefcounted {
   // Idle read buffers. Refcounted because buffers come back when the last reader pointing into
   // them is destroyed, which may be after the stream itself is gone, and on another thread
-  // (a message shared with findMessageReadInPlace): hence the atomic count and the lock.
+  // (a message shared with shareMessageReadInPlace): hence the atomic count and the lock.
 public:
   BufferPool(size_t maxBytes, uint maxBuffers): maxBytes(maxBytes), maxBuffers(maxBuffers) {}
 
@@ -120,10 +120,10 @@ namespace {
 
 class ChunkMessageReader;
 
-// The messages this thread's streams have read in place into a chunk, by the address of their
-// first segment, so that findMessageReadInPlace can share them. The segments of one message are
-// contiguous (as on the wire) and messages never overlap.
-thread_local std::map<const capnp::word*, ChunkMessageReader*> messagesReadInPlace;
+// The messages this thread's streams have read and not yet released, by the address of their
+// first segment, so that borrowMessageRead and shareMessageReadInPlace find them. The segments
+// of one message are contiguous (as on the wire) and messages never overlap.
+thread_local std::map<const capnp::word*, ChunkMessageReader*> messagesBeingRead;
 
 std::atomic<bool> poisonReleasedMessages{false};
 constexpr kj::byte POISON = 0xAB;
@@ -146,11 +146,11 @@ public:
       start += words;
     }
     end = start;
-    if (end > begin) messagesReadInPlace[begin] = this;
+    if (end > begin) messagesBeingRead[begin] = this;
   }
 
   ~ChunkMessageReader() noexcept(false) {
-    if (end > begin) messagesReadInPlace.erase(begin);
+    if (end > begin) messagesBeingRead.erase(begin);
     if (!sharedOut && poisonReleasedMessages.load(std::memory_order_relaxed)) {
       // These bytes are this message's alone (a shared message's stay intact for its holder).
       memset(const_cast<capnp::word*>(begin), POISON, (end - begin) * sizeof(capnp::word));
@@ -168,10 +168,10 @@ public:
   }
 
   // Null for a message the stream copied out of its buffer (nothing to share across threads).
-  kj::Maybe<SharedMessageBytes> share() const {
+  kj::Maybe<kj::Own<const kj::AtomicRefcounted>> share() const {
     if (chunk.get() == nullptr) return nullptr;
     sharedOut = true;
-    return SharedMessageBytes{kj::atomicAddRef(*chunk), kj::heapArray(segments())};
+    return kj::atomicAddRef(*chunk);
   }
 
   kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const {
@@ -203,8 +203,8 @@ namespace {
 
 kj::Maybe<const ChunkMessageReader&> findReader(const void* location) {
   auto word = reinterpret_cast<const capnp::word*>(location);
-  auto next = messagesReadInPlace.upper_bound(word);
-  if (next == messagesReadInPlace.begin()) return nullptr;
+  auto next = messagesBeingRead.upper_bound(word);
+  if (next == messagesBeingRead.begin()) return nullptr;
   auto& candidate = *std::prev(next)->second;
   if (!candidate.contains(location)) return nullptr;
   return candidate;
@@ -216,7 +216,7 @@ void setPoisonReleasedMessages(bool poison) {
   poisonReleasedMessages.store(poison, std::memory_order_relaxed);
 }
 
-kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location) {
+kj::Maybe<kj::Own<const kj::AtomicRefcounted>> shareMessageReadInPlace(const void* location) {
   KJ_IF_MAYBE(reader, findReader(location)) return reader->share();
   return nullptr;
 }

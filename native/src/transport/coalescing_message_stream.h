@@ -47,18 +47,12 @@
 
 namespace capnp_native {
 
-// A received message read in place, shared beyond its reader: its segments stay valid while
-// `owner` lives, and `owner` may be released on any thread.
-struct SharedMessageBytes {
-  kj::Own<const kj::AtomicRefcounted> owner;
-  kj::Array<kj::ArrayPtr<const capnp::word>> segments;
-};
-
-// The message containing `location` that a CoalescingMessageStream of this thread read in place
-// and that is still being read; null for anything else (a message built locally, or one the
-// stream copied out of its buffer because it was small). Call on the thread of the streams'
-// event loop.
-kj::Maybe<SharedMessageBytes> shareMessageReadInPlace(const void* location);
+// Keeps the bytes of the message containing `location`, which a CoalescingMessageStream of this
+// thread read in place and is still being read, valid beyond its reader (see borrowMessageRead
+// for where they are); the reference may be released on any thread. Null for anything else (a
+// message built locally, or one the stream copied out of its buffer because it was small). Call
+// on the thread of the streams' event loop.
+kj::Maybe<kj::Own<const kj::AtomicRefcounted>> shareMessageReadInPlace(const void* location);
 
 // Testing aid: when on, a message's bytes are overwritten once its reader is destroyed (unless
 // they were shared), so that anything still reading them reads garbage instead of stale data.

@@ -83,9 +83,10 @@ public abstract class CapabilityClient : IDisposable
         builder.WriteCapabilityIndex(pointerIndex, (uint)(table.Count - 1));
     }
 
-    // Engine references are counted: a new holder gets a new reference. Managed targets are shared.
+    // Counted references (engine capabilities) get a new reference per holder; managed targets
+    // are shared. The same rule as copying a capability between messages.
     private static ICallTarget NewReference(ICallTarget target)
-        => target is NativeCapability native ? native.Duplicate() : target;
+        => target is ICapabilityReference counted ? (ICallTarget)counted.DuplicateReference() : target;
 
     /// <summary>
     /// Sends a call (generated methods use it); pipelines through the target when it supports it.

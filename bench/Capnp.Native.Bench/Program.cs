@@ -20,6 +20,7 @@
 
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using Capnp.Native;
 using Capnp.Native.Rpc;
 using BenchIface = Bench.Bench;
@@ -298,6 +299,29 @@ internal static class Program
         }
     }
 
+    /// <summary>
+    /// Runs warm-up rounds (connection set-up, caches, and tiered compilation promoting the hot
+    /// methods) until a whole round compiled no method, at most 4 s: the measured window then
+    /// holds no JIT work, as the C++ side has none. Both processes tier up on the same calls.
+    /// </summary>
+    private static async Task WarmUpAsync(Func<double, Task> round)
+    {
+        const double RoundSeconds = 0.25;
+        const int MaxRounds = 16;
+        var compiled = JitInfo.GetCompiledMethodCount();
+        for (var i = 0; i < MaxRounds; i++)
+        {
+            await round(RoundSeconds);
+            var now = JitInfo.GetCompiledMethodCount();
+            if (i > 0 && now == compiled)
+            {
+                return;
+            }
+
+            compiled = now;
+        }
+    }
+
     private static async Task<int> ClientMain(string[] args)
     {
         string? connect = null;
@@ -344,16 +368,14 @@ internal static class Program
         long allocatedStart;
         if (scenario == "latency")
         {
-            // Warm-up: connection set-up, JIT tiers, caches.
-            run.MaxCalls = 2000;
-            run.SetDeadline(0.2);
-            await run.LatencyLoop();
-            // Let tiered compilation promote the hot methods before measuring.
-            run.MaxCalls = 2000 + 20000;
-            run.SetDeadline(0.3);
-            await run.LatencyLoop();
+            await WarmUpAsync(roundSeconds =>
+            {
+                run.SetDeadline(roundSeconds);
+                return run.LatencyLoop();
+            });
             run.LatenciesUs.Clear();
             run.Calls = 0;
+            run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
             run.MaxCalls = maxCalls;
@@ -385,10 +407,7 @@ internal static class Program
                 run.Payload = payload;
             }
 
-            run.MaxCalls = echo ? 8 : 2000;
-            await run.RunConcurrent(inflight, echo, 0.2);  // warm-up
-            run.MaxCalls = echo ? 64 : 20000;
-            await run.RunConcurrent(inflight, echo, 0.3);  // JIT tier-up
+            await WarmUpAsync(roundSeconds => run.RunConcurrent(inflight, echo, roundSeconds));
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;

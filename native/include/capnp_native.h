@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 2
+#define CAPNP_NATIVE_ABI_VERSION 3
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -78,6 +78,8 @@ typedef struct capnp_counters {
   int64_t messages_read_in_place;
   /** Small received messages the managed side copied straight from the transport (cumulative). */
   int64_t messages_borrowed;
+  /** Large Data/Text blobs sent from the caller's segments, without a copy (cumulative). */
+  int64_t blobs_sent_by_reference;
 } capnp_counters;
 
 /** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
@@ -172,12 +174,17 @@ CAPNP_NATIVE_API void capnp_cap_release(capnp_cap* cap);
 CAPNP_NATIVE_API int32_t capnp_cap_duplicate(capnp_cap* cap, capnp_cap** out_cap);
 
 /** Calls a method. The parameters are a message (segments, plus the capabilities its capability
- * pointers index; each is referenced, not consumed) that must stay unchanged until tag completes.
- * tag completes with status OK and a capnp_message_view of the results, or with the failure.
- * With out_pipeline non-null, a pipeline of the results is returned at once. For a streaming
- * method (is_streaming non-zero) the engine's flow control applies: tag completes (with no
- * results: an empty view) when the stream window allows the next call. */
-CAPNP_NATIVE_API int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint16_t method_id, int32_t is_streaming, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag, capnp_pipeline** out_pipeline);
+ * pointers index; each is referenced, not consumed). tag completes with status OK and a
+ * capnp_message_view of the results, or with the failure. With out_pipeline non-null, a pipeline
+ * of the results is returned at once. For a streaming method (is_streaming non-zero) the
+ * engine's flow control applies: tag completes (with no results: an empty view) when the stream
+ * window allows the next call.
+ * With segments_lease_tag 0, the segments must stay unchanged until tag completes. Otherwise they
+ * are lent: the engine may send large Data/Text blobs straight from them, and they must stay
+ * unchanged until segments_lease_tag completes (exactly once, on a loop thread, with any status;
+ * possibly after tag), which it does once nothing reads them any more. If this function fails,
+ * neither tag completes. */
+CAPNP_NATIVE_API int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint16_t method_id, int32_t is_streaming, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag, uint64_t segments_lease_tag, capnp_pipeline** out_pipeline);
 
 /** Cancels a pending operation of this loop (a call: the engine sends Finish). Its tag completes
  * with CAPNP_STATUS_CANCELLED unless it completed already. */
@@ -220,9 +227,10 @@ CAPNP_NATIVE_API int32_t capnp_resolver_reject(capnp_resolver* resolver, int32_t
 CAPNP_NATIVE_API int32_t capnp_server_create(capnp_loop* loop, uint64_t tag, const uint64_t* streaming_method_keys, uint32_t streaming_method_count, capnp_cap** out_cap);
 
 /** Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
- * handle. With tag non-zero the segments must stay unchanged until tag completes, once they are
- * copied on the loop; with tag 0 they are copied before this returns (for small results, where
- * a copy costs less than a completion). */
+ * handle. With tag non-zero the segments are lent as with capnp_cap_call's segments_lease_tag:
+ * they must stay unchanged until tag completes (exactly once, with any status), once nothing
+ * reads them any more. With tag 0 they are copied before this returns (for small results, where a
+ * copy costs less than a completion). */
 CAPNP_NATIVE_API int32_t capnp_call_return(capnp_call* call, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag);
 
 /** Answers an incoming call with an exception of kind (a capnp_status 1-4) and consumes the

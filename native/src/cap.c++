@@ -1,6 +1,7 @@
 // Capabilities, outgoing calls and pipelines.
 
 #include "objects.h"
+#include "referenced_segments.h"
 
 #include <kj/debug.h>
 
@@ -75,16 +76,18 @@ public:
 void sendCall(Loop& loop, Cap& target, uint64_t interfaceId, uint16_t methodId, bool streaming,
               OutgoingMessage& params, uint64_t tag, Pipeline* pipeline) {
   if (streaming) {
-    auto request = StreamingClient(target.client()).newRequest(interfaceId, methodId, params.sizeHint());
-    params.copyInto(request);
+    auto request = fillEngineMessage(loop, params, [&](capnp::MessageSize sizeHint) {
+      return StreamingClient(target.client()).newRequest(interfaceId, methodId, sizeHint);
+    });
     loop.track(tag, request.send().then([&loop, tag]() {
       loop.finish(tag, CAPNP_STATUS_OK, nullptr);
     }));
     return;
   }
 
-  auto request = target.client().typelessRequest(interfaceId, methodId, params.sizeHint());
-  params.copyInto(request);
+  auto request = fillEngineMessage(loop, params, [&](capnp::MessageSize sizeHint) {
+    return target.client().typelessRequest(interfaceId, methodId, sizeHint);
+  });
   auto promise = request.send();
   if (pipeline != nullptr) {
     pipeline->fill(kj::mv(kj::implicitCast<capnp::AnyPointer::Pipeline&>(promise)));
@@ -126,7 +129,8 @@ extern "C" int32_t capnp_cap_duplicate(capnp_cap* cap, capnp_cap** out_cap) {
 extern "C" int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint16_t method_id,
                                   int32_t is_streaming, const capnp_segment* segments,
                                   uint32_t segment_count, capnp_cap* const* caps,
-                                  uint32_t cap_count, uint64_t tag, capnp_pipeline** out_pipeline) {
+                                  uint32_t cap_count, uint64_t tag, uint64_t segments_lease_tag,
+                                  capnp_pipeline** out_pipeline) {
   using namespace capnp_native;
   return guarded([&] {
     auto& cap = unwrap(target);
@@ -135,8 +139,10 @@ extern "C" int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint
     auto params = OutgoingMessage::describe(loop, segments, segment_count, caps, cap_count);
     bool streaming = is_streaming != 0;
     Pipeline* pipelinePtr = out_pipeline != nullptr && !streaming ? new Pipeline(loop) : nullptr;
-    postOrDelete(loop, pipelinePtr, tag, [&cap, interface_id, method_id, streaming,
-                                          params = kj::mv(params), tag, pipelinePtr](Loop& loop) mutable {
+    requireArgument(segments_lease_tag != tag, "capnp_cap_call: the lease needs a tag of its own");
+    postOrDelete(loop, pipelinePtr, tag, segments_lease_tag,
+                 [&cap, interface_id, method_id, streaming, params = kj::mv(params), tag,
+                  pipelinePtr](Loop& loop) mutable {
       try {
         sendCall(loop, cap, interface_id, method_id, streaming, params, tag, pipelinePtr);
       } catch (...) {

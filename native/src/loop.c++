@@ -24,6 +24,10 @@ ShimError disposedError() {
 
 }  // namespace
 
+SegmentLease::~SegmentLease() noexcept(false) {
+  complete(tag, CAPNP_STATUS_OK, nullptr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // LoopObject
 
@@ -287,6 +291,7 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
         freeReleased(released[nextRelease++]);
       } else {
         counters().commandsExecuted++;
+        if (command.leaseTag != 0) commandLease = kj::refcounted<SegmentLease>(command.leaseTag);
         try {
           command.run(*this);
         } catch (...) {
@@ -297,6 +302,8 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
             KJ_LOG(ERROR, "capnp_native: a command without completion failed", error.message);
           }
         }
+        // Unless the command shared it, the lease ends here: its tag completes now.
+        commandLease = nullptr;
       }
     }
     // Let the work this batch started make progress before the next batch.
@@ -306,7 +313,12 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
 
 void Loop::failBatch(kj::Vector<Command>& batch) {
   for (auto& command: batch) {
-    if (command.isRelease || command.tag == 0) continue;  // releases are freed separately
+    if (command.isRelease) continue;  // releases are freed separately
+    if (command.leaseTag != 0) {
+      completeWithError(command.leaseTag, CAPNP_STATUS_DISPOSED,
+                        "the event loop was disposed before the command ran");
+    }
+    if (command.tag == 0) continue;
     completeWithError(command.tag, CAPNP_STATUS_DISPOSED,
                       "the event loop was disposed before the command ran");
   }

@@ -17,6 +17,7 @@
 #include <kj/async-io.h>
 #include <kj/function.h>
 #include <kj/mutex.h>
+#include <kj/refcount.h>
 #include <kj/vector.h>
 #include <atomic>
 #include <future>
@@ -28,6 +29,19 @@
 namespace capnp_native {
 
 class Loop;
+class LeaseClaim;
+
+// Segments the managed side lent with a command (see referenced_segments.h): completes the
+// lease tag (CAPNP_STATUS_OK) when the last holder lets go. Loop thread only.
+class SegmentLease final: public kj::Refcounted {
+public:
+  explicit SegmentLease(uint64_t tag): tag(tag) {}
+  ~SegmentLease() noexcept(false);
+  KJ_DISALLOW_COPY(SegmentLease);
+
+private:
+  uint64_t tag;
+};
 
 // A native object owned by a managed handle and bound to a loop. Created on any thread; its
 // loop-bound state is created, used and destroyed on the loop thread only.
@@ -66,6 +80,10 @@ public:
     kj::Function<void(Loop&)> run;
     // A placeholder for the next queued release, keeping releases in order with commands.
     bool isRelease = false;
+    // Non-zero: the command carries segments lent by the managed side (see
+    // referenced_segments.h). The loop holds a SegmentLease for this tag while the command runs
+    // (takeCommandLease) and completes the tag DISPOSED if the command never runs.
+    uint64_t leaseTag = 0;
   };
 
   // Starts the thread and returns once its event loop is running (or throws why it could not).
@@ -110,6 +128,13 @@ public:
   // Called by a connection once it is lost or released.
   void connectionLost();
 
+  // The running command's lease, for the command to share with whatever may read its segments
+  // after it has run (null when it has none, or after the first call).
+  kj::Maybe<kj::Own<SegmentLease>> takeCommandLease() { return kj::mv(commandLease); }
+
+  // The LeaseClaim open on this loop, if any (see referenced_segments.h).
+  kj::Maybe<LeaseClaim&> openClaim;
+
   // Managed servers of this loop by the address of their ClientHook, so that a capability of
   // ours coming back in a message is recognised (loop thread only).
   std::unordered_map<const void*, uint64_t> localServerTags;
@@ -153,6 +178,7 @@ private:
   // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
   std::unordered_map<uint64_t, kj::Canceler*> pending;
   std::unordered_set<LoopObject*> liveObjects;
+  kj::Maybe<kj::Own<SegmentLease>> commandLease;
   kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> connectionLossWaiters;
 
   friend class LoopObject;

@@ -1,4 +1,5 @@
 #include "objects.h"
+#include "referenced_segments.h"
 
 #include <kj/debug.h>
 
@@ -175,7 +176,67 @@ capnp::MessageSize OutgoingMessage::sizeHint() const {
   return capnp::MessageSize{words, static_cast<uint>(caps.size())};
 }
 
+namespace {
+
+// Byte lists (Data, Text) at least this large are referenced rather than copied: below it the
+// copy costs less than an extra segment and a lease. Above the transport's copy threshold, so a
+// referenced segment is always written in place.
+constexpr size_t MIN_REFERENCED_BYTES = 64 * 1024;
+
+bool isReferencedBlob(capnp::AnyPointer::Reader pointer) {
+  if (pointer.getPointerType() != capnp::PointerType::LIST) return false;
+  auto list = pointer.getAs<capnp::AnyList>();
+  return list.getElementSize() == capnp::ElementSize::BYTE && list.size() >= MIN_REFERENCED_BYTES;
+}
+
+// The bytes copyReferencing() leaves where they are.
+uint64_t referencedBytes(capnp::AnyPointer::Reader pointer) {
+  if (isReferencedBlob(pointer)) return pointer.getAs<capnp::AnyList>().size();
+  if (pointer.getPointerType() != capnp::PointerType::STRUCT) return 0;
+  uint64_t total = 0;
+  for (auto field: pointer.getAs<capnp::AnyStruct>().getPointerSection()) {
+    total += referencedBytes(field);
+  }
+  return total;
+}
+
+// As target.set(source), except that large blobs reached through struct fields become external
+// segments of the target's message, referencing the source's bytes.
+void copyReferencing(capnp::AnyPointer::Reader source, capnp::AnyPointer::Builder target,
+                     LeasedOutgoingMessage& message) {
+  if (isReferencedBlob(source)) {
+    // Text too: its bytes (NUL included) are a byte list like Data's.
+    auto bytes = source.getAs<capnp::Data>();
+    target.adopt(capnp::Orphanage::getForMessageContaining(target).referenceExternalData(bytes));
+    message.referenced(bytes.begin());
+    counters().blobsSentByReference++;
+    return;
+  }
+  if (source.getPointerType() != capnp::PointerType::STRUCT) {
+    target.set(source);
+    return;
+  }
+  auto from = source.getAs<capnp::AnyStruct>();
+  auto data = from.getDataSection();
+  auto pointers = from.getPointerSection();
+  // A struct reached through a pointer has a data section of whole words.
+  auto to = target.initAsAnyStruct(static_cast<uint16_t>(data.size() / sizeof(capnp::word)),
+                                   static_cast<uint16_t>(pointers.size()));
+  if (data.size() > 0) memcpy(to.getDataSection().begin(), data.begin(), data.size());
+  auto toPointers = to.getPointerSection();
+  for (uint i = 0; i < pointers.size(); i++) {
+    copyReferencing(pointers[i], toPointers[i], message);
+  }
+}
+
+}  // namespace
+
 void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
+  copyInto(target, nullptr);
+}
+
+void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target,
+                               kj::Maybe<LeasedOutgoingMessage&> referencing) {
   auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
   for (auto& segment: segments) {
     words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
@@ -189,7 +250,26 @@ void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
     table.add(capnp::ClientHook::from(cap->client()));
   }
   capnp::ReaderCapabilityTable capTable(table.finish());
-  target.set(capTable.imbue(reader.getRoot<capnp::AnyPointer>()));
+  auto root = capTable.imbue(reader.getRoot<capnp::AnyPointer>());
+  KJ_IF_MAYBE(message, referencing) {
+    copyReferencing(root, target, *message);
+  } else {
+    target.set(root);
+  }
+}
+
+capnp::MessageSize OutgoingMessage::sizeHintWithoutLargeBlobs() const {
+  auto hint = sizeHint();
+  if (segments.size() == 0) return hint;
+  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
+  for (auto& segment: segments) {
+    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
+  }
+  auto segmentWords = words.finish();
+  capnp::SegmentArrayMessageReader reader(segmentWords);
+  uint64_t referenced = (referencedBytes(reader.getRoot<capnp::AnyPointer>()) + 7) / sizeof(capnp::word);
+  hint.wordCount -= kj::min(hint.wordCount, referenced);
+  return hint;
 }
 
 }  // namespace capnp_native

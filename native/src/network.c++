@@ -3,6 +3,7 @@
 
 #include "handles.h"
 #include "objects.h"
+#include "referenced_segments.h"
 #include "transport/coalescing_message_stream.h"
 
 #include <kj/debug.h>
@@ -81,7 +82,7 @@ public:
   // Loop thread.
   void start(kj::Own<kj::AsyncIoStream> stream, Side side,
              kj::Maybe<capnp::Capability::Client> bootstrap) {
-    state = kj::heap<State>(kj::mv(stream), side, kj::mv(bootstrap));
+    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap));
     lossWatch = live().network.onDisconnect()
         .then([this]() { loop().connectionLost(); })
         .eagerlyEvaluate(nullptr);
@@ -110,12 +111,12 @@ protected:
 
 private:
   struct State {
-    State(kj::Own<kj::AsyncIoStream> streamParam, Side side,
+    State(Loop& loop, kj::Own<kj::AsyncIoStream> streamParam, Side side,
           kj::Maybe<capnp::Capability::Client> bootstrap)
-        : stream(kj::mv(streamParam)), messages(*stream), side(side),
-          network(messages, side), rpc(makeRpcSystem(network, kj::mv(bootstrap))) {}
+        : stream(kj::mv(streamParam)), messages(*stream), side(side), network(messages, side),
+          leasing(loop, network, messages), rpc(makeRpcSystem(leasing, kj::mv(bootstrap))) {}
 
-    static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetwork& network,
+    static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetworkBase& network,
                                                  kj::Maybe<capnp::Capability::Client> bootstrap) {
       KJ_IF_MAYBE(client, bootstrap) { return capnp::makeRpcServer(network, kj::mv(*client)); }
       return capnp::makeRpcClient(network);
@@ -125,6 +126,8 @@ private:
     capnp_native::CoalescingMessageStream messages;
     Side side;
     capnp::TwoPartyVatNetwork network;
+    // The RpcSystem's view of `network`: its messages may reference lent segments.
+    LeasingVatNetwork leasing;
     capnp::RpcSystem<VatId> rpc;
   };
 

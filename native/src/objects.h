@@ -85,6 +85,8 @@ private:
   uint32_t segmentsBorrowed = 0;
 };
 
+class LeasedOutgoingMessage;
+
 // An outgoing message as the managed side describes it: segments and cap handles, read on the
 // loop thread when the command runs (the managed side keeps them unchanged until then).
 struct OutgoingMessage {
@@ -98,9 +100,14 @@ struct OutgoingMessage {
   void copySegments();
   // Loop thread: copies the message into target, its capability pointers resolved through caps.
   void copyInto(capnp::AnyPointer::Builder target);
+  // As copyInto(target), except that, given the engine message holding target, large blobs are
+  // not copied: the message references them where they are (see referenced_segments.h).
+  void copyInto(capnp::AnyPointer::Builder target, kj::Maybe<LeasedOutgoingMessage&> referencing);
   bool isEmpty() const { return segments.size() == 0; }
   // The space the message takes, so that the engine builds it in one segment.
   capnp::MessageSize sizeHint() const;
+  // The space it takes in the engine's own segments when its large blobs are referenced.
+  capnp::MessageSize sizeHintWithoutLargeBlobs() const;
 };
 
 class Connection;
@@ -145,17 +152,21 @@ kj::ArrayPtr<const kj::byte> bytesOf(const T& value) {
 // Posts a command that fills a newly created object; if the loop refuses the command, the
 // object (never seen by the loop) is deleted and the refusal rethrown. tag 0: no completion.
 template <typename Func>
-void postOrDelete(Loop& loop, LoopObject* created, uint64_t tag, Func&& run) {
+void postOrDelete(Loop& loop, LoopObject* created, uint64_t tag, uint64_t leaseTag, Func&& run) {
   try {
-    loop.post({tag, kj::fwd<Func>(run)});
+    loop.post({tag, kj::fwd<Func>(run), false, leaseTag});
   } catch (...) {
     delete created;
     throw;
   }
 }
 template <typename Func>
+void postOrDelete(Loop& loop, LoopObject* created, uint64_t tag, Func&& run) {
+  postOrDelete(loop, created, tag, 0, kj::fwd<Func>(run));
+}
+template <typename Func>
 void postOrDelete(Loop& loop, LoopObject* created, Func&& run) {
-  postOrDelete(loop, created, 0, kj::fwd<Func>(run));
+  postOrDelete(loop, created, 0, 0, kj::fwd<Func>(run));
 }
 
 // Creates a Cap handle for client on the loop thread (attached, so the loop owns its state).

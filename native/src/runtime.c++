@@ -75,6 +75,7 @@ extern "C" int32_t capnp_counters_read(capnp_counters* out_counters) {
     out_counters->live_messages = c.liveMessages.load();
     out_counters->messages_read_in_place = c.messagesReadInPlace.load();
     out_counters->messages_borrowed = c.messagesBorrowed.load();
+    out_counters->blobs_sent_by_reference = c.blobsSentByReference.load();
     out_counters->live_servers = c.liveServers.load();
     out_counters->live_calls = c.liveCalls.load();
     out_counters->live_connections = c.liveConnections.load();

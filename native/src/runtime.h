@@ -20,6 +20,7 @@ struct Counters {
   std::atomic<int64_t> liveMessages{0};
   std::atomic<int64_t> messagesReadInPlace{0};
   std::atomic<int64_t> messagesBorrowed{0};
+  std::atomic<int64_t> blobsSentByReference{0};
   std::atomic<int64_t> liveServers{0};
   std::atomic<int64_t> liveCalls{0};
   std::atomic<int64_t> liveConnections{0};

@@ -3,6 +3,7 @@
 
 #include "handles.h"
 #include "objects.h"
+#include "referenced_segments.h"
 
 #include <kj/debug.h>
 #include <algorithm>
@@ -62,7 +63,11 @@ public:
       } else {
         KJ_IF_MAYBE(message, results) {
           KJ_IF_MAYBE(context, call.context) {
-            if (!message->isEmpty()) message->copyInto(context->getResults(message->sizeHint()));
+            if (!message->isEmpty()) {
+              fillEngineMessage(loop(), *message, [&](capnp::MessageSize sizeHint) {
+                return context->getResults(sizeHint);
+              });
+            }
           }
         }
         (*fulfiller)->fulfill();
@@ -194,10 +199,10 @@ extern "C" int32_t capnp_call_return(capnp_call* call, const capnp_segment* segm
     KJ_DEFER(answered.release());
     auto results = OutgoingMessage::describe(answered.loop(), segments, segment_count, caps, cap_count);
     if (tag == 0) results.copySegments();
-    answered.loop().post({tag, [&answered, results = kj::mv(results), tag](Loop&) mutable {
+    // With a tag the segments are lent: the loop completes it once nothing reads them any more.
+    answered.loop().post({0, [&answered, results = kj::mv(results)](Loop&) mutable {
       answered.answer(results, nullptr);
-      if (tag != 0) complete(tag, CAPNP_STATUS_OK, nullptr);
-    }});
+    }, false, tag});
     return CAPNP_STATUS_OK;
   });
 }

@@ -66,6 +66,8 @@ internal struct capnp_counters
     public long messages_read_in_place;
     /// <summary>Small received messages the managed side copied straight from the transport (cumulative).</summary>
     public long messages_borrowed;
+    /// <summary>Large Data/Text blobs sent from the caller's segments, without a copy (cumulative).</summary>
+    public long blobs_sent_by_reference;
 }
 
 /// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
@@ -134,7 +136,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 2;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 3;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]
@@ -195,14 +197,19 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Calls a method. The parameters are a message (segments, plus the capabilities its capability
-    /// pointers index; each is referenced, not consumed) that must stay unchanged until tag completes.
-    /// tag completes with status OK and a capnp_message_view of the results, or with the failure.
-    /// With out_pipeline non-null, a pipeline of the results is returned at once. For a streaming
-    /// method (is_streaming non-zero) the engine's flow control applies: tag completes (with no
-    /// results: an empty view) when the stream window allows the next call.
+    /// pointers index; each is referenced, not consumed). tag completes with status OK and a
+    /// capnp_message_view of the results, or with the failure. With out_pipeline non-null, a pipeline
+    /// of the results is returned at once. For a streaming method (is_streaming non-zero) the
+    /// engine's flow control applies: tag completes (with no results: an empty view) when the stream
+    /// window allows the next call.
+    /// With segments_lease_tag 0, the segments must stay unchanged until tag completes. Otherwise they
+    /// are lent: the engine may send large Data/Text blobs straight from them, and they must stay
+    /// unchanged until segments_lease_tag completes (exactly once, on a loop thread, with any status;
+    /// possibly after tag), which it does once nothing reads them any more. If this function fails,
+    /// neither tag completes.
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_cap_call")]
-    internal static partial int capnp_cap_call(capnp_cap* target, ulong interface_id, ushort method_id, int is_streaming, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag, capnp_pipeline** out_pipeline);
+    internal static partial int capnp_cap_call(capnp_cap* target, ulong interface_id, ushort method_id, int is_streaming, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag, ulong segments_lease_tag, capnp_pipeline** out_pipeline);
 
     /// <summary>
     /// Cancels a pending operation of this loop (a call: the engine sends Finish). Its tag completes
@@ -269,9 +276,10 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
-    /// handle. With tag non-zero the segments must stay unchanged until tag completes, once they are
-    /// copied on the loop; with tag 0 they are copied before this returns (for small results, where
-    /// a copy costs less than a completion).
+    /// handle. With tag non-zero the segments are lent as with capnp_cap_call's segments_lease_tag:
+    /// they must stay unchanged until tag completes (exactly once, with any status), once nothing
+    /// reads them any more. With tag 0 they are copied before this returns (for small results, where a
+    /// copy costs less than a completion).
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_call_return")]
     internal static partial int capnp_call_return(capnp_call* call, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag);

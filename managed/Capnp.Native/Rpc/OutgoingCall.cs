@@ -6,12 +6,20 @@ namespace Capnp.Native.Rpc;
 /// <summary>
 /// One call sent through the engine: its pinned parameters, its pipeline while the answer is
 /// pending, its cancellation, and the task its completion resolves. The shim completes it exactly
-/// once (results, failure, CANCELLED, or DISPOSED when the loop stops first).
+/// once (results, failure, CANCELLED, or DISPOSED when the loop stops first). Small parameters
+/// are freed then; large ones are lent (<see cref="LentMessage"/>) and freed when the shim's lease
+/// on them ends.
 /// </summary>
 internal sealed unsafe class OutgoingCall : CallbackTarget
 {
+    // Parameters this large may hold a blob the shim sends by reference (it references blobs of
+    // 64 KiB and more): they are lent, and live until the shim's lease ends, not the call.
+    private const long LendParametersBytes = 64 * 1024;
+
     private readonly NativeCapability target;
     private readonly OutgoingMessage parameters;
+    private readonly LentMessage? lentParameters;
+    private bool leaseRegistered;
     private readonly CancellationToken cancellationToken;
     private readonly TaskCompletionSource<MessageReader?> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object gate = new();
@@ -27,6 +35,10 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
         this.target = target;
         this.cancellationToken = cancellationToken;
         this.parameters = new OutgoingMessage(target.Loop, parameters);
+        if (parameters.SizeInWords * 8 >= LendParametersBytes)
+        {
+            lentParameters = new LentMessage(target.Loop, this.parameters);
+        }
     }
 
     /// <summary>The results (null for a streaming call).</summary>
@@ -40,13 +52,20 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
         int status;
         try
         {
+            ulong leaseTag = 0;
+            if (lentParameters is not null)
+            {
+                leaseTag = lentParameters.Register();
+                leaseRegistered = true;
+            }
+
             using var use = new NativeCapability.HandleUse(target);
             var cap = (IntPtr)use.Pointer;
             var pipelineOut = (IntPtr)outPipeline;
             status = parameters.Send((segments, caps) => NativeMethods.capnp_cap_call(
                 (capnp_cap*)cap, interfaceId, methodId, streaming ? 1 : 0,
                 (capnp_segment*)segments, (uint)parameters.SegmentCount,
-                (capnp_cap**)caps, (uint)parameters.CapCount, tag, (capnp_pipeline**)pipelineOut));
+                (capnp_cap**)caps, (uint)parameters.CapCount, tag, leaseTag, (capnp_pipeline**)pipelineOut));
         }
         catch
         {
@@ -124,7 +143,11 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
 
         try
         {
-            parameters.Dispose();
+            if (lentParameters is null)
+            {
+                parameters.Dispose();
+            }
+
             if (status == (int)capnp_status.CAPNP_STATUS_OK)
             {
                 MessageReader? reader = null;
@@ -162,9 +185,15 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
         results?.Dispose();
     }
 
+    // The shim refused the call: neither tag will complete, the parameters are ours again.
     private void Abandon()
     {
         Unregister();
+        if (leaseRegistered)
+        {
+            lentParameters!.Unregister();
+        }
+
         parameters.Dispose();
     }
 }

@@ -6,7 +6,8 @@ namespace Capnp.Native.Rpc;
 
 /// <summary>
 /// A message on its way to the shim: its segments pinned in place (the shim copies them once, on
-/// the loop thread, straight into the engine's message) and its cap table mapped to native
+/// the loop thread, straight into the engine's message, or sends its large blobs straight from
+/// them) and its cap table mapped to native
 /// capabilities, each held (SafeHandle reference) so that a sender disposing its reference right
 /// after sending cannot release it before the shim has read it. Disposed when the shim reports
 /// the message consumed.

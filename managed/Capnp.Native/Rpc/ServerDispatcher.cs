@@ -183,18 +183,12 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters, MessageHandle? NativeMemory);
 }
 
-/// <summary>Results on their way back to a caller: pinned until the shim has copied them.</summary>
-internal sealed unsafe class ReturnResults : CallbackTarget
+/// <summary>Results on their way back to a caller.</summary>
+internal static unsafe class ReturnResults
 {
+    // Larger results are lent to the shim (see capnp_call_return): copying them on the loop
+    // thread, or sending their large blobs by reference, instead of copying them now.
     private const long CopyResultsBytes = 4096;
-
-    private readonly OutgoingMessage results;
-
-    private ReturnResults(EventLoop loop, OutgoingMessage results)
-        : base(loop)
-    {
-        this.results = results;
-    }
 
     public static void Send(EventLoop loop, capnp_call* call, MessageBuilder builder)
     {
@@ -224,21 +218,15 @@ internal sealed unsafe class ReturnResults : CallbackTarget
             return;
         }
 
-        var pending = new ReturnResults(loop, results);
-        var tag = pending.Register();
+        var lent = new LentMessage(loop, results);
+        var tag = lent.Register();
         var status = results.Send((segments, caps) => NativeMethods.capnp_call_return(
             call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, tag));
         if (status != 0)
         {
             // The call handle is consumed either way; the caller has been failed by the shim.
-            pending.Unregister();
+            lent.Unregister();
             results.Dispose();
         }
-    }
-
-    protected override void OnCallback(int status, byte* payload, nuint length)
-    {
-        Unregister();
-        results.Dispose();
     }
 }

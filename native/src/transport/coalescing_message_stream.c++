@@ -261,6 +261,7 @@ void CoalescingMessageStream::Batch::clear() {
   used = 0;
   pieces.clear();
   waiters.clear();
+  keepers.clear();
   totalBytes = 0;
 }
 
@@ -279,8 +280,12 @@ CoalescingMessageStream::CoalescingMessageStream(kj::AsyncIoStream& inner, Optio
 }
 
 CoalescingMessageStream::~CoalescingMessageStream() noexcept(false) {
-  // Cancel the outstanding write before the buffers it points into go away.
+  // Cancel the outstanding write before the buffers it points into go away, then release what
+  // the referenced segments' owners lent us.
   flushLoop = nullptr;
+  inFlight->clear();
+  pending->clear();
+  keepers.clear();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -356,13 +361,17 @@ void CoalescingMessageStream::queueMessage(
       size_t n = segment.size() * WORD_BYTES;
       if (n > 0) memcpy(pos, segment.begin(), n);
       pos += n;
+      if (!keepers.empty()) takeKeeper(segment.begin());  // copied: nothing reads it later
     }
     batch.appendCopied(offset, tableBytes + bodyBytes);
   } else {
     // Zero copy: the caller keeps the segments alive until our promise resolves, which is after
-    // the batch has been written.
+    // the batch has been written; segments with a keeper keep it until then too.
     batch.appendCopied(offset, tableBytes);
     for (auto& segment: segments) {
+      if (!keepers.empty()) {
+        KJ_IF_MAYBE(keeper, takeKeeper(segment.begin())) { batch.keepers.add(kj::mv(*keeper)); }
+      }
       if (segment.size() == 0) continue;
       batch.pieces.add(PieceRef {
           reinterpret_cast<const kj::byte*>(segment.begin()), 0, segment.size() * WORD_BYTES });
@@ -372,6 +381,25 @@ void CoalescingMessageStream::queueMessage(
   }
   if (batch.totalBytes > options.maxQueuedBytes) mustWait = true;
   ++stats.messagesWritten;
+}
+
+void CoalescingMessageStream::keepUntilWritten(const void* segmentBegin,
+                                               kj::Own<kj::Refcounted> keeper) {
+  // After a write failure no segment is read again: the keeper goes at once.
+  if (writeError == nullptr) keepers.add(Keeper { segmentBegin, kj::mv(keeper) });
+}
+
+kj::Maybe<kj::Own<kj::Refcounted>> CoalescingMessageStream::takeKeeper(const void* segmentBegin) {
+  for (size_t i = 0; i < keepers.size(); i++) {
+    if (keepers[i].segmentBegin == segmentBegin) {
+      auto keeper = kj::mv(keepers[i].keeper);
+      // Order does not matter: swap the last entry into the hole.
+      if (i + 1 < keepers.size()) keepers[i] = kj::mv(keepers.back());
+      keepers.removeLast();
+      return kj::mv(keeper);
+    }
+  }
+  return nullptr;
 }
 
 kj::Promise<void> CoalescingMessageStream::waitForPendingFlush() {
@@ -444,6 +472,7 @@ void CoalescingMessageStream::failWrites(kj::Exception&& e) {
   for (auto& waiter: pending->waiters) waiter->reject(kj::cp(e));
   inFlight->clear();
   pending->clear();
+  keepers.clear();  // writes of the segments they keep will never happen
   if (!readCanceler.isEmpty()) {
     // Nobody checks write results in the RPC layer; make the failure visible to the reader too.
     readCanceler.cancel(kj::cp(e));

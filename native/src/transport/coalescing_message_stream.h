@@ -132,6 +132,13 @@ public:
 
   kj::Maybe<int> getSendBufferSize() override;
 
+  // Keeps `keeper` until the segment starting at `segmentBegin`, of a message sent after this
+  // call, has been written, or until writing it can no longer happen (a write failed, or this
+  // stream goes). For a writer whose segments live in memory it must not release while a write
+  // may still read them (TwoPartyVatNetwork keeps its own message alive, not memory the message
+  // merely references). A segment this stream copies releases its keeper at once.
+  void keepUntilWritten(const void* segmentBegin, kj::Own<kj::Refcounted> keeper);
+
   kj::Promise<void> end() override;
   // Flushes everything queued, then shuts down the write side of `inner`.
 
@@ -163,6 +170,7 @@ private:
     size_t used = 0;                 // bytes used in `buffer`
     kj::Vector<PieceRef> pieces;
     kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> waiters;
+    kj::Vector<kj::Own<kj::Refcounted>> keepers;  // of referenced segments (keepUntilWritten)
     size_t totalBytes = 0;           // copied + referenced bytes
 
     kj::byte* reserve(size_t bytes);
@@ -175,6 +183,11 @@ private:
   Stats stats;
 
   // Write side.
+  struct Keeper {
+    const void* segmentBegin;
+    kj::Own<kj::Refcounted> keeper;
+  };
+  kj::Vector<Keeper> keepers;  // of segments not yet queued (few: one per large message)
   kj::Own<Batch> pending;    // being filled
   kj::Own<Batch> inFlight;   // being written (or idle, kept for its buffer)
   kj::Vector<kj::ArrayPtr<const kj::byte>> iov;
@@ -196,6 +209,7 @@ private:
 
   void queueMessage(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments,
                     bool& mustWait);
+  kj::Maybe<kj::Own<kj::Refcounted>> takeKeeper(const void* segmentBegin);
   kj::Promise<void> waitForPendingFlush();
   void startFlush();
   kj::Promise<void> flushOnce();

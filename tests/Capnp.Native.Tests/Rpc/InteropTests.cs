@@ -61,6 +61,11 @@ public sealed class InteropTests
         using var service = connection.GetBootstrap<TestService.Client>();
 
         Assert.Equal("héllo", (await service.EchoAsync("héllo").WaitAsync(RpcPair.Bound)).Text);
+        // Sent from our own segments, by reference; read where our transport received it.
+        var large = new string('x', 200 * 1024);
+        var sentByReference = NativeCounters.Read().blobs_sent_by_reference;
+        Assert.Equal(large, (await service.EchoAsync(large).WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal(sentByReference + 1, NativeCounters.Read().blobs_sent_by_reference);
         Assert.Equal(long.MinValue, (await service.AddAsync(long.MaxValue, 1).WaitAsync(RpcPair.Bound)).Sum);
 
         // Exceptions thrown by C++ arrive with their type and message.

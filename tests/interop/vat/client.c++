@@ -153,10 +153,14 @@ kj::String callCallback(Runner& run, Callback::Client cap, kj::StringPtr value,
 // Scenarios. Each returns normally on success and throws ScenarioFailure otherwise.
 
 void scenarioEcho(Runner& run, TestService::Client& service) {
-  for (kj::StringPtr text: { kj::StringPtr(u8"h\u00e9llo"), kj::StringPtr("") }) {
+  // Large enough for a C# server to send it back from its own segments, by reference.
+  auto large = kj::heapString(200 * 1024);
+  for (size_t i = 0; i < large.size(); i++) large[i] = static_cast<char>('a' + i % 26);
+  for (kj::StringPtr text: { kj::StringPtr(u8"h\u00e9llo"), kj::StringPtr(""), large.asPtr() }) {
     auto request = service.echoRequest();
     request.setText(text);
-    auto what = kj::str("echo(\"", text, "\")");
+    auto what = text.size() > 64 ? kj::str("echo(<", text.size(), " bytes>)")
+                                 : kj::str("echo(\"", text, "\")");
     auto reply = run.wait(request.send(), what);
     if (reply.getText() != text) {
       failScenario(what, " returned \"", reply.getText(), "\"");

@@ -1,0 +1,16 @@
+namespace Capnp.Native.Rpc;
+
+/// <summary>
+/// An outgoing message lent to the shim: the shim may read its segments after the call that
+/// passed them returned (it copies them on the loop thread, or sends large blobs straight from
+/// them), and completes this target's tag once nothing reads them any more. The message is
+/// disposed then, whatever the status (DISPOSED when the loop stopped first).
+/// </summary>
+internal sealed unsafe class LentMessage(EventLoop loop, OutgoingMessage message) : CallbackTarget(loop)
+{
+    protected override void OnCallback(int status, byte* payload, nuint length)
+    {
+        Unregister();
+        message.Dispose();
+    }
+}

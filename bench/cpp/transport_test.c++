@@ -385,6 +385,79 @@ TEST_F(Fixture, WriteErrorFailsWaitersLaterWritesAndReads) {
   EXPECT_ANY_THROW(stream.end().wait(waitScope));
 }
 
+// Lent memory behind a segment (keepUntilWritten): records when the stream lets it go.
+class Keeper final: public kj::Refcounted {
+public:
+  explicit Keeper(bool& released): released(released) {}
+  ~Keeper() noexcept(false) { released = true; }
+
+private:
+  bool& released;
+};
+
+const void* blobSegment(capnp::MallocMessageBuilder& message) {
+  auto segments = message.getSegmentsForOutput();
+  KJ_ASSERT(segments.size() == 2, "the blob is expected in the second segment");
+  return segments[1].begin();
+}
+
+TEST_F(Fixture, KeeperOfAWrittenSegmentGoesWhenItsBatchIsWritten) {
+  CoalescingMessageStream writer(*pipe.ends[0]);
+  CoalescingMessageStream reader(*pipe.ends[1]);
+  auto message = makeMessage(300000, 3, true);
+  bool released = false;
+  writer.keepUntilWritten(blobSegment(*message), kj::refcounted<Keeper>(released));
+  auto write = writer.writeMessage(*message);
+  waitScope.poll();
+  EXPECT_FALSE(released);  // an in-memory pipe's write ends only once the reader has it all
+  checkMessage(*reader.readMessage().wait(waitScope), 300000, 3);
+  write.wait(waitScope);
+  EXPECT_TRUE(released);
+}
+
+TEST_F(Fixture, KeeperOfACopiedSegmentGoesAtOnce) {
+  CoalescingMessageStream writer(*pipe.ends[0]);
+  CoalescingMessageStream reader(*pipe.ends[1]);
+  auto message = makeMessage(1000, 4, true);  // under the copy threshold
+  bool released = false;
+  writer.keepUntilWritten(blobSegment(*message), kj::refcounted<Keeper>(released));
+  auto write = writer.writeMessage(*message);
+  EXPECT_TRUE(released);
+  checkMessage(*reader.readMessage().wait(waitScope), 1000, 4);
+  write.wait(waitScope);
+}
+
+TEST_F(Fixture, KeepersGoWhenWritesFail) {
+  CountingStream counting(*pipe.ends[0]);
+  CoalescingMessageStream stream(counting);
+  counting.failWrites = true;
+  auto written = makeMessage(100000, 5, true);
+  auto neverWritten = makeMessage(100000, 6, true);
+  bool writtenReleased = false;
+  bool neverWrittenReleased = false;
+  stream.keepUntilWritten(blobSegment(*written), kj::refcounted<Keeper>(writtenReleased));
+  stream.keepUntilWritten(blobSegment(*neverWritten), kj::refcounted<Keeper>(neverWrittenReleased));
+  EXPECT_ANY_THROW(stream.writeMessage(*written).wait(waitScope));
+  EXPECT_TRUE(writtenReleased);
+  // Its message will never be written (writes fail from now on): nothing reads the segment.
+  EXPECT_TRUE(neverWrittenReleased);
+  bool late = false;
+  stream.keepUntilWritten(blobSegment(*neverWritten), kj::refcounted<Keeper>(late));
+  EXPECT_TRUE(late);
+}
+
+TEST_F(Fixture, KeepersOfUnwrittenSegmentsGoWithTheStream) {
+  auto message = makeMessage(100000, 7, true);
+  bool released = false;
+  {
+    CoalescingMessageStream stream(*pipe.ends[0]);
+    stream.keepUntilWritten(blobSegment(*message), kj::refcounted<Keeper>(released));
+    waitScope.poll();
+    EXPECT_FALSE(released);
+  }
+  EXPECT_TRUE(released);
+}
+
 TEST_F(Fixture, FdsAreUnsupported) {
   CoalescingMessageStream stream(*pipe.ends[0]);
   auto message = makeMessage(10, 1);

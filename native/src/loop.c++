@@ -3,6 +3,7 @@
 #include "status.h"
 
 #include <kj/debug.h>
+#include <sched.h>
 #include <unistd.h>
 
 namespace capnp_native {
@@ -17,6 +18,14 @@ public:
 };
 
 LogTaskErrors logTaskErrors;
+
+// How many times the loop thread polls (yielding the CPU in between) for the managed side's
+// answer before it blocks, after it delivered callbacks. Blocking at once makes that answer pay
+// a thread wake-up, which on a virtual machine costs tens of microseconds (the idle vCPU halts);
+// a few rounds of sched_yield + a non-blocking poll (about 1-3 µs each) catch most answers
+// without one. Measured with bench/run, C#/C#: latency 106 µs instead of 155-180, bulk
+// 1100-1140 MB/s instead of 805-974, with less CPU per call; 40 rounds did no better.
+constexpr int POLL_ROUNDS_AFTER_CALLBACKS = 20;
 
 ShimError disposedError() {
   return ShimError{CAPNP_STATUS_DISPOSED, kj::str("the event loop is disposed")};
@@ -246,15 +255,28 @@ void Loop::threadMain(std::promise<void>& started) {
 }
 
 void Loop::runUntilStopped(kj::WaitScope& waitScope) {
+  int pollRounds = 0;
+  uint64_t delivered = callbacksDelivered;
   for (;;) {
     kj::Vector<Command> batch;
     kj::Vector<LoopObject*> released;
     bool stopping;
+    bool poll = false;
     kj::Maybe<kj::Promise<void>> wakeUp;
+    if (callbacksDelivered != delivered) {
+      // The managed side was just called back; its answer (a server's results, a caller's next
+      // call) usually follows within microseconds: poll for it a little before blocking.
+      delivered = callbacksDelivered;
+      pollRounds = POLL_ROUNDS_AFTER_CALLBACKS;
+    }
     {
       auto lock = queue.lockExclusive();
       stopping = lock->stopping;
-      if (lock->commands.empty() && !stopping) {
+      bool idle = lock->commands.empty() && !stopping;
+      if (idle && pollRounds > 0) {
+        --pollRounds;
+        poll = true;
+      } else if (idle) {
         auto paf = kj::newPromiseAndCrossThreadFulfiller<void>();
         lock->wake = kj::mv(paf.fulfiller);
         wakeUp = kj::mv(paf.promise);
@@ -264,6 +286,13 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
         released = kj::mv(lock->releases);
         lock->releases = kj::Vector<LoopObject*>();
       }
+    }
+    if (poll) {
+      // Yield the CPU (to the very thread about to answer, on a busy machine), then handle any
+      // I/O that became ready without waiting for it.
+      sched_yield();
+      waitScope.poll();
+      continue;
     }
     KJ_IF_MAYBE(w, wakeUp) {
       w->wait(waitScope);

@@ -19,7 +19,10 @@ bool isInitialized() {
   return completionCallback.load(std::memory_order_acquire) != nullptr;
 }
 
+thread_local uint64_t callbacksDelivered = 0;
+
 void complete(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload) {
+  ++callbacksDelivered;
   auto callback = completionCallback.load(std::memory_order_acquire);
   if (callback != nullptr) callback(tag, status, payload.begin(), payload.size());
 }

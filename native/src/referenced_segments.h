@@ -39,8 +39,6 @@ public:
   // external segment of the engine's message).
   void referenced(const void* segmentBegin) { referencedSegments.add(segmentBegin); }
 
-  SegmentLease& lease() { return *leaseRef; }
-
   capnp::AnyPointer::Builder getBody() override { return inner->getBody(); }
   void setFds(kj::Array<int> fds) override { inner->setFds(kj::mv(fds)); }
   void send() override;

@@ -97,7 +97,10 @@ internal static unsafe class IncomingMessage
     {
         foreach (var entry in message.CapTable ?? [])
         {
-            (entry as NativeCapability)?.Dispose();
+            if (entry is ICapabilityReference and IDisposable owned)
+            {
+                owned.Dispose();
+            }
         }
     }
 }

@@ -82,10 +82,14 @@ internal sealed unsafe class OutgoingMessage : IDisposable
             cap?.DangerousRelease();
         }
 
-        // The cap table owns its entries (see CapabilityClient.WriteToCapTable).
+        // The cap table owns its counted references (see CapabilityClient.WriteToCapTable and
+        // ICapabilityReference); managed targets are shared and stay.
         foreach (var entry in builder.CapTable)
         {
-            (entry as NativeCapability)?.Dispose();
+            if (entry is ICapabilityReference and IDisposable owned)
+            {
+                owned.Dispose();
+            }
         }
 
         // Capabilities exported just for this message: the message holds its own references.

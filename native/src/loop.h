@@ -2,6 +2,8 @@
 //
 // Any thread may post commands; the loop thread drains them in batches, and a producer wakes the
 // loop only when it finds no wake-up already pending, so a burst of posts costs one wake-up.
+// After delivering callbacks the loop polls a few rounds before it sleeps, as the managed side's
+// answer usually follows at once and then needs no wake-up at all.
 // Asynchronous operations started by commands are tracked by tag so that stopping the loop can
 // complete each of them exactly once with CAPNP_STATUS_DISPOSED instead of leaving it hanging,
 // and so that a caller can cancel one.

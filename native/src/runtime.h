@@ -31,9 +31,10 @@ Counters& counters();
 // Completes the asynchronous operation `tag` through the registered callback. Runs on a loop
 // thread. A missing callback is impossible once a loop exists (capnp_loop_create checks).
 void complete(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload);
-// Callbacks delivered by this thread so far.
-extern thread_local uint64_t callbacksDelivered;
 void completeWithError(uint64_t tag, int32_t status, kj::StringPtr message);
+
+// Callbacks delivered by this thread so far (the loop polls for an answer after delivering).
+extern thread_local uint64_t callbacksDelivered;
 
 bool isInitialized();
 

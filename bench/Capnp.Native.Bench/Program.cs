@@ -301,15 +301,16 @@ internal static class Program
 
     /// <summary>
     /// Runs warm-up rounds (connection set-up, caches, and tiered compilation promoting the hot
-    /// methods) until a whole round compiled no method, at most 4 s: the measured window then
-    /// holds no JIT work, as the C++ side has none. Both processes tier up on the same calls.
+    /// methods) until a whole round compiled no method, for at most the measured duration (at
+    /// least 1 s, at most 4 s): the measured window then holds no JIT work, as the C++ side has
+    /// none. Both processes tier up on the same calls.
     /// </summary>
-    private static async Task WarmUpAsync(Func<double, Task> round)
+    private static async Task WarmUpAsync(double measuredSeconds, Func<double, Task> round)
     {
         const double RoundSeconds = 0.25;
-        const int MaxRounds = 16;
+        var maxRounds = (int)Math.Ceiling(Math.Clamp(measuredSeconds, 1, 4) / RoundSeconds);
         var compiled = JitInfo.GetCompiledMethodCount();
-        for (var i = 0; i < MaxRounds; i++)
+        for (var i = 0; i < maxRounds; i++)
         {
             await round(RoundSeconds);
             var now = JitInfo.GetCompiledMethodCount();
@@ -368,7 +369,7 @@ internal static class Program
         long allocatedStart;
         if (scenario == "latency")
         {
-            await WarmUpAsync(roundSeconds =>
+            await WarmUpAsync(seconds, roundSeconds =>
             {
                 run.SetDeadline(roundSeconds);
                 return run.LatencyLoop();
@@ -407,7 +408,7 @@ internal static class Program
                 run.Payload = payload;
             }
 
-            await WarmUpAsync(roundSeconds => run.RunConcurrent(inflight, echo, roundSeconds));
+            await WarmUpAsync(seconds, roundSeconds => run.RunConcurrent(inflight, echo, roundSeconds));
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;

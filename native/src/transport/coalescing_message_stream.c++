@@ -134,12 +134,13 @@ public:
   ChunkMessageReader(capnp::ReaderOptions options, kj::Own<const kj::AtomicRefcounted> chunk,
                      kj::Array<capnp::word> copy,
                      const capnp::word* start, const kj::byte* table, uint segmentCount)
-      : capnp::MessageReader(options), chunk(kj::mv(chunk)), copy(kj::mv(copy)),
-        segmentCount(segmentCount), begin(start) {
+      : capnp::MessageReader(options), chunk(kj::mv(chunk)), copy(kj::mv(copy)), begin(start) {
     if (segmentCount > INLINE_SEGMENTS) {
       moreSegments = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
+      segs = moreSegments;
+    } else {
+      segs = kj::arrayPtr(inlineSegments, segmentCount);
     }
-    auto segs = segments();
     for (uint i = 0; i < segmentCount; i++) {
       size_t words = readLe32(table + 4 + 4 * i);
       segs[i] = kj::arrayPtr(start, words);
@@ -158,8 +159,8 @@ public:
   }
 
   kj::ArrayPtr<const capnp::word> getSegment(uint id) override {
-    if (id >= segmentCount) return nullptr;
-    return segmentCount > INLINE_SEGMENTS ? moreSegments[id] : inlineSegments[id];
+    if (id >= segs.size()) return nullptr;
+    return segs[id];
   }
 
   bool contains(const void* location) const {
@@ -174,24 +175,17 @@ public:
     return kj::atomicAddRef(*chunk);
   }
 
-  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const {
-    return segmentCount > INLINE_SEGMENTS
-        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
-  }
+  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const { return segs; }
 
 private:
   static constexpr uint INLINE_SEGMENTS = 4;
 
-  kj::ArrayPtr<kj::ArrayPtr<const capnp::word>> segments() {
-    return segmentCount > INLINE_SEGMENTS
-        ? moreSegments.asPtr() : kj::arrayPtr(inlineSegments, segmentCount);
-  }
-
   kj::Own<const kj::AtomicRefcounted> chunk;
   kj::Array<capnp::word> copy;
-  uint segmentCount;
   kj::ArrayPtr<const capnp::word> inlineSegments[INLINE_SEGMENTS];
   kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
+  // The segment table: inlineSegments, or moreSegments for messages with many segments.
+  kj::ArrayPtr<kj::ArrayPtr<const capnp::word>> segs;
   const capnp::word* begin;
   const capnp::word* end;
   mutable bool sharedOut = false;

@@ -170,6 +170,14 @@ void OutgoingMessage::copySegments() {
   }
 }
 
+kj::Array<kj::ArrayPtr<const capnp::word>> OutgoingMessage::wordSegments() const {
+  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
+  for (auto& segment: segments) {
+    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
+  }
+  return words.finish();
+}
+
 capnp::MessageSize OutgoingMessage::sizeHint() const {
   uint64_t words = 0;
   for (auto& segment: segments) words += segment.size / sizeof(capnp::word);
@@ -237,11 +245,7 @@ void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
 
 void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target,
                                kj::Maybe<LeasedOutgoingMessage&> referencing) {
-  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
-  for (auto& segment: segments) {
-    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
-  }
-  auto segmentWords = words.finish();
+  auto segmentWords = wordSegments();
   // The managed builder is ours, but its content is still checked as any message is.
   capnp::SegmentArrayMessageReader reader(segmentWords);
 
@@ -261,11 +265,7 @@ void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target,
 capnp::MessageSize OutgoingMessage::sizeHintWithoutLargeBlobs() const {
   auto hint = sizeHint();
   if (segments.size() == 0) return hint;
-  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
-  for (auto& segment: segments) {
-    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
-  }
-  auto segmentWords = words.finish();
+  auto segmentWords = wordSegments();
   capnp::SegmentArrayMessageReader reader(segmentWords);
   uint64_t referenced = (referencedBytes(reader.getRoot<capnp::AnyPointer>()) + 7) / sizeof(capnp::word);
   hint.wordCount -= kj::min(hint.wordCount, referenced);

@@ -108,6 +108,10 @@ struct OutgoingMessage {
   capnp::MessageSize sizeHint() const;
   // The space it takes in the engine's own segments when its large blobs are referenced.
   capnp::MessageSize sizeHintWithoutLargeBlobs() const;
+
+private:
+  // The segments as capnp word arrays, for a SegmentArrayMessageReader.
+  kj::Array<kj::ArrayPtr<const capnp::word>> wordSegments() const;
 };
 
 class Connection;

@@ -166,12 +166,7 @@ public:
   }
 
 protected:
-  void dropState() override {
-    lossWatch = nullptr;
-    state = nullptr;
-    // Destroying the RpcSystem disconnected its capabilities: let their watchers look again.
-    loop().connectionLost();
-  }
+  void dropState() override { state = nullptr; }
 
 private:
   struct State {
@@ -194,8 +189,6 @@ private:
   }
 
   kj::Maybe<kj::Own<State>> state;
-  // Tells the loop when the peer goes away (see Loop::whenConnectionLost).
-  kj::Maybe<kj::Promise<void>> lossWatch;
 };
 
 namespace {

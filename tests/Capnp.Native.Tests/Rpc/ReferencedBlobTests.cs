@@ -54,9 +54,7 @@ public sealed class ReferencedBlobTests
     public async Task ConcurrentLargeCallsGetTheirOwnBytesBackAndReleaseEveryLease()
     {
         await using var pair = await RpcPair.StartAsync();
-        await BarrierAsync(pair);
-        var clientTargets = pair.ClientLoop.LiveCallbackTargets;
-        var serverTargets = pair.ServerLoop.LiveCallbackTargets;
+        var targets = await SettledCallbackTargetsAsync(pair);
 
         // Segments come from a shared pool: one released too early would be refilled by another
         // call while still being written, and some echo would carry foreign bytes.
@@ -70,18 +68,14 @@ public sealed class ReferencedBlobTests
             }
         }
 
-        await BarrierAsync(pair);
-        Assert.Equal(clientTargets, pair.ClientLoop.LiveCallbackTargets);
-        Assert.Equal(serverTargets, pair.ServerLoop.LiveCallbackTargets);
+        Assert.Equal(targets, await SettledCallbackTargetsAsync(pair));
     }
 
     [Fact]
     public async Task CancelledLargeCallsReleaseTheirLeasesAndLeaveOtherCallsIntact()
     {
         await using var pair = await RpcPair.StartAsync();
-        await BarrierAsync(pair);
-        var clientTargets = pair.ClientLoop.LiveCallbackTargets;
-        var serverTargets = pair.ServerLoop.LiveCallbackTargets;
+        var targets = await SettledCallbackTargetsAsync(pair);
 
         var cancellations = Enumerable.Range(0, 32).Select(_ => new CancellationTokenSource()).ToArray();
         var answers = Enumerable.Range(0, 32).Select(i => pair.TestService.Echo(Large(i), cancellations[i].Token)).ToArray();
@@ -111,9 +105,7 @@ public sealed class ReferencedBlobTests
             }
         }
 
-        await BarrierAsync(pair);
-        Assert.Equal(clientTargets, pair.ClientLoop.LiveCallbackTargets);
-        Assert.Equal(serverTargets, pair.ServerLoop.LiveCallbackTargets);
+        Assert.Equal(targets, await SettledCallbackTargetsAsync(pair));
         foreach (var cancellation in cancellations)
         {
             cancellation.Dispose();
@@ -124,8 +116,7 @@ public sealed class ReferencedBlobTests
     public async Task DisposingTheConnectionWithLargeCallsInFlightReleasesEveryLease()
     {
         await using var pair = await RpcPair.StartAsync();
-        await BarrierAsync(pair);
-        var clientTargets = pair.ClientLoop.LiveCallbackTargets;
+        var clientTargets = (await SettledCallbackTargetsAsync(pair)).Client;
 
         var answers = Enumerable.Range(0, 16).Select(i => pair.TestService.Echo(Large(i))).ToArray();
         pair.ClientConnection.Dispose();
@@ -179,10 +170,12 @@ public sealed class ReferencedBlobTests
         Assert.Equal(before + 20, SentByReference());
     }
 
-    // After this, every earlier answer's Finish has reached the server (the call below follows it
-    // on the same connection), so every lease of the server's results has ended too.
-    private static async Task BarrierAsync(RpcPair pair)
+    // The callbacks each loop still has registered (lent messages among them), once every earlier
+    // answer's Finish has reached the server (the call below follows it on the same connection),
+    // so that every lease of the server's results has ended too.
+    private static async Task<(long Client, long Server)> SettledCallbackTargetsAsync(RpcPair pair)
     {
         Assert.Equal(3, (await pair.TestService.AddAsync(1, 2).WaitAsync(RpcPair.Bound)).Sum);
+        return (pair.ClientLoop.LiveCallbackTargets, pair.ServerLoop.LiveCallbackTargets);
     }
 }

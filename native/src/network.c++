@@ -91,6 +91,12 @@ public:
 
   capnp::Capability::Client peerBootstrap() {
     auto& s = live();
+    // Entering the engine for a connection it has shut down aborts the process (see
+    // LeasingVatNetwork::isShutDown): a peer that connects and leaves at once must not be able
+    // to kill a vat that asks for its bootstrap.
+    if (s.leasing.isShutDown()) {
+      throw ShimError{CAPNP_STATUS_DISCONNECTED, kj::str("the peer has disconnected")};
+    }
     capnp::word scratch[4];
     memset(scratch, 0, sizeof(scratch));
     capnp::MallocMessageBuilder message(scratch);

@@ -68,7 +68,10 @@ public:
     return inner->receiveIncomingMessage();
   }
 
-  kj::Promise<void> shutdown() override { return inner->shutdown(); }
+  kj::Promise<void> shutdown() override {
+    network.shutDown = true;
+    return inner->shutdown();
+  }
 
 private:
   LeasingVatNetwork& network;

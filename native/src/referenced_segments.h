@@ -82,6 +82,12 @@ public:
   kj::Maybe<kj::Own<Connection>> connect(capnp::rpc::twoparty::VatId::Reader hostId) override;
   kj::Promise<kj::Own<Connection>> accept() override;
 
+  // True once the RpcSystem has shut the connection down (it was lost, aborted or released).
+  // From then on TwoPartyVatNetwork cannot send: a bootstrap or restore on it would make 0.9.2
+  // throw from a send inside a noexcept frame and abort the process ("already shut down"), so
+  // callers must check this before asking the RpcSystem for the peer's capabilities.
+  bool isShutDown() const { return shutDown; }
+
 private:
   class LeasingConnection;
 
@@ -93,6 +99,7 @@ private:
   capnp::TwoPartyVatNetwork& inner;
   CoalescingMessageStream& stream;
   kj::Maybe<LeasingConnection&> current;
+  bool shutDown = false;
 };
 
 // Makes the engine's message with `make(sizeHint)` (a request, or a call's results) and fills

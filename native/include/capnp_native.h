@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 3
+#define CAPNP_NATIVE_ABI_VERSION 4
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -33,6 +33,9 @@ typedef enum capnp_status {
   CAPNP_STATUS_DISPOSED = 17,
   CAPNP_STATUS_NOT_INITIALIZED = 18,
   CAPNP_STATUS_CANCELLED = 19,
+  /** The loop's thread failed (an exception escaped the KJ event loop): the loop refuses every
+   * command and has failed all its work. */
+  CAPNP_STATUS_LOOP_FAILED = 20,
   CAPNP_EVENT_INCOMING_CALL = 64,
   CAPNP_EVENT_CALL_CANCELLED = 65,
   CAPNP_EVENT_SERVER_RELEASED = 66,
@@ -164,6 +167,10 @@ CAPNP_NATIVE_API int32_t capnp_loop_create(capnp_loop** out_loop);
  * the thread frees the loop as it exits. */
 CAPNP_NATIVE_API void capnp_loop_release(capnp_loop* loop);
 
+/** Completes tag when the loop stops: CAPNP_STATUS_DISPOSED when it is released, or
+ * CAPNP_STATUS_LOOP_FAILED with the reason when its thread failed, so the owner learns of it. */
+CAPNP_NATIVE_API int32_t capnp_loop_watch(capnp_loop* loop, uint64_t tag);
+
 /** Releases a received message. Any thread. */
 CAPNP_NATIVE_API void capnp_message_release(capnp_message* message);
 
@@ -286,6 +293,11 @@ CAPNP_NATIVE_API int32_t capnp_test_throw_on_loop(capnp_loop* loop, uint64_t tag
 /** Test hook: queues an operation that never completes by itself, as a call waiting for a
  * peer would; it completes with CAPNP_STATUS_DISPOSED when the loop is released. */
 CAPNP_NATIVE_API int32_t capnp_test_hold(capnp_loop* loop, uint64_t tag);
+
+/** Test hook: makes an exception escape an event of the loop's KJ event loop (outside any
+ * command), which ends the loop thread: its work then fails with CAPNP_STATUS_LOOP_FAILED. tag
+ * is held pending until then. */
+CAPNP_NATIVE_API int32_t capnp_test_fail_loop_thread(capnp_loop* loop, uint64_t tag);
 
 /** Test hook: returns the id of the loop's thread (gettid), to check where code runs. */
 CAPNP_NATIVE_API int32_t capnp_test_loop_thread_id(capnp_loop* loop, int64_t* out_thread_id);

@@ -24,3 +24,14 @@ extern "C" void capnp_loop_release(capnp_loop* loop) {
     return CAPNP_STATUS_OK;
   });
 }
+
+extern "C" int32_t capnp_loop_watch(capnp_loop* loop, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& target = unwrapLoop(loop);
+    requireArgument(tag != 0, "capnp_loop_watch: tag 0 is reserved");
+    // Never completes by itself: stopping the loop ends every pending operation with its reason.
+    target.post({tag, [tag](Loop& self) { self.track(tag, kj::Promise<void>(kj::NEVER_DONE)); }});
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -27,7 +27,11 @@ LogTaskErrors logTaskErrors;
 // 1100-1140 MB/s instead of 805-974, with less CPU per call; 40 rounds did no better.
 constexpr int POLL_ROUNDS_AFTER_CALLBACKS = 20;
 
-ShimError disposedError() {
+// Why a loop no longer takes commands: disposed by its owner, or its thread failed.
+ShimError refusal(kj::Maybe<kj::StringPtr> failure) {
+  KJ_IF_MAYBE(reason, failure) {
+    return ShimError{CAPNP_STATUS_LOOP_FAILED, kj::str("the event loop failed: ", *reason)};
+  }
   return ShimError{CAPNP_STATUS_DISPOSED, kj::str("the event loop is disposed")};
 }
 
@@ -131,7 +135,7 @@ void Loop::post(Command command) {
   kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
   {
     auto lock = queue.lockExclusive();
-    if (lock->stopping) throw disposedError();
+    if (lock->stopping) throw refusal(lock->failure);
     lock->commands.add(kj::mv(command));
     // Only the first producer of a batch finds the fulfiller; later ones just append.
     wake = kj::mv(lock->wake);
@@ -190,7 +194,7 @@ void Loop::track(uint64_t tag, kj::Promise<void> operation) {
         })
         .attach(kj::mv(canceler)));
   } else {
-    throw disposedError();
+    throw refusal(nullptr);
   }
 }
 
@@ -212,16 +216,21 @@ void Loop::cancel(uint64_t tag) {
   canceler->cancel("the operation was cancelled");
 }
 
-void Loop::disposePendingOperations() {
+void Loop::endPendingOperations(const StopReason& reason) {
   auto tags = kj::mv(pending);
   pending.clear();
   for (auto& entry: tags) {
     counters().livePendingOperations--;
-    completeWithError(entry.first, CAPNP_STATUS_DISPOSED,
-                      "the event loop was disposed before the operation completed");
+    completeWithError(entry.first, reason.status,
+                      kj::str(reason.prefix, " before the operation completed", reason.detail));
   }
   // Destroying the task set cancels the operations; their continuations never run.
-  operations = nullptr;
+  try {
+    operations = nullptr;
+  } catch (...) {
+    auto error = describeCurrentException();
+    KJ_LOG(ERROR, "capnp_native: cancelling the loop's operations failed", error.message);
+  }
   connectionLossWaiters.clear();
 }
 
@@ -238,7 +247,7 @@ void Loop::threadMain(std::promise<void>& started) {
     operations = kj::heap<kj::TaskSet>(logTaskErrors);
     running = true;
     started.set_value();
-    runUntilStopped(io.waitScope);
+    runThenStop(io.waitScope);
     ioContext = nullptr;
   } catch (...) {
     ioContext = nullptr;
@@ -254,13 +263,53 @@ void Loop::threadMain(std::promise<void>& started) {
   if (running && !thread.joinable()) releaseRef();
 }
 
+void Loop::runThenStop(kj::WaitScope& waitScope) {
+  try {
+    runUntilStopped(waitScope);
+  } catch (...) {
+    // An exception escaped an event of the KJ loop (outside any command's own try/catch). The
+    // loop's state can no longer be trusted: refuse new commands, fail all work with the reason,
+    // and tell the owner (its watch operations complete LOOP_FAILED).
+    auto error = describeCurrentException();
+    KJ_LOG(ERROR, "capnp_native: the event loop thread failed; failing all its work", error.message);
+    StopReason reason{CAPNP_STATUS_LOOP_FAILED, "the event loop failed", kj::str(": ", error.message)};
+    stop(reason, kj::mv(error.message));
+    return;
+  }
+  stop(StopReason{CAPNP_STATUS_DISPOSED, "the event loop was disposed", nullptr}, nullptr);
+}
+
+void Loop::stop(const StopReason& reason, kj::Maybe<kj::String> failure) {
+  kj::Vector<Command> batch;
+  kj::Vector<LoopObject*> released;
+  {
+    auto lock = queue.lockExclusive();
+    lock->stopping = true;
+    lock->failure = kj::mv(failure);
+    batch = kj::mv(lock->commands);
+    lock->commands = kj::Vector<Command>();
+    released = kj::mv(lock->releases);
+    lock->releases = kj::Vector<LoopObject*>();
+  }
+  failBatch(batch, reason);
+  freeReleased(released);
+  endPendingOperations(reason);
+  destroyLiveObjects();
+  {
+    auto lock = queue.lockExclusive();
+    lock->closed = true;
+    released = kj::mv(lock->releases);
+    lock->releases = kj::Vector<LoopObject*>();
+  }
+  freeReleased(released);
+}
+
 void Loop::runUntilStopped(kj::WaitScope& waitScope) {
   int pollRounds = 0;
   uint64_t delivered = callbacksDelivered;
   for (;;) {
     kj::Vector<Command> batch;
     kj::Vector<LoopObject*> released;
-    bool stopping;
     bool poll = false;
     kj::Maybe<kj::Promise<void>> wakeUp;
     if (callbacksDelivered != delivered) {
@@ -271,8 +320,9 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
     }
     {
       auto lock = queue.lockExclusive();
-      stopping = lock->stopping;
-      bool idle = lock->commands.empty() && !stopping;
+      // stop() fails whatever is queued, in order.
+      if (lock->stopping) return;
+      bool idle = lock->commands.empty();
       if (idle && pollRounds > 0) {
         --pollRounds;
         poll = true;
@@ -298,20 +348,6 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
       w->wait(waitScope);
       counters().wakeups++;
       continue;
-    }
-    if (stopping) {
-      failBatch(batch);
-      freeReleased(released);
-      disposePendingOperations();
-      destroyLiveObjects();
-      {
-        auto lock = queue.lockExclusive();
-        lock->closed = true;
-        released = kj::mv(lock->releases);
-        lock->releases = kj::Vector<LoopObject*>();
-      }
-      freeReleased(released);
-      return;
     }
     // Releases ride in the batch as empty commands, in order; run them where they stand.
     size_t nextRelease = 0;
@@ -340,16 +376,13 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
   }
 }
 
-void Loop::failBatch(kj::Vector<Command>& batch) {
+void Loop::failBatch(kj::Vector<Command>& batch, const StopReason& reason) {
+  auto message = kj::str(reason.prefix, " before the command ran", reason.detail);
   for (auto& command: batch) {
     if (command.isRelease) continue;  // releases are freed separately
-    if (command.leaseTag != 0) {
-      completeWithError(command.leaseTag, CAPNP_STATUS_DISPOSED,
-                        "the event loop was disposed before the command ran");
-    }
+    if (command.leaseTag != 0) completeWithError(command.leaseTag, reason.status, message);
     if (command.tag == 0) continue;
-    completeWithError(command.tag, CAPNP_STATUS_DISPOSED,
-                      "the event loop was disposed before the command ran");
+    completeWithError(command.tag, reason.status, message);
   }
 }
 

@@ -147,15 +147,29 @@ private:
     kj::Vector<LoopObject*> releases;
     kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake;
     bool stopping = false;
+    // Why the loop thread failed, if it did (commands are then refused with LOOP_FAILED).
+    kj::Maybe<kj::String> failure;
     // Set once every LoopObject's state is gone: releases then free objects directly.
     bool closed = false;
   };
 
+  // How queued commands and pending operations end when the loop stops: "<prefix> before the
+  // command ran<detail>" with `status`.
+  struct StopReason {
+    int32_t status;
+    kj::StringPtr prefix;
+    kj::String detail;
+  };
+
   ~Loop() noexcept(false);
   void threadMain(std::promise<void>& started);
+  // Runs commands until a stop is requested or an exception escapes the KJ loop, then stops.
+  void runThenStop(kj::WaitScope& waitScope);
   void runUntilStopped(kj::WaitScope& waitScope);
-  void runBatch(kj::Vector<Command>& batch);
-  void failBatch(kj::Vector<Command>& batch);
+  // Refuses further commands, fails queued commands and pending operations, destroys every
+  // LoopObject's state. `failure` is set when the thread failed rather than being asked to stop.
+  void stop(const StopReason& reason, kj::Maybe<kj::String> failure);
+  void failBatch(kj::Vector<Command>& batch, const StopReason& reason);
   void freeReleased(kj::Vector<LoopObject*>& released);
 
 public:
@@ -163,7 +177,7 @@ public:
   void freeReleased(LoopObject* object);
 
 private:
-  void disposePendingOperations();
+  void endPendingOperations(const StopReason& reason);
   void destroyLiveObjects();
   void requestStop();
   void wakeUp(kj::Maybe<kj::Own<kj::CrossThreadPromiseFulfiller<void>>> wake);

@@ -21,6 +21,15 @@ int32_t requireKind(int32_t kind) {
   kj::throwFatalException(kj::Exception(exceptionTypeOf(kind), __FILE__, __LINE__, kj::mv(message)));
 }
 
+// A TaskSet error handler that rethrows: KJ calls it from the task's event, so the exception
+// escapes the event loop's turn, as a bug in an event would.
+class RethrowingErrorHandler final: public kj::TaskSet::ErrorHandler {
+public:
+  void taskFailed(kj::Exception&& exception) override { kj::throwFatalException(kj::mv(exception)); }
+};
+
+RethrowingErrorHandler rethrowingErrorHandler;
+
 }  // namespace
 }  // namespace capnp_native
 
@@ -64,6 +73,22 @@ extern "C" int32_t capnp_test_hold(capnp_loop* loop, uint64_t tag) {
     auto& target = unwrapLoop(loop);
     target.post({tag, [tag](Loop& self) {
       self.track(tag, kj::Promise<void>(kj::NEVER_DONE));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_test_fail_loop_thread(capnp_loop* loop, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& target = unwrapLoop(loop);
+    target.post({tag, [tag](Loop& self) {
+      auto tasks = kj::heap<kj::TaskSet>(rethrowingErrorHandler);
+      tasks->add(kj::evalLater([]() {
+        KJ_FAIL_ASSERT("test: an exception escaped an event of the loop");
+      }));
+      // The task set lives in the pending operation, destroyed on the loop thread as it stops.
+      self.track(tag, kj::Promise<void>(kj::NEVER_DONE).attach(kj::mv(tasks)));
     }});
     return CAPNP_STATUS_OK;
   });

@@ -41,6 +41,10 @@ internal static unsafe class TestHooks
     public static Task<bool> HoldAsync(EventLoop loop) =>
         loop.PostAsync(static (pointer, tag) => NativeMethods.capnp_test_hold(pointer, tag), static _ => true);
 
+    /// <summary>Makes an exception escape the loop's KJ event loop; the task fails as the loop dies.</summary>
+    public static Task<bool> FailLoopThreadAsync(EventLoop loop) =>
+        loop.PostAsync(static (pointer, tag) => NativeMethods.capnp_test_fail_loop_thread(pointer, tag), static _ => true);
+
     /// <summary>Echoes (producer, sequence); the loop thread appends the sequence to <paramref name="executionOrder"/>.</summary>
     public static Task<int> EchoSequenceAsync(EventLoop loop, int producer, int sequence, List<int> executionOrder)
     {

@@ -19,6 +19,11 @@ internal enum capnp_status : int
     CAPNP_STATUS_DISPOSED = 17,
     CAPNP_STATUS_NOT_INITIALIZED = 18,
     CAPNP_STATUS_CANCELLED = 19,
+    /// <summary>
+    /// The loop's thread failed (an exception escaped the KJ event loop): the loop refuses every
+    /// command and has failed all its work.
+    /// </summary>
+    CAPNP_STATUS_LOOP_FAILED = 20,
     CAPNP_EVENT_INCOMING_CALL = 64,
     CAPNP_EVENT_CALL_CANCELLED = 65,
     CAPNP_EVENT_SERVER_RELEASED = 66,
@@ -136,7 +141,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 3;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 4;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]
@@ -182,6 +187,13 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_loop_release")]
     internal static partial void capnp_loop_release(capnp_loop* loop);
+
+    /// <summary>
+    /// Completes tag when the loop stops: CAPNP_STATUS_DISPOSED when it is released, or
+    /// CAPNP_STATUS_LOOP_FAILED with the reason when its thread failed, so the owner learns of it.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_loop_watch")]
+    internal static partial int capnp_loop_watch(capnp_loop* loop, ulong tag);
 
     /// <summary>Releases a received message. Any thread.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_message_release")]
@@ -371,6 +383,14 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_test_hold")]
     internal static partial int capnp_test_hold(capnp_loop* loop, ulong tag);
+
+    /// <summary>
+    /// Test hook: makes an exception escape an event of the loop's KJ event loop (outside any
+    /// command), which ends the loop thread: its work then fails with CAPNP_STATUS_LOOP_FAILED. tag
+    /// is held pending until then.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_test_fail_loop_thread")]
+    internal static partial int capnp_test_fail_loop_thread(capnp_loop* loop, ulong tag);
 
     /// <summary>Test hook: returns the id of the loop's thread (gettid), to check where code runs.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_test_loop_thread_id")]

@@ -41,6 +41,7 @@ internal static unsafe class NativeStatus
         capnp_status.CAPNP_STATUS_INVALID_ARGUMENT => new ArgumentException(message),
         capnp_status.CAPNP_STATUS_DISPOSED => new ObjectDisposedException(nameof(EventLoop), message),
         capnp_status.CAPNP_STATUS_NOT_INITIALIZED => new InvalidOperationException(message),
+        capnp_status.CAPNP_STATUS_LOOP_FAILED => new EventLoopFailedException(message),
         _ => new RpcFailedException($"unknown native status {status}: {message}"),
     };
 

@@ -42,3 +42,11 @@ public sealed class RpcDisconnectedException(string message, Exception? innerExc
 /// <summary>The method or interface is not implemented (type <see cref="RpcExceptionType.Unimplemented"/>).</summary>
 public sealed class RpcUnimplementedException(string message, Exception? innerException = null)
     : RpcException(RpcExceptionType.Unimplemented, message, innerException);
+
+/// <summary>
+/// The event loop's native thread failed (an exception escaped the Cap'n Proto event loop): the
+/// loop has failed all its pending work with this exception and refuses new work. Its
+/// connections are gone; <see cref="EventLoop.Completion"/> faults with it.
+/// </summary>
+public sealed class EventLoopFailedException(string message, Exception? innerException = null)
+    : RpcException(RpcExceptionType.Failed, message, innerException);

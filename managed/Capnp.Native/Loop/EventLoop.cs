@@ -13,12 +13,15 @@ namespace Capnp.Native;
 public sealed partial class EventLoop : IAsyncDisposable, IDisposable
 {
     private readonly LoopHandle handle;
+    // Watching costs a pending native operation: started on first use of Completion.
+    private readonly Lazy<Task> completion;
     private int disposed;
     private long liveCallbackTargets;
 
     private EventLoop(LoopHandle handle)
     {
         this.handle = handle;
+        completion = new Lazy<Task>(WatchAsync);
     }
 
     /// <summary>Starts a new event loop thread and returns once it is running.</summary>
@@ -29,6 +32,28 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
         NativeStatus.ThrowIfFailed(NativeMethods.capnp_loop_create(&loop));
         return new EventLoop(LoopHandle.FromCreated(loop));
     }
+
+    /// <summary>
+    /// Completes when the loop has stopped: successfully once it is disposed, or faulted with
+    /// <see cref="EventLoopFailedException"/> if its native thread failed, in which case all its
+    /// work has failed the same way. Owners watch it to learn that a loop died.
+    /// </summary>
+    public Task Completion => completion.Value;
+
+    private async Task WatchAsync()
+    {
+        try
+        {
+            await PostWatch().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The orderly end: the loop was disposed.
+        }
+    }
+
+    private unsafe Task<bool> PostWatch() =>
+        PostAsync(static (loop, tag) => NativeMethods.capnp_loop_watch(loop, tag), static _ => true);
 
     /// <summary>Operations and servers of this loop still registered for callbacks (GC handles; for leak tests).</summary>
     internal long LiveCallbackTargets => Interlocked.Read(ref liveCallbackTargets);

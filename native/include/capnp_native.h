@@ -85,6 +85,18 @@ typedef struct capnp_counters {
   int64_t blobs_sent_by_reference;
 } capnp_counters;
 
+/** A serving listener's statistics (see capnp_listener_serve). */
+typedef struct capnp_listener_stats {
+  /** Connections served now. */
+  uint32_t connections;
+  /** The most connections served at once. */
+  uint32_t peak_connections;
+  /** Connections accepted so far. */
+  uint64_t accepted;
+  /** Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors. */
+  uint64_t accept_failures;
+} capnp_listener_stats;
+
 /** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
 typedef struct capnp_segment {
   const uint8_t* data;
@@ -253,7 +265,18 @@ CAPNP_NATIVE_API int32_t capnp_listen(capnp_loop* loop, const char* address, siz
  * pointer; the receiver owns it). */
 CAPNP_NATIVE_API int32_t capnp_listener_accept(capnp_listener* listener, uint64_t tag);
 
-/** Stops listening. Accepted connections stay open. */
+/** Serves the listener: its loop accepts connections by itself, at most max_connections at once
+ * (further peers wait in the kernel's backlog until one goes), owns each and frees it when its
+ * peer goes. A failed accept (e.g. out of file descriptors) is retried after a back-off growing
+ * from 10 ms to 1 s, so serving survives exhaustion. tag completes once serving has started. Do
+ * not mix with capnp_listener_accept. */
+CAPNP_NATIVE_API int32_t capnp_listener_serve(capnp_listener* listener, uint32_t max_connections, uint64_t tag);
+
+/** Reads a serving listener's statistics: tag completes with a capnp_listener_stats payload. */
+CAPNP_NATIVE_API int32_t capnp_listener_read_stats(capnp_listener* listener, uint64_t tag);
+
+/** Stops listening. Connections accepted with capnp_listener_accept stay open; those it serves
+ * close. */
 CAPNP_NATIVE_API void capnp_listener_release(capnp_listener* listener);
 
 /** Connects to address (syntax as for capnp_listen), offering bootstrap (nullable) to the peer.

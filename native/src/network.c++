@@ -7,10 +7,12 @@
 #include "transport/coalescing_message_stream.h"
 
 #include <kj/debug.h>
+#include <kj/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace capnp_native {
 
@@ -147,6 +149,9 @@ private:
   kj::Maybe<kj::Promise<void>> lossWatch;
 };
 
+// Listens for connections. Either the managed side accepts them one by one (accept(), each
+// connection then owned by its handle), or the listener serves (serve()): it accepts by itself,
+// at most maxConnections at once, owns each connection and frees it when its peer goes.
 class Listener final: public LoopObject {
 public:
   using LoopObject::LoopObject;
@@ -161,23 +166,49 @@ public:
   kj::Promise<Connection*> accept() {
     auto& s = live();
     return s.pendingAccepts.wrap(s.receiver->accept()).then([this](kj::Own<kj::AsyncIoStream> stream) {
-      auto& s = live();
-      if (s.tcp) configureTcpStream(*stream, false);
-      auto connection = new Connection(loop());
-      kj::Maybe<capnp::Capability::Client> bootstrap;
-      KJ_IF_MAYBE(client, s.bootstrap) { bootstrap = *client; }
-      connection->start(kj::mv(stream), Side::SERVER, kj::mv(bootstrap));
-      return connection;
+      return startConnection(kj::mv(stream));
     });
   }
 
+  // Loop thread: starts the accept loop.
+  void serve(uint32_t maxConnections) {
+    auto& s = live();
+    requireArgument(maxConnections > 0, "capnp_listener_serve: max_connections must be positive");
+    KJ_REQUIRE(s.serving == nullptr, "the listener is already serving");
+    s.maxConnections = maxConnections;
+    s.serving = acceptLoop().eagerlyEvaluate(nullptr);
+  }
+
+  capnp_listener_stats stats() {
+    auto& s = live();
+    capnp_listener_stats result;
+    memset(&result, 0, sizeof(result));
+    result.connections = s.served.size();
+    result.peak_connections = s.peakConnections;
+    result.accepted = s.accepted;
+    result.accept_failures = s.acceptFailures;
+    return result;
+  }
+
 protected:
-  void dropState() override { state = nullptr; }
+  void dropState() override {
+    KJ_IF_MAYBE(s, state) {
+      // The connections it serves have no other owner: they close with the listener.
+      auto served = kj::mv((*s)->served);
+      state = nullptr;
+      for (auto connection: served) loop().freeReleased(connection);
+    }
+  }
 
 private:
+  // After a failed accept (e.g. EMFILE: out of file descriptors) the loop waits before trying
+  // again, doubling the wait up to the maximum, so exhaustion neither ends serving nor spins.
+  static constexpr kj::Duration FIRST_ACCEPT_BACKOFF = 10 * kj::MILLISECONDS;
+  static constexpr kj::Duration MAX_ACCEPT_BACKOFF = 1 * kj::SECONDS;
+
   struct State {
     State(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, kj::Maybe<capnp::Capability::Client> bootstrap)
-        : receiver(kj::mv(receiver)), tcp(tcp), bootstrap(kj::mv(bootstrap)) {}
+        : receiver(kj::mv(receiver)), tcp(tcp), bootstrap(kj::mv(bootstrap)), tasks(logTaskErrors) {}
     ~State() noexcept(false) {
       // Pending accepts use the receiver: they end before it goes.
       pendingAccepts.cancel(KJ_EXCEPTION(DISCONNECTED, "the listener was released"));
@@ -187,15 +218,101 @@ private:
     bool tcp;
     kj::Maybe<capnp::Capability::Client> bootstrap;
     kj::Canceler pendingAccepts;
+
+    // Serving.
+    uint32_t maxConnections = 0;
+    std::unordered_set<Connection*> served;
+    uint32_t peakConnections = 0;
+    uint64_t accepted = 0;
+    uint64_t acceptFailures = 0;
+    kj::Duration backoff = 0 * kj::SECONDS;
+    // Fulfilled when a served connection goes while the accept loop waits for a free slot.
+    kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> slotFreed;
+    // Each served connection's watch for its peer going away.
+    kj::TaskSet tasks;
+    kj::Maybe<kj::Promise<void>> serving;
   };
+
+  class LogTaskErrors final: public kj::TaskSet::ErrorHandler {
+  public:
+    void taskFailed(kj::Exception&& exception) override {
+      KJ_LOG(ERROR, "capnp_native: a served connection's watch failed", exception);
+    }
+  };
+  static LogTaskErrors logTaskErrors;
 
   State& live() {
     KJ_IF_MAYBE(s, state) { return **s; }
     throw ShimError{CAPNP_STATUS_DISPOSED, kj::str("the listener was released or its event loop disposed")};
   }
 
+  Connection* startConnection(kj::Own<kj::AsyncIoStream> stream) {
+    auto& s = live();
+    if (s.tcp) configureTcpStream(*stream, false);
+    auto connection = new Connection(loop());
+    kj::Maybe<capnp::Capability::Client> bootstrap;
+    KJ_IF_MAYBE(client, s.bootstrap) { bootstrap = *client; }
+    try {
+      connection->start(kj::mv(stream), Side::SERVER, kj::mv(bootstrap));
+    } catch (...) {
+      loop().freeReleased(connection);
+      throw;
+    }
+    return connection;
+  }
+
+  kj::Promise<void> acceptLoop() {
+    auto& s = live();
+    if (s.served.size() >= s.maxConnections) {
+      // At the limit: further peers wait in the kernel's backlog until a connection goes.
+      auto paf = kj::newPromiseAndFulfiller<void>();
+      s.slotFreed = kj::mv(paf.fulfiller);
+      return paf.promise.then([this]() { return acceptLoop(); });
+    }
+    return s.pendingAccepts.wrap(s.receiver->accept())
+        .then([this](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
+          auto& s = live();
+          s.backoff = 0 * kj::SECONDS;
+          serveConnection(startConnection(kj::mv(stream)));
+          return acceptLoop();
+        }, [this](kj::Exception&& exception) -> kj::Promise<void> {
+          auto& s = live();
+          ++s.acceptFailures;
+          s.backoff = kj::min(kj::max(s.backoff * 2, FIRST_ACCEPT_BACKOFF), MAX_ACCEPT_BACKOFF);
+          return loop().io().provider->getTimer().afterDelay(s.backoff)
+              .then([this]() { return acceptLoop(); });
+        });
+  }
+
+  void serveConnection(Connection* connection) {
+    auto& s = live();
+    s.served.insert(connection);
+    ++s.accepted;
+    s.peakConnections = kj::max(s.peakConnections, static_cast<uint32_t>(s.served.size()));
+    // A failed connection goes as a closed one does. It is freed on a later turn, not from
+    // within its network's own disconnect event; until then it still counts as served, so a
+    // listener released meanwhile frees it.
+    s.tasks.add(connection->onDisconnect()
+        .catch_([](kj::Exception&&) {})
+        .then([this, connection]() {
+          return kj::evalLater([this, connection]() { dropServed(connection); });
+        }));
+  }
+
+  void dropServed(Connection* connection) {
+    auto& s = live();
+    if (s.served.erase(connection) == 0) return;
+    loop().freeReleased(connection);
+    KJ_IF_MAYBE(fulfiller, s.slotFreed) {
+      (*fulfiller)->fulfill();
+      s.slotFreed = nullptr;
+    }
+  }
+
   kj::Maybe<kj::Own<State>> state;
 };
+
+Listener::LogTaskErrors Listener::logTaskErrors;
 
 namespace {
 
@@ -245,6 +362,33 @@ extern "C" int32_t capnp_listener_accept(capnp_listener* listener, uint64_t tag)
       loop.track(tag, source.accept().then([&loop, tag](Connection* connection) {
         finishWithConnection(loop, tag, connection);
       }));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_listener_serve(capnp_listener* listener, uint32_t max_connections, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(listener);
+    requireArgument(tag != 0, "capnp_listener_serve: tag 0 is reserved");
+    requireArgument(max_connections > 0, "capnp_listener_serve: max_connections must be positive");
+    source.loop().post({tag, [&source, max_connections, tag](Loop&) {
+      source.serve(max_connections);
+      complete(tag, CAPNP_STATUS_OK, nullptr);
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_listener_read_stats(capnp_listener* listener, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(listener);
+    requireArgument(tag != 0, "capnp_listener_read_stats: tag 0 is reserved");
+    source.loop().post({tag, [&source, tag](Loop&) {
+      auto stats = source.stats();
+      complete(tag, CAPNP_STATUS_OK, kj::arrayPtr(reinterpret_cast<const kj::byte*>(&stats), sizeof(stats)));
     }});
     return CAPNP_STATUS_OK;
   });

@@ -75,6 +75,20 @@ internal struct capnp_counters
     public long blobs_sent_by_reference;
 }
 
+/// <summary>A serving listener's statistics (see capnp_listener_serve).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct capnp_listener_stats
+{
+    /// <summary>Connections served now.</summary>
+    public uint connections;
+    /// <summary>The most connections served at once.</summary>
+    public uint peak_connections;
+    /// <summary>Connections accepted so far.</summary>
+    public ulong accepted;
+    /// <summary>Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors.</summary>
+    public ulong accept_failures;
+}
+
 /// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct capnp_segment
@@ -318,7 +332,24 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "capnp_listener_accept")]
     internal static partial int capnp_listener_accept(capnp_listener* listener, ulong tag);
 
-    /// <summary>Stops listening. Accepted connections stay open.</summary>
+    /// <summary>
+    /// Serves the listener: its loop accepts connections by itself, at most max_connections at once
+    /// (further peers wait in the kernel's backlog until one goes), owns each and frees it when its
+    /// peer goes. A failed accept (e.g. out of file descriptors) is retried after a back-off growing
+    /// from 10 ms to 1 s, so serving survives exhaustion. tag completes once serving has started. Do
+    /// not mix with capnp_listener_accept.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_serve")]
+    internal static partial int capnp_listener_serve(capnp_listener* listener, uint max_connections, ulong tag);
+
+    /// <summary>Reads a serving listener's statistics: tag completes with a capnp_listener_stats payload.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_read_stats")]
+    internal static partial int capnp_listener_read_stats(capnp_listener* listener, ulong tag);
+
+    /// <summary>
+    /// Stops listening. Connections accepted with capnp_listener_accept stay open; those it serves
+    /// close.
+    /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_listener_release")]
     internal static partial void capnp_listener_release(capnp_listener* listener);
 

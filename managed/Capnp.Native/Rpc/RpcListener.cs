@@ -30,16 +30,46 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
     /// <summary>Waits for the next connection.</summary>
     public Task<RpcConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
+        var loop = Loop;
+        return WithListener(listener => loop.PostAsync(
+            (_, tag) => NativeMethods.capnp_listener_accept((capnp_listener*)listener, tag),
+            payload => new RpcConnection(loop, new ConnectionHandle((capnp_connection*)MemoryMarshal.Read<nint>(payload))),
+            cancellationToken));
+    }
+
+    /// <summary>
+    /// Lets the listener serve by itself: its loop accepts connections, at most
+    /// <paramref name="maxConnections"/> at once (further peers wait in the kernel's backlog),
+    /// owns each one and closes it when its peer goes, and retries after a back-off when an
+    /// accept fails (e.g. out of file descriptors). Not to be mixed with <see cref="AcceptAsync"/>.
+    /// Disposing the listener then also closes the connections it serves.
+    /// </summary>
+    internal Task ServeAsync(int maxConnections, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConnections);
+        return WithListener(listener => Loop.PostAsync(
+            (_, tag) => NativeMethods.capnp_listener_serve((capnp_listener*)listener, (uint)maxConnections, tag),
+            static _ => true, cancellationToken));
+    }
+
+    /// <summary>The statistics of a serving listener.</summary>
+    internal Task<ListenerStatistics> ReadStatisticsAsync(CancellationToken cancellationToken = default)
+        => WithListener(listener => Loop.PostAsync(
+            (_, tag) => NativeMethods.capnp_listener_read_stats((capnp_listener*)listener, tag),
+            static payload =>
+            {
+                var stats = MemoryMarshal.Read<capnp_listener_stats>(payload);
+                return new ListenerStatistics((int)stats.connections, (int)stats.peak_connections, (long)stats.accepted, (long)stats.accept_failures);
+            },
+            cancellationToken));
+
+    private T WithListener<T>(Func<IntPtr, T> use)
+    {
         var added = false;
         handle.DangerousAddRef(ref added);
         try
         {
-            var listener = (IntPtr)handle.Pointer;
-            var loop = Loop;
-            return loop.PostAsync(
-                (_, tag) => NativeMethods.capnp_listener_accept((capnp_listener*)listener, tag),
-                payload => new RpcConnection(loop, new ConnectionHandle((capnp_connection*)MemoryMarshal.Read<nint>(payload))),
-                cancellationToken);
+            return use((IntPtr)handle.Pointer);
         }
         finally
         {
@@ -61,3 +91,10 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
         bootstrap?.Dispose();
     }
 }
+
+/// <summary>What a serving listener has done so far.</summary>
+/// <param name="Connections">Connections served now.</param>
+/// <param name="PeakConnections">The most connections served at once.</param>
+/// <param name="Accepted">Connections accepted so far.</param>
+/// <param name="AcceptFailures">Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors.</param>
+internal readonly record struct ListenerStatistics(int Connections, int PeakConnections, long Accepted, long AcceptFailures);

@@ -1,0 +1,182 @@
+// Tests of a serving listener through the C ABI, in a process of their own: they lower the
+// file-descriptor limit, which a .NET test host does not survive (its runtime fails fast when it
+// cannot open descriptors).
+
+#include <capnp_native.h>
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <dirent.h>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Completion {
+  int32_t status;
+  std::string payload;
+};
+
+std::mutex completionsMutex;
+std::condition_variable completionsChanged;
+std::map<uint64_t, Completion> completions;
+uint64_t nextTag = 1;
+
+void onComplete(uint64_t tag, int32_t status, const uint8_t* payload, size_t length) {
+  std::lock_guard<std::mutex> lock(completionsMutex);
+  completions[tag] = Completion{status, std::string(reinterpret_cast<const char*>(payload), length)};
+  completionsChanged.notify_all();
+}
+
+uint64_t newTag() {
+  std::lock_guard<std::mutex> lock(completionsMutex);
+  return nextTag++;
+}
+
+// Waits (bounded) for tag's completion and returns it.
+Completion await(uint64_t tag) {
+  std::unique_lock<std::mutex> lock(completionsMutex);
+  bool done = completionsChanged.wait_for(lock, std::chrono::seconds(30),
+                                          [&] { return completions.count(tag) != 0; });
+  EXPECT_TRUE(done) << "operation " << tag << " did not complete";
+  auto result = completions[tag];
+  completions.erase(tag);
+  return result;
+}
+
+capnp_listener_stats readStats(capnp_listener* listener) {
+  auto tag = newTag();
+  EXPECT_EQ(CAPNP_STATUS_OK, capnp_listener_read_stats(listener, tag));
+  auto done = await(tag);
+  capnp_listener_stats stats;
+  memset(&stats, 0, sizeof(stats));
+  EXPECT_EQ(CAPNP_STATUS_OK, done.status);
+  EXPECT_EQ(sizeof(stats), done.payload.size());
+  memcpy(&stats, done.payload.data(), std::min(sizeof(stats), done.payload.size()));
+  return stats;
+}
+
+// Polls the listener's statistics until `condition` holds (bounded); returns the last read.
+template <typename Condition>
+capnp_listener_stats pollStats(capnp_listener* listener, Condition condition) {
+  auto stats = readStats(listener);
+  for (int round = 0; round < 100000 && !condition(stats); ++round) {
+    sched_yield();
+    stats = readStats(listener);
+  }
+  return stats;
+}
+
+size_t openDescriptors() {
+  size_t count = 0;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (readdir(dir) != nullptr) ++count;
+    closedir(dir);
+  }
+  return count;
+}
+
+// Connects a blocking TCP socket to 127.0.0.1:port; -1 when no descriptor is left.
+int connectTo(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address;
+  memset(&address, 0, sizeof(address));
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(0, connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address))) << strerror(errno);
+  return fd;
+}
+
+class ServingListener: public testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_EQ(CAPNP_STATUS_OK, capnp_initialize(onComplete));
+    ASSERT_EQ(CAPNP_STATUS_OK, capnp_loop_create(&loop));
+    auto tag = newTag();
+    const char address[] = "tcp:127.0.0.1:0";
+    ASSERT_EQ(CAPNP_STATUS_OK, capnp_listen(loop, address, strlen(address), nullptr, tag, &listener));
+    auto bound = await(tag);
+    ASSERT_EQ(CAPNP_STATUS_OK, bound.status) << bound.payload;
+    port = std::stoi(bound.payload.substr(bound.payload.rfind(':') + 1));
+  }
+
+  void TearDown() override {
+    capnp_listener_release(listener);
+    capnp_loop_release(loop);
+  }
+
+  void serve(uint32_t maxConnections) {
+    auto tag = newTag();
+    ASSERT_EQ(CAPNP_STATUS_OK, capnp_listener_serve(listener, maxConnections, tag));
+    ASSERT_EQ(CAPNP_STATUS_OK, await(tag).status);
+  }
+
+  capnp_loop* loop = nullptr;
+  capnp_listener* listener = nullptr;
+  int port = 0;
+};
+
+TEST_F(ServingListener, AcceptFailuresForLackOfDescriptorsAreRetriedAndServingGoesOn) {
+  serve(100000);
+  rlimit original;
+  ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &original));
+
+  // Leave the process a few descriptors, then take them with connections: the server's accept of
+  // a connection waiting in the backlog then fails with EMFILE.
+  rlimit limited = original;
+  limited.rlim_cur = openDescriptors() + 8;
+  ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &limited));
+  std::vector<int> clients;
+  for (int i = 0; i < 64; ++i) {
+    int fd = connectTo(port);
+    if (fd < 0) break;
+    clients.push_back(fd);
+  }
+  auto exhausted = pollStats(listener, [](auto& s) { return s.accept_failures > 0; });
+  for (int fd: clients) close(fd);
+  ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &original));
+  ASSERT_GT(exhausted.accept_failures, 0u) << "no accept failed: the test did not exhaust descriptors";
+
+  // The accept loop survived: the waiting connections are accepted (and freed, their peers gone),
+  // and a new client is accepted.
+  auto drained = pollStats(listener, [&](auto& s) { return s.connections == 0 && s.accepted >= clients.size(); });
+  EXPECT_EQ(0u, drained.connections);
+  EXPECT_GE(drained.accepted, clients.size());
+  int late = connectTo(port);
+  ASSERT_GE(late, 0);
+  auto served = pollStats(listener, [&](auto& s) { return s.accepted > drained.accepted; });
+  EXPECT_EQ(drained.accepted + 1, served.accepted);
+  close(late);
+  EXPECT_EQ(0u, pollStats(listener, [](auto& s) { return s.connections == 0; }).connections);
+}
+
+TEST_F(ServingListener, ReleasingTheListenerClosesTheConnectionsItServes) {
+  serve(8);
+  int client = connectTo(port);
+  ASSERT_GE(client, 0);
+  EXPECT_EQ(1u, pollStats(listener, [](auto& s) { return s.connections == 1; }).connections);
+
+  capnp_listener_release(listener);
+  listener = nullptr;
+
+  // The server closed its end: the client reads end-of-stream (bounded by a receive timeout).
+  timeval timeout{30, 0};
+  ASSERT_EQ(0, setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)));
+  char byte;
+  EXPECT_EQ(0, recv(client, &byte, 1, 0));
+  close(client);
+}
+
+}  // namespace

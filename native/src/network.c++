@@ -5,6 +5,7 @@
 #include "objects.h"
 #include "referenced_segments.h"
 #include "transport/coalescing_message_stream.h"
+#include "unix_socket_file.h"
 
 #include <kj/debug.h>
 #include <kj/time.h>
@@ -28,6 +29,8 @@ struct Address {
   kj::String kjAddress;  // as kj::Network::parseAddress() wants it
   kj::String host;       // tcp: the HOST part, to print the bound address
   bool isTcp;
+
+  kj::StringPtr unixPath() const { return kjAddress.slice(5); }
 
   static Address parse(kj::StringPtr text) {
     if (text.startsWith("tcp:")) {
@@ -158,8 +161,10 @@ public:
 
   // Loop thread.
   void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp,
-             kj::Maybe<capnp::Capability::Client> bootstrap) {
+             kj::Maybe<capnp::Capability::Client> bootstrap,
+             kj::Maybe<kj::Own<UnixSocketFile>> socketFile) {
     state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(bootstrap));
+    this->socketFile = kj::mv(socketFile);
     attach();
   }
 
@@ -198,6 +203,8 @@ protected:
       state = nullptr;
       for (auto connection: served) loop().freeReleased(connection);
     }
+    // Once nobody listens, the socket's file goes too.
+    socketFile = nullptr;
   }
 
 private:
@@ -310,6 +317,7 @@ private:
   }
 
   kj::Maybe<kj::Own<State>> state;
+  kj::Maybe<kj::Own<UnixSocketFile>> socketFile;
 };
 
 Listener::LogTaskErrors Listener::logTaskErrors;
@@ -340,11 +348,17 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
           .then([&loop, listener, parsed = kj::mv(parsed), bootstrapClient = kj::mv(bootstrapClient),
                  tag](kj::Own<kj::NetworkAddress> resolved) mutable {
+        kj::Maybe<kj::Own<UnixSocketFile>> socketFile;
+        if (!parsed.isTcp) UnixSocketFile::clearStale(parsed.unixPath());
         auto receiver = resolved->listen();
-        if (parsed.isTcp) configureTcpListener(*receiver);
+        if (parsed.isTcp) {
+          configureTcpListener(*receiver);
+        } else {
+          socketFile = kj::heap<UnixSocketFile>(parsed.unixPath());
+        }
         auto bound = parsed.isTcp ? kj::str("tcp:", parsed.host, ":", receiver->getPort())
                                   : kj::str(parsed.kjAddress);
-        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(bootstrapClient));
+        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(bootstrapClient), kj::mv(socketFile));
         loop.finish(tag, CAPNP_STATUS_OK, bound.asBytes());
       }));
     });

@@ -4,7 +4,7 @@ namespace Capnp.Native;
 
 /// <summary>
 /// How a client authenticates the vat it connects to: the SHA-256 fingerprint of the vat's
-/// public key (over its DER SubjectPublicKeyInfo, see <c>VatIdentity.Digest</c>), or
+/// public key (over its DER SubjectPublicKeyInfo, see <see cref="VatIdentity.Digest"/>), or
 /// <see cref="Insecure"/> for a plain connection without TLS. Written in a <c>capnp://</c> URI as
 /// <c>sha-256:&lt;base64url&gt;</c> or <c>insecure</c>. A fingerprint is public, not a secret.
 /// Immutable and equatable.

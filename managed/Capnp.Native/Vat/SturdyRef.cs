@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -21,6 +22,7 @@ namespace Capnp.Native;
 /// the ID and is the form for logs and error messages. Immutable; equal when address, digest and
 /// ID are equal.
 /// </summary>
+[DebuggerDisplay("{ToRedactedString(),nq}")]
 public sealed class SturdyRef : IEquatable<SturdyRef>
 {
     /// <summary>The URI scheme, <c>capnp</c>.</summary>

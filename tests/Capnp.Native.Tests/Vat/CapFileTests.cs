@@ -94,6 +94,19 @@ public class CapFileTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_save_leaves_no_temporary_file()
+    {
+        var path = _folder.File("occupied.cap");
+        Directory.CreateDirectory(path);
+        File.WriteAllText(Path.Combine(path, "inside"), "x");
+
+        Assert.ThrowsAny<IOException>(() => CapFile.Save(path, SturdyRef.Parse(Uri)));
+
+        Assert.Equal([path], Directory.GetFileSystemEntries(_folder.Path));
+        Assert.Equal("x", File.ReadAllText(Path.Combine(path, "inside")));
+    }
+
+    [Fact]
     public void LoadUriOrFile_takes_either()
     {
         var path = _folder.File("echo.cap");

@@ -92,7 +92,7 @@ public sealed class VatIdentity
         var fullPath = Path.GetFullPath(path);
         return TryRead(fullPath, out var bytes)
             ? Decode(bytes, fullPath)
-            : throw new VatIdentityException(VatIdentityProblem.Unreadable, "the file does not exist.", fullPath);
+            : throw new VatIdentityException(VatIdentityProblem.Missing, "the file does not exist.", fullPath);
     }
 
     /// <summary>

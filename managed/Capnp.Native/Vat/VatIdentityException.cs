@@ -21,6 +21,8 @@ public enum VatIdentityProblem
     WeakKey,
     /// <summary>The key file exists but cannot be read (it is left untouched).</summary>
     Unreadable,
+    /// <summary>The key file does not exist (<see cref="VatIdentity.Load"/> never creates one).</summary>
+    Missing,
     /// <summary>The key file is missing and cannot be created (e.g. its folder does not exist).</summary>
     CannotCreate,
 }

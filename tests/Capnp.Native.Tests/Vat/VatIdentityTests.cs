@@ -267,7 +267,7 @@ public class VatIdentityTests : IDisposable
     public void Load_never_creates()
     {
         var path = _folder.File("missing.pem");
-        Assert.Equal(VatIdentityProblem.Unreadable, Assert.Throws<VatIdentityException>(() => VatIdentity.Load(path)).Problem);
+        Assert.Equal(VatIdentityProblem.Missing, Assert.Throws<VatIdentityException>(() => VatIdentity.Load(path)).Problem);
         Assert.False(File.Exists(path));
     }
 }

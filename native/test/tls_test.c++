@@ -126,6 +126,7 @@ class ObservedStream final: public kj::AsyncIoStream {
 public:
   explicit ObservedStream(kj::Own<kj::AsyncIoStream> inner): inner(kj::mv(inner)) {}
   size_t writeCalls = 0;
+  size_t bytesWritten = 0;
   size_t readCalls = 0;
   bool cutNextWrite = false;
 
@@ -135,6 +136,7 @@ public:
   }
   kj::Promise<void> write(const void* buffer, size_t size) override {
     writeCalls++;
+    bytesWritten += size;
     if (cutNextWrite) {
       cutNextWrite = false;
       return inner->write(buffer, size / 2).then([this]() { inner->shutdownWrite(); });
@@ -143,6 +145,7 @@ public:
   }
   kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
     writeCalls++;
+    for (auto piece: pieces) bytesWritten += piece.size();
     return inner->write(pieces);
   }
   kj::Promise<void> whenWriteDisconnected() override { return inner->whenWriteDisconnected(); }
@@ -188,6 +191,10 @@ protected:
   kj::Exception failure(kj::Promise<T>&& promise) {
     auto caught = kj::runCatchingExceptions([&]() { wait(kj::mv(promise)); });
     KJ_IF_MAYBE(e, caught) {
+      if (getenv("TLS_TEST_VERBOSE") != nullptr) {
+        fprintf(stderr, "  failure: %s: %s\n", kj::str(e->getType()).cStr(),
+                e->getDescription().cStr());
+      }
       EXPECT_TRUE(e->getDescription().findFirst('\n') == nullptr) << e->getDescription().cStr();
       return kj::mv(*e);
     }
@@ -428,7 +435,10 @@ TEST_F(TlsTest, LargeWritesUseFewUnderlyingWrites) {
 }
 
 TEST_F(TlsTest, HalfCloseKeepsTheOtherDirection) {
-  auto pair = handshake();
+  for (int maxVersion: {0, testing::TLS_1_2}) {
+  testing::Options options;
+  options.maxVersion = maxVersion;
+  auto pair = handshake(options, {});
   auto& client = *pair.client.stream;
   auto& server = *pair.server.stream;
   wait(client.write("ping", 4));
@@ -442,6 +452,59 @@ TEST_F(TlsTest, HalfCloseKeepsTheOtherDirection) {
   EXPECT_EQ(memcmp(buffer, "pong", 4), 0);
   server.shutdownWrite();
   EXPECT_EQ(wait(readSome(client, buffer, sizeof(buffer))), 0u);
+  }
+}
+
+TEST_F(TlsTest, SmallPiecesArePackedIntoFullRecords) {
+  auto pipe = io.provider->newTwoWayPipe();
+  auto observed = kj::heap<ObservedStream>(kj::mv(pipe.ends[1]));
+  auto& counts = *observed;
+  auto server = accept(kj::mv(pipe.ends[0]), *serverId, false).eagerlyEvaluate(nullptr);
+  auto client = connect(kj::mv(observed), *clientId, serverId->fingerprint()).eagerlyEvaluate(nullptr);
+  Pair pair{wait(kj::mv(client)), wait(kj::mv(server))};
+  // 64 KiB as 65536 one-byte pieces: four full records, not 65536 tiny ones.
+  auto data = pattern(65536, 11);
+  auto pieces = kj::heapArrayBuilder<kj::ArrayPtr<const kj::byte>>(data.size());
+  for (size_t i = 0; i < data.size(); i++) pieces.add(data.slice(i, i + 1));
+  auto piecesArray = pieces.finish();
+  size_t before = counts.bytesWritten, writesBefore = counts.writeCalls;
+  auto write = pair.client.stream->write(piecesArray).eagerlyEvaluate(nullptr);
+  auto got = wait(readExactly(*pair.server.stream, data.size()));
+  wait(kj::mv(write));
+  EXPECT_TRUE(got.asPtr() == data.asPtr());
+  size_t overhead = counts.bytesWritten - before - data.size();
+  EXPECT_LE(overhead, 4u * 64) << overhead << " bytes of record overhead";
+  EXPECT_LE(counts.writeCalls - writesBefore, 2u);
+}
+
+// Not run by default: prints the throughput of one direction over a socketpair.
+TEST_F(TlsTest, DISABLED_Throughput) {
+  for (int maxVersion: {0, testing::TLS_1_2}) {
+    testing::Options options;
+    options.maxVersion = maxVersion;
+    auto pair = handshake(options, {});
+    constexpr size_t TOTAL = 256u * 1024 * 1024, PIECE = 1024 * 1024;
+    auto data = pattern(PIECE, 4);
+    auto start = kj::systemPreciseMonotonicClock().now();
+    auto& out = *pair.client.stream;
+    struct Writer {
+      static kj::Promise<void> go(kj::AsyncOutputStream& out, kj::ArrayPtr<const kj::byte> d,
+                                  size_t left) {
+        if (left == 0) return kj::READY_NOW;
+        return out.write(d.begin(), d.size()).then([&out, d, left]() {
+          return go(out, d, left - d.size());
+        });
+      }
+    };
+    auto writing = Writer::go(out, data, TOTAL).eagerlyEvaluate(nullptr);
+    auto buffer = kj::heapArray<kj::byte>(64 * 1024);
+    size_t got = 0;
+    while (got < TOTAL) got += wait(pair.server.stream->tryRead(buffer.begin(), 1, buffer.size()));
+    wait(kj::mv(writing));
+    double seconds = double((kj::systemPreciseMonotonicClock().now() - start) / kj::NANOSECONDS) / 1e9;
+    printf("%s: %.0f MiB/s (%zu MiB in %.2f s)\n", pair.client.protocol.cStr(),
+           TOTAL / seconds / 1048576, TOTAL / 1048576, seconds);
+  }
 }
 
 // Authentication -----------------------------------------------------------------------------

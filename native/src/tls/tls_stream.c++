@@ -76,8 +76,7 @@ public:
       : transport(kj::mv(transportParam)), role(role),
         requireClientCertificate(requireClientCertificate),
         expectedFingerprint(kj::heapArray(expected)),
-        inbound(kj::heapArray<kj::byte>(READ_CHUNK_BYTES)),
-        stage(kj::heapArray<kj::byte>(RECORD_BYTES)) {
+        inbound(kj::heapArray<kj::byte>(READ_CHUNK_BYTES)) {
     ERR_clear_error();
     ssl.reset(SSL_new(sharedContext(role)));
     if (!ssl) throwOpenSslFailure("SSL_new");
@@ -346,11 +345,17 @@ private:
       size_t used;
       if (piece.size() == 0) {
         used = 0;
+      } else if (staged == 0 && index + 1 == pieces.size()) {
+        // The last piece, nothing staged: straight from the caller's memory.
+        used = std::min(piece.size(), WRITE_AHEAD_BYTES);
+        encrypt(piece.begin(), used);
       } else if (staged == 0 && piece.size() >= RECORD_BYTES) {
         // Whole records straight from the caller's memory.
         used = std::min(piece.size() / RECORD_BYTES * RECORD_BYTES, WRITE_AHEAD_BYTES);
         encrypt(piece.begin(), used);
       } else {
+        // Small pieces are packed into full records.
+        if (stage.size() == 0) stage = kj::heapArray<kj::byte>(RECORD_BYTES);
         used = std::min(RECORD_BYTES - staged, piece.size());
         memcpy(stage.begin() + staged, piece.begin(), used);
         staged += used;

@@ -37,9 +37,11 @@
 // The session stream
 //   * Full duplex: one read and one write may be outstanding at the same time (KJ rule: at most
 //     one of each). Reads return as much decrypted data as is already available, up to maxBytes.
-//   * write(pieces) packs small pieces into full 16 KiB records and encrypts large pieces in
-//     place of a copy; ciphertext is sent in large writes, encrypting up to 256 KiB ahead of the
-//     socket. A write resolves when its ciphertext has been handed to the underlying stream.
+//   * write(pieces) packs small pieces into full 16 KiB records (one copy) and encrypts large
+//     pieces, and a last piece, straight from the caller's memory; the ciphertext is copied once
+//     into an output buffer and sent in large writes, encrypting up to 256 KiB ahead of the
+//     stream. A write resolves when its ciphertext has been handed to the underlying stream.
+//     Reads take ciphertext 64 KiB at a time (one copy into OpenSSL, one out of it).
 //   * shutdownWrite() sends close_notify, then shuts down the write side of the underlying
 //     stream once everything queued is written; reading goes on until the peer closes.
 //   * set/getsockopt, getsockname, getpeername, whenWriteDisconnected and abortRead go to the

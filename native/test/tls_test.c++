@@ -17,6 +17,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <string>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +156,61 @@ public:
 private:
   kj::Own<kj::AsyncIoStream> inner;
 };
+
+// A shell command run as a child process (killed if still running at the end).
+struct Child {
+  pid_t pid = -1;
+  explicit Child(const std::string& command) {
+    pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    EXPECT_GT(pid, 0);
+  }
+  int wait() {
+    int status = -1;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::string readFile(const std::string& path) {
+  std::string text;
+  if (FILE* f = fopen(path.c_str(), "r")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) text.append(buffer, n);
+    fclose(f);
+  }
+  return text;
+}
+
+std::string uniquePath(const char* tag) {
+  static int counter = 0;
+  return "/tmp/tls_test_" + std::string(tag) + "_" + std::to_string(getpid()) + "_" +
+         std::to_string(counter++);
+}
+
+// Reads until a '\n' arrives (or EOF); returns what was read.
+kj::Promise<kj::String> readLine(kj::AsyncInputStream& in, kj::String sofar = kj::str()) {
+  if (sofar.size() > 0 && sofar.endsWith("\n")) return kj::mv(sofar);
+  auto buffer = kj::heapArray<char>(256);
+  auto& b = buffer;
+  auto read = in.tryRead(b.begin(), 1, b.size());
+  return read.then([&in, sofar = kj::mv(sofar), buffer = kj::mv(buffer)](size_t n) mutable
+                   -> kj::Promise<kj::String> {
+    if (n == 0) return kj::mv(sofar);
+    return readLine(in, kj::str(sofar, buffer.slice(0, n)));
+  });
+}
 
 // Fixture ------------------------------------------------------------------------------------
 
@@ -745,6 +802,90 @@ TEST_F(TlsTest, CancellingAndDestroyingAtAnyPointIsSafe) {
     auto pair = handshake();
     pair.client.stream->shutdownWrite();
     pair.client.stream = nullptr;
+  }
+}
+
+// Interop with the openssl command line (another TLS configuration, in another process) ----
+
+TEST_F(TlsTest, OurClientTalksToOpensslServer) {
+  TempFile key(*serverPem);
+  TempFile certificate(serverId->certificatePem());
+  for (const char* version: {"-tls1_3", "-tls1_2"}) {
+    auto socketPath = uniquePath("sock");
+    auto output = uniquePath("out");
+    // -Verify 1: the server requires a client certificate (and only logs that it is self-signed).
+    Child server("exec openssl s_server -quiet -rev -naccept 1 -Verify 1 " + std::string(version) +
+                 " -unix " + socketPath + " -unlink -key " + key.path + " -cert " +
+                 certificate.path + " >" + output + " 2>&1");
+    // Wait (bounded) for the server to listen.
+    kj::Maybe<kj::Own<kj::AsyncIoStream>> connection;
+    for (int attempt = 0; attempt < 200 && connection == nullptr; attempt++) {
+      struct stat info;
+      if (stat(socketPath.c_str(), &info) == 0) {
+        auto connect = io.provider->getNetwork()
+                           .parseAddress(kj::str("unix:", socketPath.c_str()))
+                           .then([](kj::Own<kj::NetworkAddress> a) { return a->connect(); });
+        kj::runCatchingExceptions([&]() { connection = wait(kj::mv(connect)); });
+      }
+      if (connection == nullptr) wait(io.provider->getTimer().afterDelay(50 * kj::MILLISECONDS));
+    }
+    KJ_IF_MAYBE(c, connection) {
+      auto session = wait(connect(kj::mv(*c), *clientId, serverId->fingerprint()));
+      EXPECT_TRUE(session.protocol == (version == std::string("-tls1_3") ? "TLSv1.3" : "TLSv1.2"))
+          << session.protocol.cStr();
+      wait(session.stream->write("hello, capnp\n", 13));
+      auto line = wait(readLine(*session.stream));
+      EXPECT_TRUE(line == "pnpac ,olleh\n") << line.cStr();
+      // Our close_notify ends the server's only connection, and so the server.
+      session.stream->shutdownWrite();
+      kj::byte rest[64];
+      kj::runCatchingExceptions([&]() { wait(readSome(*session.stream, rest, sizeof(rest))); });
+      int status = server.wait();
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << readFile(output);
+    } else {
+      ADD_FAILURE() << "openssl s_server did not start: " << readFile(output);
+    }
+    unlink(socketPath.c_str());
+    unlink(output.c_str());
+  }
+}
+
+TEST_F(TlsTest, OpensslClientTalksToOurServer) {
+  auto clientPem = generateRsaKeyPem();
+  auto clientIdentity = Identity::fromPem(clientPem);
+  TempFile key(clientPem);
+  TempFile certificate(clientIdentity->certificatePem());
+  for (const char* version: {"-tls1_3", "-tls1_2"}) {
+    auto socketPath = uniquePath("sock");
+    auto output = uniquePath("out");
+    auto listener = wait(io.provider->getNetwork().parseAddress(kj::str("unix:", socketPath.c_str())))
+                        ->listen();
+    // -quiet implies -ign_eof: the client stays until our close_notify, then prints what it got.
+    Child client("printf 'ping\\n' | exec openssl s_client -quiet " + std::string(version) +
+                 " -unix " + socketPath + " -cert " + certificate.path + " -key " + key.path +
+                 " >" + output + " 2>/dev/null");
+    auto session = wait(listener->accept().then([&](kj::Own<kj::AsyncIoStream> socket) {
+      return accept(kj::mv(socket), *serverId, /*requireClientCertificate=*/true);
+    }));
+    EXPECT_TRUE(session.protocol == (version == std::string("-tls1_3") ? "TLSv1.3" : "TLSv1.2"))
+        << session.protocol.cStr();
+    KJ_IF_MAYBE(fp, session.peerFingerprint) {
+      EXPECT_TRUE(fp->asPtr() == clientIdentity->fingerprint());
+    } else {
+      ADD_FAILURE() << "the client's fingerprint";
+    }
+    auto line = wait(readLine(*session.stream));
+    EXPECT_TRUE(line == "ping\n") << line.cStr();
+    wait(session.stream->write("pong\n", 5));
+    session.stream->shutdownWrite();
+    // The client leaves when it sees close_notify (with or without its own).
+    kj::byte rest[64];
+    kj::runCatchingExceptions([&]() { wait(readSome(*session.stream, rest, sizeof(rest))); });
+    int status = client.wait();
+    EXPECT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(readFile(output), "pong\n");
+    unlink(socketPath.c_str());
+    unlink(output.c_str());
   }
 }
 

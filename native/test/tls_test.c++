@@ -356,6 +356,26 @@ TEST_F(TlsTest, LoadsEcKeysInBothFormats) {
   auto pkcs8 = cliKey("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384");
   ASSERT_TRUE(pkcs8.startsWith("-----BEGIN PRIVATE KEY-----")) << pkcs8.cStr();
   EXPECT_EQ(hex(Identity::fromPem(pkcs8)->fingerprint()), cliFingerprint(pkcs8));
+
+  // EC identities serve and connect, with TLS 1.3 and 1.2.
+  auto ecServer = Identity::fromPem(sec1);
+  auto ecClient = Identity::fromPem(pkcs8);
+  for (int maxVersion: {0, testing::TLS_1_2}) {
+    testing::Options options;
+    options.maxVersion = maxVersion;
+    auto pipe = io.provider->newTwoWayPipe();
+    auto server = testing::accept(kj::mv(pipe.ends[0]), *ecServer, true, options)
+                      .eagerlyEvaluate(nullptr);
+    auto client = testing::connect(kj::mv(pipe.ends[1]), *ecClient, ecServer->fingerprint(), {})
+                      .eagerlyEvaluate(nullptr);
+    Pair pair{wait(kj::mv(client)), wait(kj::mv(server))};
+    KJ_IF_MAYBE(fp, pair.server.peerFingerprint) {
+      EXPECT_TRUE(fp->asPtr() == ecClient->fingerprint());
+    } else {
+      ADD_FAILURE() << "the EC client's fingerprint";
+    }
+    exchange(pair, 100000);
+  }
 }
 
 TEST_F(TlsTest, GeneratedCertificateFollowsTheRules) {

@@ -340,6 +340,17 @@ TEST_F(TlsTest, GeneratedKeyIsPkcs8AndFingerprintMatchesOpensslCli) {
   EXPECT_FALSE(clientId->fingerprint() == serverId->fingerprint());
 }
 
+TEST_F(TlsTest, LoadsKeysWithCrLfOrBesideACertificate) {
+  std::string crlf;
+  for (char c: *serverPem) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  EXPECT_TRUE(Identity::fromPem(kj::StringPtr(crlf.c_str()))->fingerprint() == serverId->fingerprint());
+  auto both = kj::str(serverId->certificatePem(), *serverPem);
+  EXPECT_TRUE(Identity::fromPem(both)->fingerprint() == serverId->fingerprint());
+}
+
 TEST_F(TlsTest, LoadsPkcs1RsaKeys) {
   TempFile file(*serverPem);
   auto pkcs1 = cliKey("openssl pkey -in " + file.path + " -traditional");

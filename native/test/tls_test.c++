@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <kj/async-io.h>
 #include <kj/debug.h>
+#include <atomic>
 #include <memory>
 #include <kj/encoding.h>
+#include <kj/thread.h>
 #include <kj/vector.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -638,6 +640,33 @@ TEST_F(TlsTest, CoalescingMessageStreamOverTls) {
   wait(kj::mv(c));
   wait(kj::mv(a));
   wait(kj::mv(b));
+}
+
+TEST_F(TlsTest, SessionsOnSeveralThreadsShareIdentities) {
+  // One identity, used by event loops on several threads at once (a vat with several loops).
+  std::atomic<unsigned> done{0};
+  {
+    kj::Vector<kj::Own<kj::Thread>> threads;
+    for (int t = 0; t < 3; t++) {
+      threads.add(kj::heap<kj::Thread>([&done]() {
+        auto io = kj::setupAsyncIo();
+        for (int i = 0; i < 10; i++) {
+          auto pipe = io.provider->newTwoWayPipe();
+          auto server = accept(kj::mv(pipe.ends[0]), *serverId, false).eagerlyEvaluate(nullptr);
+          auto client = connect(kj::mv(pipe.ends[1]), *clientId, serverId->fingerprint())
+                            .eagerlyEvaluate(nullptr);
+          auto s = server.wait(io.waitScope);
+          auto c = client.wait(io.waitScope);
+          c.stream->write("x", 1).wait(io.waitScope);
+          kj::byte b;
+          KJ_ASSERT(s.stream->tryRead(&b, 1, 1).wait(io.waitScope) == 1 && b == 'x');
+          KJ_ASSERT(ERR_peek_error() == 0);
+          done++;
+        }
+      }));
+    }
+  }
+  EXPECT_EQ(done.load(), 30u);
 }
 
 // Authentication -----------------------------------------------------------------------------

@@ -31,8 +31,11 @@
 //   * On the session stream: FAILED "TLS error: <reasons>" for a corrupt or forged record or an
 //     alert; DISCONNECTED "TLS stream truncated: …" when the peer closes the underlying stream
 //     without close_notify (at or inside a record). A close_notify ends reads cleanly (0 bytes).
-//   A handshake never hangs on garbage it can parse as not-TLS, but one waiting for bytes that
-//   never come waits for ever: the caller bounds it with a timeout (cancelling is safe).
+//   * Errors of the underlying stream (reads and writes) pass through unchanged.
+//   A handshake fails as soon as what arrives is not TLS; a peer that sends nothing, or stops
+//   half-way, is waited for indefinitely: the caller bounds the handshake with a timeout
+//   (cancelling is safe). Suggested mapping: isAuthenticationFailure() → a typed authentication
+//   exception; other FAILED → a TLS/protocol error; DISCONNECTED → disconnected.
 //
 // The session stream
 //   * Full duplex: one read and one write may be outstanding at the same time (KJ rule: at most
@@ -47,8 +50,10 @@
 //   * set/getsockopt, getsockname, getpeername, whenWriteDisconnected and abortRead go to the
 //     underlying stream; getFd() is null (raw bytes must not bypass TLS).
 //   * Destroying the stream (or a pending connect/accept promise) cancels everything at once
-//     and sends nothing (no close_notify). Use on the thread of the event loop that owns the
-//     underlying stream. Nothing is left on the thread's OpenSSL error queue.
+//     and sends nothing more (no close_notify). Use on the thread of the event loop that owns
+//     the underlying stream. Nothing is left on the thread's OpenSSL error queue.
+//   * Memory per session: 64 KiB of ciphertext read buffer, OpenSSL's own 64 KiB read buffer,
+//     and two output buffers that grow to the largest batch written (≤ ~300 KiB each).
 
 #pragma once
 

@@ -24,6 +24,9 @@ namespace {
 constexpr size_t READ_CHUNK_BYTES = 64 * 1024;     // ciphertext read from the stream at once
 constexpr size_t RECORD_BYTES = 16 * 1024;         // largest TLS record payload
 constexpr size_t WRITE_AHEAD_BYTES = 256 * 1024;   // ciphertext encrypted ahead of the stream
+constexpr size_t RECORD_OVERHEAD_BYTES = 256;       // header, tag, padding: generous
+// Most ciphertext an output buffer holds: WRITE_AHEAD_BYTES, plus one more record's worth.
+constexpr size_t OUTPUT_BUFFER_BYTES = WRITE_AHEAD_BYTES + 2 * (RECORD_BYTES + RECORD_OVERHEAD_BYTES);
 
 #define TLS_FAIL(type, ...)                                                       \
   ::kj::Exception(::kj::Exception::Type::type, __FILE__, __LINE__, ::kj::str(__VA_ARGS__))
@@ -38,7 +41,8 @@ public:
   void clear() { used = 0; }
   void append(const void* bytes, size_t count) {
     if (used + count > data.size()) {
-      auto bigger = kj::heapArray<kj::byte>(std::max(used + count, data.size() * 2));
+      auto bigger = kj::heapArray<kj::byte>(
+          std::max(used + count, std::min(data.size() * 2, OUTPUT_BUFFER_BYTES)));
       if (used > 0) memcpy(bigger.begin(), data.begin(), used);
       data = kj::mv(bigger);
     }
@@ -347,11 +351,11 @@ private:
         used = 0;
       } else if (staged == 0 && index + 1 == pieces.size()) {
         // The last piece, nothing staged: straight from the caller's memory.
-        used = std::min(piece.size(), WRITE_AHEAD_BYTES);
+        used = std::min(piece.size(), encryptRoom());
         encrypt(piece.begin(), used);
       } else if (staged == 0 && piece.size() >= RECORD_BYTES) {
         // Whole records straight from the caller's memory.
-        used = std::min(piece.size() / RECORD_BYTES * RECORD_BYTES, WRITE_AHEAD_BYTES);
+        used = std::min(piece.size() / RECORD_BYTES * RECORD_BYTES, encryptRoom());
         encrypt(piece.begin(), used);
       } else {
         // Small pieces are packed into full records.
@@ -384,6 +388,12 @@ private:
     }
     kick();
     return waitWritten(queuedBytes);
+  }
+
+  // How much plaintext to encrypt at once: whole records up to WRITE_AHEAD_BYTES of output.
+  size_t encryptRoom() const {
+    size_t room = outgoing.size() < WRITE_AHEAD_BYTES ? WRITE_AHEAD_BYTES - outgoing.size() : 0;
+    return std::max(RECORD_BYTES, room / RECORD_BYTES * RECORD_BYTES);
   }
 
   void encrypt(const kj::byte* data, size_t size) {

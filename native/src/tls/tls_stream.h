@@ -53,7 +53,7 @@
 //     and sends nothing more (no close_notify). Use on the thread of the event loop that owns
 //     the underlying stream. Nothing is left on the thread's OpenSSL error queue.
 //   * Memory per session: 64 KiB of ciphertext read buffer, OpenSSL's own 64 KiB read buffer,
-//     and two output buffers that grow to the largest batch written (≤ ~300 KiB each).
+//     and two output buffers that grow with the writes to at most ~290 KiB each.
 
 #pragma once
 

@@ -5,7 +5,7 @@ namespace Capnp.Native;
 
 /// <summary>
 /// The vat options of the seed's command line, for any program to add to its own
-/// System.CommandLine command and bind to <see cref="VatNetworkOptions"/>:
+/// System.CommandLine command and bind to <see cref="VatOptions"/>:
 /// <list type="bullet">
 /// <item><c>--capnp-secret-key-file PATH</c>: the vat's secret key, created (mode 0600) when missing; <c>""</c> for an ephemeral key;</item>
 /// <item><c>--capnp-listen-address tcp:HOST:PORT | tcp:[V6]:PORT | unix:PATH</c>: where to accept connections (a relative unix path is made absolute);</item>
@@ -23,8 +23,8 @@ namespace Capnp.Native;
 /// vatOptions.AddTo(root);
 /// root.SetAction(parseResult =>
 /// {
-///     VatNetworkOptions network = vatOptions.GetNetworkOptions(parseResult);
-///     // ... start the vat
+///     VatOptions options = vatOptions.GetVatOptions(parseResult) with { Bootstrap = new EchoImpl() };
+///     // ... await Vat.StartAsync(options)
 /// });
 /// return root.Parse(args).Invoke();
 /// </code>
@@ -76,20 +76,19 @@ public sealed class VatCommandLineOptions
 
     /// <summary>
     /// Binds a parse result (without errors, as in a command's action) to the vat's options:
-    /// loads the secret key file, or creates it (mode 0600) when missing; the public address
-    /// defaults to the listen address.
+    /// loads the secret key file, or creates it (mode 0600) when missing; without a public
+    /// address, the vat publishes its bound listen address.
     /// </summary>
     /// <exception cref="VatIdentityException">The key file exists but is not a usable key, or cannot be created.</exception>
-    public VatNetworkOptions GetNetworkOptions(ParseResult parseResult)
+    public VatOptions GetVatOptions(ParseResult parseResult)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         var keyFile = parseResult.GetValue(SecretKeyFile);
-        var listen = parseResult.GetValue(ListenAddress);
-        return new VatNetworkOptions
+        return new VatOptions
         {
             Identity = string.IsNullOrEmpty(keyFile) ? null : VatIdentity.LoadOrCreate(keyFile),
-            ListenAddress = listen,
-            PublicAddress = parseResult.GetValue(PublicAddress) ?? listen,
+            ListenAddress = parseResult.GetValue(ListenAddress),
+            PublicAddress = parseResult.GetValue(PublicAddress),
             DisableTls = parseResult.GetValue(DisableTls),
         };
     }

@@ -36,9 +36,14 @@ typedef enum capnp_status {
   /** The loop's thread failed (an exception escaped the KJ event loop): the loop refuses every
    * command and has failed all its work. */
   CAPNP_STATUS_LOOP_FAILED = 20,
+  /** TLS authentication failed: the server's key is not the expected one, or a client without a
+   * certificate met a server that requires one. */
+  CAPNP_STATUS_AUTHENTICATION_FAILED = 21,
   CAPNP_EVENT_INCOMING_CALL = 64,
   CAPNP_EVENT_CALL_CANCELLED = 65,
   CAPNP_EVENT_SERVER_RELEASED = 66,
+  CAPNP_EVENT_RESTORE = 67,
+  CAPNP_EVENT_RESTORER_RELEASED = 68,
 } capnp_status;
 
 /** A KJ event loop running on a dedicated thread owned by the shim. */
@@ -61,6 +66,10 @@ typedef struct capnp_connection capnp_connection;
 
 /** A listening socket that accepts two-party connections. */
 typedef struct capnp_listener capnp_listener;
+
+/** A vat's TLS identity: a private key and a self-signed certificate for it (CN=capnp). Peers
+ * know a vat by the SHA-256 of its key's DER SubjectPublicKeyInfo. Immutable; any thread. */
+typedef struct capnp_tls_identity capnp_tls_identity;
 
 /** The resolving end of a promise capability (see capnp_promise_cap_create). */
 typedef struct capnp_resolver capnp_resolver;
@@ -85,6 +94,34 @@ typedef struct capnp_counters {
   int64_t blobs_sent_by_reference;
 } capnp_counters;
 
+/** How a listener serves its connections (see capnp_listen). */
+typedef struct capnp_listen_options {
+  /** Offered to every connection (nullable, referenced). */
+  capnp_cap* bootstrap;
+  /** Non-zero: peers may also ask for services by ID (see capnp_listen). */
+  uint64_t restorer_tag;
+  /** Non-null: connections are TLS, served with this identity (referenced). Null: plain. */
+  capnp_tls_identity* tls_identity;
+  /** With TLS: non-zero refuses clients that present no certificate (else they are anonymous). */
+  int32_t require_client_certificate;
+  /** With TLS: a client that has not completed its handshake after this long is dropped (0: 10 s). */
+  uint32_t handshake_timeout_ms;
+} capnp_listen_options;
+
+/** How to connect (see capnp_connect). */
+typedef struct capnp_connect_options {
+  /** Offered to the peer (nullable, referenced). */
+  capnp_cap* bootstrap;
+  /** Non-null with a fingerprint: connect with TLS, presenting this identity (referenced). */
+  capnp_tls_identity* tls_identity;
+  /** The server's key fingerprint (32 bytes, SHA-256 of its DER SubjectPublicKeyInfo): the
+   * server is authenticated by it alone. Null: a plain connection. */
+  const uint8_t* server_fingerprint;
+  size_t server_fingerprint_len;
+  /** With TLS: the handshake fails after this long (0: 10 s). */
+  uint32_t handshake_timeout_ms;
+} capnp_connect_options;
+
 /** A serving listener's statistics (see capnp_listener_serve). */
 typedef struct capnp_listener_stats {
   /** Connections served now. */
@@ -95,6 +132,8 @@ typedef struct capnp_listener_stats {
   uint64_t accepted;
   /** Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors. */
   uint64_t accept_failures;
+  /** TLS handshakes that failed or timed out (the connection was dropped). */
+  uint64_t handshake_failures;
 } capnp_listener_stats;
 
 /** One segment of a message in the standard encoding; size is in bytes, a multiple of 8. */
@@ -141,6 +180,16 @@ typedef struct capnp_incoming_call {
   uint32_t reserved;
   capnp_message_view params;
 } capnp_incoming_call;
+
+/** The payload of a CAPNP_EVENT_RESTORE event, delivered with a listener's restorer tag: a peer
+ * asked for the service with this ID (raw bytes; valid only during the callback). The receiver
+ * owns the resolver and consumes it exactly once: capnp_resolver_resolve with the service, or
+ * capnp_resolver_reject (e.g. FAILED "Unknown persistent service ID"). */
+typedef struct capnp_restore_request {
+  capnp_resolver* resolver;
+  const uint8_t* service_id;
+  size_t service_id_len;
+} capnp_restore_request;
 
 /** The one completion callback, registered once by capnp_initialize. It is called on a loop
  * thread when an asynchronous operation ends. tag identifies the operation (chosen by the
@@ -257,9 +306,14 @@ CAPNP_NATIVE_API int32_t capnp_call_return(capnp_call* call, const capnp_segment
 CAPNP_NATIVE_API int32_t capnp_call_fail(capnp_call* call, int32_t kind, const char* message, size_t message_len);
 
 /** Starts listening. address is "tcp:HOST:PORT" (an IPv6 host in brackets) or "unix:PATH";
- * port 0 picks a free port. bootstrap (nullable, referenced) is offered to every connection.
- * tag completes with the bound address in the same syntax (UTF-8). */
-CAPNP_NATIVE_API int32_t capnp_listen(capnp_loop* loop, const char* address, size_t address_len, capnp_cap* bootstrap, uint64_t tag, capnp_listener** out_listener);
+ * port 0 picks a free port; a stale unix socket file is replaced, and the listener removes its
+ * own when released. options (nullable: plain, no bootstrap) say what connections are offered
+ * and whether they are TLS. With a restorer tag, peers may also ask for services by ID
+ * (Bootstrap.deprecatedObjectId as Text): each such request arrives as a CAPNP_EVENT_RESTORE
+ * event with the restorer tag (the empty ID is the bootstrap, without an event);
+ * CAPNP_EVENT_RESTORER_RELEASED arrives once when no connection can ask any more, even when this
+ * call fails. tag completes with the bound address in the same syntax (UTF-8). */
+CAPNP_NATIVE_API int32_t capnp_listen(capnp_loop* loop, const char* address, size_t address_len, const capnp_listen_options* options, uint64_t tag, capnp_listener** out_listener);
 
 /** Accepts the next connection. tag completes with a capnp_connection* (the payload holds the
  * pointer; the receiver owns it). */
@@ -279,9 +333,23 @@ CAPNP_NATIVE_API int32_t capnp_listener_read_stats(capnp_listener* listener, uin
  * close. */
 CAPNP_NATIVE_API void capnp_listener_release(capnp_listener* listener);
 
-/** Connects to address (syntax as for capnp_listen), offering bootstrap (nullable) to the peer.
- * tag completes with a capnp_connection* as for capnp_listener_accept. */
-CAPNP_NATIVE_API int32_t capnp_connect(capnp_loop* loop, const char* address, size_t address_len, capnp_cap* bootstrap, uint64_t tag);
+/** Connects to address (syntax as for capnp_listen); options (nullable: plain, no bootstrap) say
+ * what is offered to the peer and whether to use TLS. tag completes with a capnp_connection* as
+ * for capnp_listener_accept; a server whose key is not the expected one fails it with
+ * CAPNP_STATUS_AUTHENTICATION_FAILED. */
+CAPNP_NATIVE_API int32_t capnp_connect(capnp_loop* loop, const char* address, size_t address_len, const capnp_connect_options* options, uint64_t tag);
+
+/** Loads a TLS identity from a private key in PEM (PKCS#8 RSA or EC, PKCS#1 RSA, SEC1 EC; RSA
+ * keys of at least 2048 bits) and makes its certificate. A bad key fails with FAILED naming the
+ * problem. */
+CAPNP_NATIVE_API int32_t capnp_tls_identity_create(const uint8_t* key_pem, size_t key_pem_len, capnp_tls_identity** out_identity);
+
+/** Releases the handle; listeners and connections that use the identity keep it. */
+CAPNP_NATIVE_API void capnp_tls_identity_release(capnp_tls_identity* identity);
+
+/** Writes the peer's TLS key fingerprint (32 bytes) and sets *out_known to 1, or sets it to 0 for
+ * a plain connection or an anonymous client (TLS without a certificate). Any thread. */
+CAPNP_NATIVE_API int32_t capnp_connection_peer_fingerprint(capnp_connection* connection, uint8_t* out_fingerprint, size_t fingerprint_len, int32_t* out_known);
 
 /** Runs a two-party connection over an already connected socket, taking ownership of fd.
  * is_server selects the two-party side (the two ends must differ). tag completes as for
@@ -290,6 +358,10 @@ CAPNP_NATIVE_API int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, 
 
 /** Returns the peer's bootstrap capability (a promise until the peer answers). */
 CAPNP_NATIVE_API int32_t capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap);
+
+/** Returns the peer's service with the given ID (raw bytes, sent as Text; a promise until the peer
+ * answers), as the seed's vats ask for a sturdy ref's service. An empty ID is the bootstrap. */
+CAPNP_NATIVE_API int32_t capnp_connection_restore(capnp_connection* connection, const uint8_t* service_id, size_t service_id_len, capnp_cap** out_cap);
 
 /** Completes tag when the connection is lost (OK when the peer closed it cleanly, else the
  * failure). */

@@ -190,7 +190,7 @@ void Loop::track(uint64_t tag, kj::Promise<void> operation) {
     // The canceler is attached after the wrapped promise, so it outlives its adapter.
     (*tasks)->add(wrapped
         .catch_([this, tag](kj::Exception&& exception) {
-          finish(tag, statusOf(exception.getType()), exception.getDescription().asBytes());
+          finish(tag, statusOf(exception), exception.getDescription().asBytes());
         })
         .attach(kj::mv(canceler)));
   } else {

@@ -4,6 +4,8 @@
 #include "handles.h"
 #include "objects.h"
 #include "referenced_segments.h"
+#include "restorer.h"
+#include "tls/tls_stream.h"
 #include "transport/coalescing_message_stream.h"
 #include "unix_socket_file.h"
 
@@ -68,6 +70,30 @@ void configureTcpStream(kj::AsyncIoStream& stream, bool outgoing) {
   }
 }
 
+constexpr kj::Duration DEFAULT_HANDSHAKE_TIMEOUT = 10 * kj::SECONDS;
+
+kj::Duration handshakeTimeout(uint32_t milliseconds) {
+  return milliseconds == 0 ? DEFAULT_HANDSHAKE_TIMEOUT : milliseconds * kj::MILLISECONDS;
+}
+
+// A byte stream ready for RPC: plain, or a TLS session and what it says of the peer.
+struct SecuredStream {
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Maybe<kj::Array<kj::byte>> peerFingerprint;
+};
+
+// Fails `handshake` with DISCONNECTED "TLS handshake timed out" unless it completes in time, so a
+// peer that never finishes its handshake cannot hold a connection (and its descriptor) forever.
+kj::Promise<SecuredStream> withinTimeout(Loop& loop, kj::Duration timeout, kj::Promise<tls::Session> handshake) {
+  return handshake
+      .then([](tls::Session session) {
+        return SecuredStream{kj::mv(session.stream), kj::mv(session.peerFingerprint)};
+      })
+      .exclusiveJoin(loop.io().provider->getTimer().afterDelay(timeout).then([]() -> SecuredStream {
+        kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "TLS handshake timed out"));
+      }));
+}
+
 void configureTcpListener(kj::ConnectionReceiver& receiver) {
   int one = 1;
   int idle = KEEPALIVE_IDLE_SECONDS;
@@ -85,16 +111,19 @@ public:
   ~Connection() noexcept(false) { counters().liveConnections--; }
 
   // Loop thread.
+  // With a restorer, peers may ask for services by ID; it also answers plain bootstraps.
   void start(kj::Own<kj::AsyncIoStream> stream, Side side,
-             kj::Maybe<capnp::Capability::Client> bootstrap) {
-    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap));
+             kj::Maybe<capnp::Capability::Client> bootstrap,
+             kj::Maybe<kj::Own<ServiceRestorer>> restorer = nullptr) {
+    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap), kj::mv(restorer));
     lossWatch = live().network.onDisconnect()
         .then([this]() { loop().connectionLost(); })
         .eagerlyEvaluate(nullptr);
     attach();
   }
 
-  capnp::Capability::Client peerBootstrap() {
+  // The peer's service with this ID (sent as Text), or its bootstrap when the ID is empty.
+  capnp::Capability::Client peerService(kj::ArrayPtr<const kj::byte> serviceId) {
     auto& s = live();
     // Entering the engine for a connection it has shut down aborts the process (see
     // LeasingVatNetwork::isShutDown): a peer that connects and leaves at once must not be able
@@ -102,15 +131,30 @@ public:
     if (s.leasing.isShutDown()) {
       throw ShimError{CAPNP_STATUS_DISCONNECTED, kj::str("the peer has disconnected")};
     }
-    capnp::word scratch[4];
-    memset(scratch, 0, sizeof(scratch));
-    capnp::MallocMessageBuilder message(scratch);
-    auto vatId = message.getRoot<VatId>();
+    capnp::MallocMessageBuilder message;
+    auto vatId = message.initRoot<VatId>();
     vatId.setSide(s.side == Side::CLIENT ? Side::SERVER : Side::CLIENT);
-    return s.rpc.bootstrap(vatId);
+    if (serviceId.size() == 0) return s.rpc.bootstrap(vatId);
+    capnp::MallocMessageBuilder objectIdMessage;
+    auto objectId = objectIdMessage.getRoot<capnp::AnyPointer>();
+    objectId.setAs<capnp::Text>(capnp::Text::Reader(
+        reinterpret_cast<const char*>(serviceId.begin()), serviceId.size()));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // The seed's vats name services this way (the "deprecated" 0.4-style object ID).
+    return s.rpc.restore(vatId, objectId.asReader());
+#pragma GCC diagnostic pop
   }
 
   kj::Promise<void> onDisconnect() { return live().network.onDisconnect(); }
+
+  // The peer's TLS key fingerprint: set once on the loop thread before the handle is handed
+  // out, then only read (from any thread). Null for a plain connection or an anonymous client.
+  void setPeerFingerprint(kj::Maybe<kj::Array<kj::byte>> fingerprint) { peerFingerprint = kj::mv(fingerprint); }
+  kj::Maybe<kj::ArrayPtr<const kj::byte>> getPeerFingerprint() const {
+    KJ_IF_MAYBE(f, peerFingerprint) { return f->asPtr(); }
+    return nullptr;
+  }
 
 protected:
   void dropState() override {
@@ -123,16 +167,26 @@ protected:
 private:
   struct State {
     State(Loop& loop, kj::Own<kj::AsyncIoStream> streamParam, Side side,
-          kj::Maybe<capnp::Capability::Client> bootstrap)
-        : stream(kj::mv(streamParam)), messages(*stream), side(side), network(messages, side),
-          leasing(loop, network, messages), rpc(makeRpcSystem(leasing, kj::mv(bootstrap))) {}
+          kj::Maybe<capnp::Capability::Client> bootstrap, kj::Maybe<kj::Own<ServiceRestorer>> restorerParam)
+        : restorer(kj::mv(restorerParam)), stream(kj::mv(streamParam)), messages(*stream), side(side),
+          network(messages, side), leasing(loop, network, messages),
+          rpc(makeRpcSystem(leasing, kj::mv(bootstrap), restorer)) {}
 
     static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetworkBase& network,
-                                                 kj::Maybe<capnp::Capability::Client> bootstrap) {
+                                                 kj::Maybe<capnp::Capability::Client> bootstrap,
+                                                 kj::Maybe<kj::Own<ServiceRestorer>>& restorer) {
+      KJ_IF_MAYBE(r, restorer) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        return capnp::makeRpcServer(network, **r);
+#pragma GCC diagnostic pop
+      }
       KJ_IF_MAYBE(client, bootstrap) { return capnp::makeRpcServer(network, kj::mv(*client)); }
       return capnp::makeRpcClient(network);
     }
 
+    // Declared first, destroyed last: the RpcSystem refers to it.
+    kj::Maybe<kj::Own<ServiceRestorer>> restorer;
     kj::Own<kj::AsyncIoStream> stream;
     capnp_native::CoalescingMessageStream messages;
     Side side;
@@ -150,6 +204,7 @@ private:
   kj::Maybe<kj::Own<State>> state;
   // Tells the loop when the peer goes away (see Loop::whenConnectionLost).
   kj::Maybe<kj::Promise<void>> lossWatch;
+  kj::Maybe<kj::Array<kj::byte>> peerFingerprint;
 };
 
 // Listens for connections. Either the managed side accepts them one by one (accept(), each
@@ -160,10 +215,18 @@ public:
   using LoopObject::LoopObject;
 
   // Loop thread.
-  void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp,
-             kj::Maybe<capnp::Capability::Client> bootstrap,
+  // How the listener secures and serves what it accepts.
+  struct Offer {
+    kj::Maybe<capnp::Capability::Client> bootstrap;
+    kj::Maybe<kj::Own<ServiceRestorer>> restorer;
+    kj::Maybe<kj::Own<const TlsIdentity>> tls;
+    bool requireClientCertificate = false;
+    kj::Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  };
+
+  void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer,
              kj::Maybe<kj::Own<UnixSocketFile>> socketFile) {
-    state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(bootstrap));
+    state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(offer));
     this->socketFile = kj::mv(socketFile);
     attach();
   }
@@ -171,7 +234,9 @@ public:
   kj::Promise<Connection*> accept() {
     auto& s = live();
     return s.pendingAccepts.wrap(s.receiver->accept()).then([this](kj::Own<kj::AsyncIoStream> stream) {
-      return startConnection(kj::mv(stream));
+      return secure(kj::mv(stream));
+    }).then([this](SecuredStream secured) {
+      return startConnection(kj::mv(secured));
     });
   }
 
@@ -192,6 +257,7 @@ public:
     result.peak_connections = s.peakConnections;
     result.accepted = s.accepted;
     result.accept_failures = s.acceptFailures;
+    result.handshake_failures = s.handshakeFailures;
     return result;
   }
 
@@ -214,8 +280,8 @@ private:
   static constexpr kj::Duration MAX_ACCEPT_BACKOFF = 1 * kj::SECONDS;
 
   struct State {
-    State(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, kj::Maybe<capnp::Capability::Client> bootstrap)
-        : receiver(kj::mv(receiver)), tcp(tcp), bootstrap(kj::mv(bootstrap)), tasks(logTaskErrors) {}
+    State(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer)
+        : receiver(kj::mv(receiver)), tcp(tcp), offer(kj::mv(offer)), tasks(logTaskErrors) {}
     ~State() noexcept(false) {
       // Pending accepts use the receiver: they end before it goes.
       pendingAccepts.cancel(KJ_EXCEPTION(DISCONNECTED, "the listener was released"));
@@ -223,7 +289,7 @@ private:
 
     kj::Own<kj::ConnectionReceiver> receiver;
     bool tcp;
-    kj::Maybe<capnp::Capability::Client> bootstrap;
+    Offer offer;
     kj::Canceler pendingAccepts;
 
     // Serving.
@@ -232,6 +298,9 @@ private:
     uint32_t peakConnections = 0;
     uint64_t accepted = 0;
     uint64_t acceptFailures = 0;
+    // Accepted connections still in their TLS handshake (they count toward the maximum).
+    uint32_t handshaking = 0;
+    uint64_t handshakeFailures = 0;
     kj::Duration backoff = 0 * kj::SECONDS;
     // Fulfilled when a served connection goes while the accept loop waits for a free slot.
     kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> slotFreed;
@@ -253,14 +322,27 @@ private:
     throw ShimError{CAPNP_STATUS_DISPOSED, kj::str("the listener was released or its event loop disposed")};
   }
 
-  Connection* startConnection(kj::Own<kj::AsyncIoStream> stream) {
+  // The accepted stream, after the TLS handshake when the listener serves TLS.
+  kj::Promise<SecuredStream> secure(kj::Own<kj::AsyncIoStream> stream) {
     auto& s = live();
     if (s.tcp) configureTcpStream(*stream, false);
+    KJ_IF_MAYBE(identity, s.offer.tls) {
+      return withinTimeout(loop(), s.offer.handshakeTimeout,
+                           tls::accept(kj::mv(stream), (*identity)->get(), s.offer.requireClientCertificate));
+    }
+    return SecuredStream{kj::mv(stream), nullptr};
+  }
+
+  Connection* startConnection(SecuredStream secured) {
+    auto& s = live();
     auto connection = new Connection(loop());
     kj::Maybe<capnp::Capability::Client> bootstrap;
-    KJ_IF_MAYBE(client, s.bootstrap) { bootstrap = *client; }
+    KJ_IF_MAYBE(client, s.offer.bootstrap) { bootstrap = *client; }
+    kj::Maybe<kj::Own<ServiceRestorer>> restorer;
+    KJ_IF_MAYBE(r, s.offer.restorer) { restorer = kj::addRef(**r); }
     try {
-      connection->start(kj::mv(stream), Side::SERVER, kj::mv(bootstrap));
+      connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
+      connection->start(kj::mv(secured.stream), Side::SERVER, kj::mv(bootstrap), kj::mv(restorer));
     } catch (...) {
       loop().freeReleased(connection);
       throw;
@@ -268,9 +350,34 @@ private:
     return connection;
   }
 
+  // Serving: secures an accepted stream beside the accept loop, then serves it. A failed or
+  // timed-out handshake drops the connection and is counted.
+  void handshakeThenServe(kj::Own<kj::AsyncIoStream> stream) {
+    auto& s = live();
+    ++s.handshaking;
+    s.tasks.add(secure(kj::mv(stream))
+        .then([this](SecuredStream secured) {
+          --live().handshaking;
+          serveConnection(startConnection(kj::mv(secured)));
+        }, [this](kj::Exception&&) {
+          auto& s = live();
+          --s.handshaking;
+          ++s.handshakeFailures;
+        })
+        .then([this]() { slotMayBeFree(); }));
+  }
+
+  void slotMayBeFree() {
+    auto& s = live();
+    KJ_IF_MAYBE(fulfiller, s.slotFreed) {
+      (*fulfiller)->fulfill();
+      s.slotFreed = nullptr;
+    }
+  }
+
   kj::Promise<void> acceptLoop() {
     auto& s = live();
-    if (s.served.size() >= s.maxConnections) {
+    if (s.served.size() + s.handshaking >= s.maxConnections) {
       // At the limit: further peers wait in the kernel's backlog until a connection goes.
       auto paf = kj::newPromiseAndFulfiller<void>();
       s.slotFreed = kj::mv(paf.fulfiller);
@@ -278,9 +385,8 @@ private:
     }
     return s.pendingAccepts.wrap(s.receiver->accept())
         .then([this](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
-          auto& s = live();
-          s.backoff = 0 * kj::SECONDS;
-          serveConnection(startConnection(kj::mv(stream)));
+          live().backoff = 0 * kj::SECONDS;
+          handshakeThenServe(kj::mv(stream));
           return acceptLoop();
         }, [this](kj::Exception&& exception) -> kj::Promise<void> {
           auto& s = live();
@@ -310,10 +416,7 @@ private:
     auto& s = live();
     if (s.served.erase(connection) == 0) return;
     loop().freeReleased(connection);
-    KJ_IF_MAYBE(fulfiller, s.slotFreed) {
-      (*fulfiller)->fulfill();
-      s.slotFreed = nullptr;
-    }
+    slotMayBeFree();
   }
 
   kj::Maybe<kj::Own<State>> state;
@@ -334,19 +437,38 @@ void finishWithConnection(Loop& loop, uint64_t tag, Connection* connection) {
 }  // namespace capnp_native
 
 extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t address_len,
-                                capnp_cap* bootstrap, uint64_t tag, capnp_listener** out_listener) {
+                                const capnp_listen_options* options, uint64_t tag,
+                                capnp_listener** out_listener) {
   using namespace capnp_native;
   return guarded([&] {
     auto& owner = unwrapLoop(loop);
+    capnp_listen_options plain;
+    memset(&plain, 0, sizeof(plain));
+    const auto& given = options == nullptr ? plain : *options;
+    // First, so that the restorer tag is released (by its event) whatever fails below.
+    kj::Maybe<kj::Own<ServiceRestorer>> restorer;
+    if (given.restorer_tag != 0) restorer = kj::refcounted<ServiceRestorer>(owner, given.restorer_tag);
     requireArgument(tag != 0, "capnp_listen: tag 0 is reserved");
     requireArgument(out_listener != nullptr, "capnp_listen: null out-parameter");
     auto parsed = Address::parse(addressArgument(address, address_len));
-    Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
+    Cap* offered = given.bootstrap == nullptr ? nullptr : &unwrap(given.bootstrap);
+    kj::Maybe<kj::Own<const TlsIdentity>> tls;
+    if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
+    bool requireClientCertificate = given.require_client_certificate != 0;
+    auto timeout = handshakeTimeout(given.handshake_timeout_ms);
     auto listener = new Listener(owner);
-    postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), tag](Loop& loop) mutable {
-      auto bootstrapClient = optionalClient(offered);
+    postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), restorer = kj::mv(restorer),
+                                        tls = kj::mv(tls), requireClientCertificate, timeout,
+                                        tag](Loop& loop) mutable {
+      Listener::Offer offer;
+      offer.bootstrap = optionalClient(offered);
+      KJ_IF_MAYBE(r, restorer) { (*r)->setBootstrap(optionalClient(offered)); }
+      offer.restorer = kj::mv(restorer);
+      offer.tls = kj::mv(tls);
+      offer.requireClientCertificate = requireClientCertificate;
+      offer.handshakeTimeout = timeout;
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
-          .then([&loop, listener, parsed = kj::mv(parsed), bootstrapClient = kj::mv(bootstrapClient),
+          .then([&loop, listener, parsed = kj::mv(parsed), offer = kj::mv(offer),
                  tag](kj::Own<kj::NetworkAddress> resolved) mutable {
         kj::Maybe<kj::Own<UnixSocketFile>> socketFile;
         if (!parsed.isTcp) UnixSocketFile::clearStale(parsed.unixPath());
@@ -358,7 +480,7 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
         }
         auto bound = parsed.isTcp ? kj::str("tcp:", parsed.host, ":", receiver->getPort())
                                   : kj::str(parsed.kjAddress);
-        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(bootstrapClient), kj::mv(socketFile));
+        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(offer), kj::mv(socketFile));
         loop.finish(tag, CAPNP_STATUS_OK, bound.asBytes());
       }));
     });
@@ -418,28 +540,89 @@ extern "C" void capnp_listener_release(capnp_listener* listener) {
 }
 
 extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t address_len,
-                                 capnp_cap* bootstrap, uint64_t tag) {
+                                 const capnp_connect_options* options, uint64_t tag) {
   using namespace capnp_native;
   return guarded([&] {
     auto& owner = unwrapLoop(loop);
     requireArgument(tag != 0, "capnp_connect: tag 0 is reserved");
+    capnp_connect_options plain;
+    memset(&plain, 0, sizeof(plain));
+    const auto& given = options == nullptr ? plain : *options;
     auto parsed = Address::parse(addressArgument(address, address_len));
-    Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
-    owner.post({tag, [offered, parsed = kj::mv(parsed), tag](Loop& loop) mutable {
+    Cap* offered = given.bootstrap == nullptr ? nullptr : &unwrap(given.bootstrap);
+    // TLS: the identity we present and the fingerprint the server must have.
+    kj::Maybe<kj::Own<const TlsIdentity>> tls;
+    kj::Array<kj::byte> expected;
+    if (given.server_fingerprint != nullptr) {
+      requireArgument(given.server_fingerprint_len == tls::FINGERPRINT_BYTES,
+                      "capnp_connect: a server fingerprint is 32 bytes (SHA-256)");
+      requireArgument(given.tls_identity != nullptr, "capnp_connect: TLS needs an identity to present");
+      tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
+      expected = kj::heapArray<kj::byte>(kj::arrayPtr(given.server_fingerprint, given.server_fingerprint_len));
+    }
+    auto timeout = handshakeTimeout(given.handshake_timeout_ms);
+    owner.post({tag, [offered, parsed = kj::mv(parsed), tls = kj::mv(tls), expected = kj::mv(expected),
+                      timeout, tag](Loop& loop) mutable {
       auto bootstrapClient = optionalClient(offered);
       bool tcp = parsed.isTcp;
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
           .then([](kj::Own<kj::NetworkAddress> resolved) {
             return resolved->connect().attach(kj::mv(resolved));
           })
-          .then([&loop, tcp, bootstrapClient = kj::mv(bootstrapClient), tag](
-                    kj::Own<kj::AsyncIoStream> stream) mutable {
+          .then([&loop, tcp, tls = kj::mv(tls), expected = kj::mv(expected), timeout](
+                    kj::Own<kj::AsyncIoStream> stream) mutable -> kj::Promise<SecuredStream> {
             if (tcp) configureTcpStream(*stream, true);
+            KJ_IF_MAYBE(identity, tls) {
+              return withinTimeout(loop, timeout, tls::connect(kj::mv(stream), (*identity)->get(), expected))
+                  .attach(kj::mv(*identity));
+            }
+            return SecuredStream{kj::mv(stream), nullptr};
+          })
+          .then([&loop, bootstrapClient = kj::mv(bootstrapClient), tag](SecuredStream secured) mutable {
             auto connection = new Connection(loop);
-            connection->start(kj::mv(stream), Side::CLIENT, kj::mv(bootstrapClient));
+            connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
+            connection->start(kj::mv(secured.stream), Side::CLIENT, kj::mv(bootstrapClient));
             finishWithConnection(loop, tag, connection);
           }));
     }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_tls_identity_create(const uint8_t* key_pem, size_t key_pem_len,
+                                             capnp_tls_identity** out_identity) {
+  using namespace capnp_native;
+  return guarded([&] {
+    requireArgument(key_pem != nullptr && key_pem_len > 0, "capnp_tls_identity_create: empty key");
+    requireArgument(out_identity != nullptr, "capnp_tls_identity_create: null out-parameter");
+    auto identity = kj::atomicRefcounted<TlsIdentity>(tls::Identity::fromPem(kj::arrayPtr(key_pem, key_pem_len)));
+    *out_identity = wrap(new TlsIdentityHandle{kj::mv(identity)});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" void capnp_tls_identity_release(capnp_tls_identity* identity) {
+  using namespace capnp_native;
+  if (identity == nullptr) return;
+  guarded([&] {
+    delete &unwrap(identity);
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_peer_fingerprint(capnp_connection* connection, uint8_t* out_fingerprint,
+                                                     size_t fingerprint_len, int32_t* out_known) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(connection);
+    requireArgument(out_known != nullptr, "capnp_connection_peer_fingerprint: null out-parameter");
+    *out_known = 0;
+    KJ_IF_MAYBE(fingerprint, source.getPeerFingerprint()) {
+      requireArgument(out_fingerprint != nullptr && fingerprint_len >= fingerprint->size(),
+                      "capnp_connection_peer_fingerprint: the buffer takes 32 bytes");
+      memcpy(out_fingerprint, fingerprint->begin(), fingerprint->size());
+      *out_known = 1;
+    }
     return CAPNP_STATUS_OK;
   });
 }
@@ -476,22 +659,45 @@ extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_
   });
 }
 
+namespace capnp_native {
+namespace {
+
+// A Cap for the peer's service; a failure to ask (e.g. the peer already left) is a broken one.
+Cap* peerServiceCap(Connection& source, kj::Array<kj::byte> serviceId) {
+  auto cap = new Cap(source.loop());
+  postOrDelete(source.loop(), cap, [&source, cap, serviceId = kj::mv(serviceId)](Loop&) {
+    try {
+      cap->fill(source.peerService(serviceId));
+    } catch (...) {
+      auto error = describeCurrentException();
+      cap->fill(capnp::Capability::Client(capnp::newBrokenCap(kj::Exception(
+          exceptionTypeOf(error.status), __FILE__, __LINE__, kj::mv(error.message)))));
+    }
+  });
+  return cap;
+}
+
+}  // namespace
+}  // namespace capnp_native
+
 extern "C" int32_t capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap) {
   using namespace capnp_native;
   return guarded([&] {
     auto& source = unwrap(connection);
     requireArgument(out_cap != nullptr, "capnp_connection_bootstrap: null out-parameter");
-    auto cap = new Cap(source.loop());
-    postOrDelete(source.loop(), cap, [&source, cap](Loop&) {
-      try {
-        cap->fill(source.peerBootstrap());
-      } catch (...) {
-        auto error = describeCurrentException();
-        cap->fill(capnp::Capability::Client(capnp::newBrokenCap(kj::Exception(
-            exceptionTypeOf(error.status), __FILE__, __LINE__, kj::mv(error.message)))));
-      }
-    });
-    *out_cap = wrap(cap);
+    *out_cap = wrap(peerServiceCap(source, nullptr));
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_restore(capnp_connection* connection, const uint8_t* service_id,
+                                            size_t service_id_len, capnp_cap** out_cap) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(connection);
+    requireArgument(out_cap != nullptr, "capnp_connection_restore: null out-parameter");
+    requireArgument(service_id != nullptr || service_id_len == 0, "capnp_connection_restore: null service ID");
+    *out_cap = wrap(peerServiceCap(source, kj::heapArray<kj::byte>(kj::arrayPtr(service_id, service_id_len))));
     return CAPNP_STATUS_OK;
   });
 }

@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "runtime.h"
 #include "status.h"
+#include "tls/tls_identity.h"
 #include "transport/coalescing_message_stream.h"
 
 #include <capnp/any.h>
@@ -85,6 +86,49 @@ private:
   uint32_t segmentsBorrowed = 0;
 };
 
+// The resolving end of a promise capability (see capnp_promise_cap_create).
+class Resolver final: public LoopObject {
+public:
+  using LoopObject::LoopObject;
+
+  // Loop thread.
+  void fill(kj::Own<kj::PromiseFulfiller<capnp::Capability::Client>> fulfiller) {
+    state = kj::mv(fulfiller);
+    attach();
+  }
+
+  void resolve(capnp::Capability::Client target) {
+    KJ_IF_MAYBE(fulfiller, state) { (*fulfiller)->fulfill(kj::mv(target)); }
+  }
+
+  void reject(kj::Exception&& reason) {
+    KJ_IF_MAYBE(fulfiller, state) { (*fulfiller)->reject(kj::mv(reason)); }
+  }
+
+protected:
+  // Dropped unresolved: the engine breaks the promise ("fulfiller was destroyed").
+  void dropState() override { state = nullptr; }
+
+private:
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<capnp::Capability::Client>>> state;
+};
+
+// The object behind a capnp_tls_identity handle: shared, on any thread, by the handle and every
+// listener or connection attempt that uses the identity.
+class TlsIdentity final: public kj::AtomicRefcounted {
+public:
+  explicit TlsIdentity(kj::Own<tls::Identity> identity): identity(kj::mv(identity)) {}
+  const tls::Identity& get() const { return *identity; }
+
+private:
+  kj::Own<tls::Identity> identity;
+};
+
+// What a capnp_tls_identity handle points to: the handle's own reference.
+struct TlsIdentityHandle {
+  kj::Own<const TlsIdentity> identity;
+};
+
 class LeasedOutgoingMessage;
 
 // An outgoing message as the managed side describes it: segments and cap handles, read on the
@@ -125,6 +169,8 @@ inline capnp_message* wrap(Message* message) { return reinterpret_cast<capnp_mes
 inline capnp_connection* wrap(Connection* c) { return reinterpret_cast<capnp_connection*>(c); }
 inline capnp_listener* wrap(Listener* l) { return reinterpret_cast<capnp_listener*>(l); }
 inline capnp_call* wrap(Call* call) { return reinterpret_cast<capnp_call*>(call); }
+inline capnp_resolver* wrap(Resolver* r) { return reinterpret_cast<capnp_resolver*>(r); }
+inline capnp_tls_identity* wrap(TlsIdentityHandle* h) { return reinterpret_cast<capnp_tls_identity*>(h); }
 
 inline Cap& unwrap(capnp_cap* cap) {
   requireArgument(cap != nullptr, "null capnp_cap handle");
@@ -141,6 +187,14 @@ inline Connection& unwrap(capnp_connection* connection) {
 inline Listener& unwrap(capnp_listener* listener) {
   requireArgument(listener != nullptr, "null capnp_listener handle");
   return *reinterpret_cast<Listener*>(listener);
+}
+inline TlsIdentityHandle& unwrap(capnp_tls_identity* identity) {
+  requireArgument(identity != nullptr, "null capnp_tls_identity handle");
+  return *reinterpret_cast<TlsIdentityHandle*>(identity);
+}
+inline Resolver& unwrap(capnp_resolver* resolver) {
+  requireArgument(resolver != nullptr, "null capnp_resolver handle");
+  return *reinterpret_cast<Resolver*>(resolver);
 }
 inline Call& unwrap(capnp_call* call) {
   requireArgument(call != nullptr, "null capnp_call handle");

@@ -6,44 +6,6 @@
 
 #include <kj/debug.h>
 
-namespace capnp_native {
-
-class Resolver final: public LoopObject {
-public:
-  using LoopObject::LoopObject;
-
-  // Loop thread.
-  void fill(kj::Own<kj::PromiseFulfiller<capnp::Capability::Client>> fulfiller) {
-    state = kj::mv(fulfiller);
-    attach();
-  }
-
-  void resolve(capnp::Capability::Client target) {
-    KJ_IF_MAYBE(fulfiller, state) { (*fulfiller)->fulfill(kj::mv(target)); }
-  }
-
-  void reject(kj::Exception&& reason) {
-    KJ_IF_MAYBE(fulfiller, state) { (*fulfiller)->reject(kj::mv(reason)); }
-  }
-
-protected:
-  // Dropped unresolved: the engine breaks the promise ("fulfiller was destroyed").
-  void dropState() override { state = nullptr; }
-
-private:
-  kj::Maybe<kj::Own<kj::PromiseFulfiller<capnp::Capability::Client>>> state;
-};
-
-namespace {
-
-Resolver& unwrapResolver(capnp_resolver* resolver) {
-  requireArgument(resolver != nullptr, "null capnp_resolver handle");
-  return *reinterpret_cast<Resolver*>(resolver);
-}
-
-}  // namespace
-}  // namespace capnp_native
-
 extern "C" int32_t capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_cap,
                                             capnp_resolver** out_resolver) {
   using namespace capnp_native;
@@ -64,7 +26,7 @@ extern "C" int32_t capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_ca
       throw;
     }
     *out_cap = reinterpret_cast<capnp_cap*>(cap);
-    *out_resolver = reinterpret_cast<capnp_resolver*>(resolver);
+    *out_resolver = wrap(resolver);
     return CAPNP_STATUS_OK;
   });
 }
@@ -72,7 +34,7 @@ extern "C" int32_t capnp_promise_cap_create(capnp_loop* loop, capnp_cap** out_ca
 extern "C" int32_t capnp_resolver_resolve(capnp_resolver* resolver, capnp_cap* target) {
   using namespace capnp_native;
   return guarded([&] {
-    auto& consumed = unwrapResolver(resolver);
+    auto& consumed = unwrap(resolver);
     KJ_DEFER(consumed.release());
     auto& resolution = unwrap(target);
     requireArgument(&resolution.loop() == &consumed.loop(), "a capability of another event loop was passed");
@@ -85,7 +47,7 @@ extern "C" int32_t capnp_resolver_reject(capnp_resolver* resolver, int32_t kind,
                                          size_t message_len) {
   using namespace capnp_native;
   return guarded([&] {
-    auto& consumed = unwrapResolver(resolver);
+    auto& consumed = unwrap(resolver);
     KJ_DEFER(consumed.release());
     requireArgument(kind >= CAPNP_STATUS_FAILED && kind <= CAPNP_STATUS_UNIMPLEMENTED,
                     "exception kind must be a capnp_status between FAILED and UNIMPLEMENTED");

@@ -1,4 +1,5 @@
 #include "status.h"
+#include "tls/tls_stream.h"
 
 #include <exception>
 #include <string>
@@ -25,6 +26,11 @@ int32_t statusOf(kj::Exception::Type type) {
     case kj::Exception::Type::UNIMPLEMENTED: return CAPNP_STATUS_UNIMPLEMENTED;
   }
   return CAPNP_STATUS_FAILED;
+}
+
+int32_t statusOf(const kj::Exception& exception) {
+  if (tls::isAuthenticationFailure(exception)) return CAPNP_STATUS_AUTHENTICATION_FAILED;
+  return statusOf(exception.getType());
 }
 
 kj::Exception::Type exceptionTypeOf(int32_t status) {
@@ -54,7 +60,7 @@ CaughtError describeCurrentException() noexcept {
     return { e.status, kj::str(e.message) };
   } catch (const kj::Exception& e) {
     // The description alone: file and line of the throw are for logs, not for the caller.
-    return { statusOf(e.getType()), kj::str(e.getDescription()) };
+    return { statusOf(e), kj::str(e.getDescription()) };
   } catch (const std::exception& e) {
     return { CAPNP_STATUS_FAILED, kj::str(e.what()) };
   } catch (...) {

@@ -11,6 +11,9 @@ namespace capnp_native {
 
 // Maps a kj::Exception type to the ABI's status code (the Cap'n Proto exception types are 1-4).
 int32_t statusOf(kj::Exception::Type type);
+// The status for a failure: its type's, except AUTHENTICATION_FAILED for a TLS authentication
+// failure (which KJ can only express as FAILED).
+int32_t statusOf(const kj::Exception& exception);
 
 // Maps an ABI status code back to a kj::Exception type (for test hooks and failed commands).
 kj::Exception::Type exceptionTypeOf(int32_t status);

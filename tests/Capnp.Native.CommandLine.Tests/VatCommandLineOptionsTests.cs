@@ -17,15 +17,15 @@ public sealed class VatCommandLineOptionsTests : IDisposable
 
     private ParseResult Parse(params string[] args) => _command.Parse(args);
 
-    private VatNetworkOptions Bind(params string[] args)
+    private VatOptions Bind(params string[] args)
     {
         var result = Parse(args);
         Assert.Empty(result.Errors);
-        return _options.GetNetworkOptions(result);
+        return _options.GetVatOptions(result);
     }
 
     [Fact]
-    public void Binds_key_file_and_listen_address_and_defaults_the_public_address_to_it()
+    public void Binds_key_file_and_listen_address_and_leaves_the_public_address_to_the_vat()
     {
         var options = Bind("--capnp-secret-key-file", KeyFile, "--capnp-listen-address", "tcp:127.0.0.1:7000");
 
@@ -33,8 +33,8 @@ public sealed class VatCommandLineOptionsTests : IDisposable
         Assert.Equal(KeyFile, options.Identity.KeyFilePath);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(KeyFile));
         Assert.Equal(VatAddress.Parse("tcp:127.0.0.1:7000"), options.ListenAddress);
-        Assert.Equal(options.ListenAddress, options.PublicAddress);
-        Assert.Equal(options.ListenAddress, options.EffectivePublicAddress);
+        // Without --capnp-public-address the vat publishes its bound listen address.
+        Assert.Null(options.PublicAddress);
         Assert.False(options.DisableTls);
 
         // The second run loads the key the first one created.
@@ -96,7 +96,7 @@ public sealed class VatCommandLineOptionsTests : IDisposable
         var clientOnly = Bind();
         Assert.Null(clientOnly.Identity);
         Assert.Null(clientOnly.ListenAddress);
-        Assert.Null(clientOnly.EffectivePublicAddress);
+        Assert.Null(clientOnly.PublicAddress);
     }
 
     [Fact]
@@ -104,7 +104,7 @@ public sealed class VatCommandLineOptionsTests : IDisposable
     {
         File.WriteAllText(KeyFile, "not a key");
         var result = Parse("--capnp-secret-key-file", KeyFile, "--capnp-listen-address", "tcp:127.0.0.1:7000");
-        var error = Assert.Throws<VatIdentityException>(() => _options.GetNetworkOptions(result));
+        var error = Assert.Throws<VatIdentityException>(() => _options.GetVatOptions(result));
         Assert.Equal(VatIdentityProblem.NotPem, error.Problem);
         Assert.Equal("not a key", File.ReadAllText(KeyFile));
     }
@@ -112,8 +112,8 @@ public sealed class VatCommandLineOptionsTests : IDisposable
     [Fact]
     public void Runs_in_a_programs_action_and_shows_in_its_help()
     {
-        VatNetworkOptions? bound = null;
-        _command.SetAction(result => { bound = _options.GetNetworkOptions(result); });
+        VatOptions? bound = null;
+        _command.SetAction(result => { bound = _options.GetVatOptions(result); });
         var exitCode = Parse("--capnp-secret-key-file", "", "--capnp-listen-address", "tcp:localhost:0").Invoke();
         Assert.Equal(0, exitCode);
         Assert.Equal(VatAddress.Parse("tcp:localhost:0"), bound!.ListenAddress);

@@ -24,9 +24,16 @@ internal enum capnp_status : int
     /// command and has failed all its work.
     /// </summary>
     CAPNP_STATUS_LOOP_FAILED = 20,
+    /// <summary>
+    /// TLS authentication failed: the server's key is not the expected one, or a client without a
+    /// certificate met a server that requires one.
+    /// </summary>
+    CAPNP_STATUS_AUTHENTICATION_FAILED = 21,
     CAPNP_EVENT_INCOMING_CALL = 64,
     CAPNP_EVENT_CALL_CANCELLED = 65,
     CAPNP_EVENT_SERVER_RELEASED = 66,
+    CAPNP_EVENT_RESTORE = 67,
+    CAPNP_EVENT_RESTORER_RELEASED = 68,
 }
 
 /// <summary>A KJ event loop running on a dedicated thread owned by the shim.</summary>
@@ -49,6 +56,12 @@ internal struct capnp_connection { }
 
 /// <summary>A listening socket that accepts two-party connections.</summary>
 internal struct capnp_listener { }
+
+/// <summary>
+/// A vat's TLS identity: a private key and a self-signed certificate for it (CN=capnp). Peers
+/// know a vat by the SHA-256 of its key's DER SubjectPublicKeyInfo. Immutable; any thread.
+/// </summary>
+internal struct capnp_tls_identity { }
 
 /// <summary>The resolving end of a promise capability (see capnp_promise_cap_create).</summary>
 internal struct capnp_resolver { }
@@ -75,6 +88,40 @@ internal struct capnp_counters
     public long blobs_sent_by_reference;
 }
 
+/// <summary>How a listener serves its connections (see capnp_listen).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_listen_options
+{
+    /// <summary>Offered to every connection (nullable, referenced).</summary>
+    public capnp_cap* bootstrap;
+    /// <summary>Non-zero: peers may also ask for services by ID (see capnp_listen).</summary>
+    public ulong restorer_tag;
+    /// <summary>Non-null: connections are TLS, served with this identity (referenced). Null: plain.</summary>
+    public capnp_tls_identity* tls_identity;
+    /// <summary>With TLS: non-zero refuses clients that present no certificate (else they are anonymous).</summary>
+    public int require_client_certificate;
+    /// <summary>With TLS: a client that has not completed its handshake after this long is dropped (0: 10 s).</summary>
+    public uint handshake_timeout_ms;
+}
+
+/// <summary>How to connect (see capnp_connect).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_connect_options
+{
+    /// <summary>Offered to the peer (nullable, referenced).</summary>
+    public capnp_cap* bootstrap;
+    /// <summary>Non-null with a fingerprint: connect with TLS, presenting this identity (referenced).</summary>
+    public capnp_tls_identity* tls_identity;
+    /// <summary>
+    /// The server's key fingerprint (32 bytes, SHA-256 of its DER SubjectPublicKeyInfo): the
+    /// server is authenticated by it alone. Null: a plain connection.
+    /// </summary>
+    public byte* server_fingerprint;
+    public nuint server_fingerprint_len;
+    /// <summary>With TLS: the handshake fails after this long (0: 10 s).</summary>
+    public uint handshake_timeout_ms;
+}
+
 /// <summary>A serving listener's statistics (see capnp_listener_serve).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct capnp_listener_stats
@@ -87,6 +134,8 @@ internal struct capnp_listener_stats
     public ulong accepted;
     /// <summary>Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors.</summary>
     public ulong accept_failures;
+    /// <summary>TLS handshakes that failed or timed out (the connection was dropped).</summary>
+    public ulong handshake_failures;
 }
 
 /// <summary>One segment of a message in the standard encoding; size is in bytes, a multiple of 8.</summary>
@@ -148,6 +197,20 @@ internal unsafe struct capnp_incoming_call
     public ushort is_streaming;
     public uint reserved;
     public capnp_message_view @params;
+}
+
+/// <summary>
+/// The payload of a CAPNP_EVENT_RESTORE event, delivered with a listener's restorer tag: a peer
+/// asked for the service with this ID (raw bytes; valid only during the callback). The receiver
+/// owns the resolver and consumes it exactly once: capnp_resolver_resolve with the service, or
+/// capnp_resolver_reject (e.g. FAILED "Unknown persistent service ID").
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_restore_request
+{
+    public capnp_resolver* resolver;
+    public byte* service_id;
+    public nuint service_id_len;
 }
 
 internal static unsafe partial class NativeMethods
@@ -319,11 +382,16 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Starts listening. address is "tcp:HOST:PORT" (an IPv6 host in brackets) or "unix:PATH";
-    /// port 0 picks a free port. bootstrap (nullable, referenced) is offered to every connection.
-    /// tag completes with the bound address in the same syntax (UTF-8).
+    /// port 0 picks a free port; a stale unix socket file is replaced, and the listener removes its
+    /// own when released. options (nullable: plain, no bootstrap) say what connections are offered
+    /// and whether they are TLS. With a restorer tag, peers may also ask for services by ID
+    /// (Bootstrap.deprecatedObjectId as Text): each such request arrives as a CAPNP_EVENT_RESTORE
+    /// event with the restorer tag (the empty ID is the bootstrap, without an event);
+    /// CAPNP_EVENT_RESTORER_RELEASED arrives once when no connection can ask any more, even when this
+    /// call fails. tag completes with the bound address in the same syntax (UTF-8).
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_listen")]
-    internal static partial int capnp_listen(capnp_loop* loop, byte* address, nuint address_len, capnp_cap* bootstrap, ulong tag, capnp_listener** out_listener);
+    internal static partial int capnp_listen(capnp_loop* loop, byte* address, nuint address_len, capnp_listen_options* options, ulong tag, capnp_listener** out_listener);
 
     /// <summary>
     /// Accepts the next connection. tag completes with a capnp_connection* (the payload holds the
@@ -354,11 +422,32 @@ internal static unsafe partial class NativeMethods
     internal static partial void capnp_listener_release(capnp_listener* listener);
 
     /// <summary>
-    /// Connects to address (syntax as for capnp_listen), offering bootstrap (nullable) to the peer.
-    /// tag completes with a capnp_connection* as for capnp_listener_accept.
+    /// Connects to address (syntax as for capnp_listen); options (nullable: plain, no bootstrap) say
+    /// what is offered to the peer and whether to use TLS. tag completes with a capnp_connection* as
+    /// for capnp_listener_accept; a server whose key is not the expected one fails it with
+    /// CAPNP_STATUS_AUTHENTICATION_FAILED.
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_connect")]
-    internal static partial int capnp_connect(capnp_loop* loop, byte* address, nuint address_len, capnp_cap* bootstrap, ulong tag);
+    internal static partial int capnp_connect(capnp_loop* loop, byte* address, nuint address_len, capnp_connect_options* options, ulong tag);
+
+    /// <summary>
+    /// Loads a TLS identity from a private key in PEM (PKCS#8 RSA or EC, PKCS#1 RSA, SEC1 EC; RSA
+    /// keys of at least 2048 bits) and makes its certificate. A bad key fails with FAILED naming the
+    /// problem.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_tls_identity_create")]
+    internal static partial int capnp_tls_identity_create(byte* key_pem, nuint key_pem_len, capnp_tls_identity** out_identity);
+
+    /// <summary>Releases the handle; listeners and connections that use the identity keep it.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_tls_identity_release")]
+    internal static partial void capnp_tls_identity_release(capnp_tls_identity* identity);
+
+    /// <summary>
+    /// Writes the peer's TLS key fingerprint (32 bytes) and sets *out_known to 1, or sets it to 0 for
+    /// a plain connection or an anonymous client (TLS without a certificate). Any thread.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_peer_fingerprint")]
+    internal static partial int capnp_connection_peer_fingerprint(capnp_connection* connection, byte* out_fingerprint, nuint fingerprint_len, int* out_known);
 
     /// <summary>
     /// Runs a two-party connection over an already connected socket, taking ownership of fd.
@@ -371,6 +460,13 @@ internal static unsafe partial class NativeMethods
     /// <summary>Returns the peer's bootstrap capability (a promise until the peer answers).</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_connection_bootstrap")]
     internal static partial int capnp_connection_bootstrap(capnp_connection* connection, capnp_cap** out_cap);
+
+    /// <summary>
+    /// Returns the peer's service with the given ID (raw bytes, sent as Text; a promise until the peer
+    /// answers), as the seed's vats ask for a sturdy ref's service. An empty ID is the bootstrap.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_restore")]
+    internal static partial int capnp_connection_restore(capnp_connection* connection, byte* service_id, nuint service_id_len, capnp_cap** out_cap);
 
     /// <summary>
     /// Completes tag when the connection is lost (OK when the peer closed it cleanly, else the

@@ -101,3 +101,17 @@ internal sealed unsafe class ListenerHandle : NativeHandle<capnp_listener>
         return true;
     }
 }
+
+/// <summary>Owns one <c>capnp_tls_identity</c> reference (listeners and connections keep their own).</summary>
+internal sealed unsafe class TlsIdentityHandle : NativeHandle<capnp_tls_identity>
+{
+    public TlsIdentityHandle(capnp_tls_identity* identity) : base(identity)
+    {
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        NativeMethods.capnp_tls_identity_release((capnp_tls_identity*)handle);
+        return true;
+    }
+}

@@ -42,6 +42,7 @@ internal static unsafe class NativeStatus
         capnp_status.CAPNP_STATUS_DISPOSED => new ObjectDisposedException(nameof(EventLoop), message),
         capnp_status.CAPNP_STATUS_NOT_INITIALIZED => new InvalidOperationException(message),
         capnp_status.CAPNP_STATUS_LOOP_FAILED => new EventLoopFailedException(message),
+        capnp_status.CAPNP_STATUS_AUTHENTICATION_FAILED => new PeerAuthenticationException(message),
         _ => new RpcFailedException($"unknown native status {status}: {message}"),
     };
 

@@ -50,3 +50,10 @@ public sealed class RpcUnimplementedException(string message, Exception? innerEx
 /// </summary>
 public sealed class EventLoopFailedException(string message, Exception? innerException = null)
     : RpcException(RpcExceptionType.Failed, message, innerException);
+
+/// <summary>
+/// TLS authentication failed: the server's key is not the one its sturdy ref names (a different
+/// vat, or someone in between), or a client without a certificate met a vat that requires one.
+/// </summary>
+public sealed class PeerAuthenticationException(string message, Exception? innerException = null)
+    : RpcException(RpcExceptionType.Failed, message, innerException);

@@ -13,13 +13,17 @@ public sealed partial class EventLoop
     /// (IPv6 hosts in brackets, port 0 for any free port) or <c>unix:PATH</c>. Each accepted
     /// connection is offered <paramref name="bootstrap"/> (a server is exported for the purpose).
     /// </summary>
-    public async Task<RpcListener> ListenAsync(string address, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
+    public Task<RpcListener> ListenAsync(string address, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
+        => ListenAsync(address, new ListenSettings { Bootstrap = bootstrap }, cancellationToken);
+
+    /// <summary>As <see cref="ListenAsync(string, ICallTarget?, CancellationToken)"/>, with a restorer and TLS.</summary>
+    internal async Task<RpcListener> ListenAsync(string address, ListenSettings settings, CancellationToken cancellationToken)
     {
-        var offered = bootstrap is null ? null : CreateCapability(bootstrap);
+        var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
         ListenerHandle? handle = null;
         try
         {
-            var listening = StartListening(address, offered, cancellationToken);
+            var listening = StartListening(address, offered, settings, cancellationToken);
             handle = listening.Handle;
             var bound = await listening.Bound.ConfigureAwait(false);
             return new RpcListener(this, listening.Handle, offered, bound);
@@ -32,11 +36,15 @@ public sealed partial class EventLoop
         }
     }
 
-    /// <summary>Connects to <paramref name="address"/> (syntax as for <see cref="ListenAsync"/>), offering <paramref name="bootstrap"/> to the peer.</summary>
-    public async Task<RpcConnection> ConnectAsync(string address, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
+    /// <summary>Connects to <paramref name="address"/> (syntax as for <see cref="ListenAsync(string, ICallTarget?, CancellationToken)"/>), offering <paramref name="bootstrap"/> to the peer.</summary>
+    public Task<RpcConnection> ConnectAsync(string address, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
+        => ConnectAsync(address, new ConnectSettings { Bootstrap = bootstrap }, cancellationToken);
+
+    /// <summary>As <see cref="ConnectAsync(string, ICallTarget?, CancellationToken)"/>, with TLS.</summary>
+    internal async Task<RpcConnection> ConnectAsync(string address, ConnectSettings settings, CancellationToken cancellationToken)
     {
-        using var offered = bootstrap is null ? null : CreateCapability(bootstrap);
-        return await StartConnecting(address, offered, cancellationToken).ConfigureAwait(false);
+        using var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
+        return await StartConnecting(address, offered, settings, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -52,25 +60,85 @@ public sealed partial class EventLoop
         return await StartAdopting(socket, isServer, offered).ConfigureAwait(false);
     }
 
-    private unsafe (ListenerHandle Handle, Task<string> Bound) StartListening(string address, NativeCapability? bootstrap, CancellationToken cancellationToken)
+    private unsafe (ListenerHandle Handle, Task<string> Bound) StartListening(string address, NativeCapability? bootstrap, ListenSettings settings, CancellationToken cancellationToken)
     {
         var listener = IntPtr.Zero;
-        var bound = PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
+        var identity = settings.Tls;
+        var added = false;
+        identity?.DangerousAddRef(ref added);
+        try
         {
-            capnp_listener* created;
-            var status = NativeMethods.capnp_listen(loop, text, length, cap, tag, &created);
-            listener = (IntPtr)created;
-            return status;
-        }, static payload => Encoding.UTF8.GetString(payload), cancellationToken);
-        // The handle exists once the call was accepted, whether or not listening then succeeds.
-        return (new ListenerHandle((capnp_listener*)listener), bound);
+            // The shim releases the dispatcher's tag (by an event) once no connection can ask,
+            // even when listening fails.
+            var restorerTag = settings.Restorer is null ? 0 : new RestoreDispatcher(this, settings.Restorer, settings.RestorerStopping).Register();
+            var options = new capnp_listen_options
+            {
+                restorer_tag = restorerTag,
+                tls_identity = identity is null ? null : identity.Pointer,
+                require_client_certificate = settings.RequireClientCertificate ? 1 : 0,
+                handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
+            };
+            var bound = PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
+            {
+                var withBootstrap = options with { bootstrap = cap };
+                capnp_listener* created;
+                var status = NativeMethods.capnp_listen(loop, text, length, &withBootstrap, tag, &created);
+                listener = (IntPtr)created;
+                return status;
+            }, static payload => Encoding.UTF8.GetString(payload), cancellationToken);
+            // The handle exists once the call was accepted, whether or not listening then succeeds.
+            return (new ListenerHandle((capnp_listener*)listener), bound);
+        }
+        finally
+        {
+            if (added)
+            {
+                identity!.DangerousRelease();
+            }
+        }
     }
 
-    private unsafe Task<RpcConnection> StartConnecting(string address, NativeCapability? bootstrap, CancellationToken cancellationToken)
-        => PostWithAddress(
-            address, bootstrap,
-            (loop, text, length, cap, tag) => NativeMethods.capnp_connect(loop, text, length, cap, tag),
-            ReadConnection, cancellationToken);
+    private unsafe Task<RpcConnection> StartConnecting(string address, NativeCapability? bootstrap, ConnectSettings settings, CancellationToken cancellationToken)
+    {
+        var identity = settings.Tls;
+        var fingerprint = settings.ServerFingerprint;
+        if (fingerprint is not null && identity is null)
+        {
+            throw new ArgumentException("TLS needs an identity to present.", nameof(settings));
+        }
+
+        var added = false;
+        identity?.DangerousAddRef(ref added);
+        try
+        {
+            var pointer = identity is null ? null : identity.Pointer;
+            return PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
+            {
+                fixed (byte* expected = fingerprint)
+                {
+                    var options = new capnp_connect_options
+                    {
+                        bootstrap = cap,
+                        tls_identity = fingerprint is null ? null : pointer,
+                        server_fingerprint = expected,
+                        server_fingerprint_len = fingerprint is null ? 0 : (nuint)fingerprint.Length,
+                        handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
+                    };
+                    return NativeMethods.capnp_connect(loop, text, length, &options, tag);
+                }
+            }, ReadConnection, cancellationToken);
+        }
+        finally
+        {
+            if (added)
+            {
+                identity!.DangerousRelease();
+            }
+        }
+    }
+
+    private static uint HandshakeMilliseconds(TimeSpan? timeout)
+        => timeout is { } value ? (uint)Math.Clamp(value.TotalMilliseconds, 1, uint.MaxValue) : 0;
 
     private unsafe Task<RpcConnection> StartAdopting(Socket socket, bool isServer, NativeCapability? bootstrap)
     {
@@ -111,4 +179,39 @@ public sealed partial class EventLoop
 
     [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
     private static partial int Dup(int fd);
+}
+
+/// <summary>What a listener offers and how it secures connections.</summary>
+internal sealed record ListenSettings
+{
+    public ICallTarget? Bootstrap { get; init; }
+
+    /// <summary>Non-null: peers may also ask for services by ID.</summary>
+    public IRestorer? Restorer { get; init; }
+
+    /// <summary>The token the restorer's calls get (cancelled when its owner stops).</summary>
+    public CancellationToken RestorerStopping { get; init; }
+
+    /// <summary>Non-null: serve TLS with this identity.</summary>
+    public TlsIdentityHandle? Tls { get; init; }
+
+    public bool RequireClientCertificate { get; init; }
+
+    /// <summary>Null: the shim's default (10 s).</summary>
+    public TimeSpan? HandshakeTimeout { get; init; }
+}
+
+/// <summary>What a connection offers and how it is secured.</summary>
+internal sealed record ConnectSettings
+{
+    public ICallTarget? Bootstrap { get; init; }
+
+    /// <summary>The identity presented to a TLS server.</summary>
+    public TlsIdentityHandle? Tls { get; init; }
+
+    /// <summary>Non-null: connect with TLS and accept only a server with this key fingerprint (32 bytes).</summary>
+    public byte[]? ServerFingerprint { get; init; }
+
+    /// <summary>Null: the shim's default (10 s).</summary>
+    public TimeSpan? HandshakeTimeout { get; init; }
 }

@@ -48,14 +48,16 @@ public sealed partial class EventLoop
         }
     }
 
-    private static unsafe void Resolve(IntPtr resolver, NativeCapability capability)
+    /// <summary>Resolves a promise capability's resolver (consuming it) to <paramref name="capability"/>.</summary>
+    internal static unsafe void Resolve(IntPtr resolver, NativeCapability capability)
     {
         using var use = new NativeCapability.HandleUse(capability);
         // A refusal means the loop is stopping: the queued calls fail DISPOSED with it.
         _ = NativeMethods.capnp_resolver_resolve((capnp_resolver*)resolver, use.Pointer);
     }
 
-    private static unsafe void Reject(IntPtr resolver, RpcExceptionType kind, string message)
+    /// <summary>Rejects a promise capability's resolver (consuming it) with an exception of <paramref name="kind"/>.</summary>
+    internal static unsafe void Reject(IntPtr resolver, RpcExceptionType kind, string message)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(message);
         fixed (byte* text = bytes)

@@ -42,6 +42,25 @@ public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
         return new NativeCapability(Loop, new CapHandle((capnp_cap*)cap));
     }
 
+    /// <summary>
+    /// The peer's service with this ID (sent as the seed's vats expect: Text in the Bootstrap
+    /// message); usable at once. The empty ID is the bootstrap.
+    /// </summary>
+    internal NativeCapability Restore(ReadOnlyMemory<byte> serviceId)
+    {
+        var cap = IntPtr.Zero;
+        WithHandle(connection =>
+        {
+            fixed (byte* id = serviceId.Span)
+            {
+                capnp_cap* created;
+                NativeStatus.ThrowIfFailed(NativeMethods.capnp_connection_restore(connection, id, (nuint)serviceId.Length, &created));
+                cap = (IntPtr)created;
+            }
+        });
+        return new NativeCapability(Loop, new CapHandle((capnp_cap*)cap));
+    }
+
     /// <summary>The peer's bootstrap capability as a typed client.</summary>
     public TClient GetBootstrap<TClient>() where TClient : CapabilityClient, ICapabilityClient<TClient>
         => TClient.Create(GetBootstrap());

@@ -59,7 +59,8 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
             static payload =>
             {
                 var stats = MemoryMarshal.Read<capnp_listener_stats>(payload);
-                return new ListenerStatistics((int)stats.connections, (int)stats.peak_connections, (long)stats.accepted, (long)stats.accept_failures);
+                return new ListenerStatistics((int)stats.connections, (int)stats.peak_connections, (long)stats.accepted,
+                                              (long)stats.accept_failures, (long)stats.handshake_failures);
             },
             cancellationToken));
 
@@ -97,4 +98,5 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
 /// <param name="PeakConnections">The most connections served at once.</param>
 /// <param name="Accepted">Connections accepted so far.</param>
 /// <param name="AcceptFailures">Accepts that failed (each followed by a back-off), e.g. for lack of file descriptors.</param>
-internal readonly record struct ListenerStatistics(int Connections, int PeakConnections, long Accepted, long AcceptFailures);
+/// <param name="HandshakeFailures">TLS handshakes that failed or timed out (the connection was dropped).</param>
+internal readonly record struct ListenerStatistics(int Connections, int PeakConnections, long Accepted, long AcceptFailures, long HandshakeFailures);

@@ -1,3 +1,4 @@
+using Capnp.Native.Interop;
 using Capnp.Native.Rpc;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -5,32 +6,52 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Capnp.Native;
 
 /// <summary>
-/// A vat: this process's place in a Cap'n Proto network. It owns its event loop, its listener and
-/// every connection it accepts or makes, so nothing it serves depends on the garbage collector:
-/// an accepted connection is released when its peer goes, and disposing the vat closes
-/// everything (pending work then fails with <see cref="ObjectDisposedException"/>).
+/// A vat: this process's place in a Cap'n Proto network, known to peers by the fingerprint of
+/// its key (TLS) and reached at <c>capnp://</c> sturdy refs. It owns its event loop, its
+/// listener and every connection it accepts or makes, so nothing it serves depends on the
+/// garbage collector: an accepted connection is released when its peer goes, and disposing the
+/// vat closes everything (pending work then fails with <see cref="ObjectDisposedException"/>).
 /// </summary>
 public sealed class Vat : IAsyncDisposable
 {
     private readonly EventLoop loop;
     private readonly RpcListener? listener;
+    private readonly TlsIdentityHandle tlsIdentity;
+    private readonly VatOptions options;
     private readonly ILogger logger;
+    private readonly CancellationTokenSource stopping;
     private readonly Lock connectionsLock = new();
-    // One connection per peer address; concurrent connects to one peer share one attempt.
+    // One connection per peer (address and key); concurrent connects to one peer share one attempt.
     private readonly Dictionary<string, Task<RpcConnection>> connections = new(StringComparer.Ordinal);
     private int disposed;
 
-    private Vat(EventLoop loop, RpcListener? listener, ILogger logger, int maxConnections)
+    private Vat(EventLoop loop, RpcListener? listener, TlsIdentityHandle tlsIdentity, VatIdentity identity,
+                VatOptions options, ILogger logger, CancellationTokenSource stopping, int maxConnections)
     {
         this.loop = loop;
         this.listener = listener;
+        this.tlsIdentity = tlsIdentity;
+        this.options = options;
         this.logger = logger;
+        this.stopping = stopping;
+        Identity = identity;
         MaxConnections = maxConnections;
+        ListenAddress = listener is null ? null : VatAddress.Parse(listener.Address);
+        PublicAddress = options.PublicAddress ?? ListenAddress;
         _ = ReportLoopFailureAsync();
     }
 
-    /// <summary>The bound listen address (e.g. <c>tcp:127.0.0.1:40123</c> with the real port), or null when the vat does not listen.</summary>
-    public string? ListenAddress => listener?.Address;
+    /// <summary>The vat's key (an ephemeral one unless <see cref="VatOptions.Identity"/> was set).</summary>
+    public VatIdentity Identity { get; }
+
+    /// <summary>How peers authenticate this vat: its key's fingerprint, or insecure when TLS is disabled.</summary>
+    public PeerDigest Digest => options.DisableTls ? PeerDigest.Insecure : Identity.Digest;
+
+    /// <summary>The bound listen address (with the real port when port 0 was asked for), or null when the vat does not listen.</summary>
+    public VatAddress? ListenAddress { get; }
+
+    /// <summary>The address in this vat's sturdy refs: <see cref="VatOptions.PublicAddress"/>, else <see cref="ListenAddress"/>.</summary>
+    public VatAddress? PublicAddress { get; }
 
     /// <summary>The most connections the vat serves at once.</summary>
     public int MaxConnections { get; }
@@ -52,51 +73,100 @@ public sealed class Vat : IAsyncDisposable
 
         var logger = options.Logger ?? NullLogger.Instance;
         var maxConnections = options.MaxConnections ?? DescriptorLimit.DefaultMaxConnections();
+        var identity = options.Identity ?? VatIdentity.CreateEphemeral();
+        var tlsIdentity = CreateTlsIdentity(identity);
+        var stopping = new CancellationTokenSource();
         var loop = EventLoop.Start();
         RpcListener? listener = null;
         try
         {
             if (options.ListenAddress is { } address)
             {
-                listener = await loop.ListenAsync(address, options.Bootstrap, cancellationToken).ConfigureAwait(false);
+                listener = await loop.ListenAsync(address.ToString(), new ListenSettings
+                {
+                    Bootstrap = options.Bootstrap,
+                    Restorer = options.Restorer,
+                    RestorerStopping = stopping.Token,
+                    Tls = options.DisableTls ? null : tlsIdentity,
+                    RequireClientCertificate = options.RequireClientCertificate,
+                    HandshakeTimeout = options.HandshakeTimeout,
+                }, cancellationToken).ConfigureAwait(false);
                 await listener.ServeAsync(maxConnections, cancellationToken).ConfigureAwait(false);
-                logger.LogInformation("Vat listening on {Address} (at most {MaxConnections} connections)", listener.Address, maxConnections);
+                logger.LogInformation("Vat listening on {Address} ({Security}, at most {MaxConnections} connections)",
+                    listener.Address, options.DisableTls ? "insecure" : "TLS", maxConnections);
             }
 
-            return new Vat(loop, listener, logger, maxConnections);
+            return new Vat(loop, listener, tlsIdentity, identity, options, logger, stopping, maxConnections);
         }
         catch
         {
             listener?.Dispose();
             await loop.DisposeAsync().ConfigureAwait(false);
+            tlsIdentity.Dispose();
+            stopping.Dispose();
             throw;
         }
     }
 
     /// <summary>
-    /// The bootstrap capability of the vat at <paramref name="address"/> (syntax as for
-    /// <see cref="VatOptions.ListenAddress"/>). The connection belongs to this vat and is shared by
-    /// every caller for that address; the returned capability is yours to dispose.
+    /// The sturdy ref of this vat's service <paramref name="serviceId"/> (empty: its bootstrap),
+    /// to give to clients (e.g. in a cap file). It holds the secret ID: log it only redacted.
     /// </summary>
-    public async Task<TClient> ConnectAsync<TClient>(string address, CancellationToken cancellationToken = default)
-        where TClient : CapabilityClient, ICapabilityClient<TClient>
+    /// <exception cref="InvalidOperationException">The vat has no address (it does not listen and has no public address).</exception>
+    public SturdyRef GetSturdyRef(ReadOnlySpan<byte> serviceId = default)
     {
-        var connection = await GetConnectionAsync(address, cancellationToken).ConfigureAwait(false);
-        return connection.GetBootstrap<TClient>();
+        var address = PublicAddress ?? throw new InvalidOperationException("This vat has no address: set VatOptions.ListenAddress (or PublicAddress).");
+        return new SturdyRef(address, Digest, serviceId);
     }
 
-    /// <summary>The vat's connection to <paramref name="address"/>, made on first use and shared.</summary>
-    internal async Task<RpcConnection> GetConnectionAsync(string address, CancellationToken cancellationToken)
+    /// <summary>
+    /// The service a sturdy ref names, as a typed client (yours to dispose), once connected to its
+    /// vat. The connection belongs to this vat and is shared by every sturdy ref of that peer; a
+    /// sturdy ref of this vat itself resolves locally, without the network. A server with another
+    /// key than the sturdy ref's fails the connect with <see cref="PeerAuthenticationException"/>;
+    /// an ID the peer does not know fails the service's calls with Failed "Unknown persistent
+    /// service ID" (the peer answers asynchronously, as the seed's vats do).
+    /// </summary>
+    public async Task<TClient> ConnectAsync<TClient>(SturdyRef sturdyRef, CancellationToken cancellationToken = default)
+        where TClient : CapabilityClient, ICapabilityClient<TClient>
     {
-        ArgumentException.ThrowIfNullOrEmpty(address);
+        ArgumentNullException.ThrowIfNull(sturdyRef);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        if (IsOwn(sturdyRef))
+        {
+            var local = await RestoreLocallyAsync(sturdyRef.ServiceId, cancellationToken).ConfigureAwait(false);
+            return TClient.Create(loop.CreateCapability(local));
+        }
+
+        var connection = await GetConnectionAsync(sturdyRef, cancellationToken).ConfigureAwait(false);
+        return TClient.Create(connection.Restore(sturdyRef.ServiceId));
+    }
+
+    private bool IsOwn(SturdyRef sturdyRef) => PublicAddress is { } address && sturdyRef.Address == address && sturdyRef.Digest == Digest;
+
+    private async ValueTask<ICallTarget> RestoreLocallyAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken)
+    {
+        if (serviceId.IsEmpty)
+        {
+            return options.Bootstrap ?? throw new RpcFailedException("This vat does not expose any public/bootstrap interfaces.");
+        }
+
+        var restored = options.Restorer is null ? null : await options.Restorer.RestoreAsync(serviceId, cancellationToken).ConfigureAwait(false);
+        return restored ?? throw new RpcFailedException(RestoreDispatcher.UnknownServiceMessage);
+    }
+
+    /// <summary>The vat's connection to the peer a sturdy ref names, made on first use and shared.</summary>
+    internal async Task<RpcConnection> GetConnectionAsync(SturdyRef peer, CancellationToken cancellationToken)
+    {
+        var key = $"{peer.Digest}@{peer.Address}";
         Task<RpcConnection> attempt;
         lock (connectionsLock)
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
-            if (!connections.TryGetValue(address, out attempt!))
+            if (!connections.TryGetValue(key, out attempt!))
             {
-                attempt = ConnectAndWatchAsync(address);
-                connections.Add(address, attempt);
+                attempt = ConnectAndWatchAsync(key, peer);
+                connections.Add(key, attempt);
             }
         }
 
@@ -104,51 +174,57 @@ public sealed class Vat : IAsyncDisposable
         return await attempt.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<RpcConnection> ConnectAndWatchAsync(string address)
+    private async Task<RpcConnection> ConnectAndWatchAsync(string key, SturdyRef peer)
     {
+        var redacted = peer.WithServiceId(default).ToRedactedString();
         RpcConnection connection;
         try
         {
-            connection = await loop.ConnectAsync(address).ConfigureAwait(false);
+            connection = await loop.ConnectAsync(peer.Address.ToString(), new ConnectSettings
+            {
+                Tls = tlsIdentity,
+                ServerFingerprint = peer.Digest.IsInsecure ? null : peer.Digest.Sha256.ToArray(),
+                HandshakeTimeout = options.HandshakeTimeout,
+            }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception error)
         {
             // A failed attempt is not kept: the next caller tries again.
-            Forget(address);
-            logger.LogDebug(error, "Connecting to {Address} failed", address);
+            Forget(key);
+            logger.LogDebug(error, "Connecting to {Peer} failed", redacted);
             throw;
         }
 
-        logger.LogDebug("Connected to {Address}", address);
-        _ = ForgetWhenDisconnectedAsync(address, connection);
+        logger.LogDebug("Connected to {Peer}", redacted);
+        _ = ForgetWhenDisconnectedAsync(key, redacted, connection);
         return connection;
     }
 
-    private async Task ForgetWhenDisconnectedAsync(string address, RpcConnection connection)
+    private async Task ForgetWhenDisconnectedAsync(string key, string peer, RpcConnection connection)
     {
         try
         {
             await connection.Disconnected.ConfigureAwait(false);
-            logger.LogDebug("Connection to {Address} closed", address);
-        }
-        catch (Exception error) when (error is not ObjectDisposedException)
-        {
-            logger.LogDebug(error, "Connection to {Address} lost", address);
+            logger.LogDebug("Connection to {Peer} closed", peer);
         }
         catch (ObjectDisposedException)
         {
             // Disposed with the vat.
         }
+        catch (Exception error)
+        {
+            logger.LogDebug(error, "Connection to {Peer} lost", peer);
+        }
 
-        Forget(address);
+        Forget(key);
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private void Forget(string address)
+    private void Forget(string key)
     {
         lock (connectionsLock)
         {
-            connections.Remove(address);
+            connections.Remove(key);
         }
     }
 
@@ -162,6 +238,17 @@ public sealed class Vat : IAsyncDisposable
         {
             logger.LogCritical(error, "The vat's event loop failed; its connections are gone");
         }
+    }
+
+    private static unsafe TlsIdentityHandle CreateTlsIdentity(VatIdentity identity)
+    {
+        capnp_tls_identity* created;
+        fixed (byte* pem = identity.PrivateKeyPem)
+        {
+            NativeStatus.ThrowIfFailed(NativeMethods.capnp_tls_identity_create(pem, (nuint)identity.PrivateKeyPem.Length, &created));
+        }
+
+        return new TlsIdentityHandle(created);
     }
 
     /// <summary>Closes the listener and every connection, fails pending work and stops the event loop.</summary>
@@ -179,6 +266,7 @@ public sealed class Vat : IAsyncDisposable
             connections.Clear();
         }
 
+        await stopping.CancelAsync().ConfigureAwait(false);
         // Stopping the loop first fails whatever is pending as disposed (closing a connection first
         // would fail its calls as disconnected) and destroys every native object; the handles
         // released after it only free memory.
@@ -191,5 +279,8 @@ public sealed class Vat : IAsyncDisposable
                 await attempt.Result.DisposeAsync().ConfigureAwait(false);
             }
         }
+
+        tlsIdentity.Dispose();
+        stopping.Dispose();
     }
 }

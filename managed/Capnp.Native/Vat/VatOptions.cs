@@ -3,17 +3,44 @@ using Microsoft.Extensions.Logging;
 
 namespace Capnp.Native;
 
-/// <summary>How a <see cref="Vat"/> serves and connects. Set what you need; the defaults are safe.</summary>
-public sealed class VatOptions
+/// <summary>
+/// How a <see cref="Vat"/> is known, serves and connects. Set what you need; the defaults are
+/// safe. The seed's command-line options (<c>--capnp-secret-key-file</c>,
+/// <c>--capnp-listen-address</c>, <c>--capnp-public-address</c>, <c>--capnp-disable-tls</c>) bind
+/// to the first four properties (see the <c>Capnp.Native.CommandLine</c> assembly).
+/// </summary>
+public sealed record VatOptions
 {
-    /// <summary>
-    /// Where to accept connections: <c>tcp:HOST:PORT</c> (IPv6 hosts in brackets, port 0 for any
-    /// free port) or <c>unix:PATH</c>. Null: the vat only makes connections.
-    /// </summary>
-    public string? ListenAddress { get; init; }
+    /// <summary>The vat's secret key; null for a new ephemeral key each run (<see cref="VatIdentity.CreateEphemeral"/>).</summary>
+    public VatIdentity? Identity { get; init; }
 
-    /// <summary>The capability every peer gets as this vat's bootstrap. Null: peers get none.</summary>
+    /// <summary>Where the vat accepts connections; null for a vat that only makes connections.</summary>
+    public VatAddress? ListenAddress { get; init; }
+
+    /// <summary>
+    /// The address written in the vat's <c>capnp://</c> URIs, for when clients must connect
+    /// somewhere else than <see cref="ListenAddress"/> (e.g. listen on <c>0.0.0.0</c>, publish a
+    /// host name). Null: the bound listen address (with the real port when it asked for port 0).
+    /// </summary>
+    public VatAddress? PublicAddress { get; init; }
+
+    /// <summary>
+    /// Serve and connect without TLS: connections are neither encrypted nor authenticated and the
+    /// vat's URIs say <c>insecure@</c>. Only for peers that cannot speak TLS, on trusted networks.
+    /// </summary>
+    public bool DisableTls { get; init; }
+
+    /// <summary>
+    /// Refuse TLS clients that present no certificate. By default they are served as anonymous
+    /// (C++ and Python clients often have none); our own clients always present one.
+    /// </summary>
+    public bool RequireClientCertificate { get; init; }
+
+    /// <summary>The capability every peer gets as this vat's bootstrap (the empty service ID). Null: peers get none.</summary>
     public ICallTarget? Bootstrap { get; init; }
+
+    /// <summary>Finds services by ID for peers that ask with a sturdy ref. Null: only the bootstrap is served.</summary>
+    public IRestorer? Restorer { get; init; }
 
     /// <summary>
     /// The most connections the vat serves at once; further peers wait in the kernel's backlog
@@ -22,6 +49,9 @@ public sealed class VatOptions
     /// or the rest of the application, without descriptors.
     /// </summary>
     public int? MaxConnections { get; init; }
+
+    /// <summary>How long a peer may take over its TLS handshake, either way. Null: 10 seconds.</summary>
+    public TimeSpan? HandshakeTimeout { get; init; }
 
     /// <summary>Where the vat logs (connections at debug level; failures as warnings). Null: nowhere.</summary>
     public ILogger? Logger { get; init; }

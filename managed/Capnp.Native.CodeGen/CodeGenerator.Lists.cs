@@ -51,7 +51,7 @@ internal sealed partial class CodeGenerator
 
     private static string ElementSizeOf(TypeModel e) => e.Kind switch
     {
-        TypeKind.Void => "Empty",
+        TypeKind.Void => "Void",
         TypeKind.Bool => "Bit",
         TypeKind.Int8 or TypeKind.UInt8 => "Byte",
         TypeKind.Int16 or TypeKind.UInt16 or TypeKind.Enum => "TwoBytes",

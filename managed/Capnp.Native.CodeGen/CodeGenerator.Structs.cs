@@ -303,17 +303,22 @@ internal sealed partial class CodeGenerator
                     break;
                 }
                 case TypeKind.Text:
-                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : null; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                {
+                    // Unset: the schema default (as C++ getX() gives), or null when there is none.
+                    var textDefault = f.Default.Text is { Length: > 0 } dt ? Names.StringLiteral(dt) : "null";
+                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                }
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off});");
+                    // Unset: the default is copied into the message first, as C++ getX() does.
+                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
                     w.Line($"public {st}.Builder {fi.Init}() {{ {setWhich}return _raw.InitStruct<{st}.Builder>({off}); }}");
                     w.Line($"public void {fi.Set}({st}.Reader value) {{ {setWhich}_raw.CopyFrom({off}, value.Raw); }}");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");

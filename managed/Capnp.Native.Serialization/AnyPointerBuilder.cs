@@ -36,9 +36,21 @@ public readonly struct AnyPointerBuilder
         return new StructBuilder(Message, seg, pos, dataWords, pointerCount);
     }
 
-    /// <summary>Returns the existing struct (upgrading it in place to the given sizes if it is smaller) or initializes a new one.</summary>
-    public StructBuilder GetStruct(ushort dataWords, ushort pointerCount)
+    /// <summary>
+    /// Returns the existing struct (upgrading it to the given sizes if it is smaller). When the pointer is null, the
+    /// struct is initialized: as a copy of <paramref name="defaultValue"/> when given (the field's schema default, as
+    /// C++ <c>getX()</c> copies it into the message), else all zero.
+    /// </summary>
+    /// <param name="dataWords">Data section size the caller's schema expects.</param>
+    /// <param name="pointerCount">Pointer section size the caller's schema expects.</param>
+    /// <param name="defaultValue">The default: words of a single-segment message whose root pointer is word 0 (may be empty).</param>
+    public StructBuilder GetStruct(ushort dataWords, ushort pointerCount, ReadOnlySpan<byte> defaultValue = default)
     {
+        if (IsNull)
+        {
+            if (defaultValue.IsEmpty) return InitStruct(dataWords, pointerCount);
+            Copier.CopyStruct(Message, Segment, Position, MessageReader.ForDefault(defaultValue).Root, false);
+        }
         if (!Message.Resolve(Segment, Position, out ulong tag, out int tseg, out int tpos)) return InitStruct(dataWords, pointerCount);
         if ((tag & 3) != 0) throw new InvalidOperationException("Pointer is not a struct pointer.");
         ushort dw = (ushort)(tag >> 32), pc = (ushort)(tag >> 48);
@@ -97,9 +109,14 @@ public readonly struct AnyPointerBuilder
         return new ListBuilder(Message, seg, pos + 8, count, (dataWords + pointerCount) * 64, dataWords, pointerCount, ElementSize.InlineComposite);
     }
 
-    /// <summary>Returns the existing list (or a null list builder with Count 0 when the pointer is null).</summary>
-    public ListBuilder GetList()
+    /// <summary>
+    /// Returns the existing list. When the pointer is null: a copy of <paramref name="defaultValue"/> written into the
+    /// message when given (as C++ does), else a null list builder with Count 0.
+    /// </summary>
+    /// <param name="defaultValue">The default: words of a single-segment message whose root pointer is word 0 (may be empty).</param>
+    public ListBuilder GetList(ReadOnlySpan<byte> defaultValue = default)
     {
+        if (IsNull && !CopyDefaultList(defaultValue)) return default;
         if (!Message.Resolve(Segment, Position, out ulong tag, out int tseg, out int tpos)) return default;
         if ((tag & 3) != 1) throw new InvalidOperationException("Pointer is not a list pointer.");
         var size = (ElementSize)((tag >> 32) & 7);
@@ -113,6 +130,97 @@ public readonly struct AnyPointerBuilder
         int bits = Wire.BitsPerElement(size);
         bool isPtr = size == ElementSize.Pointer;
         return new ListBuilder(Message, tseg, tpos, count, bits, (ushort)(isPtr ? 0 : (bits + 63) / 64), (ushort)(isPtr ? 1 : 0), size);
+    }
+
+    // Writes the default list into the (null) pointer; false when there is no default.
+    private bool CopyDefaultList(ReadOnlySpan<byte> defaultValue)
+    {
+        if (defaultValue.IsEmpty) return false;
+        var m = MessageReader.ForDefault(defaultValue);
+        Copier.CopyList(Message, Segment, Position, m.ReadListPointer(0, 0, m.NestingLimit), false);
+        return !IsNull;
+    }
+
+    /// <summary>
+    /// Returns the existing struct list with elements of at least the given sizes, as C++ <c>getX()</c> does: a list
+    /// written with smaller structs (an older schema) is re-allocated with the bigger element size, and a primitive or
+    /// pointer list (a schema that later changed <c>List(T)</c> to a list of structs whose first field is a T) becomes a
+    /// struct list whose elements hold the old values in their first field. The old body is zeroed. When the pointer is
+    /// null: a copy of <paramref name="defaultValue"/> when given, else a null list builder with Count 0.
+    /// </summary>
+    /// <param name="dataWords">Data section size of the elements the caller's schema expects.</param>
+    /// <param name="pointerCount">Pointer section size of the elements the caller's schema expects.</param>
+    /// <param name="defaultValue">The default: words of a single-segment message whose root pointer is word 0 (may be empty).</param>
+    /// <exception cref="InvalidOperationException">The pointer is not a list pointer.</exception>
+    /// <exception cref="CapnpFormatException">The list is a List(Bool), which cannot become a struct list.</exception>
+    public ListBuilder GetStructList(ushort dataWords, ushort pointerCount, ReadOnlySpan<byte> defaultValue = default)
+    {
+        if (IsNull && !CopyDefaultList(defaultValue)) return default;
+        Message.Resolve(Segment, Position, out ulong tag, out int oseg, out int opos);
+        if ((tag & 3) != 1) throw new InvalidOperationException("Pointer is not a list pointer.");
+        var size = (ElementSize)((tag >> 32) & 7);
+        int count;
+        ushort odw, opc;
+        int oldStepBytes, oldBodyPos, oldBodyBytes;
+        if (size == ElementSize.InlineComposite)
+        {
+            ulong t = BinaryPrimitives.ReadUInt64LittleEndian(Message.Buffers[oseg].AsSpan(opos));
+            count = (int)((uint)t >> 2);
+            odw = (ushort)(t >> 32); opc = (ushort)(t >> 48);
+            if (odw >= dataWords && opc >= pointerCount)
+                return new ListBuilder(Message, oseg, opos + 8, count, (odw + opc) * 64, odw, opc, size);
+            oldStepBytes = (odw + opc) * 8;
+            oldBodyPos = opos + 8;
+            oldBodyBytes = count * oldStepBytes + 8; // with the tag word
+        }
+        else
+        {
+            count = (int)(tag >> 35);
+            if (size == ElementSize.Void) return InitStructList(count, dataWords, pointerCount);
+            if (size == ElementSize.Bit)
+                throw new CapnpFormatException("Found bit list where struct list was expected; upgrading boolean lists to structs is not supported.");
+            bool isPtr = size == ElementSize.Pointer;
+            // The old element becomes the first data field (or first pointer) of each struct.
+            odw = 0; opc = (ushort)(isPtr ? 1 : 0);
+            oldStepBytes = Wire.BitsPerElement(size) / 8;
+            oldBodyPos = opos;
+            oldBodyBytes = (int)(((long)count * oldStepBytes + 7) / 8 * 8);
+            if (!isPtr) dataWords = Math.Max(dataWords, (ushort)1);
+        }
+
+        ushort ndw = Math.Max(odw, dataWords), npc = Math.Max(opc, pointerCount);
+        long words = (long)count * (ndw + npc);
+        if (words >= (1L << 29) - 1) throw new CapnpLimitExceededException("Upgraded struct list is too large for a segment.");
+        // Drop the pointer and its landing pads but keep the old body: its values move to the new list first.
+        ClearPointerAndPads();
+        int npos = Message.AllocateAndPoint(Segment, Position, (int)words + 1, 1, (uint)ElementSize.InlineComposite | ((uint)words << 3), out int nseg);
+        BinaryPrimitives.WriteUInt64LittleEndian(Message.Buffers[nseg].AsSpan(npos), MessageBuilder.Tag(count, 0, ndw | ((uint)npc << 16)));
+        npos += 8;
+        int newStepBytes = (ndw + npc) * 8;
+        var obuf = Message.Buffers[oseg];
+        for (int i = 0; i < count; i++)
+        {
+            int src = oldBodyPos + i * oldStepBytes, dst = npos + i * newStepBytes;
+            if (size == ElementSize.Pointer)
+            {
+                MovePointer(oseg, src, nseg, dst + ndw * 8);
+                continue;
+            }
+            int dataBytes = size == ElementSize.InlineComposite ? odw * 8 : oldStepBytes;
+            Buffer.BlockCopy(obuf, src, Message.Buffers[nseg], dst, dataBytes);
+            for (int j = 0; j < opc; j++) MovePointer(oseg, src + odw * 8 + j * 8, nseg, dst + ndw * 8 + j * 8);
+        }
+        Array.Clear(obuf, size == ElementSize.InlineComposite ? opos : oldBodyPos, oldBodyBytes);
+        return new ListBuilder(Message, nseg, npos, count, newStepBytes * 8, ndw, npc, ElementSize.InlineComposite);
+    }
+
+    // Clears this pointer and the landing pad(s) of a far pointer, leaving the object it pointed to in place.
+    private void ClearPointerAndPads()
+    {
+        ulong w = BinaryPrimitives.ReadUInt64LittleEndian(Word);
+        if ((w & 3) == 2)
+            Message.Buffers[(int)(w >> 32)].AsSpan((int)((uint)w >> 3) * 8, (w & 4) != 0 ? 16 : 8).Clear();
+        Word.Clear();
     }
 
     /// <summary>Writes Text (null clears the pointer).</summary>
@@ -171,8 +279,12 @@ public readonly struct AnyPointerBuilder
     public void SetStruct<T>(T value) where T : struct, IStructReader<T> => SetStruct(value.Raw);
     /// <summary>Initializes as a generated struct builder.</summary>
     public T InitStruct<T>() where T : struct, IStructBuilder<T> => T.Create(InitStruct(T.DataWords, T.PointerCount));
-    /// <summary>Gets (or initializes) as a generated struct builder.</summary>
-    public T GetStruct<T>() where T : struct, IStructBuilder<T> => T.Create(GetStruct(T.DataWords, T.PointerCount));
+    /// <summary>Gets (or initializes, from <paramref name="defaultValue"/> when given) as a generated struct builder.</summary>
+    public T GetStruct<T>(ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+        => T.Create(GetStruct(T.DataWords, T.PointerCount, defaultValue));
+    /// <summary>Gets a struct list of a generated type, upgrading it as <see cref="GetStructList(ushort, ushort, ReadOnlySpan{byte})"/> does.</summary>
+    public ListOfStructsBuilder<T> GetStructList<T>(ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+        => new(GetStructList(T.DataWords, T.PointerCount, defaultValue));
 }
 
 internal static class Copier

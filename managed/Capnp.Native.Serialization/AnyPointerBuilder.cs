@@ -58,7 +58,8 @@ public readonly struct AnyPointerBuilder
         if (dw >= dataWords && pc >= pointerCount) return new StructBuilder(Message, tseg, tpos, dw, pc);
         // Upgrade: allocate a bigger copy and move the pointers.
         ushort ndw = Math.Max(dw, dataWords), npc = Math.Max(pc, pointerCount);
-        var nb = AllocateStruct(ndw, npc); // the old pointer is overwritten; the old body is moved then zeroed below
+        ClearPointerAndPads(); // a far pointer's landing pads would otherwise stay behind as garbage
+        var nb = AllocateStruct(ndw, npc); // the old body is moved then zeroed below
         Buffer.BlockCopy(Message.Buffers[tseg], tpos, Message.Buffers[nb.Segment], nb.DataOffset, dw * 8);
         for (int i = 0; i < pc; i++)
         {

@@ -11,6 +11,7 @@ internal sealed partial class CodeGenerator
         public required string Set;       // SetXxx (void union members, struct copy)
         public required string Default;   // __DefaultXxx (pointer defaults)
         public required string Disown;    // reserved
+        public string Utf8 = "";          // XxxUtf8 (Text fields: the UTF-8 bytes, without allocating)
         public string WhichMember = "";
     }
 
@@ -33,6 +34,7 @@ internal sealed partial class CodeGenerator
             fi.Init = Names.Unique("Init" + fi.Prop, used);
             fi.Set = Names.Unique("Set" + fi.Prop, used);
             fi.Default = "__Default" + fi.Prop;
+            if (!fi.Field.IsGroup && fi.Field.Type.Kind == TypeKind.Text) fi.Utf8 = Names.Unique(fi.Prop + "Utf8", used);
         }
         return list;
     }
@@ -168,6 +170,11 @@ internal sealed partial class CodeGenerator
                 }
                 case TypeKind.Text:
                     w.Line($"public string {fi.Prop} => _raw.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
+                    // The same text as UTF-8 bytes read in place (no string allocated); the default when unset.
+                    w.Line($"/// <summary>{fi.Prop} as UTF-8 bytes (without the NUL), read in place without allocating.</summary>");
+                    w.Line(f.Default.Text is { Length: > 0 } du
+                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.HasPointer({off}) ? _raw.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
+                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.ReadTextBytes({off});");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Data:

@@ -42,6 +42,8 @@ namespace Schema
             /// (On Zooko's triangle, this is the node's nickname.)
             /// </summary>
             public string DisplayName => _raw.ReadText(0);
+            /// <summary>DisplayName as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> DisplayNameUtf8 => _raw.ReadTextBytes(0);
             public bool HasDisplayName => _raw.HasPointer(0);
             /// <summary>
             /// If you want a shorter version of `displayName` (just naming this node, without its surrounding
@@ -170,6 +172,8 @@ namespace Schema
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 public string Name => _raw.ReadText(0);
+                /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasName => _raw.HasPointer(0);
                 /// <inheritdoc/>
                 public override string ToString() => "Parameter " + _raw.ToString();
@@ -218,6 +222,8 @@ namespace Schema
                 /// (On Zooko's triangle, this is the node's petname according to its parent scope.)
                 /// </summary>
                 public string Name => _raw.ReadText(0);
+                /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasName => _raw.HasPointer(0);
                 /// <summary>
                 /// ID of the nested node.  Typically, the target node's scopeId points back to this node, but
@@ -284,6 +290,8 @@ namespace Schema
                 public ulong Id => _raw.ReadUInt64(0);
                 /// <summary>The top-level doc comment for the Node.</summary>
                 public string DocComment => _raw.ReadText(0);
+                /// <summary>DocComment as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> DocCommentUtf8 => _raw.ReadTextBytes(0);
                 public bool HasDocComment => _raw.HasPointer(0);
                 /// <summary>
                 /// Information about each member -- i.e. fields (for structs), enumerants (for enums), or
@@ -349,6 +357,8 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                     /// <summary>Doc comment on the member.</summary>
                     public string DocComment => _raw.ReadText(0);
+                    /// <summary>DocComment as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                    public global::System.ReadOnlySpan<byte> DocCommentUtf8 => _raw.ReadTextBytes(0);
                     public bool HasDocComment => _raw.HasPointer(0);
                     /// <inheritdoc/>
                     public override string ToString() => "Member " + _raw.ToString();
@@ -779,6 +789,8 @@ namespace Schema
             /// <summary>Which member of the union is set.</summary>
             public global::Schema.Field.Which Which => (global::Schema.Field.Which)_raw.Which(4);
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Indicates where this member appeared in the code, relative to other members.
@@ -1063,6 +1075,8 @@ namespace Schema
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Specifies order in which the enumerants were declared in the code.
@@ -1171,6 +1185,8 @@ namespace Schema
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Specifies order in which the methods were declared in the code.
@@ -2051,6 +2067,8 @@ namespace Schema
             public float Float32 => _raw.ReadFloat32(1);
             public double Float64 => _raw.ReadFloat64(1);
             public string Text => _raw.ReadText(0);
+            /// <summary>Text as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> TextUtf8 => _raw.ReadTextBytes(0);
             public bool HasText => _raw.HasPointer(0);
             public global::System.ReadOnlyMemory<byte> Data => _raw.ReadData(0);
             public bool HasData => _raw.HasPointer(0);
@@ -2361,6 +2379,8 @@ namespace Schema
                 /// this to decide where to write the output.
                 /// </summary>
                 public string Filename => _raw.ReadText(0);
+                /// <summary>Filename as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> FilenameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasFilename => _raw.HasPointer(0);
                 /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> Imports => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader>();
@@ -2426,6 +2446,8 @@ namespace Schema
                     /// (On Zooko's triangle, this is the import's petname according to the importing file.)
                     /// </summary>
                     public string Name => _raw.ReadText(0);
+                    /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                    public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                     public bool HasName => _raw.HasPointer(0);
                     /// <inheritdoc/>
                     public override string ToString() => "Import " + _raw.ToString();

@@ -51,7 +51,7 @@ internal sealed partial class CodeGenerator
 
     private static string ElementSizeOf(TypeModel e) => e.Kind switch
     {
-        TypeKind.Void => "Empty",
+        TypeKind.Void => "Void",
         TypeKind.Bool => "Bit",
         TypeKind.Int8 or TypeKind.UInt8 => "Byte",
         TypeKind.Int16 or TypeKind.UInt16 or TypeKind.Enum => "TwoBytes",
@@ -102,7 +102,12 @@ internal sealed partial class CodeGenerator
         {
             w.Line($"public {lt} {fi.Init}(int count) {{ {setWhich}return {ListBuilderFromList(e, $"_raw.InitList({off}, {Ser}.ElementSize.{ElementSizeOf(e)}, count)", n.Id)}; }}");
         }
-        w.Line($"public {lt} {fi.Prop} => {ListBuilderFromList(e, $"_raw.GetList({off})", n.Id)};");
+        // Like C++ getX(): an unset list with a default gets a copy of the default; a struct list written with a
+        // smaller (older) element type is upgraded so every field of this schema can be set.
+        if (e.Kind == TypeKind.Struct)
+            w.Line($"public {lt} {fi.Prop} => _raw.GetStructList<{TypeName(e.TypeId, e.Brand, n.Id)}.Builder>({off}{DefaultArg(fi)});");
+        else
+            w.Line($"public {lt} {fi.Prop} => {ListBuilderFromList(e, $"_raw.GetList({off}{DefaultArg(fi)})", n.Id)};");
         w.Line($"public void {fi.Set}({ListReaderType(e, n.Id)} value) {{ {setWhich}_raw.CopyFrom({off}, {(e.Kind == TypeKind.Void ? "value" : "value.Raw")}); }}");
         w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
     }

@@ -11,6 +11,7 @@ internal sealed partial class CodeGenerator
         public required string Set;       // SetXxx (void union members, struct copy)
         public required string Default;   // __DefaultXxx (pointer defaults)
         public required string Disown;    // reserved
+        public string Utf8 = "";          // XxxUtf8 (Text fields: the UTF-8 bytes, without allocating)
         public string WhichMember = "";
     }
 
@@ -33,6 +34,7 @@ internal sealed partial class CodeGenerator
             fi.Init = Names.Unique("Init" + fi.Prop, used);
             fi.Set = Names.Unique("Set" + fi.Prop, used);
             fi.Default = "__Default" + fi.Prop;
+            if (!fi.Field.IsGroup && fi.Field.Type.Kind == TypeKind.Text) fi.Utf8 = Names.Unique(fi.Prop + "Utf8", used);
         }
         return list;
     }
@@ -168,6 +170,11 @@ internal sealed partial class CodeGenerator
                 }
                 case TypeKind.Text:
                     w.Line($"public string {fi.Prop} => _raw.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
+                    // The same text as UTF-8 bytes read in place (no string allocated); the default when unset.
+                    w.Line($"/// <summary>{fi.Prop} as UTF-8 bytes (without the NUL), read in place without allocating.</summary>");
+                    w.Line(f.Default.Text is { Length: > 0 } du
+                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.HasPointer({off}) ? _raw.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
+                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.ReadTextBytes({off});");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Data:
@@ -303,17 +310,22 @@ internal sealed partial class CodeGenerator
                     break;
                 }
                 case TypeKind.Text:
-                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : null; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                {
+                    // Unset: the schema default (as C++ getX() gives), or null when there is none.
+                    var textDefault = f.Default.Text is { Length: > 0 } dt ? Names.StringLiteral(dt) : "null";
+                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                }
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off});");
+                    // Unset: the default is copied into the message first, as C++ getX() does.
+                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
                     w.Line($"public {st}.Builder {fi.Init}() {{ {setWhich}return _raw.InitStruct<{st}.Builder>({off}); }}");
                     w.Line($"public void {fi.Set}({st}.Reader value) {{ {setWhich}_raw.CopyFrom({off}, value.Raw); }}");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");

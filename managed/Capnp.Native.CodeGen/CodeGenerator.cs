@@ -183,7 +183,19 @@ internal sealed partial class CodeGenerator
             yield return (OutputFileName(rf.Filename), GenerateFile(rf));
     }
 
-    public static string OutputFileName(string schemaFile) => Path.GetFileName(schemaFile) + ".cs";
+    /// <summary>
+    /// The generated file's path relative to the output directory: the schema's name as capnp reports it (relative to
+    /// the working directory or <c>--src-prefix</c>, else its absolute path without the root), mirrored as the C++
+    /// plugin does, so <c>a/x.capnp</c> and <c>b/x.capnp</c> give two files instead of one overwriting the other.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The name would leave the output directory.</exception>
+    public static string OutputFileName(string schemaFile)
+    {
+        var relative = schemaFile.Replace('\\', '/').TrimStart('/');
+        if (relative.Length == 0 || relative.Split('/').Any(part => part is ".." or "") || Path.IsPathRooted(relative))
+            throw new InvalidOperationException($"Schema file name '{schemaFile}' does not give an output path inside the output directory.");
+        return relative.Replace('/', Path.DirectorySeparatorChar) + ".cs";
+    }
 
     public string GenerateFile(RequestedFileModel rf)
     {

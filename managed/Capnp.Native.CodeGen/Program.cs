@@ -10,7 +10,8 @@ namespace Capnp.Native.CodeGen;
 /// capnpc-csharp. Two modes:
 /// <list type="bullet">
 /// <item>Plugin (no arguments): <c>capnp compile -o/path/capnpc-csharp:OUTDIR file.capnp</c> — reads a
-/// CodeGeneratorRequest on stdin and writes <c>file.capnp.cs</c> into the current directory (capnp chdirs to OUTDIR).</item>
+/// CodeGeneratorRequest on stdin and writes <c>dir/file.capnp.cs</c> into the current directory (capnp chdirs to OUTDIR),
+/// mirroring each schema's path as capnp names it, as the C++ plugin does.</item>
 /// <item>Driver (<c>--compile</c>, used by the MSBuild targets): runs <c>capnp compile -o-</c> itself, generates
 /// in-process and reports capnp's diagnostics in MSBuild's canonical format (<c>file(line,col): error CAPNP0001: msg</c>).</item>
 /// </list>
@@ -25,13 +26,19 @@ public static class Program
             if (args.Length > 0 && args[0] is "-h" or "--help")
             {
                 Console.WriteLine("usage: capnp compile -o<path>/capnpc-csharp:OUTDIR file.capnp");
-                Console.WriteLine("       capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... file.capnp...");
+                Console.WriteLine("       capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... [--output NAME] file.capnp...");
                 return 0;
             }
             using var stdin = Console.OpenStandardInput();
             using var ms = new MemoryStream();
             stdin.CopyTo(ms);
-            foreach (var (name, content) in Generate(ms.ToArray()))
+            var outputs = Generate(ms.ToArray());
+            if (Collision(outputs.Select(o => o.FileName[..^3]).ToList(), outputs.Select(o => o.FileName).ToList()) is { } collision)
+            {
+                Console.Error.WriteLine($"capnpc-csharp : error CAPNP0007: {collision}");
+                return 1;
+            }
+            foreach (var (name, content) in outputs)
                 WriteFile(Path.Combine(Directory.GetCurrentDirectory(), name), content);
             return 0;
         }
@@ -50,6 +57,20 @@ public static class Program
         return new CodeGenerator(model).GenerateAll().ToList();
     }
 
+    /// <summary>A message naming two schemas whose generated files would be the same file, or null when all differ.</summary>
+    private static string? Collision(IReadOnlyList<string> schemas, IReadOnlyList<string> outputs)
+    {
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var key = Path.GetFullPath(outputs[i]);
+            if (seen.TryGetValue(key, out int j))
+                return $"The schemas '{schemas[j]}' and '{schemas[i]}' would both be generated into '{outputs[i]}': give them different paths or output names.";
+            seen.Add(key, i);
+        }
+        return null;
+    }
+
     private static void WriteFile(string path, string content)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -63,6 +84,10 @@ public static class Program
         string? outDir = null, capnp = "capnp";
         var imports = new List<string>();
         var files = new List<string>();
+        // Output path (relative to --out) of each file, when given by `--output NAME` before it (the MSBuild targets
+        // name every output, so they know the files to compile before the driver runs).
+        var outputNames = new List<string?>();
+        string? nextOutput = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -70,15 +95,16 @@ public static class Program
                 case "--out": outDir = args[++i]; break;
                 case "--capnp": capnp = args[++i]; break;
                 case "-I": imports.Add(args[++i]); break;
+                case "--output": nextOutput = args[++i]; break;
                 default:
                     if (args[i].StartsWith("-I", StringComparison.Ordinal)) imports.Add(args[i][2..]);
-                    else files.Add(args[i]);
+                    else { files.Add(args[i]); outputNames.Add(nextOutput); nextOutput = null; }
                     break;
             }
         }
         if (outDir == null || files.Count == 0)
         {
-            Console.Error.WriteLine("capnpc-csharp : error CAPNP0004: usage: capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... file.capnp...");
+            Console.Error.WriteLine("capnpc-csharp : error CAPNP0004: usage: capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... [--output NAME] file.capnp...");
             return 2;
         }
 
@@ -134,8 +160,21 @@ public static class Program
             return 1;
         }
 
-        foreach (var (name, content) in Generate(ms.ToArray()))
-            WriteFile(Path.Combine(outDir, name), content);
+        var generated = Generate(ms.ToArray());
+        // capnp lists the requested files in command-line order.
+        if (generated.Count != files.Count)
+        {
+            Console.Error.WriteLine($"capnpc-csharp : error CAPNP0007: capnp compiled {generated.Count} files for {files.Count} schema arguments; is a schema listed twice?");
+            return 1;
+        }
+        var names = generated.Select((g, i) => outputNames[i] ?? g.FileName).ToList();
+        if (Collision(files, names.Select(n => Path.Combine(outDir, n)).ToList()) is { } collision)
+        {
+            Console.Error.WriteLine($"capnpc-csharp : error CAPNP0007: {collision}");
+            return 1;
+        }
+        for (int i = 0; i < generated.Count; i++)
+            WriteFile(Path.Combine(outDir, names[i]), generated[i].Content);
         return 0;
     }
 }

@@ -9,5 +9,6 @@ config=${1:-Debug}
 schema_dir=${CAPNP_INCLUDE_DIR:-/usr/include}
 dotnet build "$here/Capnp.Native.CodeGen.csproj" -c "$config" -nologo -v:q
 plugin="$here/bin/$config/net10.0/capnpc-csharp"
-capnp compile --src-prefix="$schema_dir" -I"$schema_dir" -o"$plugin:$here/Bootstrap" "$schema_dir/capnp/schema.capnp"
+# --src-prefix makes capnp name the file schema.capnp, so the plugin (which mirrors that name) writes Bootstrap/schema.capnp.cs.
+capnp compile --src-prefix="$schema_dir/capnp" -I"$schema_dir" -o"$plugin:$here/Bootstrap" "$schema_dir/capnp/schema.capnp"
 echo "wrote $here/Bootstrap/schema.capnp.cs"

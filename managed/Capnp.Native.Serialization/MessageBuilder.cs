@@ -33,6 +33,8 @@ public sealed record class BuilderOptions
 public sealed class MessageBuilder : IDisposable
 {
     internal byte[][] Buffers = new byte[4][];
+    // The same segments as memory that refuses access once this builder is disposed (see BuilderSegmentMemory).
+    private BuilderSegmentMemory[] _segmentMemory = new BuilderSegmentMemory[4];
     internal int[] Used = new int[4];      // words used
     internal int[] Capacity = new int[4];  // words usable
     internal int Count;
@@ -62,6 +64,15 @@ public sealed class MessageBuilder : IDisposable
 
     private void CheckDisposed() { if (_disposed) throw new ObjectDisposedException(nameof(MessageBuilder)); }
 
+    /// <summary>True once disposed: the segments are back in the pool.</summary>
+    internal bool IsDisposed => _disposed;
+
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+            throw new ObjectDisposedException(nameof(MessageBuilder), "The MessageBuilder that owns this message's memory was disposed; its segments are back in the pool.");
+    }
+
     // Words [unclearedStart, unclearedStart + unclearedWords) are left as the pool returned them:
     // the caller overwrites them at once (a blob written whole), so clearing them first would
     // only double the cost of a large copy.
@@ -75,6 +86,7 @@ public sealed class MessageBuilder : IDisposable
             Array.Resize(ref Buffers, Count * 2);
             Array.Resize(ref Used, Count * 2);
             Array.Resize(ref Capacity, Count * 2);
+            Array.Resize(ref _segmentMemory, Count * 2);
         }
         var buf = ArrayPool<byte>.Shared.Rent(words * 8);
         // The pool rounds sizes up (to the next power of two): use, and clear, only what was
@@ -90,6 +102,7 @@ public sealed class MessageBuilder : IDisposable
             Array.Clear(buf, 0, cap * 8);
         }
         Buffers[Count] = buf; Capacity[Count] = cap; Used[Count] = 0;
+        _segmentMemory[Count] = new BuilderSegmentMemory(this, buf, cap * 8);
         _totalWords += cap;
         _readerView = null;
         return Count++;
@@ -214,14 +227,17 @@ public sealed class MessageBuilder : IDisposable
             if (_readerView is null)
             {
                 var segs = new ReadOnlyMemory<byte>[Count];
-                for (int i = 0; i < Count; i++) segs[i] = new ReadOnlyMemory<byte>(Buffers[i], 0, Capacity[i] * 8);
+                for (int i = 0; i < Count; i++) segs[i] = _segmentMemory[i].Memory;
                 _readerView = new MessageReader(segs, new ReaderOptions { TraversalLimitInWords = long.MaxValue, NestingLimit = int.MaxValue });
             }
             return _readerView;
         }
     }
 
-    /// <summary>Returns the used part of each segment, without copying. Valid until the builder changes or is disposed.</summary>
+    /// <summary>
+    /// Returns the used part of each segment, without copying. Valid until the builder changes or is disposed; after
+    /// <see cref="Dispose"/>, reading the memories throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public IReadOnlyList<ReadOnlyMemory<byte>> GetSegments() => GetSegmentArray();
 
     /// <summary>Returns the used part of each segment as a span of memories, without copying the data.</summary>
@@ -231,11 +247,14 @@ public sealed class MessageBuilder : IDisposable
     {
         CheckDisposed();
         var a = new ReadOnlyMemory<byte>[Count];
-        for (int i = 0; i < Count; i++) a[i] = new ReadOnlyMemory<byte>(Buffers[i], 0, Used[i] * 8);
+        for (int i = 0; i < Count; i++) a[i] = _segmentMemory[i].Memory.Slice(0, Used[i] * 8);
         return a;
     }
 
-    /// <summary>A reader over this message (no copy; a snapshot of the current segments).</summary>
+    /// <summary>
+    /// A reader over this message (no copy; a snapshot of the current segments). It reads this builder's memory: once the
+    /// builder is disposed, reading through it (or through Data it returned) throws <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public MessageReader AsReader(ReaderOptions options = default)
     {
         var r = MessageReader.FromSegments(GetSegmentArray(), options);
@@ -319,7 +338,7 @@ public sealed class MessageBuilder : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        for (int i = 0; i < Count; i++) { ArrayPool<byte>.Shared.Return(Buffers[i]); Buffers[i] = null!; }
+        for (int i = 0; i < Count; i++) { ArrayPool<byte>.Shared.Return(Buffers[i]); Buffers[i] = null!; _segmentMemory[i] = null!; }
         _readerView = null;
     }
 }

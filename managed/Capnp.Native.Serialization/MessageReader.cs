@@ -19,7 +19,13 @@ public sealed class MessageReader
         public readonly byte[]? Array;
         public readonly int Offset;
         public readonly int Length;
-        public SegmentView(byte[]? array, int offset, int length) { Array = array; Offset = offset; Length = length; }
+        // The builder whose pooled array this is (null for memory the caller owns): checked on every access, so a
+        // reader that outlives its builder throws rather than reading the array's next message.
+        public readonly MessageBuilder? Owner;
+        public SegmentView(byte[]? array, int offset, int length, MessageBuilder? owner = null)
+        {
+            Array = array; Offset = offset; Length = length; Owner = owner;
+        }
     }
     internal long RemainingWords;
     internal readonly int NestingLimit;
@@ -38,9 +44,12 @@ public sealed class MessageReader
         _views = new SegmentView[segments.Length];
         for (int i = 0; i < segments.Length; i++)
         {
-            _views[i] = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null
-                ? new SegmentView(seg.Array, seg.Offset, seg.Count)
-                : new SegmentView(null, 0, segments[i].Length);
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(segments[i], out BuilderSegmentMemory? pooled, out int start, out int length))
+                _views[i] = new SegmentView(pooled.Array, start, length, pooled.Owner);
+            else
+                _views[i] = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null
+                    ? new SegmentView(seg.Array, seg.Offset, seg.Count)
+                    : new SegmentView(null, 0, segments[i].Length);
         }
         Options = options;
         RemainingWords = options.EffectiveTraversalLimit;
@@ -52,9 +61,12 @@ public sealed class MessageReader
     {
         ref readonly var v = ref _views[seg];
         if (v.Array is not null)
+        {
+            if (v.Owner is { IsDisposed: true }) v.Owner.ThrowIfDisposed();
             return System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
                 ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(v.Array), (nint)(uint)v.Offset),
                 v.Length);
+        }
         return Segments[seg].Span;
     }
 

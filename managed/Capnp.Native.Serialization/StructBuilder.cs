@@ -141,10 +141,15 @@ public readonly struct StructBuilder
     public StructBuilder InitStruct(int index, ushort dataWords, ushort pointerCount) => GetAnyPointer(index).InitStruct(dataWords, pointerCount);
     /// <summary>Allocates a new struct of a generated type for pointer <paramref name="index"/>.</summary>
     public T InitStruct<T>(int index) where T : struct, IStructBuilder<T> => T.Create(InitStruct(index, T.DataWords, T.PointerCount));
-    /// <summary>Returns the struct at pointer <paramref name="index"/>, initializing it when null.</summary>
-    public StructBuilder GetStruct(int index, ushort dataWords, ushort pointerCount) => GetAnyPointer(index).GetStruct(dataWords, pointerCount);
-    /// <summary>Returns the struct of a generated type at pointer <paramref name="index"/>, initializing it when null.</summary>
-    public T GetStruct<T>(int index) where T : struct, IStructBuilder<T> => T.Create(GetStruct(index, T.DataWords, T.PointerCount));
+    /// <summary>Returns the struct at pointer <paramref name="index"/>, initializing it when null (from <paramref name="defaultValue"/> when given, see <see cref="AnyPointerBuilder.GetStruct(ushort, ushort, ReadOnlySpan{byte})"/>).</summary>
+    public StructBuilder GetStruct(int index, ushort dataWords, ushort pointerCount, ReadOnlySpan<byte> defaultValue = default)
+        => GetAnyPointer(index).GetStruct(dataWords, pointerCount, defaultValue);
+    /// <summary>Returns the struct of a generated type at pointer <paramref name="index"/>, initializing it when null (from <paramref name="defaultValue"/> when given).</summary>
+    public T GetStruct<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+        => T.Create(GetStruct(index, T.DataWords, T.PointerCount, defaultValue));
+    /// <summary>Returns the struct list at pointer <paramref name="index"/>, upgraded to at least the element sizes of <typeparamref name="T"/> (see <see cref="AnyPointerBuilder.GetStructList(ushort, ushort, ReadOnlySpan{byte})"/>).</summary>
+    public ListOfStructsBuilder<T> GetStructList<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+        => GetAnyPointer(index).GetStructList<T>(defaultValue);
     /// <summary>Allocates a list of non-struct elements for pointer <paramref name="index"/>.</summary>
     public ListBuilder InitList(int index, ElementSize size, int count) => GetAnyPointer(index).InitList(size, count);
     /// <summary>Allocates a struct list for pointer <paramref name="index"/>.</summary>
@@ -152,8 +157,8 @@ public readonly struct StructBuilder
     /// <summary>Allocates a struct list of a generated type for pointer <paramref name="index"/>.</summary>
     public ListOfStructsBuilder<T> InitStructList<T>(int index, int count) where T : struct, IStructBuilder<T>
         => new(InitStructList(index, count, T.DataWords, T.PointerCount));
-    /// <summary>Returns the existing list at pointer <paramref name="index"/> (default when null).</summary>
-    public ListBuilder GetList(int index) => GetAnyPointer(index).GetList();
+    /// <summary>Returns the existing list at pointer <paramref name="index"/>; when null, a copy of <paramref name="defaultValue"/> when given, else <c>default</c>.</summary>
+    public ListBuilder GetList(int index, ReadOnlySpan<byte> defaultValue = default) => GetAnyPointer(index).GetList(defaultValue);
     /// <summary>Writes a Text field (null clears it).</summary>
     public void WriteText(int index, string? value) => GetAnyPointer(index).SetText(value);
     /// <summary>Writes a Text field from UTF-8 bytes.</summary>

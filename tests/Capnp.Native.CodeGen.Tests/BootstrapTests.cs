@@ -12,7 +12,7 @@ public class BootstrapTests
             // Plugin mode, exactly as regenerate-bootstrap.sh runs it.
             var res = await TestEnvironment.RunAsync("capnp", new[]
             {
-                "compile", "--src-prefix=/usr/include", "-I/usr/include",
+                "compile", "--src-prefix=/usr/include/capnp", "-I/usr/include",
                 $"-o{TestEnvironment.PluginPath}:{outDir}", "/usr/include/capnp/schema.capnp",
             });
             Assert.True(res.ExitCode == 0, res.Stderr);

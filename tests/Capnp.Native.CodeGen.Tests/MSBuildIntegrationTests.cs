@@ -65,7 +65,8 @@ public class MSBuildIntegrationTests : IDisposable
             """);
     }
 
-    private string GeneratedFile => Path.Combine(_dir, "obj", "Debug", "net10.0", "capnp", "person.capnp.cs");
+    // Generated files mirror the schemas' paths in the project.
+    private string GeneratedFile => Path.Combine(_dir, "obj", "Debug", "net10.0", "capnp", "schemas", "person.capnp.cs");
 
     private Task<TestEnvironment.Result> DotnetAsync(params string[] args)
     {
@@ -107,6 +108,40 @@ public class MSBuildIntegrationTests : IDisposable
         Assert.True(changed.ExitCode == 0, changed.StdoutText);
         Assert.DoesNotContain("Skipping target \"CapnpGenerate\"", changed.StdoutText);
         Assert.Contains("Email", File.ReadAllText(GeneratedFile));
+    }
+
+    [Fact]
+    public async Task SchemasWithTheSameFileNameInDifferentFoldersBothCompile()
+    {
+        WriteProject(Schema);
+        // A second schema named like the shared one, in another folder: its output must not replace common.capnp's.
+        Directory.CreateDirectory(Path.Combine(_dir, "schemas", "other"));
+        File.WriteAllText(Path.Combine(_dir, "schemas", "other", "common.capnp"),
+            """
+            @0xe3b4c2d1a0f9e8d6;
+            using CSharp = import "/csharp.capnp";
+            $CSharp.namespace("Consumer.Other");
+            struct Tag { label @0 :Text; }
+
+            """);
+        var project = Path.Combine(_dir, "Consumer.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace(
+            "<CapnpImportPath Include=\"include\" />",
+            "<CapnpImportPath Include=\"include\" />\n    <CapnpSchema Include=\"schemas/other/common.capnp\" />"));
+        File.AppendAllText(Path.Combine(_dir, "Program.cs"), """
+
+            var tb = new Capnp.Native.Serialization.MessageBuilder();
+            tb.InitRoot<Consumer.Other.Tag.Builder>().Label = "t";
+            Console.WriteLine(tb.AsReader().GetRoot<Consumer.Other.Tag.Reader>().Label + " " + Common.Level.High);
+            """);
+
+        var build = await DotnetAsync("build", "-v:n");
+        Assert.True(build.ExitCode == 0, build.StdoutText + build.Stderr);
+        var capnpDir = Path.Combine(_dir, "obj", "Debug", "net10.0", "capnp");
+        Assert.True(File.Exists(Path.Combine(capnpDir, "include", "shared", "common.capnp.cs")));
+        Assert.True(File.Exists(Path.Combine(capnpDir, "schemas", "other", "common.capnp.cs")));
+        var run = await TestEnvironment.RunAsync("dotnet", new[] { Path.Combine(_dir, "bin", "Debug", "net10.0", "Consumer.dll") });
+        Assert.Equal("Ada 7 High\nt High", run.StdoutText.Trim().ReplaceLineEndings("\n"));
     }
 
     [Fact]

@@ -42,6 +42,8 @@ namespace Schema
             /// (On Zooko's triangle, this is the node's nickname.)
             /// </summary>
             public string DisplayName => _raw.ReadText(0);
+            /// <summary>DisplayName as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> DisplayNameUtf8 => _raw.ReadTextBytes(0);
             public bool HasDisplayName => _raw.HasPointer(0);
             /// <summary>
             /// If you want a shorter version of `displayName` (just naming this node, without its surrounding
@@ -120,7 +122,7 @@ namespace Schema
             public ulong ScopeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
             /// <summary>If this node is parameterized (generic), the list of parameters. Empty for non-generic types.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(5, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> Parameters => _raw.GetList(5).AsStructs<global::Schema.Node.Parameter.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> Parameters => _raw.GetStructList<global::Schema.Node.Parameter.Builder>(5);
             public void SetParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(5, value.Raw); }
             public bool HasParameters => _raw.HasPointer(5);
             /// <summary>
@@ -130,12 +132,12 @@ namespace Schema
             public bool IsGeneric { get => _raw.ReadBool(288); set { _raw.WriteBool(288, value); } }
             /// <summary>List of nodes nested within this node, along with the names under which they were declared.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> InitNestedNodes(int count) { return _raw.InitStructList<global::Schema.Node.NestedNode.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> NestedNodes => _raw.GetList(1).AsStructs<global::Schema.Node.NestedNode.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> NestedNodes => _raw.GetStructList<global::Schema.Node.NestedNode.Builder>(1);
             public void SetNestedNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.NestedNode.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasNestedNodes => _raw.HasPointer(1);
             /// <summary>Annotations applied to this node.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(2, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(2).AsStructs<global::Schema.Annotation.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(2);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(2);
             public void SetFile() { _raw.SetWhich(6, 0); }
@@ -170,6 +172,8 @@ namespace Schema
                 /// <summary>The underlying raw struct reader.</summary>
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 public string Name => _raw.ReadText(0);
+                /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasName => _raw.HasPointer(0);
                 /// <inheritdoc/>
                 public override string ToString() => "Parameter " + _raw.ToString();
@@ -218,6 +222,8 @@ namespace Schema
                 /// (On Zooko's triangle, this is the node's petname according to its parent scope.)
                 /// </summary>
                 public string Name => _raw.ReadText(0);
+                /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasName => _raw.HasPointer(0);
                 /// <summary>
                 /// ID of the nested node.  Typically, the target node's scopeId points back to this node, but
@@ -284,6 +290,8 @@ namespace Schema
                 public ulong Id => _raw.ReadUInt64(0);
                 /// <summary>The top-level doc comment for the Node.</summary>
                 public string DocComment => _raw.ReadText(0);
+                /// <summary>DocComment as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> DocCommentUtf8 => _raw.ReadTextBytes(0);
                 public bool HasDocComment => _raw.HasPointer(0);
                 /// <summary>
                 /// Information about each member -- i.e. fields (for structs), enumerants (for enums), or
@@ -326,7 +334,7 @@ namespace Schema
                 /// Node.struct.fields, Node.enum.enumerants, or Node.interface.methods.
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> InitMembers(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Member.Builder>(1, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => _raw.GetList(1).AsStructs<global::Schema.Node.SourceInfo.Member.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => _raw.GetStructList<global::Schema.Node.SourceInfo.Member.Builder>(1);
                 public void SetMembers(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasMembers => _raw.HasPointer(1);
                 /// <inheritdoc/>
@@ -349,6 +357,8 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                     /// <summary>Doc comment on the member.</summary>
                     public string DocComment => _raw.ReadText(0);
+                    /// <summary>DocComment as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                    public global::System.ReadOnlySpan<byte> DocCommentUtf8 => _raw.ReadTextBytes(0);
                     public bool HasDocComment => _raw.HasPointer(0);
                     /// <inheritdoc/>
                     public override string ToString() => "Member " + _raw.ToString();
@@ -520,7 +530,7 @@ namespace Schema
                 /// most sense to use the field's index in this list rather than its ordinal.
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> InitFields(int count) { return _raw.InitStructList<global::Schema.Field.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => _raw.GetList(3).AsStructs<global::Schema.Field.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => _raw.GetStructList<global::Schema.Field.Builder>(3);
                 public void SetFields(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasFields => _raw.HasPointer(3);
                 /// <inheritdoc/>
@@ -567,7 +577,7 @@ namespace Schema
                 public global::Schema.Node.Enum.Reader AsReader() => global::Schema.Node.Enum.Reader.Create(_raw.AsReader());
                 /// <summary>Enumerants ordered by numeric value (ordinal).</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> InitEnumerants(int count) { return _raw.InitStructList<global::Schema.Enumerant.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => _raw.GetList(3).AsStructs<global::Schema.Enumerant.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => _raw.GetStructList<global::Schema.Enumerant.Builder>(3);
                 public void SetEnumerants(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasEnumerants => _raw.HasPointer(3);
                 /// <inheritdoc/>
@@ -617,12 +627,12 @@ namespace Schema
                 public global::Schema.Node.Interface.Reader AsReader() => global::Schema.Node.Interface.Reader.Create(_raw.AsReader());
                 /// <summary>Methods ordered by ordinal.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> InitMethods(int count) { return _raw.InitStructList<global::Schema.Method.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> Methods => _raw.GetList(3).AsStructs<global::Schema.Method.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> Methods => _raw.GetStructList<global::Schema.Method.Builder>(3);
                 public void SetMethods(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Method.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasMethods => _raw.HasPointer(3);
                 /// <summary>Superclasses of this interface.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> InitSuperclasses(int count) { return _raw.InitStructList<global::Schema.Superclass.Builder>(4, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => _raw.GetList(4).AsStructs<global::Schema.Superclass.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => _raw.GetStructList<global::Schema.Superclass.Builder>(4);
                 public void SetSuperclasses(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> value) { _raw.CopyFrom(4, value.Raw); }
                 public bool HasSuperclasses => _raw.HasPointer(4);
                 /// <inheritdoc/>
@@ -779,6 +789,8 @@ namespace Schema
             /// <summary>Which member of the union is set.</summary>
             public global::Schema.Field.Which Which => (global::Schema.Field.Which)_raw.Which(4);
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Indicates where this member appeared in the code, relative to other members.
@@ -834,7 +846,7 @@ namespace Schema
             /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(1).AsStructs<global::Schema.Annotation.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
             /// <summary>
@@ -1063,6 +1075,8 @@ namespace Schema
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Specifies order in which the enumerants were declared in the code.
@@ -1098,7 +1112,7 @@ namespace Schema
             /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(1).AsStructs<global::Schema.Annotation.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
             /// <inheritdoc/>
@@ -1171,6 +1185,8 @@ namespace Schema
             /// <summary>The underlying raw struct reader.</summary>
             public global::Capnp.Native.Serialization.StructReader Raw => _raw;
             public string Name => _raw.ReadText(0);
+            /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
             public bool HasName => _raw.HasPointer(0);
             /// <summary>
             /// Specifies order in which the methods were declared in the code.
@@ -1234,7 +1250,7 @@ namespace Schema
             /// to be inferred rather than specified explicitly, although not all languages support this.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitImplicitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(4, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> ImplicitParameters => _raw.GetList(4).AsStructs<global::Schema.Node.Parameter.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> ImplicitParameters => _raw.GetStructList<global::Schema.Node.Parameter.Builder>(4);
             public void SetImplicitParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(4, value.Raw); }
             public bool HasImplicitParameters => _raw.HasPointer(4);
             /// <summary>
@@ -1260,7 +1276,7 @@ namespace Schema
             public void SetResultBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(3, value.Raw); }
             public bool HasResultBrand => _raw.HasPointer(3);
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetList(1).AsStructs<global::Schema.Annotation.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
             /// <inheritdoc/>
@@ -1851,7 +1867,7 @@ namespace Schema
             /// that scope has no parameters or all parameters should be considered to be `AnyPointer`.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> InitScopes(int count) { return _raw.InitStructList<global::Schema.Brand.Scope.Builder>(0, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => _raw.GetList(0).AsStructs<global::Schema.Brand.Scope.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => _raw.GetStructList<global::Schema.Brand.Scope.Builder>(0);
             public void SetScopes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasScopes => _raw.HasPointer(0);
             /// <inheritdoc/>
@@ -1911,7 +1927,7 @@ namespace Schema
                 public ulong ScopeId { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
                 /// <summary>List of parameter bindings.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> InitBind(int count) { _raw.SetWhich(4, 0); return _raw.InitStructList<global::Schema.Brand.Binding.Builder>(0, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> Bind => _raw.GetList(0).AsStructs<global::Schema.Brand.Binding.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> Bind => _raw.GetStructList<global::Schema.Brand.Binding.Builder>(0);
                 public void SetBind(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Binding.Reader> value) { _raw.SetWhich(4, 0); _raw.CopyFrom(0, value.Raw); }
                 public bool HasBind => _raw.HasPointer(0);
                 /// <summary>
@@ -2051,6 +2067,8 @@ namespace Schema
             public float Float32 => _raw.ReadFloat32(1);
             public double Float64 => _raw.ReadFloat64(1);
             public string Text => _raw.ReadText(0);
+            /// <summary>Text as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+            public global::System.ReadOnlySpan<byte> TextUtf8 => _raw.ReadTextBytes(0);
             public bool HasText => _raw.HasPointer(0);
             public global::System.ReadOnlyMemory<byte> Data => _raw.ReadData(0);
             public bool HasData => _raw.HasPointer(0);
@@ -2320,7 +2338,7 @@ namespace Schema
             /// imports.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> InitNodes(int count) { return _raw.InitStructList<global::Schema.Node.Builder>(0, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> Nodes => _raw.GetList(0).AsStructs<global::Schema.Node.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> Nodes => _raw.GetStructList<global::Schema.Node.Builder>(0);
             public void SetNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasNodes => _raw.HasPointer(0);
             /// <summary>
@@ -2328,12 +2346,12 @@ namespace Schema
             /// omitted or may be missing some nodes if no info is available for them.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> InitSourceInfo(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Builder>(3, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> SourceInfo => _raw.GetList(3).AsStructs<global::Schema.Node.SourceInfo.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> SourceInfo => _raw.GetStructList<global::Schema.Node.SourceInfo.Builder>(3);
             public void SetSourceInfo(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Reader> value) { _raw.CopyFrom(3, value.Raw); }
             public bool HasSourceInfo => _raw.HasPointer(3);
             /// <summary>Files which were listed on the command line.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> InitRequestedFiles(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => _raw.GetList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>();
+            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1);
             public void SetRequestedFiles(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasRequestedFiles => _raw.HasPointer(1);
             /// <inheritdoc/>
@@ -2361,6 +2379,8 @@ namespace Schema
                 /// this to decide where to write the output.
                 /// </summary>
                 public string Filename => _raw.ReadText(0);
+                /// <summary>Filename as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                public global::System.ReadOnlySpan<byte> FilenameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasFilename => _raw.HasPointer(0);
                 /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> Imports => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader>();
@@ -2394,7 +2414,7 @@ namespace Schema
                 public bool HasFilename => _raw.HasPointer(0);
                 /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> InitImports(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => _raw.GetList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>();
+                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1);
                 public void SetImports(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasImports => _raw.HasPointer(1);
                 /// <inheritdoc/>
@@ -2426,6 +2446,8 @@ namespace Schema
                     /// (On Zooko's triangle, this is the import's petname according to the importing file.)
                     /// </summary>
                     public string Name => _raw.ReadText(0);
+                    /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
+                    public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                     public bool HasName => _raw.HasPointer(0);
                     /// <inheritdoc/>
                     public override string ToString() => "Import " + _raw.ToString();

@@ -32,6 +32,21 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task AskingAPeerThatAlreadyLeftForAServiceByIdFailsDisconnectedInsteadOfAbortingTheProcess()
+    {
+        await using var pair = await RpcPair.StartAsync();
+        var accepting = pair.Listener.AcceptAsync();
+        ConnectAndCloseAtOnce(pair.Listener.Address);
+        await using var leaver = await accepting.WaitAsync(RpcPair.Bound);
+        await leaver.Disconnected.WaitAsync(RpcPair.Bound);
+
+        using var gone = TestService.Client.Create(leaver.Restore("some service"u8.ToArray()));
+
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => gone.EchoAsync("anyone?").WaitAsync(RpcPair.Bound));
+        Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").WaitAsync(RpcPair.Bound)).Text);
+    }
+
+    [Fact]
     public async Task AskingForTheBootstrapOfPeersLeavingAtAnyMomentNeverAbortsTheProcess()
     {
         await using var pair = await RpcPair.StartAsync();

@@ -401,7 +401,13 @@ private:
     size_t written = 0;
     int result = SSL_write_ex(ssl.get(), data, size, &written);
     if (result != 1 || written != size) {
-      auto e = TLS_FAIL(FAILED, "TLS error: ", takeOpenSslErrors().text);
+      auto errors = takeOpenSslErrors();
+      // Without an error of its own, OpenSSL refuses to write because the session already ended
+      // (the peer closed it, or a read failed): a disconnection, not a protocol failure, so the
+      // RPC layer treats it as a peer going away rather than logging an error.
+      auto e = errors.codes.empty()
+          ? TLS_FAIL(DISCONNECTED, "TLS session closed: cannot write after the connection ended")
+          : TLS_FAIL(FAILED, "TLS error: ", errors.text);
       failWrites(kj::cp(e));
       kj::throwFatalException(kj::mv(e));
     }

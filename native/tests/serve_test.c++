@@ -133,18 +133,28 @@ TEST_F(ServingListener, AcceptFailuresForLackOfDescriptorsAreRetriedAndServingGo
   rlimit original;
   ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &original));
 
-  // Leave the process a few descriptors, then take them with connections: the server's accept of
-  // a connection waiting in the backlog then fails with EMFILE.
+  // One connection, accepted while descriptors are still free.
+  std::vector<int> clients;
+  clients.push_back(connectTo(port));
+  ASSERT_GE(clients.back(), 0);
+  auto first = pollStats(listener, [](auto& s) { return s.accepted == 1; });
+  ASSERT_EQ(1u, first.accepted);
+
+  // Then take every descriptor left, give one back to a second client, and let it wait in the
+  // backlog: the server's accept of it fails with EMFILE (nothing else is pending, so the server
+  // cannot take that descriptor first).
   rlimit limited = original;
   limited.rlim_cur = openDescriptors() + 8;
   ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &limited));
-  std::vector<int> clients;
-  for (int i = 0; i < 64; ++i) {
-    int fd = connectTo(port);
-    if (fd < 0) break;
-    clients.push_back(fd);
-  }
+  std::vector<int> fillers;
+  for (int fd; (fd = dup(0)) >= 0;) fillers.push_back(fd);
+  ASSERT_FALSE(fillers.empty());
+  close(fillers.back());
+  fillers.pop_back();
+  clients.push_back(connectTo(port));
+  ASSERT_GE(clients.back(), 0);
   auto exhausted = pollStats(listener, [](auto& s) { return s.accept_failures > 0; });
+  for (int fd: fillers) close(fd);
   for (int fd: clients) close(fd);
   ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &original));
   ASSERT_GT(exhausted.accept_failures, 0u) << "no accept failed: the test did not exhaust descriptors";

@@ -210,6 +210,20 @@ TEST_F(Fixture, MessageAboveEagerAllocationGrowsItsBuffer) {
   EXPECT_GT(reader.getStats().bytesCopiedOnRead, 0u);
 }
 
+TEST_F(Fixture, ALargeMessageIsReadIntoOneBufferWithoutCopies) {
+  CoalescingMessageStream writer(*pipe.ends[0]);
+  CoalescingMessageStream reader(*pipe.ends[1]);
+  constexpr size_t SIZE = 60 * 1024 * 1024;
+  auto big = makeMessage(SIZE, 7);
+  auto write = writer.writeMessage(*big);
+  checkMessage(*reader.readMessage().wait(waitScope), SIZE, 7);
+  write.wait(waitScope);
+  // The buffer was sized from the segment table: only the first read chunk (which held the
+  // segment table) was moved into it, never the growing message (growth copied ~60 MB).
+  EXPECT_LE(reader.getStats().bytesCopiedOnRead, CoalescingMessageStream::Options().readChunkBytes);
+  EXPECT_LE(reader.getStats().buffersAllocated, 2u);
+}
+
 TEST_F(Fixture, ReadersStayValidWhileBuffersAreReused) {
   for (size_t pinRatio: { 0, 16 }) {  // 0: every message in place (pins its chunk)
     kj::TwoWayPipe pipe2 = kj::newTwoWayPipe();

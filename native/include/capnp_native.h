@@ -106,6 +106,12 @@ typedef struct capnp_listen_options {
   int32_t require_client_certificate;
   /** With TLS: a client that has not completed its handshake after this long is dropped (0: 10 s). */
   uint32_t handshake_timeout_ms;
+  /** A peer with more questions outstanding (calls and bootstraps asked and not finished) is
+   * disconnected (0: 4096; UINT32_MAX: unlimited). */
+  uint32_t max_outstanding_questions;
+  /** While more than this many bytes sent to a peer are not yet written (it does not read), its
+   * messages are not read (0: 16 MiB; UINT64_MAX: unlimited). */
+  uint64_t max_unwritten_bytes;
 } capnp_listen_options;
 
 /** How to connect (see capnp_connect). */
@@ -120,6 +126,9 @@ typedef struct capnp_connect_options {
   size_t server_fingerprint_len;
   /** With TLS: the handshake fails after this long (0: 10 s). */
   uint32_t handshake_timeout_ms;
+  /** As in capnp_listen_options. */
+  uint32_t max_outstanding_questions;
+  uint64_t max_unwritten_bytes;
 } capnp_connect_options;
 
 /** A serving listener's statistics (see capnp_listener_serve). */

@@ -76,6 +76,19 @@ kj::Duration handshakeTimeout(uint32_t milliseconds) {
   return milliseconds == 0 ? DEFAULT_HANDSHAKE_TIMEOUT : milliseconds * kj::MILLISECONDS;
 }
 
+constexpr uint32_t DEFAULT_MAX_OUTSTANDING_QUESTIONS = 4096;
+constexpr uint64_t DEFAULT_MAX_UNWRITTEN_BYTES = 16ull * 1024 * 1024;
+
+// The ABI's limits (0: default; the maximum value: unlimited) as the network wrapper takes them.
+PeerLimits peerLimits(uint32_t maxOutstandingQuestions, uint64_t maxUnwrittenBytes) {
+  PeerLimits limits;
+  limits.maxOutstandingQuestions = maxOutstandingQuestions == 0 ? DEFAULT_MAX_OUTSTANDING_QUESTIONS
+      : maxOutstandingQuestions == UINT32_MAX ? 0 : maxOutstandingQuestions;
+  limits.maxUnwrittenBytes = maxUnwrittenBytes == 0 ? DEFAULT_MAX_UNWRITTEN_BYTES
+      : maxUnwrittenBytes == UINT64_MAX ? 0 : maxUnwrittenBytes;
+  return limits;
+}
+
 // A byte stream ready for RPC: plain, or a TLS session and what it says of the peer.
 struct SecuredStream {
   kj::Own<kj::AsyncIoStream> stream;
@@ -113,9 +126,9 @@ public:
   // Loop thread.
   // With a restorer, peers may ask for services by ID; it also answers plain bootstraps.
   void start(kj::Own<kj::AsyncIoStream> stream, Side side,
-             kj::Maybe<capnp::Capability::Client> bootstrap,
+             kj::Maybe<capnp::Capability::Client> bootstrap, PeerLimits limits,
              kj::Maybe<kj::Own<ServiceRestorer>> restorer = nullptr) {
-    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap), kj::mv(restorer));
+    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap), limits, kj::mv(restorer));
     lossWatch = live().network.onDisconnect()
         .then([this]() { loop().connectionLost(); })
         .eagerlyEvaluate(nullptr);
@@ -167,9 +180,10 @@ protected:
 private:
   struct State {
     State(Loop& loop, kj::Own<kj::AsyncIoStream> streamParam, Side side,
-          kj::Maybe<capnp::Capability::Client> bootstrap, kj::Maybe<kj::Own<ServiceRestorer>> restorerParam)
+          kj::Maybe<capnp::Capability::Client> bootstrap, PeerLimits limits,
+          kj::Maybe<kj::Own<ServiceRestorer>> restorerParam)
         : restorer(kj::mv(restorerParam)), stream(kj::mv(streamParam)), messages(*stream), side(side),
-          network(messages, side), leasing(loop, network, messages),
+          network(messages, side), leasing(loop, network, messages, limits),
           rpc(makeRpcSystem(leasing, kj::mv(bootstrap), restorer)) {}
 
     static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetworkBase& network,
@@ -222,6 +236,7 @@ public:
     kj::Maybe<kj::Own<const TlsIdentity>> tls;
     bool requireClientCertificate = false;
     kj::Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+    PeerLimits limits = peerLimits(0, 0);
   };
 
   void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer,
@@ -342,7 +357,8 @@ private:
     KJ_IF_MAYBE(r, s.offer.restorer) { restorer = kj::addRef(**r); }
     try {
       connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
-      connection->start(kj::mv(secured.stream), Side::SERVER, kj::mv(bootstrap), kj::mv(restorer));
+      connection->start(kj::mv(secured.stream), Side::SERVER, kj::mv(bootstrap), s.offer.limits,
+                        kj::mv(restorer));
     } catch (...) {
       loop().freeReleased(connection);
       throw;
@@ -456,9 +472,10 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
     if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
     bool requireClientCertificate = given.require_client_certificate != 0;
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes);
     auto listener = new Listener(owner);
     postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), restorer = kj::mv(restorer),
-                                        tls = kj::mv(tls), requireClientCertificate, timeout,
+                                        tls = kj::mv(tls), requireClientCertificate, timeout, limits,
                                         tag](Loop& loop) mutable {
       Listener::Offer offer;
       offer.bootstrap = optionalClient(offered);
@@ -467,6 +484,7 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
       offer.tls = kj::mv(tls);
       offer.requireClientCertificate = requireClientCertificate;
       offer.handshakeTimeout = timeout;
+      offer.limits = limits;
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
           .then([&loop, listener, parsed = kj::mv(parsed), offer = kj::mv(offer),
                  tag](kj::Own<kj::NetworkAddress> resolved) mutable {
@@ -561,8 +579,9 @@ extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t a
       expected = kj::heapArray<kj::byte>(kj::arrayPtr(given.server_fingerprint, given.server_fingerprint_len));
     }
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes);
     owner.post({tag, [offered, parsed = kj::mv(parsed), tls = kj::mv(tls), expected = kj::mv(expected),
-                      timeout, tag](Loop& loop) mutable {
+                      timeout, limits, tag](Loop& loop) mutable {
       auto bootstrapClient = optionalClient(offered);
       bool tcp = parsed.isTcp;
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
@@ -578,10 +597,10 @@ extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t a
             }
             return SecuredStream{kj::mv(stream), nullptr};
           })
-          .then([&loop, bootstrapClient = kj::mv(bootstrapClient), tag](SecuredStream secured) mutable {
+          .then([&loop, bootstrapClient = kj::mv(bootstrapClient), limits, tag](SecuredStream secured) mutable {
             auto connection = new Connection(loop);
             connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
-            connection->start(kj::mv(secured.stream), Side::CLIENT, kj::mv(bootstrapClient));
+            connection->start(kj::mv(secured.stream), Side::CLIENT, kj::mv(bootstrapClient), limits);
             finishWithConnection(loop, tag, connection);
           }));
     }});
@@ -641,7 +660,8 @@ extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_
             fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
         auto connection = new Connection(loop);
         try {
-          connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered));
+          connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered),
+                            peerLimits(0, 0));
         } catch (...) {
           delete connection;
           throw;

@@ -1,6 +1,7 @@
 #include "referenced_segments.h"
 #include "runtime.h"
 
+#include <capnp/rpc.capnp.h>
 #include <kj/debug.h>
 
 namespace capnp_native {
@@ -65,7 +66,15 @@ public:
   }
 
   kj::Promise<kj::Maybe<kj::Own<capnp::IncomingRpcMessage>>> receiveIncomingMessage() override {
-    return inner->receiveIncomingMessage();
+    auto& limits = network.limits;
+    if (limits.maxUnwrittenBytes != 0 && network.inner.getCurrentQueueSize() > limits.maxUnwrittenBytes) {
+      // The peer does not read what we send: read nothing more of it until writes catch up.
+      return network.stream.whenFlushed().then([this]() { return receiveIncomingMessage(); });
+    }
+    return inner->receiveIncomingMessage().then([this](kj::Maybe<kj::Own<capnp::IncomingRpcMessage>> message) {
+      KJ_IF_MAYBE(m, message) { countQuestions(**m); }
+      return kj::mv(message);
+    });
   }
 
   kj::Promise<void> shutdown() override {
@@ -74,6 +83,27 @@ public:
   }
 
 private:
+  void countQuestions(capnp::IncomingRpcMessage& message) {
+    auto& count = network.outstandingQuestions;
+    switch (message.getBody().getAs<capnp::rpc::Message>().which()) {
+      case capnp::rpc::Message::CALL:
+      case capnp::rpc::Message::BOOTSTRAP:
+        ++count;
+        break;
+      case capnp::rpc::Message::FINISH:
+        if (count > 0) --count;
+        return;
+      default:
+        return;
+    }
+    auto max = network.limits.maxOutstandingQuestions;
+    if (max != 0 && count > max) {
+      // Thrown from the engine's read loop: it aborts the connection with this reason.
+      kj::throwFatalException(KJ_EXCEPTION(FAILED, kj::str(
+          "the peer has more than ", max, " questions outstanding (asked and not finished)")));
+    }
+  }
+
   LeasingVatNetwork& network;
   kj::Own<capnp::TwoPartyVatNetworkBase::Connection> inner;
 };

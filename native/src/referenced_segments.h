@@ -73,11 +73,26 @@ private:
   kj::Maybe<LeasedOutgoingMessage&> message;
 };
 
-// TwoPartyVatNetwork, whose connection's outgoing messages can take a lease (see LeaseClaim).
+// What one peer may make a connection hold (see LeasingVatNetwork).
+struct PeerLimits {
+  // Questions (calls and bootstraps) the peer asked and has not finished: the engine keeps each
+  // answer, its results and pipeline until Finish. Beyond this the peer is misbehaving (or
+  // attacking: 2 million Bootstraps without Finish grew a server to 3 GB) and the connection is
+  // aborted. 0: unlimited.
+  uint32_t maxOutstandingQuestions = 0;
+  // Bytes sent to the peer and not yet written (it does not read). Beyond this the connection
+  // stops reading the peer's messages until writes catch up, so a peer that sends calls and never
+  // reads the answers cannot grow our memory. 0: unlimited.
+  uint64_t maxUnwrittenBytes = 0;
+};
+
+// TwoPartyVatNetwork, whose connection's outgoing messages can take a lease (see LeaseClaim) and
+// whose peer is held to PeerLimits.
 class LeasingVatNetwork final: public capnp::TwoPartyVatNetworkBase {
 public:
-  LeasingVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inner, CoalescingMessageStream& stream)
-      : loop(loop), inner(inner), stream(stream) {}
+  LeasingVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inner, CoalescingMessageStream& stream,
+                    PeerLimits limits = PeerLimits())
+      : loop(loop), inner(inner), stream(stream), limits(limits) {}
 
   kj::Maybe<kj::Own<Connection>> connect(capnp::rpc::twoparty::VatId::Reader hostId) override;
   kj::Promise<kj::Own<Connection>> accept() override;
@@ -98,8 +113,11 @@ private:
   Loop& loop;
   capnp::TwoPartyVatNetwork& inner;
   CoalescingMessageStream& stream;
+  PeerLimits limits;
   kj::Maybe<LeasingConnection&> current;
   bool shutDown = false;
+  // Questions the peer asked and has not finished (see PeerLimits).
+  uint64_t outstandingQuestions = 0;
 };
 
 // Makes the engine's message with `make(sizeHint)` (a request, or a call's results) and fills

@@ -102,6 +102,16 @@ internal unsafe struct capnp_listen_options
     public int require_client_certificate;
     /// <summary>With TLS: a client that has not completed its handshake after this long is dropped (0: 10 s).</summary>
     public uint handshake_timeout_ms;
+    /// <summary>
+    /// A peer with more questions outstanding (calls and bootstraps asked and not finished) is
+    /// disconnected (0: 4096; UINT32_MAX: unlimited).
+    /// </summary>
+    public uint max_outstanding_questions;
+    /// <summary>
+    /// While more than this many bytes sent to a peer are not yet written (it does not read), its
+    /// messages are not read (0: 16 MiB; UINT64_MAX: unlimited).
+    /// </summary>
+    public ulong max_unwritten_bytes;
 }
 
 /// <summary>How to connect (see capnp_connect).</summary>
@@ -120,6 +130,9 @@ internal unsafe struct capnp_connect_options
     public nuint server_fingerprint_len;
     /// <summary>With TLS: the handshake fails after this long (0: 10 s).</summary>
     public uint handshake_timeout_ms;
+    /// <summary>As in capnp_listen_options.</summary>
+    public uint max_outstanding_questions;
+    public ulong max_unwritten_bytes;
 }
 
 /// <summary>A serving listener's statistics (see capnp_listener_serve).</summary>

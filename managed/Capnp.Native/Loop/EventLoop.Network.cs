@@ -77,6 +77,8 @@ public sealed partial class EventLoop
                 tls_identity = identity is null ? null : identity.Pointer,
                 require_client_certificate = settings.RequireClientCertificate ? 1 : 0,
                 handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
+                max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
+                max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
             };
             var bound = PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
             {
@@ -123,6 +125,8 @@ public sealed partial class EventLoop
                         server_fingerprint = expected,
                         server_fingerprint_len = fingerprint is null ? 0 : (nuint)fingerprint.Length,
                         handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
+                        max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
+                        max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
                     };
                     return NativeMethods.capnp_connect(loop, text, length, &options, tag);
                 }
@@ -199,6 +203,8 @@ internal sealed record ListenSettings
 
     /// <summary>Null: the shim's default (10 s).</summary>
     public TimeSpan? HandshakeTimeout { get; init; }
+
+    public PeerLimits Limits { get; init; } = new();
 }
 
 /// <summary>What a connection offers and how it is secured.</summary>
@@ -214,4 +220,16 @@ internal sealed record ConnectSettings
 
     /// <summary>Null: the shim's default (10 s).</summary>
     public TimeSpan? HandshakeTimeout { get; init; }
+
+    public PeerLimits Limits { get; init; } = new();
+}
+
+/// <summary>What one peer may make a connection hold; null: the shim's defaults.</summary>
+/// <param name="MaxOutstandingQuestions">Questions asked and not finished before the peer is disconnected (default 4096).</param>
+/// <param name="MaxUnwrittenBytes">Bytes sent and not yet written before the peer's messages stop being read (default 16 MiB).</param>
+internal sealed record PeerLimits(int? MaxOutstandingQuestions = null, long? MaxUnwrittenBytes = null)
+{
+    public uint OutstandingQuestionsForNative => MaxOutstandingQuestions is { } value ? (uint)Math.Max(1, value) : 0;
+
+    public ulong UnwrittenBytesForNative => MaxUnwrittenBytes is { } value ? (ulong)Math.Max(1, value) : 0;
 }

@@ -66,9 +66,9 @@ public sealed class Vat : IAsyncDisposable
     public static async Task<Vat> StartAsync(VatOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MaxConnections is <= 0)
+        if (options.MaxConnections is <= 0 || options.MaxOutstandingQuestionsPerConnection is <= 0 || options.MaxUnwrittenBytesPerConnection is <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxConnections, "MaxConnections must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections, MaxOutstandingQuestionsPerConnection and MaxUnwrittenBytesPerConnection must be positive.");
         }
 
         var logger = options.Logger ?? NullLogger.Instance;
@@ -90,6 +90,7 @@ public sealed class Vat : IAsyncDisposable
                     Tls = options.DisableTls ? null : tlsIdentity,
                     RequireClientCertificate = options.RequireClientCertificate,
                     HandshakeTimeout = options.HandshakeTimeout,
+                    Limits = LimitsOf(options),
                 }, cancellationToken).ConfigureAwait(false);
                 await listener.ServeAsync(maxConnections, cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Vat listening on {Address} ({Security}, at most {MaxConnections} connections)",
@@ -185,6 +186,7 @@ public sealed class Vat : IAsyncDisposable
                 Tls = tlsIdentity,
                 ServerFingerprint = peer.Digest.IsInsecure ? null : peer.Digest.Sha256.ToArray(),
                 HandshakeTimeout = options.HandshakeTimeout,
+                Limits = LimitsOf(options),
             }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception error)
@@ -239,6 +241,9 @@ public sealed class Vat : IAsyncDisposable
             logger.LogCritical(error, "The vat's event loop failed; its connections are gone");
         }
     }
+
+    private static PeerLimits LimitsOf(VatOptions options)
+        => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection);
 
     private static unsafe TlsIdentityHandle CreateTlsIdentity(VatIdentity identity)
     {

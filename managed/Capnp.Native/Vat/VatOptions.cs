@@ -50,6 +50,20 @@ public sealed record VatOptions
     /// </summary>
     public int? MaxConnections { get; init; }
 
+    /// <summary>
+    /// Questions (calls and bootstrap requests) a peer may have outstanding on one connection:
+    /// asked and not yet finished, so that the vat still holds their answers. A peer that asks
+    /// more is disconnected with that reason. Null: 4096.
+    /// </summary>
+    public int? MaxOutstandingQuestionsPerConnection { get; init; }
+
+    /// <summary>
+    /// Bytes sent to a peer and not yet written because it does not read them; beyond this the
+    /// vat stops reading the peer's messages until it catches up, so a peer that calls and never
+    /// reads the answers cannot grow the vat's memory. Null: 16 MiB.
+    /// </summary>
+    public long? MaxUnwrittenBytesPerConnection { get; init; }
+
     /// <summary>How long a peer may take over its TLS handshake, either way. Null: 10 seconds.</summary>
     public TimeSpan? HandshakeTimeout { get; init; }
 

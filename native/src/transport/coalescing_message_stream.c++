@@ -433,6 +433,8 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
     for (auto& waiter: pending->waiters) waiter->fulfill();
     pending->waiters.clear();
     flushState = FlushState::IDLE;
+    auto watchers = kj::mv(flushWatchers);
+    for (auto& watcher: watchers) watcher->fulfill();
     return kj::READY_NOW;
   }
   flushState = FlushState::WRITING;
@@ -452,6 +454,8 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
   return inner.write(iov.asPtr()).then([this]() {
     for (auto& waiter: inFlight->waiters) waiter->fulfill();
     inFlight->clear();
+    auto watchers = kj::mv(flushWatchers);
+    for (auto& watcher: watchers) watcher->fulfill();
     // Whatever was queued while we were writing goes out in the next write: at once if it is
     // big, else after the current turn has had the chance to add more.
     if (pending->totalBytes >= options.immediateFlushBytes) return flushOnce();
@@ -462,6 +466,8 @@ kj::Promise<void> CoalescingMessageStream::flushOnce() {
 
 void CoalescingMessageStream::failWrites(kj::Exception&& e) {
   flushState = FlushState::IDLE;
+  auto watchers = kj::mv(flushWatchers);
+  for (auto& watcher: watchers) watcher->reject(kj::cp(e));
   for (auto& waiter: inFlight->waiters) waiter->reject(kj::cp(e));
   for (auto& waiter: pending->waiters) waiter->reject(kj::cp(e));
   inFlight->clear();
@@ -484,6 +490,16 @@ kj::Maybe<int> CoalescingMessageStream::getSendBufferSize() {
     return nullptr;  // not a socket (e.g. an in-memory pipe), or the socket is gone
   }
   return bufSize;
+}
+
+kj::Promise<void> CoalescingMessageStream::whenFlushed() {
+  KJ_IF_MAYBE(e, writeError) {
+    return kj::cp(*e);
+  }
+  if (flushState == FlushState::IDLE && pending->pieces.empty()) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  flushWatchers.add(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
 }
 
 kj::Promise<void> CoalescingMessageStream::end() {

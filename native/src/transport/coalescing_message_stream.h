@@ -143,6 +143,10 @@ public:
   // merely references). A segment this stream copies releases its keeper at once.
   void keepUntilWritten(const void* segmentBegin, kj::Own<kj::Refcounted> keeper);
 
+  // Resolves once the next write to the inner stream completes (or at once when nothing is
+  // queued); fails when writing fails. For readers that pause while a peer does not read.
+  kj::Promise<void> whenFlushed();
+
   kj::Promise<void> end() override;
   // Flushes everything queued, then shuts down the write side of `inner`.
 
@@ -200,6 +204,7 @@ private:
   bool ended = false;
   kj::Maybe<kj::Exception> writeError;
   kj::Promise<void> flushLoop = nullptr;
+  kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> flushWatchers;  // see whenFlushed()
 
   // Read side.
   kj::Own<const BufferPool> pool;

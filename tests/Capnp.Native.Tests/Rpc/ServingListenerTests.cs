@@ -95,13 +95,13 @@ public sealed class ServingListenerTests
         Assert.Equal(text, (await service.EchoAsync(text).WaitAsync(RpcPair.Bound)).Text);
     }
 
-    internal static async Task WaitUntilServingNoneAsync(RpcListener listener)
+    internal static async Task WaitUntilServingNoneAsync(RpcListener listener, int expected = 0)
     {
         // Bounded polling of the server's own count: the server frees a connection once it has
         // seen the peer's close, which the client cannot observe.
         for (var poll = 0; poll < 100_000; poll++)
         {
-            if ((await listener.ReadStatisticsAsync().WaitAsync(RpcPair.Bound)).Connections == 0)
+            if ((await listener.ReadStatisticsAsync().WaitAsync(RpcPair.Bound)).Connections == expected)
             {
                 return;
             }
@@ -109,7 +109,7 @@ public sealed class ServingListenerTests
             await Task.Yield();
         }
 
-        Assert.Fail("the server still serves connections whose peers left");
+        Assert.Fail($"the server does not serve {expected} connections: it still serves connections whose peers left");
     }
 
     internal static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;

@@ -3,10 +3,14 @@
 // cannot open descriptors).
 
 #include <capnp_native.h>
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize.h>
 
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -99,14 +103,37 @@ int connectTo(int port) {
   return fd;
 }
 
+// One RPC message from a hostile client, framed for the wire.
+kj::Array<capnp::word> frame(capnp::MessageBuilder& message) { return capnp::messageToFlatArray(message); }
+
+kj::Array<capnp::word> bootstrapMessage(uint32_t questionId) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(questionId);
+  return frame(message);
+}
+
+// A call on the answer to question `target` (the bootstrap): the server answers it at once.
+kj::Array<capnp::word> callMessage(uint32_t questionId, uint32_t target) {
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(questionId);
+  call.initTarget().initPromisedAnswer().setQuestionId(target);
+  call.setInterfaceId(0x1234567890abcdefull);
+  call.setMethodId(0);
+  call.initParams().initContent();
+  return frame(message);
+}
+
 class ServingListener: public testing::Test {
 protected:
-  void SetUp() override {
+  void SetUp() override { listen(nullptr); }
+
+  void listen(const capnp_listen_options* options) {
     ASSERT_EQ(CAPNP_STATUS_OK, capnp_initialize(onComplete));
     ASSERT_EQ(CAPNP_STATUS_OK, capnp_loop_create(&loop));
     auto tag = newTag();
     const char address[] = "tcp:127.0.0.1:0";
-    ASSERT_EQ(CAPNP_STATUS_OK, capnp_listen(loop, address, strlen(address), nullptr, tag, &listener));
+    ASSERT_EQ(CAPNP_STATUS_OK, capnp_listen(loop, address, strlen(address), options, tag, &listener));
     auto bound = await(tag);
     ASSERT_EQ(CAPNP_STATUS_OK, bound.status) << bound.payload;
     port = std::stoi(bound.payload.substr(bound.payload.rfind(':') + 1));
@@ -169,6 +196,58 @@ TEST_F(ServingListener, AcceptFailuresForLackOfDescriptorsAreRetriedAndServingGo
   auto served = pollStats(listener, [&](auto& s) { return s.accepted > drained.accepted; });
   EXPECT_EQ(drained.accepted + 1, served.accepted);
   close(late);
+  EXPECT_EQ(0u, pollStats(listener, [](auto& s) { return s.connections == 0; }).connections);
+}
+
+class ServingWithSmallWriteBacklog: public ServingListener {
+protected:
+  void SetUp() override {
+    capnp_listen_options options;
+    memset(&options, 0, sizeof(options));
+    options.max_unwritten_bytes = 64 * 1024;
+    // The client below never finishes its questions: only the write backlog may stop it.
+    options.max_outstanding_questions = UINT32_MAX;
+    listen(&options);
+  }
+};
+
+TEST_F(ServingWithSmallWriteBacklog, APeerThatNeverReadsItsAnswersStopsBeingRead) {
+  serve(8);
+  // A client that asks and asks and never reads: the answers (exceptions: this listener offers no
+  // bootstrap) pile up unwritten, and the server must stop reading it rather than buffer them.
+  int client = connectTo(port);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(0, fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK));
+  auto bootstrap = bootstrapMessage(0);
+  auto bootstrapBytes = bootstrap.asBytes();
+  ASSERT_EQ(static_cast<ssize_t>(bootstrapBytes.size()), send(client, bootstrapBytes.begin(), bootstrapBytes.size(), 0));
+
+  constexpr size_t LIMIT = 256ull * 1024 * 1024;
+  size_t sent = 0;
+  uint32_t questionId = 1;
+  auto call = callMessage(questionId, 0);
+  size_t offset = 0;
+  while (sent < LIMIT) {
+    if (offset == call.asBytes().size()) {
+      call = callMessage(++questionId, 0);
+      offset = 0;
+    }
+    auto bytes = call.asBytes().slice(offset, call.asBytes().size());
+    ssize_t n = send(client, bytes.begin(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += n;
+      offset += n;
+      continue;
+    }
+    ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << strerror(errno);
+    // A server that still reads makes room within moments; one that stopped reading never does.
+    pollfd writable{client, POLLOUT, 0};
+    if (poll(&writable, 1, 2000) == 0) break;
+  }
+  EXPECT_LT(sent, 64ull * 1024 * 1024) << "the server kept reading a peer that does not read";
+  // The server still works: it counts the stalled connection, and frees it once the peer goes.
+  EXPECT_EQ(1u, readStats(listener).connections);
+  close(client);
   EXPECT_EQ(0u, pollStats(listener, [](auto& s) { return s.connections == 0; }).connections);
 }
 

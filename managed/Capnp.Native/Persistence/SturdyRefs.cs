@@ -36,20 +36,18 @@ public static class SturdyRefs
         var request = new MessageBuilder();
         request.InitRoot<Persistent.SaveParams.Builder>();
         var answer = await capability.Target.CallAsync(Persistent.InterfaceId, 0, request, cancellationToken).ConfigureAwait(false);
+        string uri;
+        try
         {
             var results = answer.GetRoot<Persistent.SaveResults.Reader>();
-            string uri;
-            try
-            {
-                uri = results.HasSturdyRef ? results.Raw.ReadText(0) : "";
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw new SturdyRefFormatException(SturdyRefProblem.Empty, "The service's save answer does not hold the sturdy ref as Text.", e);
-            }
-
-            return SturdyRef.Parse(uri);
+            uri = results.HasSturdyRef ? results.Raw.ReadText(0) : "";
         }
+        catch (Exception e)
+        {
+            throw new SturdyRefFormatException(SturdyRefProblem.Empty, "The service's save answer does not hold the sturdy ref as Text.", e);
+        }
+
+        return SturdyRef.Parse(uri);
     }
 
     private sealed class PersistentService(SturdyRef sturdyRef, CapabilityServer service) : CapabilityServer, IAsyncDisposable

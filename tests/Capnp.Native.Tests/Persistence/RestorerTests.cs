@@ -130,6 +130,8 @@ public sealed class RestorerTests
 
         public HashSet<ServiceDigest> Known { get; } = [];
 
+        public TaskCompletionSource FirstMade { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public async ValueTask<ICallTarget?> LoadAsync(SturdyRef sturdyRef, ServiceDigest digest, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref loads);
@@ -148,6 +150,7 @@ public sealed class RestorerTests
             var made = new PrefixCallback($"loaded{Loads}:");
             lock (Made)
                 Made.Add(made);
+            FirstMade.TrySetResult();
             return made;
         }
     }
@@ -210,6 +213,28 @@ public sealed class RestorerTests
 
         Assert.Equal(8, loader.Made[0].Calls);
         await loader.Made[0].Released.Task.WaitAsync(Bound);
+        Assert.False(table.IsLoaded(ServiceDigest.Of(id)));
+    }
+
+    [Fact]
+    public async Task ALoadEveryRequesterGaveUpOnIsNotHeld()
+    {
+        var loader = new CountingLoader { Gate = new(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var id = ServiceId.Random();
+        loader.Known.Add(ServiceDigest.Of(id));
+        await using var table = new RestorerTable(loader.LoadAsync);
+        await using var server = await VatTests.StartServerAsync(new VatOptions { Restorer = table });
+
+        using var giveUp = new CancellationTokenSource();
+        var restore = table.RestoreAsync(id, giveUp.Token).AsTask();
+        await loader.FirstLoadStarted.Task.WaitAsync(Bound);
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
+        loader.Gate.SetResult();
+
+        // The load finishes with nobody waiting: the service is released and the entry dropped.
+        await loader.FirstMade.Task.WaitAsync(Bound);
+        await Assert.Single(loader.Made).Released.Task.WaitAsync(Bound);
         Assert.False(table.IsLoaded(ServiceDigest.Of(id)));
     }
 

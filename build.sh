@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev openssl patchelf libgtest-dev)
+readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev openssl patchelf libgtest-dev postgresql)
 readonly CONFIGURATION=${CONFIGURATION:-Release}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

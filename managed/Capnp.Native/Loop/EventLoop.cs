@@ -167,6 +167,25 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
         return Export(served);
     }
 
+    /// <summary>
+    /// Like <see cref="CreateCapability(ICallTarget)"/>, but takes over the caller's reference
+    /// (what <see cref="IRestorer.RestoreAsync"/> returns): a capability of this loop is returned
+    /// as it is (not duplicated), a client gives up its target, a server object is exported, and
+    /// any other target is served by forwarding and disposed when released.
+    /// </summary>
+    internal NativeCapability Adopt(ICallTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return target switch
+        {
+            NativeCapability native when native.Loop == this => native,
+            CapabilityClient client => Adopt(client.Target),
+            LocalServerReference local => Export(local.Server),
+            CapabilityServer server => Export(server),
+            _ => Export(new ForwardingServer(target)),
+        };
+    }
+
     private unsafe NativeCapability Export(CapabilityServer server)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);

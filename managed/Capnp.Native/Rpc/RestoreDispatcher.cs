@@ -42,7 +42,7 @@ internal sealed class RestoreDispatcher(EventLoop owner, IRestorer restorer, Can
                 return;
             }
 
-            using var capability = Owner.CreateCapability(service);
+            using var capability = Owner.Adopt(service);
             EventLoop.Resolve(resolver, capability);
         }
         catch (Exception error)

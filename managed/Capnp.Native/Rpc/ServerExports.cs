@@ -16,16 +16,11 @@ internal static class ServerExports
         Interlocked.Increment(ref count.Value);
     }
 
-    /// <summary>Called on the loop thread: the hook itself runs on the thread pool.</summary>
-    public static void Released(CapabilityServer server)
-    {
-        if (Counts.TryGetValue(server, out var count) && Interlocked.Decrement(ref count.Value) == 0)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => RunReleaseHook(s), server, preferLocal: false);
-        }
-    }
+    /// <summary>Whether the engine holds at least one export of <paramref name="server"/> now.</summary>
+    public static bool IsExported(CapabilityServer server) => Counts.TryGetValue(server, out var count) && Volatile.Read(ref count.Value) > 0;
 
-    private static async void RunReleaseHook(CapabilityServer server)
+    /// <summary>Runs a server's release hook (DisposeAsync when it has one, else Dispose), reporting a failure.</summary>
+    public static async Task RunReleaseHookAsync(CapabilityServer server)
     {
         try
         {
@@ -43,4 +38,15 @@ internal static class ServerExports
             Console.Error.WriteLine($"CapnpNative: the release hook of {server.GetType()} failed: {e}");
         }
     }
+
+    /// <summary>Called on the loop thread: the hook itself runs on the thread pool.</summary>
+    public static void Released(CapabilityServer server)
+    {
+        if (Counts.TryGetValue(server, out var count) && Interlocked.Decrement(ref count.Value) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static s => RunReleaseHook(s), server, preferLocal: false);
+        }
+    }
+
+    private static async void RunReleaseHook(CapabilityServer server) => await RunReleaseHookAsync(server).ConfigureAwait(false);
 }

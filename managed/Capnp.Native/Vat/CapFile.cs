@@ -49,6 +49,37 @@ public static class CapFile
     }
 
     /// <summary>
+    /// Writes the sturdy ref of <paramref name="vat"/>'s service <paramref name="serviceId"/> to
+    /// the cap file <paramref name="path"/> (the seed's <c>Cap_file.save_service</c>) and returns it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The vat has no address (it does not listen and has no public address).</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public static async Task<SturdyRef> SaveServiceAsync(Vat vat, ReadOnlyMemory<byte> serviceId, string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(vat);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var sturdyRef = vat.GetSturdyRef(serviceId.Span);
+        // Writing a few bytes and flushing them to disk blocks: keep it off the caller's thread.
+        await Task.Run(() => Save(path, sturdyRef), cancellationToken).ConfigureAwait(false);
+        return sturdyRef;
+    }
+
+    /// <summary>
+    /// Loads the sturdy ref in <paramref name="uriOrPath"/> (a cap file, or a <c>capnp://</c> URI)
+    /// and connects <paramref name="vat"/> to the service it names (the seed's <c>Cap_file.load</c>
+    /// followed by connecting): the client is yours to dispose.
+    /// </summary>
+    /// <exception cref="CapFileException">The cap file cannot be read or holds no valid URI.</exception>
+    /// <exception cref="SturdyRefFormatException">The text looks like a URI but is not a valid one.</exception>
+    public static async Task<TClient> LoadAsync<TClient>(Vat vat, string uriOrPath, CancellationToken cancellationToken = default)
+        where TClient : Rpc.CapabilityClient, Rpc.ICapabilityClient<TClient>
+    {
+        ArgumentNullException.ThrowIfNull(vat);
+        var sturdyRef = LoadUriOrFile(uriOrPath);
+        return await vat.ConnectAsync<TClient>(sturdyRef, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// A sturdy ref given either as a <c>capnp://</c> URI or as the path of a cap file: text
     /// containing <c>://</c> is parsed as a URI, anything else is read as a cap file.
     /// </summary>

@@ -71,6 +71,11 @@ public sealed class Vat : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections, MaxOutstandingQuestionsPerConnection and MaxUnwrittenBytesPerConnection must be positive.");
         }
 
+        if (options.Restorer is IVatBoundRestorer { IsAttached: true })
+        {
+            throw new InvalidOperationException("The restorer already serves another vat; give each vat its own.");
+        }
+
         var logger = options.Logger ?? NullLogger.Instance;
         var maxConnections = options.MaxConnections ?? DescriptorLimit.DefaultMaxConnections();
         var identity = options.Identity ?? VatIdentity.CreateEphemeral();
@@ -97,7 +102,21 @@ public sealed class Vat : IAsyncDisposable
                     listener.Address, options.DisableTls ? "insecure" : "TLS", maxConnections);
             }
 
-            return new Vat(loop, listener, tlsIdentity, identity, options, logger, stopping, maxConnections);
+            var vat = new Vat(loop, listener, tlsIdentity, identity, options, logger, stopping, maxConnections);
+            if (options.Restorer is IVatBoundRestorer bound)
+            {
+                try
+                {
+                    bound.Attach(vat);
+                }
+                catch
+                {
+                    await vat.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
+
+            return vat;
         }
         catch
         {
@@ -135,8 +154,7 @@ public sealed class Vat : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
         if (IsOwn(sturdyRef))
         {
-            var local = await RestoreLocallyAsync(sturdyRef.ServiceId, cancellationToken).ConfigureAwait(false);
-            return TClient.Create(loop.CreateCapability(local));
+            return TClient.Create(await RestoreLocallyAsync(sturdyRef.ServiceId, cancellationToken).ConfigureAwait(false));
         }
 
         var connection = await GetConnectionAsync(sturdyRef, cancellationToken).ConfigureAwait(false);
@@ -145,15 +163,16 @@ public sealed class Vat : IAsyncDisposable
 
     private bool IsOwn(SturdyRef sturdyRef) => PublicAddress is { } address && sturdyRef.Address == address && sturdyRef.Digest == Digest;
 
-    private async ValueTask<ICallTarget> RestoreLocallyAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken)
+    private async ValueTask<NativeCapability> RestoreLocallyAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken)
     {
         if (serviceId.IsEmpty)
         {
-            return options.Bootstrap ?? throw new RpcFailedException("This vat does not expose any public/bootstrap interfaces.");
+            return loop.CreateCapability(options.Bootstrap ?? throw new RpcFailedException("This vat does not expose any public/bootstrap interfaces."));
         }
 
         var restored = options.Restorer is null ? null : await options.Restorer.RestoreAsync(serviceId, cancellationToken).ConfigureAwait(false);
-        return restored ?? throw new RpcFailedException(RestoreDispatcher.UnknownServiceMessage);
+        // The restorer's reference is ours to keep (IRestorer's contract).
+        return loop.Adopt(restored ?? throw new RpcFailedException(RestoreDispatcher.UnknownServiceMessage));
     }
 
     /// <summary>The vat's connection to the peer a sturdy ref names, made on first use and shared.</summary>

@@ -1,0 +1,55 @@
+using Capnp.Native.Persistence.Postgres;
+using Interop;
+
+namespace Capnp.Native.Persistence.Tests;
+
+/// <summary>The suite on the PostgreSQL store (a real server), and the replica scenario.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuite
+{
+    private readonly string table = "t_" + Guid.NewGuid().ToString("N");
+
+    protected override string Kind => Stores.Postgres;
+
+    protected override string Location => $"{server.ConnectionString}|{table}";
+
+    [Fact]
+    public async Task AServiceSavedThroughOneReplicaIsRestoredThroughAnother()
+    {
+        // Two vats with one identity (as behind one address) and one shared table.
+        var identity = VatIdentity.CreateEphemeral();
+        var storeA = await OpenAsync();
+        var storeB = await OpenAsync();
+        await using var tableA = LabelService.Table(storeA);
+        await using var tableB = LabelService.Table(storeB);
+        await using var replicaA = await StartServerAsync(identity, FreeLoopbackPort(), tableA);
+        await using var replicaB = await StartServerAsync(identity, FreeLoopbackPort(), tableB);
+        await using var client = await Vat.StartAsync(new VatOptions());
+
+        // Created and saved through A...
+        var id = await storeA.AddNewAsync("replicated:"u8.ToArray());
+        SturdyRef saved;
+        using (var throughA = await client.ConnectAsync<Callback.Client>(tableA.GetSturdyRef(id)).WaitAsync(Bound))
+        {
+            Assert.Equal("replicated:a", (await throughA.CallAsync("a").WaitAsync(Bound)).Reply);
+            saved = await throughA.SaveAsync().WaitAsync(Bound);
+        }
+
+        // ...restored through B, which never saw it: same key, same ID, B's address.
+        var atB = new SturdyRef(replicaB.ListenAddress!, saved.Digest, saved.ServiceId.Span);
+        Assert.Equal(replicaB.GetSturdyRef(id), atB);
+        using var throughB = await client.ConnectAsync<Callback.Client>(atB).WaitAsync(Bound);
+        Assert.Equal("replicated:b", (await throughB.CallAsync("b").WaitAsync(Bound)).Reply);
+        Assert.Equal(atB, await throughB.SaveAsync().WaitAsync(Bound));
+        Assert.True(tableB.IsLoaded(ServiceDigest.Of(id)));
+    }
+
+    [Fact]
+    public async Task AnUnreachableDatabaseFailsWithAStoreError()
+    {
+        await Assert.ThrowsAsync<ServiceStoreException>(() =>
+            PostgresServiceStore.OpenAsync("Host=127.0.0.1;Port=1;Username=capnp;Timeout=5", "t_unreachable"));
+        await Assert.ThrowsAsync<ArgumentException>(() =>
+            PostgresServiceStore.OpenAsync(server.ConnectionString, "services; DROP TABLE x"));
+    }
+}

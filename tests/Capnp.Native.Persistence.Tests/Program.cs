@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+using Capnp.Native.Persistence;
+
+namespace Capnp.Native.Persistence.Tests;
+
+/// <summary>
+/// The child process of the crash tests: <c>dotnet Capnp.Native.Persistence.Tests.dll store-writer KIND LOCATION</c>
+/// saves large self-checking entries in a loop and prints <c>saved KEY ROUND</c> after each completed save, until killed.
+/// </summary>
+public static class Program
+{
+    public const int EntrySize = 1 << 20;
+    public const int Keys = 4;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length != 3 || args[0] != "store-writer")
+        {
+            await Console.Error.WriteLineAsync("usage: store-writer KIND LOCATION");
+            return 2;
+        }
+
+        var store = await Stores.OpenAsync(args[1], args[2]);
+        for (var round = 1; ; round++)
+        {
+            var key = round % Keys;
+            await store.SaveAsync(KeyDigest(key), Entry(round));
+            Console.WriteLine($"saved {key} {round}");
+        }
+    }
+
+    public static ServiceDigest KeyDigest(int key) => ServiceDigest.Of(BitConverter.GetBytes(key));
+
+    /// <summary>An entry: the round number, then the round's low byte repeated.</summary>
+    public static byte[] Entry(int round)
+    {
+        var data = new byte[EntrySize];
+        data.AsSpan(4).Fill((byte)round);
+        BinaryPrimitives.WriteInt32LittleEndian(data, round);
+        return data;
+    }
+
+    /// <summary>The round a whole entry was written in; fails on a partial or mixed one.</summary>
+    public static int RoundOf(byte[] data)
+    {
+        Assert.Equal(EntrySize, data.Length);
+        var round = BinaryPrimitives.ReadInt32LittleEndian(data);
+        Assert.True(data.AsSpan(4).IndexOfAnyExcept((byte)round) < 0, $"entry of round {round} is mixed");
+        return round;
+    }
+}

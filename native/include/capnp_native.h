@@ -44,6 +44,7 @@ typedef enum capnp_status {
   CAPNP_EVENT_SERVER_RELEASED = 66,
   CAPNP_EVENT_RESTORE = 67,
   CAPNP_EVENT_RESTORER_RELEASED = 68,
+  CAPNP_EVENT_LOG = 69,
 } capnp_status;
 
 /** A KJ event loop running on a dedicated thread owned by the shim. */
@@ -200,6 +201,16 @@ typedef struct capnp_restore_request {
   size_t service_id_len;
 } capnp_restore_request;
 
+/** The payload of a CAPNP_EVENT_LOG event: a message the engine or the shim logged on a loop
+ * thread (severity: 0 info, 1 warning, 2 error, 3 fatal, 4 debug; text valid only during the
+ * callback). */
+typedef struct capnp_log_message {
+  int32_t severity;
+  uint32_t reserved;
+  const uint8_t* text;
+  size_t text_len;
+} capnp_log_message;
+
 /** The one completion callback, registered once by capnp_initialize. It is called on a loop
  * thread when an asynchronous operation ends. tag identifies the operation (chosen by the
  * caller); status is a capnp_status; payload is the result (or a UTF-8 error message when
@@ -236,6 +247,13 @@ CAPNP_NATIVE_API int32_t capnp_loop_create(capnp_loop** out_loop);
  * the handle is invalid afterwards. Called from the loop's own thread, the join is skipped and
  * the thread frees the loop as it exits. */
 CAPNP_NATIVE_API void capnp_loop_release(capnp_loop* loop);
+
+/** Routes what the engine and the shim log on this loop's thread (KJ_LOG: e.g. a connection
+ * aborted by a misbehaving peer) to CAPNP_EVENT_LOG events with tag, from the loop thread, instead
+ * of standard error, from when the loop runs this command. Tag 0 discards them. The tag then
+ * gets one last completion (CAPNP_STATUS_DISPOSED, or the failure) when the loop stops, when a
+ * later call replaces it, or if the loop never runs this command; it is never used after. */
+CAPNP_NATIVE_API int32_t capnp_loop_route_log(capnp_loop* loop, uint64_t tag);
 
 /** Completes tag when the loop stops: CAPNP_STATUS_DISPOSED when it is released, or
  * CAPNP_STATUS_LOOP_FAILED with the reason when its thread failed, so the owner learns of it. */

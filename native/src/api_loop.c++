@@ -35,3 +35,18 @@ extern "C" int32_t capnp_loop_watch(capnp_loop* loop, uint64_t tag) {
     return CAPNP_STATUS_OK;
   });
 }
+
+extern "C" int32_t capnp_loop_route_log(capnp_loop* loop, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& target = unwrapLoop(loop);
+    // The command's tag is the log tag: if the loop never runs it, the tag completes DISPOSED.
+    target.post({tag, [tag](Loop& self) {
+      KJ_IF_MAYBE(previous, self.logTag) {
+        if (*previous != 0) complete(*previous, CAPNP_STATUS_DISPOSED, nullptr);
+      }
+      self.logTag = tag;
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}

@@ -19,6 +19,33 @@ public:
 
 LogTaskErrors logTaskErrors;
 
+// Installed on the loop thread's stack for its whole life: routes what KJ_LOG writes there (the
+// engine's and ours) to the managed side when the owner asked for it (the library writes nothing
+// to the console by itself), else to KJ's default (standard error).
+class LogRouter final: public kj::ExceptionCallback {
+public:
+  explicit LogRouter(Loop& loop): loop(loop) {}
+
+  void logMessage(kj::LogSeverity severity, const char* file, int line, int contextDepth,
+                  kj::String&& text) override {
+    KJ_IF_MAYBE(tag, loop.logTag) {
+      if (*tag == 0) return;
+      capnp_log_message message;
+      memset(&message, 0, sizeof(message));
+      message.severity = static_cast<int32_t>(severity);
+      message.text = text.asBytes().begin();
+      message.text_len = text.size();
+      complete(*tag, CAPNP_EVENT_LOG,
+               kj::arrayPtr(reinterpret_cast<const kj::byte*>(&message), sizeof(message)));
+      return;
+    }
+    next.logMessage(severity, file, line, contextDepth, kj::mv(text));
+  }
+
+private:
+  Loop& loop;
+};
+
 // How many times the loop thread polls (yielding the CPU in between) for the managed side's
 // answer before it blocks, after it delivered callbacks. Blocking at once makes that answer pay
 // a thread wake-up, which on a virtual machine costs tens of microseconds (the idle vCPU halts);
@@ -241,6 +268,7 @@ void Loop::threadMain(std::promise<void>& started) {
   counters().liveLoopThreads++;
   bool running = false;
   try {
+    LogRouter logRouter(*this);
     auto io = kj::setupAsyncIo();
     ioContext = &io;
     loopThreadId = gettid();
@@ -302,6 +330,11 @@ void Loop::stop(const StopReason& reason, kj::Maybe<kj::String> failure) {
     lock->releases = kj::Vector<LoopObject*>();
   }
   freeReleased(released);
+  KJ_IF_MAYBE(tag, logTag) {
+    // The last use of the log tag; whatever is logged from now on is dropped.
+    if (*tag != 0) complete(*tag, CAPNP_STATUS_DISPOSED, nullptr);
+    logTag = uint64_t(0);
+  }
 }
 
 void Loop::runUntilStopped(kj::WaitScope& waitScope) {

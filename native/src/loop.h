@@ -137,6 +137,10 @@ public:
   // The LeaseClaim open on this loop, if any (see referenced_segments.h).
   kj::Maybe<LeaseClaim&> openClaim;
 
+  // Where KJ_LOG output of this thread goes: null = standard error (KJ's default), 0 = nowhere,
+  // else CAPNP_EVENT_LOG events with that tag (see capnp_loop_route_log).
+  kj::Maybe<uint64_t> logTag;
+
   // Managed servers of this loop by the address of their ClientHook, so that a capability of
   // ours coming back in a message is recognised (loop thread only).
   std::unordered_map<const void*, uint64_t> localServerTags;

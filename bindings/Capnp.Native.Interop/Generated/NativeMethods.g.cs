@@ -34,6 +34,7 @@ internal enum capnp_status : int
     CAPNP_EVENT_SERVER_RELEASED = 66,
     CAPNP_EVENT_RESTORE = 67,
     CAPNP_EVENT_RESTORER_RELEASED = 68,
+    CAPNP_EVENT_LOG = 69,
 }
 
 /// <summary>A KJ event loop running on a dedicated thread owned by the shim.</summary>
@@ -226,6 +227,20 @@ internal unsafe struct capnp_restore_request
     public nuint service_id_len;
 }
 
+/// <summary>
+/// The payload of a CAPNP_EVENT_LOG event: a message the engine or the shim logged on a loop
+/// thread (severity: 0 info, 1 warning, 2 error, 3 fatal, 4 debug; text valid only during the
+/// callback).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct capnp_log_message
+{
+    public int severity;
+    public uint reserved;
+    public byte* text;
+    public nuint text_len;
+}
+
 internal static unsafe partial class NativeMethods
 {
     public const string LibraryName = "capnp_native";
@@ -277,6 +292,16 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_loop_release")]
     internal static partial void capnp_loop_release(capnp_loop* loop);
+
+    /// <summary>
+    /// Routes what the engine and the shim log on this loop's thread (KJ_LOG: e.g. a connection
+    /// aborted by a misbehaving peer) to CAPNP_EVENT_LOG events with tag, from the loop thread, instead
+    /// of standard error, from when the loop runs this command. Tag 0 discards them. The tag then
+    /// gets one last completion (CAPNP_STATUS_DISPOSED, or the failure) when the loop stops, when a
+    /// later call replaces it, or if the loop never runs this command; it is never used after.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_loop_route_log")]
+    internal static partial int capnp_loop_route_log(capnp_loop* loop, ulong tag);
 
     /// <summary>
     /// Completes tag when the loop stops: CAPNP_STATUS_DISPOSED when it is released, or

@@ -15,6 +15,7 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
     private readonly LoopHandle handle;
     // Watching costs a pending native operation: started on first use of Completion.
     private readonly Lazy<Task> completion;
+    private int logRouted;
     private int disposed;
     private long liveCallbackTargets;
 
@@ -234,6 +235,28 @@ public sealed partial class EventLoop : IAsyncDisposable, IDisposable
             {
                 handle.DangerousRelease();
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends what the engine logs on this loop's thread to <paramref name="logger"/> (rate-limited)
+    /// instead of standard error. Once per loop.
+    /// </summary>
+    internal unsafe void RouteLogTo(Microsoft.Extensions.Logging.ILogger logger)
+    {
+        if (Interlocked.CompareExchange(ref logRouted, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("This loop's log is already routed.");
+        }
+
+        // The shim completes the tag one last time when the loop stops; the router then unregisters.
+        var router = new LogRouter(this, logger);
+        var tag = router.Register();
+        var status = WithPointer(loop => NativeMethods.capnp_loop_route_log((capnp_loop*)loop, tag));
+        if (status != 0)
+        {
+            router.Unregister();
+            NativeStatus.ThrowIfFailed(status);
         }
     }
 

@@ -85,6 +85,8 @@ public sealed class Vat : IAsyncDisposable
         RpcListener? listener = null;
         try
         {
+            // Nothing the engine logs goes to the console: it goes to the vat's logger, or nowhere.
+            loop.RouteLogTo(logger);
             if (options.ListenAddress is { } address)
             {
                 listener = await loop.ListenAsync(address.ToString(), new ListenSettings

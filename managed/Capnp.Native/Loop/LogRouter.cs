@@ -1,0 +1,85 @@
+using System.Runtime.InteropServices;
+using Capnp.Native.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace Capnp.Native;
+
+/// <summary>
+/// Receives what the engine and the shim log on a loop's thread (CAPNP_EVENT_LOG) and writes it to
+/// an <see cref="ILogger"/> on the thread pool (a logger is user code: it never runs on the loop
+/// thread), at most <see cref="MessagesPerWindow"/> messages per <see cref="Window"/>, so a peer
+/// that provokes errors cannot flood the log; the count of suppressed messages is reported.
+/// </summary>
+internal sealed class LogRouter(EventLoop owner, ILogger logger) : CallbackTarget(owner)
+{
+    public const int MessagesPerWindow = 20;
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
+    private long windowStart = Environment.TickCount64;
+    private int inWindow;
+    private int suppressed;
+
+    protected override unsafe void OnCallback(int status, byte* payload, nuint length)
+    {
+        if (status != (int)capnp_status.CAPNP_EVENT_LOG)
+        {
+            // The last completion: the loop stopped (or refused the routing).
+            Unregister();
+            return;
+        }
+
+        var message = MemoryMarshal.Read<capnp_log_message>(new ReadOnlySpan<byte>(payload, checked((int)length)));
+        var level = LevelOf(message.severity);
+        if (!logger.IsEnabled(level) || !Admit(out var dropped))
+        {
+            return;
+        }
+
+        var text = NativeStatus.DecodeMessage(message.text, message.text_len);
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (logger, level, text, dropped) = state;
+            if (dropped > 0)
+            {
+                logger.Log(level, "Cap'n Proto engine: {Message} ({Suppressed} earlier messages suppressed)", text, dropped);
+            }
+            else
+            {
+                logger.Log(level, "Cap'n Proto engine: {Message}", text);
+            }
+        }, (logger, level, text, dropped), preferLocal: false);
+    }
+
+    // KJ's severities: INFO, WARNING, ERROR, FATAL, DBG. Errors on a loop thread are a peer's
+    // misbehaviour or a lost connection far more often than a fault of this process.
+    private static LogLevel LevelOf(int severity) => severity switch
+    {
+        0 => LogLevel.Information,
+        1 or 2 => LogLevel.Warning,
+        3 => LogLevel.Error,
+        _ => LogLevel.Debug,
+    };
+
+    // Loop thread only (one caller at a time).
+    private bool Admit(out int dropped)
+    {
+        var now = Environment.TickCount64;
+        if (now - windowStart >= (long)Window.TotalMilliseconds)
+        {
+            windowStart = now;
+            inWindow = 0;
+        }
+
+        if (inWindow >= MessagesPerWindow)
+        {
+            suppressed++;
+            dropped = 0;
+            return false;
+        }
+
+        inWindow++;
+        dropped = suppressed;
+        suppressed = 0;
+        return true;
+    }
+}

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,6 +56,9 @@ struct Events {
 };
 
 Events events;
+// Written by the completion callback, polled beside the peer's socket: the fuzzing thread wakes
+// for events as for bytes.
+int wakeFd = -1;
 
 void takeView(const capnp_message_view& view) {
   // The segments may be borrowed for this callback only: read them now.
@@ -91,6 +95,8 @@ void onComplete(uint64_t tag, int32_t status, const uint8_t* payload, size_t len
     events.completions[tag] = Completion{status, std::string(reinterpret_cast<const char*>(payload), length)};
   }
   events.changed.notify_all();
+  uint64_t one = 1;
+  if (write(wakeFd, &one, sizeof(one)) < 0 && errno != EAGAIN) fail("writing the wake-up eventfd");
 }
 
 uint64_t newTag(bool call = false) {
@@ -154,6 +160,8 @@ struct Env {
 Env& env() {
   static Env* e = [] {
     auto* e = new Env;  // never released: the process ends with libFuzzer
+    wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wakeFd < 0) fail("eventfd");
     check(capnp_initialize(onComplete), "capnp_initialize");
     check(capnp_loop_create(&e->loop), "capnp_loop_create");
     check(capnp_server_create(e->loop, SERVER_TAG, nullptr, 0, &e->bootstrap), "capnp_server_create");
@@ -267,9 +275,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       shutdown(peer, SHUT_WR);
       peerClosedWrite = true;
     }
-    pollfd p{peer, static_cast<short>(POLLIN | (sent < length ? POLLOUT : 0)), 0};
-    // A short timeout, not a synchronisation: events from the callback are serviced each round.
-    poll(&p, 1, 5);
+    pollfd fds[2] = {{peer, static_cast<short>(POLLIN | (sent < length ? POLLOUT : 0)), 0},
+                     {wakeFd, POLLIN, 0}};
+    // Wakes for bytes or for an event; the timeout only bounds the wait for the deadline check.
+    poll(fds, 2, 1000);
+    uint64_t wakes;
+    if (fds[1].revents & POLLIN) (void)!read(wakeFd, &wakes, sizeof(wakes));
+    auto& p = fds[0];
     if (!eof && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t n = recv(peer, sink, sizeof(sink), 0);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) eof = true;

@@ -4,6 +4,8 @@
 // each is the fuzzer's option byte and is not sent): random bytes, 2^32 segments, cyclic and
 // out-of-bounds pointers, unknown question and import IDs, a Return for a question never asked,
 // releasing more than held, a Disembargo for nothing, Abort, Resolve and Finish for nothing.
+// Against a TLS listener: a plain-text client, a client expecting another server key, and a
+// handshake that never completes, while a TLS client keeps being served.
 
 #include <capnp_native.h>
 
@@ -12,6 +14,10 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,6 +137,33 @@ std::vector<std::pair<std::string, std::string>> hostileStreams() {
   return streams;
 }
 
+// A fresh RSA-2048 key as PKCS#8 PEM, and the SHA-256 of its DER SubjectPublicKeyInfo.
+struct Key {
+  std::string pem;
+  std::string fingerprint;
+};
+
+Key generateKey() {
+  Key key;
+  EVP_PKEY* pkey = EVP_RSA_gen(2048);
+  EXPECT_NE(pkey, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PKCS8PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  char* data;
+  long length = BIO_get_mem_data(bio, &data);
+  key.pem.assign(data, length);
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int derLength = i2d_PUBKEY(pkey, &der);
+  unsigned char digest[32];
+  unsigned int digestLength = 0;
+  EVP_Digest(der, derLength, digest, &digestLength, EVP_sha256(), nullptr);
+  key.fingerprint.assign(reinterpret_cast<char*>(digest), digestLength);
+  OPENSSL_free(der);
+  EVP_PKEY_free(pkey);
+  return key;
+}
+
 int connectTo(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address;
@@ -164,6 +197,16 @@ protected:
     capnp_listen_options options;
     memset(&options, 0, sizeof(options));
     options.bootstrap = service;
+    if (useTls()) {
+      serverKey = generateKey();
+      ASSERT_EQ(CAPNP_STATUS_OK, capnp_tls_identity_create(reinterpret_cast<const uint8_t*>(serverKey.pem.data()),
+                                                           serverKey.pem.size(), &serverIdentity));
+      clientKey = generateKey();
+      ASSERT_EQ(CAPNP_STATUS_OK, capnp_tls_identity_create(reinterpret_cast<const uint8_t*>(clientKey.pem.data()),
+                                                           clientKey.pem.size(), &clientIdentity));
+      options.tls_identity = serverIdentity;
+      options.handshake_timeout_ms = 300;
+    }
     auto tag = newTag();
     const char address[] = "tcp:127.0.0.1:0";
     ASSERT_EQ(CAPNP_STATUS_OK, capnp_listen(loop, address, strlen(address), &options, tag, &listener));
@@ -175,16 +218,32 @@ protected:
     ASSERT_EQ(CAPNP_STATUS_OK, await(tag).status);
 
     // The well-behaved client: a connection of its own, through the shim.
-    auto address2 = std::string("tcp:127.0.0.1:") + std::to_string(port);
     tag = newTag();
-    ASSERT_EQ(CAPNP_STATUS_OK, capnp_connect(loop, address2.data(), address2.size(), nullptr, tag));
+    ASSERT_EQ(CAPNP_STATUS_OK, connectClient(serverKey.fingerprint, tag));
     auto connected = await(tag);
     ASSERT_EQ(CAPNP_STATUS_OK, connected.status) << connected.payload;
     memcpy(&client, connected.payload.data(), sizeof(client));
     ASSERT_EQ(CAPNP_STATUS_OK, capnp_connection_bootstrap(client, &remote));
   }
 
+  virtual bool useTls() { return false; }
+
+  // Connects through the shim (TLS when the listener is, expecting `fingerprint`).
+  int32_t connectClient(const std::string& fingerprint, uint64_t tag) {
+    auto address = std::string("tcp:127.0.0.1:") + std::to_string(port);
+    capnp_connect_options options;
+    memset(&options, 0, sizeof(options));
+    if (useTls()) {
+      options.tls_identity = clientIdentity;
+      options.server_fingerprint = reinterpret_cast<const uint8_t*>(fingerprint.data());
+      options.server_fingerprint_len = fingerprint.size();
+    }
+    return capnp_connect(loop, address.data(), address.size(), &options, tag);
+  }
+
   void TearDown() override {
+    capnp_tls_identity_release(serverIdentity);
+    capnp_tls_identity_release(clientIdentity);
     capnp_cap_release(remote);
     capnp_connection_release(client);
     capnp_listener_release(listener);
@@ -219,6 +278,9 @@ protected:
     return result;
   }
 
+  Key serverKey, clientKey;
+  capnp_tls_identity* serverIdentity = nullptr;
+  capnp_tls_identity* clientIdentity = nullptr;
   capnp_loop* loop = nullptr;
   capnp_cap* service = nullptr;
   capnp_listener* listener = nullptr;
@@ -264,6 +326,46 @@ TEST_F(HostilePeer, EachHostileStreamLeavesTheWellBehavedClientServed) {
   }
   EXPECT_EQ(1u, s.connections);
   EXPECT_EQ(streams.size() + 1, s.accepted);
+}
+
+class HostileTlsPeer: public HostilePeer {
+protected:
+  bool useTls() override { return true; }
+};
+
+TEST_F(HostileTlsPeer, PlainTextWrongKeysAndStalledHandshakesLeaveTheTlsClientServed) {
+  wellBehavedClientIsServed("start");
+
+  // A plain-text client speaking Cap'n Proto: its handshake fails and it is dropped.
+  auto plain = hostileStreams();
+  ASSERT_FALSE(plain.empty());
+  int fd = connectTo(port);
+  auto& bytes = plain.front().second;
+  ASSERT_EQ(ssize_t(bytes.size()), send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL));
+  EXPECT_TRUE(serverCloses(fd)) << "a plain-text client was not dropped";
+  close(fd);
+  wellBehavedClientIsServed("a plain-text client");
+
+  // A client expecting another server key: authentication fails, on its side.
+  auto tag = newTag();
+  ASSERT_EQ(CAPNP_STATUS_OK, connectClient(clientKey.fingerprint, tag));
+  auto refused = await(tag);
+  EXPECT_EQ(CAPNP_STATUS_AUTHENTICATION_FAILED, refused.status) << refused.payload;
+  wellBehavedClientIsServed("a client expecting another key");
+
+  // A client that connects and never sends its ClientHello: dropped after the handshake timeout.
+  fd = connectTo(port);
+  EXPECT_TRUE(serverCloses(fd)) << "a stalled handshake was not dropped";
+  close(fd);
+  wellBehavedClientIsServed("a stalled handshake");
+
+  auto s = stats();
+  for (int round = 0; round < 100000 && (s.connections != 1 || s.handshake_failures < 3); ++round) {
+    std::this_thread::yield();
+    s = stats();
+  }
+  EXPECT_EQ(1u, s.connections);
+  EXPECT_EQ(3u, s.handshake_failures);
 }
 
 }  // namespace

@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev openssl patchelf libgtest-dev postgresql)
+readonly APT_PACKAGES=(cmake g++ make pkg-config capnproto libcapnp-dev libssl-dev openssl patchelf libgtest-dev
+                        postgresql clang-14 libclang-rt-14-dev)
 readonly CONFIGURATION=${CONFIGURATION:-Release}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -58,6 +59,24 @@ build_cpp_tests() {
   cmake --build build/bench-cpp --parallel
 }
 
+# The native tests (serve_test, tls_test) and the transport tests again under AddressSanitizer,
+# LeakSanitizer and UBSan, in build folders of their own (the sanitized shim stays out of
+# artifacts/native); and the fuzz targets, each run over its seeds and then for FUZZ_SECONDS.
+readonly SANITIZERS=address,undefined
+readonly FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+build_checked_tests() {
+  log "building the native and transport tests with -fsanitize=$SANITIZERS"
+  cmake -S native -B build/native-asan -DCAPNP_NATIVE_SANITIZE=$SANITIZERS \
+    -DCAPNP_NATIVE_OUTPUT_DIR="$PWD/build/native-asan/out" >/dev/null
+  cmake --build build/native-asan --parallel
+  cmake -S bench/cpp -B build/bench-cpp-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCAPNP_NATIVE_SANITIZE=$SANITIZERS >/dev/null
+  cmake --build build/bench-cpp-asan --parallel --target transport_test
+  log "building the fuzz targets (clang, libFuzzer; $FUZZ_SECONDS s of fuzzing each in the tests)"
+  CC=clang-14 CXX=clang++-14 cmake -S fuzz/native -B build/fuzz -DFUZZ_SECONDS="$FUZZ_SECONDS" >/dev/null
+  cmake --build build/fuzz --parallel --target transport_fuzz rpc_fuzz tls_fuzz
+}
+
 # Adds one ctest summary ("100% tests passed, 0 tests failed out of 37") to the totals.
 count_ctest() {
   local summary
@@ -73,19 +92,21 @@ count_ctest() {
 run_tests() {
   build
   build_cpp_tests
+  build_checked_tests
   local failed=0 passed_total=0 failed_total=0 skipped_total=0 output line suite
   log "checking that the generated bindings match native/include/capnp_native.h"
   bindings/generator/check.sh || failed=1
 
   output=$(mktemp)
-  for suite in build/native build/interop build/bench-cpp; do
+  for suite in build/native build/interop build/bench-cpp build/native-asan build/bench-cpp-asan build/fuzz; do
     log "C++ tests: ctest --test-dir $suite"
     ctest --test-dir "$suite" --output-on-failure --timeout 120 2>&1 | tee "$output" || failed=1
     count_ctest "$output"
   done
 
-  log "managed tests (dotnet test)"
-  dotnet test CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 5m 2>&1 | tee "$output" || failed=1
+  # Leak mode: a test after which a finalizer released a native reference fails.
+  log "managed tests (dotnet test; CAPNP_NATIVE_FAIL_ON_LEAK=1)"
+  CAPNP_NATIVE_FAIL_ON_LEAK=1 dotnet test CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo --blame-hang-timeout 5m 2>&1 | tee "$output" || failed=1
   # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...").
   while IFS= read -r line; do
     passed_total=$((passed_total + $(sed -E 's/.*Passed: *([0-9]+).*/\1/' <<<"$line")))
@@ -95,6 +116,15 @@ run_tests() {
   rm -f "$output"
   if [ "$passed_total" -eq 0 ]; then
     echo "no managed test ran" >&2
+    failed=1
+  fi
+
+  # The long run's short version (bench/soak without --quick is the full one): counts as one test.
+  log "soak run (bench/soak --quick)"
+  if dotnet "bench/Capnp.Native.Soak/bin/$CONFIGURATION/net10.0/capnp-native-soak.dll" --quick; then
+    passed_total=$((passed_total + 1))
+  else
+    failed_total=$((failed_total + 1))
     failed=1
   fi
   echo "tests: $passed_total passed, $failed_total failed, $skipped_total skipped"

@@ -72,7 +72,7 @@ public sealed class RestoreTests
         await using var server = await VatTests.StartServerAsync(new VatOptions { Restorer = restorer });
         await using (var leaving = await Native.Vat.StartAsync(new VatOptions()))
         {
-            var service = await leaving.ConnectAsync<TestService.Client>(server.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
+            using var service = await leaving.ConnectAsync<TestService.Client>(server.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
             _ = service.EchoAsync("never answered");
             for (var poll = 0; poll < 100_000 && restorer.Requests == 0; poll++)
             {

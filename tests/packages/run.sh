@@ -53,12 +53,12 @@ step() { # step DESCRIPTION COMMAND...: runs in the consumer folder, output to t
 }
 step "dotnet new console" dotnet new console --framework net10.0 --name Consumer --output . --force
 rm -f "$app/Program.cs"
-cp "$repo/tests/packages/consumer/Program.cs" "$repo/tests/packages/consumer/echo.capnp" "$app/"
+cp "$repo"/tests/packages/consumer/*.cs "$repo"/tests/packages/consumer/*.capnp "$app/"
 step "dotnet add package Capnp.Native $version" dotnet add package Capnp.Native --version "$version"
 step "dotnet add package Capnp.Native.CodeGen $version" dotnet add package Capnp.Native.CodeGen --version "$version"
 # <CapnpSchema> and, so that the host loads the packages' files from the package cache instead of
 # copies in bin/, no copy-local assemblies and a runtimeconfig.dev.json naming the cache.
-sed -i 's|</Project>|  <PropertyGroup>\n    <CopyLocalLockFileAssemblies>false</CopyLocalLockFileAssemblies>\n    <GenerateRuntimeConfigDevFile>true</GenerateRuntimeConfigDevFile>\n  </PropertyGroup>\n  <ItemGroup>\n    <CapnpSchema Include="echo.capnp" />\n  </ItemGroup>\n</Project>|' "$app/Consumer.csproj"
+sed -i 's|</Project>|  <PropertyGroup>\n    <CopyLocalLockFileAssemblies>false</CopyLocalLockFileAssemblies>\n    <GenerateRuntimeConfigDevFile>true</GenerateRuntimeConfigDevFile>\n  </PropertyGroup>\n  <ItemGroup>\n    <CapnpSchema Include="*.capnp" />\n  </ItemGroup>\n</Project>|' "$app/Consumer.csproj"
 grep -q '<PackageReference Include="Capnp.Native.CodeGen"' "$app/Consumer.csproj" && grep -A3 'Include="Capnp.Native.CodeGen"' "$app/Consumer.csproj" | grep -q '<PrivateAssets>all</PrivateAssets>' \
   && pass "Capnp.Native.CodeGen was added as a build-time (PrivateAssets=all) reference" \
   || fail "Capnp.Native.CodeGen was not added with PrivateAssets=all: $(cat "$app/Consumer.csproj")"

@@ -3,7 +3,8 @@
 # packed .nupkg files (artifacts/packages, or $1) through a NuGet.config of its own (that folder
 # for Capnp.Native*, nuget.org for everything else) and an empty package cache, compiles an echo
 # schema with <CapnpSchema>, runs an echo server and client vat over loopback TLS joined by a
-# sturdy ref, and checks that every libcapnp*/libkj* it loaded came from the package cache.
+# sturdy ref, and checks that every libcapnp*/libkj* it loaded came from the package cache; then
+# publishes the same consumer with PublishAot, with no trim or AOT warning, and runs it.
 # Prints "packages: N passed, N failed" and exits non-zero when a check fails.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -88,5 +89,23 @@ for lib in libcapnp_native.so libcapnp-0.9.2.so libcapnp-rpc-0.9.2.so libkj-0.9.
 done
 grep '^native: ' "$out" | grep -v "^native: $native_dir/" | while read -r line; do echo "  (loaded from elsewhere: $line)" >&2; done
 grep '^native: ' "$out" | grep -qv "^native: $native_dir/" && fail "a libcapnp*/libkj* was loaded from outside the package cache"
+
+# NativeAOT: the same consumer published with PublishAot (trimmed, compiled ahead of time) must
+# build without trim or AOT warnings and run, loading the native files published beside it.
+# ILCompiler links with clang when installed, else with gcc (Debian's g++, which build.sh installs).
+linker=(); command -v clang >/dev/null || linker=(-p:CppCompilerAndLinker=gcc)
+aot="$work/aot"
+if (cd "$app" && dotnet publish -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$aot") >"$log" 2>&1; then
+  pass "dotnet publish -p:PublishAot=true"
+  warnings=$(grep -E 'warning IL[0-9]+' "$log" | sort -u)
+  [ -z "$warnings" ] && pass "no trim or AOT warnings" || fail "trim/AOT warnings:"$'\n'"$warnings"
+  if (cd "$work" && timeout 120 "$aot/Consumer") >"$out" 2>&1; then pass "the NativeAOT consumer ran"; else fail "the NativeAOT consumer failed"; fi
+  sed 's/^/    | /' "$out"
+  grep -qx 'reply: echo:hello from a package consumer' "$out" && pass "NativeAOT: the ping came back through the sturdy ref" || fail "NativeAOT: no echo reply"
+  grep -qx "native: $aot/libcapnp_native.so" "$out" && pass "NativeAOT: libcapnp_native.so was loaded from the published folder" || fail "NativeAOT: libcapnp_native.so was not loaded from $aot"
+  grep '^native: ' "$out" | grep -qv "^native: $aot/" && fail "NativeAOT: a libcapnp*/libkj* was loaded from outside the published folder"
+else
+  fail "dotnet publish -p:PublishAot=true"; tail -30 "$log" >&2
+fi
 
 finish

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -102,12 +103,11 @@ internal static class NativeLibraryResolver
     }
 
     /// <summary>The locations searched, in order (only the override when one is set).</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000:Avoid accessing Assembly file path when publishing as a single file",
+        Justification = "An empty Location (single-file, NativeAOT) is skipped; AppContext.BaseDirectory is searched first.")]
     internal static IEnumerable<string> DefaultCandidatePaths()
     {
-        // Empty in a single-file or NativeAOT application, where AppContext.BaseDirectory is the answer.
-#pragma warning disable IL3000
         var assemblyDirectory = Path.GetDirectoryName(typeof(NativeLibraryResolver).Assembly.Location);
-#pragma warning restore IL3000
         var hostDirectories = (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
         string? repositoryRoot = null;

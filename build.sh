@@ -2,7 +2,8 @@
 # One entry point for every set-up, build and test step on Debian/Ubuntu.
 #
 #   ./build.sh demo     install what is missing, build everything, run the demo
-#   ./build.sh test     install what is missing, build everything, run every test
+#   ./build.sh test     install what is missing, build everything, run every test (and the package test)
+#   ./build.sh pack     build, then pack every package into artifacts/packages
 #   ./build.sh setup    only install the missing Debian packages
 #   ./build.sh build    setup + build the native library and the whole solution
 #
@@ -113,6 +114,26 @@ run_tests() {
     failed_total=$((failed_total + $(sed -E 's/.*Failed: *([0-9]+),.*/\1/' <<<"$line")))
     skipped_total=$((skipped_total + $(sed -E 's/.*Skipped: *([0-9]+).*/\1/' <<<"$line")))
   done < <(grep -E '(Passed|Failed)! +- +Failed: ' "$output")
+
+  # The packages, from the build above (no CMake: the native folder is given), consumed by a new
+  # project outside the repository (tests/packages/run.sh, about a minute).
+  log "packages: dotnet pack, then a consumer project outside the repository"
+  rm -rf artifacts/packages
+  if dotnet pack CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo -clp:ErrorsOnly -o artifacts/packages \
+      -p:CapnpNativeAssetsDir="$PWD/artifacts/native/"; then
+    tests/packages/run.sh artifacts/packages 2>&1 | tee "$output" || failed=1
+    line=$(grep -E '^packages: [0-9]+ passed, [0-9]+ failed$' "$output" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+      passed_total=$((passed_total + $(sed -E 's/^packages: ([0-9]+) passed.*/\1/' <<<"$line")))
+      failed_total=$((failed_total + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+    else
+      failed_total=$((failed_total + 1))
+    fi
+  else
+    echo "dotnet pack failed" >&2
+    failed=1
+    failed_total=$((failed_total + 1))
+  fi
   rm -f "$output"
   if [ "$passed_total" -eq 0 ]; then
     echo "no managed test ran" >&2
@@ -131,6 +152,13 @@ run_tests() {
   return $failed
 }
 
+pack() {
+  build
+  rm -rf artifacts/packages
+  dotnet pack CapnpNative.sln -c "$CONFIGURATION" --no-build -nologo -clp:ErrorsOnly -o artifacts/packages
+  ls -1 artifacts/packages
+}
+
 demo() {
   build
   dotnet run --project examples/Demo -c "$CONFIGURATION" --no-build
@@ -141,5 +169,6 @@ case "${1:-}" in
   build) build ;;
   test) run_tests ;;
   demo) demo ;;
-  *) echo "usage: $0 demo|test|setup|build" >&2; exit 2 ;;
+  pack) pack ;;
+  *) echo "usage: $0 demo|test|setup|build|pack" >&2; exit 2 ;;
 esac

@@ -127,7 +127,8 @@ public static class Program
         catch (Win32Exception e)
         {
             Console.Error.WriteLine($"capnpc-csharp : error CAPNP0002: The Cap'n Proto compiler '{capnp}' could not be started ({e.Message}). " +
-                "Install capnproto (e.g. 'apt-get install capnproto') or set the CapnpToolPath MSBuild property to the capnp executable.");
+                "Install the Cap'n Proto tools, which provide capnp: the Debian/Ubuntu package capnproto (sudo apt-get install capnproto), " +
+                "Fedora's capnproto, Homebrew's capnp, or a build from capnproto.org; or set the CapnpToolPath MSBuild property to the capnp executable.");
             return 2;
         }
 

@@ -166,5 +166,6 @@ public class MSBuildIntegrationTests : IDisposable
         Assert.NotEqual(0, build.ExitCode);
         Assert.Contains("error CAPNP0002", build.StdoutText);
         Assert.Contains("CapnpToolPath", build.StdoutText);
+        Assert.Contains("Debian/Ubuntu package capnproto", build.StdoutText);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Capnp.Native.Interop;
 
 namespace Capnp.Native.Tests;
@@ -56,5 +57,55 @@ public sealed class NativeLibraryResolverTests
         Assert.Matches("/runtimes/[^/]+/native/libcapnp_native.so$", candidates[0]);
         // The build copies the native folder into the test output, so that is what gets loaded.
         Assert.Matches("/runtimes/linux-x64/native/libcapnp_native.so$", candidates.First(File.Exists));
+    }
+
+    [Theory]
+    [InlineData("linux-arm64", "linux", "libcapnp_native.so")]
+    [InlineData("osx-arm64", "osx", "libcapnp_native.dylib")]
+    [InlineData("win-x64", "win", "capnp_native.dll")]
+    public void AMissingRuntimeFailsNamingTheRuntimeIdentifierAndTheFileItLookedFor(string rid, string os, string expectedFile)
+    {
+        var app = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"));
+        var fileName = NativeLibraryResolver.FileNameFor(os);
+        Assert.Equal(expectedFile, fileName);
+        var candidates = NativeLibraryResolver.CandidatePaths(null, app, app, [], [rid], fileName, null).ToList();
+
+        var error = Assert.Throws<CapnpNativeLoadException>(() => NativeLibraryResolver.LoadFirstExisting(candidates, rid, fileName));
+
+        Assert.Contains($"runtime identifier '{rid}'", error.Message);
+        Assert.Contains(Path.Combine(app, "runtimes", rid, "native", expectedFile), error.Message);
+        Assert.Contains($"runtimes/{rid}/native/{expectedFile}", error.Message);
+    }
+
+    [Fact]
+    public void TheProcessRuntimeIsNamedWhenNothingIsFound()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "libcapnp_native.so");
+
+        var error = Assert.Throws<CapnpNativeLoadException>(() => NativeLibraryResolver.LoadFirstExisting(new[] { missing }));
+
+        Assert.Contains($"runtime identifier '{RuntimeInformation.RuntimeIdentifier}'", error.Message);
+    }
+
+    [Fact]
+    public void AnAssemblyUsedFromThePackageCacheFindsThePackagesRuntimesFolder()
+    {
+        // ~/.nuget/packages/capnp.native/1.0.0/lib/net10.0/Capnp.Native.Interop.dll, not copied to the application.
+        var package = Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "capnp.native", "1.0.0");
+        var candidates = NativeLibraryResolver.CandidatePaths(
+            null, "/app/", Path.Combine(package, "lib", "net10.0"), ["/host/native/dir"], ["linux-x64"], "libcapnp_native.so", null).ToList();
+
+        Assert.Equal("/app/runtimes/linux-x64/native/libcapnp_native.so", candidates[0]);
+        Assert.Contains("/host/native/dir/libcapnp_native.so", candidates);
+        Assert.Contains(Path.Combine(package, "runtimes", "linux-x64", "native", "libcapnp_native.so"), candidates);
+        Assert.True(candidates.IndexOf("/host/native/dir/libcapnp_native.so") < candidates.IndexOf("/app/libcapnp_native.so"));
+    }
+
+    [Fact]
+    public void AnOverrideIsTheOnlyCandidate()
+    {
+        var candidates = NativeLibraryResolver.CandidatePaths("/opt/x/libcapnp_native.so", "/app/", "/app/", ["/host"], ["linux-x64"], "libcapnp_native.so", "/repo").ToList();
+
+        Assert.Equal(["/opt/x/libcapnp_native.so"], candidates);
     }
 }

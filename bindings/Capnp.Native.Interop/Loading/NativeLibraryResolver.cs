@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -7,18 +8,22 @@ namespace Capnp.Native.Interop;
 /// <summary>
 /// Finds, loads and verifies libcapnp_native for every <c>[LibraryImport]</c> of this assembly.
 /// Order: the override (<see cref="OverrideEnvironmentVariable"/> or <see cref="OverridePath"/>),
-/// then <c>runtimes/&lt;rid&gt;/native/</c> beside the application (the NuGet layout), then the
-/// application folder, then the repository's CMake output (<c>artifacts/native/</c>) for
-/// developers running from a source tree.
+/// then <c>runtimes/&lt;rid&gt;/native/</c> beside the application (the NuGet layout copied into
+/// the output), the folders the .NET host resolved native assets to (NuGet packages used from the
+/// package cache), <c>runtimes/&lt;rid&gt;/native/</c> of the package this assembly came from,
+/// the application folder (a RID-specific or AOT publish), then the repository's CMake output
+/// (<c>artifacts/native/</c>) for developers running from a source tree.
 /// </summary>
 internal static class NativeLibraryResolver
 {
     /// <summary>A file or folder that overrides every other location.</summary>
     public const string OverrideEnvironmentVariable = "CAPNP_NATIVE_LIBRARY_PATH";
 
-    private const string FileName = "libcapnp_native.so";
-
     private static readonly Lazy<IntPtr> Handle = new(LoadAndVerify, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The library's file name on this operating system.</summary>
+    internal static string FileName { get; } = FileNameFor(
+        OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux");
 
     /// <summary>Set before the first native call to load the library from this file or folder.</summary>
     public static string? OverridePath { get; set; }
@@ -35,15 +40,30 @@ internal static class NativeLibraryResolver
 
     private static IntPtr LoadAndVerify() => LoadFirstExisting(DefaultCandidatePaths());
 
+    /// <summary>The native library's file name for an operating system part of a runtime identifier (linux, linux-musl, osx, win).</summary>
+    internal static string FileNameFor(string operatingSystem) => operatingSystem switch
+    {
+        "win" => "capnp_native.dll",
+        "osx" => "libcapnp_native.dylib",
+        _ => "libcapnp_native.so",
+    };
+
     /// <summary>Loads the first existing file of <paramref name="candidatePaths"/> and checks its ABI version.</summary>
-    internal static IntPtr LoadFirstExisting(IEnumerable<string> candidatePaths)
+    internal static IntPtr LoadFirstExisting(IEnumerable<string> candidatePaths) =>
+        LoadFirstExisting(candidatePaths, RuntimeInformation.RuntimeIdentifier, FileName);
+
+    /// <summary>As <see cref="LoadFirstExisting(IEnumerable{string})"/>, naming <paramref name="runtimeIdentifier"/> and <paramref name="fileName"/> when nothing is found.</summary>
+    internal static IntPtr LoadFirstExisting(IEnumerable<string> candidatePaths, string runtimeIdentifier, string fileName)
     {
         var candidates = candidatePaths.ToList();
         var path = candidates.FirstOrDefault(File.Exists) ?? throw new CapnpNativeLoadException(
-            $"{FileName} was not found. Looked in:\n  " + string.Join("\n  ", candidates) +
-            $"\nBuild it with `dotnet build CapnpNative.sln` (which runs CMake on native/), or " +
-            $"`cmake -S native -B build/native && cmake --build build/native`, or point " +
-            $"{OverrideEnvironmentVariable} at the file.");
+            $"{fileName} was not found: CapnpNative has no native library for runtime identifier '{runtimeIdentifier}' " +
+            $"here (in a NuGet package it is runtimes/{runtimeIdentifier}/native/{fileName}). Looked in:\n  " +
+            string.Join("\n  ", candidates) +
+            $"\nThe Capnp.Native package ships the runtimes listed under its runtimes/ folder; for another one, build " +
+            $"the native library for {runtimeIdentifier} (README, \"Other runtimes\") and add it under runtimes/{runtimeIdentifier}/native/, " +
+            $"or point {OverrideEnvironmentVariable} at it. In the source tree, build it with `dotnet build CapnpNative.sln` " +
+            $"(which runs CMake on native/) or `cmake -S native -B build/native && cmake --build build/native`.");
 
         IntPtr handle;
         try
@@ -53,7 +73,8 @@ internal static class NativeLibraryResolver
         catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
             throw new CapnpNativeLoadException(
-                $"{path} exists but could not be loaded (are the bundled libcapnp*/libkj* beside it?): {e.Message}", e);
+                $"{path} exists but could not be loaded (are the bundled libcapnp*/libkj* beside it, and the system's " +
+                $"glibc, libstdc++ and OpenSSL 3 recent enough?): {e.Message}", e);
         }
 
         CheckAbiVersion(ReadAbiVersion(handle, path), path);
@@ -82,44 +103,68 @@ internal static class NativeLibraryResolver
     }
 
     /// <summary>The locations searched, in order (only the override when one is set).</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000:Avoid accessing Assembly file path when publishing as a single file",
+        Justification = "An empty Location (single-file, NativeAOT) is skipped; AppContext.BaseDirectory is searched first.")]
     internal static IEnumerable<string> DefaultCandidatePaths()
     {
-        var overridePath = OverridePath ?? Environment.GetEnvironmentVariable(OverrideEnvironmentVariable);
-        if (!string.IsNullOrEmpty(overridePath))
-        {
-            // An override is exclusive: silently falling back elsewhere would hide a mistake.
-            yield return Directory.Exists(overridePath) ? Path.Combine(overridePath, FileName) : overridePath;
-            yield break;
-        }
-
-        var baseDirectories = new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(NativeLibraryResolver).Assembly.Location) }
-            .Where(d => !string.IsNullOrEmpty(d)).Select(d => d!).Distinct().ToList();
-        foreach (var directory in baseDirectories)
-        {
-            foreach (var rid in RuntimeIdentifiers())
-            {
-                yield return Path.Combine(directory, "runtimes", rid, "native", FileName);
-            }
-        }
-
-        foreach (var directory in baseDirectories)
-        {
-            yield return Path.Combine(directory, FileName);
-        }
-
+        var assemblyDirectory = Path.GetDirectoryName(typeof(NativeLibraryResolver).Assembly.Location);
+        var hostDirectories = (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+        string? repositoryRoot = null;
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory != null; directory = directory.Parent)
         {
             if (File.Exists(Path.Combine(directory.FullName, "CapnpNative.sln")))
             {
-                yield return Path.Combine(directory.FullName, "artifacts", "native", FileName);
+                repositoryRoot = directory.FullName;
                 break;
             }
         }
+
+        return CandidatePaths(
+            OverridePath ?? Environment.GetEnvironmentVariable(OverrideEnvironmentVariable),
+            AppContext.BaseDirectory, assemblyDirectory, hostDirectories, RuntimeIdentifiers().ToList(), FileName, repositoryRoot);
+    }
+
+    /// <summary>The search order, from its inputs (see the class summary).</summary>
+    internal static IEnumerable<string> CandidatePaths(
+        string? overridePath, string applicationDirectory, string? assemblyDirectory, IReadOnlyList<string> hostNativeDirectories,
+        IReadOnlyList<string> runtimeIdentifiers, string fileName, string? repositoryRoot)
+    {
+        if (!string.IsNullOrEmpty(overridePath))
+        {
+            // An override is exclusive: silently falling back elsewhere would hide a mistake.
+            return [Directory.Exists(overridePath) ? Path.Combine(overridePath, fileName) : overridePath];
+        }
+
+        var candidates = new List<string>();
+        var baseDirectories = new[] { applicationDirectory, assemblyDirectory }
+            .Where(d => !string.IsNullOrEmpty(d)).Select(d => d!).Distinct().ToList();
+        foreach (var directory in baseDirectories)
+        {
+            candidates.AddRange(runtimeIdentifiers.Select(rid => Path.Combine(directory, "runtimes", rid, "native", fileName)));
+        }
+
+        candidates.AddRange(hostNativeDirectories.Select(directory => Path.Combine(directory, fileName)));
+
+        // Loaded from a package folder (lib/<tfm>/ of the package cache): the package's own runtimes/.
+        if (!string.IsNullOrEmpty(assemblyDirectory) && Directory.GetParent(assemblyDirectory)?.Parent is { } packageRoot)
+        {
+            candidates.AddRange(runtimeIdentifiers.Select(rid => Path.Combine(packageRoot.FullName, "runtimes", rid, "native", fileName)));
+        }
+
+        candidates.AddRange(baseDirectories.Select(directory => Path.Combine(directory, fileName)));
+        if (repositoryRoot != null)
+        {
+            candidates.Add(Path.Combine(repositoryRoot, "artifacts", "native", fileName));
+        }
+
+        return candidates.Distinct();
     }
 
     private static IEnumerable<string> RuntimeIdentifiers()
     {
-        var portable = "linux-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        var portable = os + "-" + RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
         if (RuntimeInformation.RuntimeIdentifier != portable)
         {
             yield return RuntimeInformation.RuntimeIdentifier;

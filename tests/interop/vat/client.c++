@@ -74,6 +74,11 @@ public:
   // A new transport connection to the peer (TCP_NODELAY set for TCP); a TLS session over it
   // when the target is a sha-256 URI, the server verified by its key fingerprint only.
   kj::Own<kj::AsyncIoStream> connect() {
+    // The key first: made while connected, its cost would count against the server's
+    // handshake timeout.
+    if (target.tls && target.presentCertificate && ephemeral.get() == nullptr) {
+      ephemeral = capnp_native::tls::Identity::generateEphemeral();
+    }
     auto address = wait(io.provider->getNetwork().parseAddress(endpoint.kjAddress()),
                         kj::str("resolving ", endpoint.format(endpoint.port)));
     auto stream = wait(address->connect(),
@@ -81,10 +86,7 @@ public:
     configureStream(endpoint, *stream);
     if (!target.tls) return stream;
     kj::Maybe<const capnp_native::tls::Identity&> identity;
-    if (target.presentCertificate) {
-      if (ephemeral.get() == nullptr) ephemeral = capnp_native::tls::Identity::generateEphemeral();
-      identity = *ephemeral;
-    }
+    if (target.presentCertificate) identity = *ephemeral;
     auto session = wait(capnp_native::tls::testing::connect(kj::mv(stream), identity,
                                                             target.fingerprint, {}),
                         kj::str("TLS handshake with ", endpoint.format(endpoint.port)));

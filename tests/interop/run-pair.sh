@@ -156,5 +156,9 @@ fi
 if [[ $mode == tls* ]]; then
   grep -q "client sha-256:" "$tmp/server.err" || fail "the TLS server logged no client fingerprint"
 fi
+if [[ $mode == *restore ]]; then
+  # The client asked by ID (not for the bootstrap, which would serve the scenario as well).
+  grep -q "restored service 'main'" "$tmp/server.err" || fail "the server restored no service 'main'"
+fi
 echo "run-pair $scenario/$transport/$mode: PASS"
 exit 0

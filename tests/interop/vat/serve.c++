@@ -39,6 +39,10 @@ public:
       return capnp::Capability::Client(
           capnp::newBrokenCap(KJ_EXCEPTION(FAILED, "Unknown persistent service ID")));
     }
+    if (id.size() > 0) {
+      fprintf(stderr, "interop-vat serve: restored service '%s'\n", id.cStr());
+      fflush(stderr);
+    }
     return capnp::Capability::Client(kj::heap<TestServiceImpl>());
   }
 

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs `interop-vat serve` and `interop-vat client` against each other for one scenario.
 #
-#   run-pair.sh <scenario> [tcp4|tcp6|unix]
+#   run-pair.sh <scenario> [tcp4|tcp6|unix] [plain|tls|restore|tls-restore]
 #   run-pair.sh concurrent [tcp4|tcp6|unix]   every scenario but disconnect-mid-call, all at
 #                                             once against ONE server (connection isolation)
+#
+# Modes: plain (default) connects by address and bootstraps. The others make the server print
+# its sturdy ref URI and the client connect by it (`--uri`): tls serves TLS with a key the server
+# creates (the client verifies its fingerprint) and bootstraps (empty ID); restore serves the IDs
+# "main" and "other" insecurely and the client restores "main" (RpcSystem::restore with Text);
+# tls-restore does both.
 #
 # The vat is $INTEROP_VAT, else build/interop/interop-vat under the repository root.
 # Exit: 0 pass, 1 fail, 77 skipped (IPv6 loopback unavailable for tcp6).
@@ -14,6 +20,7 @@ set -u
 
 scenario=${1:?usage: run-pair.sh <scenario> [tcp4|tcp6|unix]}
 transport=${2:-tcp4}
+mode=${3:-plain}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 vat=${INTEROP_VAT:-$here/../../build/interop/interop-vat}
 server_timeout=${INTEROP_SERVER_TIMEOUT:-60}
@@ -35,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 fail() {
-  echo "run-pair $scenario/$transport: FAIL: $*"
+  echo "run-pair $scenario/$transport/$mode: FAIL: $*"
   for f in server.err client.out client.err; do
     [[ -s $tmp/$f ]] && { echo "--- $f"; cat "$tmp/$f"; }
   done
@@ -49,9 +56,18 @@ case $transport in
   *) echo "run-pair: unknown transport '$transport' (tcp4|tcp6|unix)"; exit 1 ;;
 esac
 
+server_args=()
+case $mode in
+  plain) ;;
+  tls) server_args=(--tls-key "$tmp/key.pem") ;;
+  restore) server_args=(--service main --service other) ;;
+  tls-restore) server_args=(--tls-key "$tmp/key.pem" --service main --service other) ;;
+  *) echo "run-pair: unknown mode '$mode' (plain|tls|restore|tls-restore)"; exit 1 ;;
+esac
+
 # The server's stdin and stdout are FIFOs we hold: closing fd 3 is its shutdown signal.
 mkfifo "$tmp/server.in" "$tmp/server.out"
-"$vat" serve --listen "$listen" --timeout-seconds "$server_timeout" \
+"$vat" serve --listen "$listen" --timeout-seconds "$server_timeout" "${server_args[@]}" \
   < "$tmp/server.in" > "$tmp/server.out" 2> "$tmp/server.err" &
 server_pid=$!
 exec 3> "$tmp/server.in"
@@ -60,19 +76,33 @@ exec 4< "$tmp/server.out"
 if ! read -r -t "$line_timeout" -u 4 first rest; then
   wait "$server_pid"; rc=$?; server_pid=
   if [[ $transport == tcp6 ]] && grep -q "cannot listen" "$tmp/server.err"; then
-    echo "run-pair $scenario/$transport: SKIP: cannot listen on [::1]"; cat "$tmp/server.err"
+    echo "run-pair $scenario/$transport/$mode: SKIP: cannot listen on [::1]"; cat "$tmp/server.err"
     exit 77
   fi
   fail "server printed no LISTENING line (exit $rc)"
 fi
 [[ $first == LISTENING && -n $rest ]] || fail "server's first line was '$first $rest', expected 'LISTENING <addr>'"
 address=$rest
+client_args=(--connect "$address")
+if [[ $mode != plain ]]; then
+  read -r -t "$line_timeout" -u 4 first uri || fail "server printed no URI line"
+  [[ $first == URI && $uri == capnp://* ]] || fail "server's second line was '$first $uri', expected 'URI capnp://...'"
+  case $mode in
+    tls) [[ $uri == capnp://sha-256:* ]] || fail "TLS server's URI '$uri' has no sha-256 digest" ;;
+    restore) [[ $uri == capnp://insecure@* ]] || fail "insecure server's URI '$uri' is not insecure@" ;;
+  esac
+  if [[ $mode == *restore ]]; then
+    # "main" in base64url; a unix URI already ends in '/' (empty ID), a TCP one does not.
+    [[ $uri == */ ]] && uri=${uri}bWFpbg || uri=$uri/bWFpbg
+  fi
+  client_args=(--uri "$uri")
+fi
 
 if [[ $scenario == concurrent ]]; then
   pids=()
   names=(echo add errors callback pipelining caps cancel stream release garbage)
   for name in "${names[@]}"; do
-    timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$name" \
+    timeout -k 5 "$((client_timeout + 10))" "$vat" client "${client_args[@]}" --scenario "$name" \
       --timeout-seconds "$client_timeout" > "$tmp/client.$name.out" 2> "$tmp/client.$name.err" &
     pids+=($!)
   done
@@ -93,7 +123,7 @@ if [[ $scenario == concurrent ]]; then
   echo "PASS concurrent" >> "$tmp/client.out"
 elif [[ $scenario == disconnect-mid-call ]]; then
   mkfifo "$tmp/client.out.fifo"
-  timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$scenario" \
+  timeout -k 5 "$((client_timeout + 10))" "$vat" client "${client_args[@]}" --scenario "$scenario" \
     --timeout-seconds "$client_timeout" > "$tmp/client.out.fifo" 2> "$tmp/client.err" &
   client_pid=$!
   exec 5< "$tmp/client.out.fifo"
@@ -107,7 +137,7 @@ elif [[ $scenario == disconnect-mid-call ]]; then
   cat <&5 > "$tmp/client.out"
   wait "$client_pid"; client_rc=$?; client_pid=
 else
-  timeout -k 5 "$((client_timeout + 10))" "$vat" client --connect "$address" --scenario "$scenario" \
+  timeout -k 5 "$((client_timeout + 10))" "$vat" client "${client_args[@]}" --scenario "$scenario" \
     --timeout-seconds "$client_timeout" > "$tmp/client.out" 2> "$tmp/client.err"
   client_rc=$?
 fi
@@ -123,5 +153,12 @@ if [[ -n $server_pid ]]; then
   [[ $transport != unix || ! -e $tmp/vat.sock ]] || fail "server left its socket file behind"
 fi
 
-echo "run-pair $scenario/$transport: PASS"
+if [[ $mode == tls* ]]; then
+  grep -q "client sha-256:" "$tmp/server.err" || fail "the TLS server logged no client fingerprint"
+fi
+if [[ $mode == *restore ]]; then
+  # The client asked by ID (not for the bootstrap, which would serve the scenario as well).
+  grep -q "restored service 'main'" "$tmp/server.err" || fail "the server restored no service 'main'"
+fi
+echo "run-pair $scenario/$transport/$mode: PASS"
 exit 0

@@ -10,6 +10,7 @@
 #include <kj/async-io.h>
 #include <kj/debug.h>
 #include <kj/vector.h>
+#include <tls_stream.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,8 +42,8 @@ kj::String describe(const kj::Exception& e) {
 
 class Runner {
 public:
-  Runner(kj::AsyncIoContext& io, const Endpoint& endpoint, uint timeoutSeconds)
-      : io(io), endpoint(endpoint), timeoutSeconds(timeoutSeconds),
+  Runner(kj::AsyncIoContext& io, const ClientTarget& target, uint timeoutSeconds)
+      : io(io), target(target), endpoint(target.endpoint), timeoutSeconds(timeoutSeconds),
         deadline(io.provider->getTimer().now() + timeoutSeconds * kj::SECONDS) {}
 
   // Waits for `promise`, bounded by the deadline. A rejection becomes a ScenarioFailure naming
@@ -70,22 +71,53 @@ public:
     wait(promise.then([]() { return true; }), what);
   }
 
-  // A new transport connection to the peer (TCP_NODELAY set for TCP).
+  // A new transport connection to the peer (TCP_NODELAY set for TCP); a TLS session over it
+  // when the target is a sha-256 URI, the server verified by its key fingerprint only.
   kj::Own<kj::AsyncIoStream> connect() {
+    // The key first: made while connected, its cost would count against the server's
+    // handshake timeout.
+    if (target.tls && target.presentCertificate && ephemeral.get() == nullptr) {
+      ephemeral = capnp_native::tls::Identity::generateEphemeral();
+    }
     auto address = wait(io.provider->getNetwork().parseAddress(endpoint.kjAddress()),
                         kj::str("resolving ", endpoint.format(endpoint.port)));
     auto stream = wait(address->connect(),
                        kj::str("connecting to ", endpoint.format(endpoint.port)));
     configureStream(endpoint, *stream);
-    return stream;
+    if (!target.tls) return stream;
+    kj::Maybe<const capnp_native::tls::Identity&> identity;
+    if (target.presentCertificate) identity = *ephemeral;
+    auto session = wait(capnp_native::tls::testing::connect(kj::mv(stream), identity,
+                                                            target.fingerprint, {}),
+                        kj::str("TLS handshake with ", endpoint.format(endpoint.port)));
+    return kj::mv(session.stream);
+  }
+
+  // The peer's TestService: its bootstrap, or the service restored by the target's ID.
+  TestService::Client service(capnp::RpcSystem<capnp::rpc::twoparty::VatId>& rpcSystem) {
+    capnp::MallocMessageBuilder vatIdMessage(8);
+    auto vatId = vatIdMessage.initRoot<capnp::rpc::twoparty::VatId>();
+    vatId.setSide(capnp::rpc::twoparty::Side::SERVER);
+    if (target.serviceId.size() == 0) return rpcSystem.bootstrap(vatId).castAs<TestService>();
+    capnp::MallocMessageBuilder objectIdMessage(16);
+    auto objectId = objectIdMessage.getRoot<capnp::AnyPointer>();
+    objectId.setAs<capnp::Text>(capnp::Text::Reader(
+        reinterpret_cast<const char*>(target.serviceId.begin()), target.serviceId.size()));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // The ID travels as Text in Bootstrap.deprecatedObjectId (the seed's vats, and ours).
+    return rpcSystem.restore(vatId, objectId.asReader()).castAs<TestService>();
+#pragma GCC diagnostic pop
   }
 
   kj::AsyncIoContext& io;
+  const ClientTarget& target;
   const Endpoint& endpoint;
   uint timeoutSeconds;
 
 private:
   kj::TimePoint deadline;
+  kj::Own<capnp_native::tls::Identity> ephemeral;  // made on the first TLS connect
 
   template <typename T>
   struct Outcome {
@@ -392,10 +424,7 @@ void checkFreshConnection(Runner& run, kj::StringPtr after) {
   auto stream = run.connect();
   capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT);
   auto rpcSystem = capnp::makeRpcClient(network);
-  capnp::MallocMessageBuilder vatIdMessage(8);
-  auto vatId = vatIdMessage.initRoot<capnp::rpc::twoparty::VatId>();
-  vatId.setSide(capnp::rpc::twoparty::Side::SERVER);
-  auto service = rpcSystem.bootstrap(vatId).castAs<TestService>();
+  auto service = run.service(rpcSystem);
   auto request = service.echoRequest();
   request.setText("still-alive");
   auto what = kj::str("echo on a fresh connection after ", after);
@@ -502,7 +531,7 @@ kj::ArrayPtr<const kj::StringPtr> scenarioNames() {
   return kj::arrayPtr(SCENARIO_NAMES, kj::size(SCENARIO_NAMES));
 }
 
-int runClient(const Endpoint& endpoint, kj::StringPtr scenarioName, uint timeoutSeconds) {
+int runClient(const ClientTarget& target, kj::StringPtr scenarioName, uint timeoutSeconds) {
   const Scenario* scenario = nullptr;
   for (auto& s: SCENARIOS) {
     if (s.name == scenarioName) scenario = &s;
@@ -510,15 +539,12 @@ int runClient(const Endpoint& endpoint, kj::StringPtr scenarioName, uint timeout
   KJ_REQUIRE(scenario != nullptr, "unknown scenario (checked by the caller)", scenarioName);
 
   auto io = kj::setupAsyncIo();
-  Runner run(io, endpoint, timeoutSeconds);
+  Runner run(io, target, timeoutSeconds);
   try {
     auto stream = run.connect();
     capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT);
     auto rpcSystem = capnp::makeRpcClient(network);
-    capnp::MallocMessageBuilder vatIdMessage(8);
-    auto vatId = vatIdMessage.initRoot<capnp::rpc::twoparty::VatId>();
-    vatId.setSide(capnp::rpc::twoparty::Side::SERVER);
-    auto service = rpcSystem.bootstrap(vatId).castAs<TestService>();
+    auto service = run.service(rpcSystem);
     scenario->run(run, service);
     printLine(kj::str("PASS ", scenario->name));
     return EXIT_PASS;

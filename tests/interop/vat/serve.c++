@@ -1,8 +1,15 @@
 // `interop-vat serve`: accepts any number of connections, one TwoPartyVatNetwork + RpcSystem
 // per connection, bootstrap = a fresh TestServiceImpl per connection. Exits when stdin reaches
 // EOF (clean, exit 0), when --timeout-seconds elapses (exit 3) or when accepting fails (exit 4).
+// With --tls-key each connection is TLS (our native/src/tls layer, fingerprint identities); with
+// --service the RpcSystem has a SturdyRefRestorer<capnp::Text> serving those IDs.
 #include "vat.h"
 #include "test_service.h"
+
+#include <tls_stream.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 
 #include <capnp/rpc-twoparty.h>
 #include <capnp/rpc.h>
@@ -15,17 +22,80 @@
 namespace interop {
 namespace {
 
+const auto TLS_HANDSHAKE_TIMEOUT = 10 * kj::SECONDS;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+// Services by ID, the way the seed's vats (and ours) name them: the ID is the Text in
+// Bootstrap.deprecatedObjectId. A plain bootstrap arrives here with the empty ID.
+class TestServiceRestorer final: public capnp::SturdyRefRestorer<capnp::Text> {
+public:
+  explicit TestServiceRestorer(kj::ArrayPtr<const kj::String> ids): ids(ids) {}
+
+  capnp::Capability::Client restore(capnp::Text::Reader id) override {
+    bool known = id.size() == 0;
+    for (auto& candidate: ids) known = known || candidate == id;
+    if (!known) {
+      return capnp::Capability::Client(
+          capnp::newBrokenCap(KJ_EXCEPTION(FAILED, "Unknown persistent service ID")));
+    }
+    if (id.size() > 0) {
+      fprintf(stderr, "interop-vat serve: restored service '%s'\n", id.cStr());
+      fflush(stderr);
+    }
+    return capnp::Capability::Client(kj::heap<TestServiceImpl>());
+  }
+
+private:
+  kj::ArrayPtr<const kj::String> ids;
+};
+
+capnp::RpcSystem<capnp::rpc::twoparty::VatId> makeServer(
+    capnp::TwoPartyVatNetwork& network, kj::Maybe<TestServiceRestorer&> restorer) {
+  KJ_IF_MAYBE(r, restorer) {
+    return capnp::makeRpcServer(network, *r);
+  }
+  return capnp::makeRpcServer(network, capnp::Capability::Client(kj::heap<TestServiceImpl>()));
+}
+#pragma GCC diagnostic pop
+
 struct ServerConnection {
-  ServerConnection(kj::Own<kj::AsyncIoStream>&& streamParam)
+  ServerConnection(kj::Own<kj::AsyncIoStream>&& streamParam,
+                   kj::Maybe<TestServiceRestorer&> restorer)
       : stream(kj::mv(streamParam)),
         network(*stream, capnp::rpc::twoparty::Side::SERVER),
-        rpcSystem(capnp::makeRpcServer(network,
-            capnp::Capability::Client(kj::heap<TestServiceImpl>()))) {}
+        rpcSystem(makeServer(network, restorer)) {}
 
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpcSystem;
 };
+
+// The key of --tls-key: loaded, or created (RSA-2048 PKCS#8, mode 0600) when the file is missing.
+kj::Own<capnp_native::tls::Identity> loadOrCreateIdentity(kj::StringPtr path) {
+  int fd = open(path.cStr(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    auto pem = capnp_native::tls::generateRsaKeyPem();
+    int out = open(path.cStr(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    KJ_REQUIRE(out >= 0, "cannot create the key file", path, strerror(errno));
+    KJ_DEFER(close(out));
+    KJ_REQUIRE(write(out, pem.begin(), pem.size()) == static_cast<ssize_t>(pem.size()),
+               "cannot write the key file", path);
+    fprintf(stderr, "interop-vat serve: created key file %s\n", path.cStr());
+    return capnp_native::tls::Identity::fromPem(pem);
+  }
+  KJ_REQUIRE(fd >= 0, "cannot open the key file", path, strerror(errno));
+  KJ_DEFER(close(fd));
+  kj::Vector<kj::byte> pem;
+  kj::byte buffer[4096];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    KJ_REQUIRE(n >= 0, "cannot read the key file", path, strerror(errno));
+    if (n == 0) break;
+    pem.addAll(buffer, buffer + n);
+  }
+  return capnp_native::tls::Identity::fromPem(pem.asPtr());
+}
 
 class ConnectionErrorHandler final: public kj::TaskSet::ErrorHandler {
 public:
@@ -39,17 +109,39 @@ public:
 
 class Server {
 public:
-  Server(const Endpoint& endpoint, kj::Own<kj::ConnectionReceiver>&& listener)
-      : endpoint(endpoint), listener(kj::mv(listener)), connections(errorHandler) {}
+  Server(const Endpoint& endpoint, kj::Own<kj::ConnectionReceiver>&& listener,
+         kj::Timer& timer, const ServeOptions& options,
+         kj::Maybe<const capnp_native::tls::Identity&> identity)
+      : endpoint(endpoint), listener(kj::mv(listener)), timer(timer), options(options),
+        identity(identity), restorer(options.serviceIds.asPtr()), connections(errorHandler) {}
 
   kj::Promise<void> acceptLoop() {
     return listener->accept().then([this](kj::Own<kj::AsyncIoStream>&& stream) {
       // Each connection is isolated: a failure to set it up must not stop accepting.
       KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
         configureStream(endpoint, *stream);
-        auto connection = kj::heap<ServerConnection>(kj::mv(stream));
-        auto disconnected = connection->network.onDisconnect();
-        connections.add(disconnected.attach(kj::mv(connection)));
+        KJ_IF_MAYBE(id, identity) {
+          // The handshake runs as the connection's task: a slow or failing one blocks no other.
+          auto handshake = capnp_native::tls::accept(kj::mv(stream), *id,
+                                                     options.requireClientCertificate)
+              .exclusiveJoin(timer.afterDelay(TLS_HANDSHAKE_TIMEOUT)
+                  .then([]() -> capnp_native::tls::Session {
+                KJ_FAIL_REQUIRE("TLS handshake timed out");
+              }));
+          connections.add(handshake.then([this](capnp_native::tls::Session&& session) {
+            KJ_IF_MAYBE(fingerprint, session.peerFingerprint) {
+              fprintf(stderr, "interop-vat serve: %s client sha-256:%s\n",
+                      session.protocol.cStr(), encodeBase64UrlNoPadding(*fingerprint).cStr());
+            } else {
+              fprintf(stderr, "interop-vat serve: %s client without a certificate (anonymous)\n",
+                      session.protocol.cStr());
+            }
+            fflush(stderr);
+            return serve(kj::mv(session.stream));
+          }));
+        } else {
+          connections.add(serve(kj::mv(stream)));
+        }
       })) {
         errorHandler.taskFailed(kj::mv(*exception));
       }
@@ -58,8 +150,20 @@ public:
   }
 
 private:
+  kj::Promise<void> serve(kj::Own<kj::AsyncIoStream>&& stream) {
+    kj::Maybe<TestServiceRestorer&> r;
+    if (options.serviceIds.size() > 0) r = restorer;
+    auto connection = kj::heap<ServerConnection>(kj::mv(stream), r);
+    auto disconnected = connection->network.onDisconnect();
+    return disconnected.attach(kj::mv(connection));
+  }
+
   const Endpoint& endpoint;
   kj::Own<kj::ConnectionReceiver> listener;
+  kj::Timer& timer;
+  const ServeOptions& options;
+  kj::Maybe<const capnp_native::tls::Identity&> identity;
+  TestServiceRestorer restorer;
   ConnectionErrorHandler errorHandler;
   kj::TaskSet connections;  // destroyed first: connections go before the listener
 };
@@ -75,9 +179,20 @@ kj::Promise<void> readUntilEof(kj::AsyncInputStream& input, kj::Array<kj::byte>&
 
 }  // namespace
 
-int runServe(const Endpoint& endpoint, uint timeoutSeconds) {
+int runServe(const Endpoint& endpoint, uint timeoutSeconds, const ServeOptions& options) {
   auto io = kj::setupAsyncIo();
   auto& waitScope = io.waitScope;
+
+  kj::Own<capnp_native::tls::Identity> identity;
+  KJ_IF_MAYBE(path, options.tlsKeyFile) {
+    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+      identity = loadOrCreateIdentity(*path);
+    })) {
+      fprintf(stderr, "interop-vat serve: cannot load the TLS key %s: %s\n", path->cStr(),
+              exception->getDescription().cStr());
+      return EXIT_INTERNAL;
+    }
+  }
 
   if (endpoint.kind == Endpoint::Kind::UNIX) {
     // A stale socket file from an earlier run would make bind() fail; remove only sockets.
@@ -123,8 +238,15 @@ int runServe(const Endpoint& endpoint, uint timeoutSeconds) {
   kj::String acceptError;
   int exitCode = EXIT_INTERNAL;
   {
-    Server server(endpoint, kj::mv(listener));
+    kj::Maybe<const capnp_native::tls::Identity&> tlsIdentity;
+    if (identity.get() != nullptr) tlsIdentity = *identity;
+    Server server(endpoint, kj::mv(listener), io.provider->getTimer(), options, tlsIdentity);
     printLine(kj::str("LISTENING ", listening));
+    if (options.printsUri()) {
+      kj::Maybe<kj::ArrayPtr<const kj::byte>> fingerprint;
+      if (identity.get() != nullptr) fingerprint = identity->fingerprint();
+      printLine(kj::str("URI ", formatSturdyRefUri(endpoint, port, fingerprint, nullptr)));
+    }
 
     auto outcome = stdinEof.then([]() { return Outcome::STDIN_EOF; })
         .exclusiveJoin(server.acceptLoop().then([]() { return Outcome::ACCEPT_FAILED; },

@@ -5,6 +5,7 @@
 #include <kj/common.h>
 #include <kj/string.h>
 #include <kj/exception.h>
+#include <kj/vector.h>
 #include <stdint.h>
 
 namespace interop {
@@ -45,9 +46,46 @@ kj::StringPtr typeName(kj::Exception::Type type);
 // Writes one line to stdout and flushes it.
 void printLine(kj::StringPtr line);
 
+// A parsed capnp:// sturdy ref URI.
+struct SturdyRefUri {
+  Endpoint endpoint;
+  kj::Maybe<kj::Array<kj::byte>> fingerprint;  // null: insecure
+  kj::Array<kj::byte> serviceId;               // empty: the bootstrap
+};
+
+// Parses `uri`; on failure returns null and sets `error`.
+kj::Maybe<SturdyRefUri> parseSturdyRefUri(kj::StringPtr uri, kj::String& error);
+
+// The URI of `serviceId` at `endpoint` (with `port` for TCP); `fingerprint` null: insecure.
+kj::String formatSturdyRefUri(const Endpoint& endpoint, uint port,
+                              kj::Maybe<kj::ArrayPtr<const kj::byte>> fingerprint,
+                              kj::ArrayPtr<const kj::byte> serviceId);
+
+kj::String encodeBase64UrlNoPadding(kj::ArrayPtr<const kj::byte> bytes);
+kj::Maybe<kj::Array<kj::byte>> decodeBase64UrlNoPadding(kj::StringPtr text);
+
+// What `serve` offers beyond a plain bootstrap.
+struct ServeOptions {
+  kj::Maybe<kj::String> tlsKeyFile;    // --tls-key: serve TLS with this PEM key (created if missing)
+  kj::Vector<kj::String> serviceIds;   // --service: IDs served through a SturdyRefRestorer<Text>
+  bool requireClientCertificate = false;  // --client-certificate required
+
+  // With either, serve prints `URI <sturdy ref of its bootstrap>` after LISTENING.
+  bool printsUri() const { return tlsKeyFile != nullptr || serviceIds.size() > 0; }
+};
+
+// Where and how `client` connects.
+struct ClientTarget {
+  Endpoint endpoint;
+  bool tls = false;                       // --uri with sha-256:
+  kj::Array<kj::byte> fingerprint;        // the server's expected key fingerprint (TLS)
+  kj::Array<kj::byte> serviceId;          // empty: plain bootstrap; else RpcSystem::restore
+  bool presentCertificate = true;         // --client-certificate none: no certificate (TLS)
+};
+
 // Modes. `timeoutSeconds == 0` means no timeout.
-int runServe(const Endpoint& endpoint, uint timeoutSeconds);
-int runClient(const Endpoint& endpoint, kj::StringPtr scenario, uint timeoutSeconds);
+int runServe(const Endpoint& endpoint, uint timeoutSeconds, const ServeOptions& options);
+int runClient(const ClientTarget& target, kj::StringPtr scenario, uint timeoutSeconds);
 
 // The scenario names accepted by `client --scenario`.
 kj::ArrayPtr<const kj::StringPtr> scenarioNames();

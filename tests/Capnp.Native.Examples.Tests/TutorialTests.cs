@@ -13,4 +13,15 @@ public sealed class TutorialTests
 
         Assert.Equal(["Got reply \"echo:foo\""], output);
     }
+
+    [Fact]
+    public async Task V2TheEchoServiceCallsTheClientsCallbackThreeTimes()
+    {
+        using var folder = new TempFolder();
+        await using var example = ExampleProcess.Start("v2", folder.Path);
+
+        var output = await example.WaitForSuccessAsync();
+
+        Assert.Equal(Enumerable.Repeat("Callback got \"foo\"", 3), output);
+    }
 }

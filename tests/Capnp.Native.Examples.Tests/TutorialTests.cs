@@ -49,4 +49,37 @@ public sealed partial class TutorialTests
         Assert.Matches(TlsSturdyRef(), output[0][Prefix.Length..]);
         Assert.Equal(ThreeCallbacks, output.Skip(1));
     }
+
+    [Fact]
+    public async Task V4TheClientProcessReachesTheServerProcessThroughItsCapFile()
+    {
+        using var folder = new TempFolder();
+        await using var server = ExampleProcess.Start("v4/server", "v4-server", folder.Path,
+            "--capnp-secret-key-file", "key.pem", "--capnp-listen-address", "tcp:127.0.0.1:0");
+        await server.WaitForLineAsync(line => line == "Server running. Connect using \"echo.cap\".", "saying the server runs");
+        var uri = File.ReadAllText(folder.File("echo.cap")).TrimEnd('\n');
+        Assert.Matches(TlsSturdyRef(), uri);
+        Assert.True(File.Exists(folder.File("key.pem")));
+
+        await using (var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, "echo.cap"))
+        {
+            Assert.Equal(ThreeCallbacks, await client.WaitForSuccessAsync());
+        }
+
+        // The server outlives its first client; the URI itself works as well as the file.
+        await using (var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, uri))
+        {
+            Assert.Equal(ThreeCallbacks, await client.WaitForSuccessAsync());
+        }
+    }
+
+    [Fact]
+    public async Task V4TheClientReportsAMissingCapFile()
+    {
+        using var folder = new TempFolder();
+        await using var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, "missing.cap");
+
+        Assert.Equal(1, await client.WaitForExitAsync());
+        Assert.StartsWith("Cap file 'missing.cap': cannot read it", client.Errors);
+    }
 }

@@ -82,4 +82,15 @@ public sealed partial class TutorialTests
         Assert.Equal(1, await client.WaitForExitAsync());
         Assert.StartsWith("Cap file 'missing.cap': cannot read it", client.Errors);
     }
+
+    [Fact]
+    public async Task PipeliningTheClientCallsTheServersLoggerBeforeItArrives()
+    {
+        using var folder = new TempFolder();
+        await using var example = ExampleProcess.Start("pipelining", folder.Path);
+
+        var output = await example.WaitForSuccessAsync();
+
+        Assert.Equal(["[client] Connecting to echo service...", "[server] Received \"Message from client\""], output);
+    }
 }

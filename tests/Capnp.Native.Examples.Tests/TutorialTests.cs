@@ -93,4 +93,30 @@ public sealed partial class TutorialTests
 
         Assert.Equal(["[client] Connecting to echo service...", "[server] Received \"Message from client\""], output);
     }
+
+    [Fact]
+    public async Task SturdyRefsOneVatServesTwoLoggersEachByItsOwnCapFile()
+    {
+        using var folder = new TempFolder();
+        await using var example = ExampleProcess.Start("sturdy-refs", folder.Path);
+
+        var output = await example.WaitForSuccessAsync();
+
+        Assert.Equal(
+        [
+            "[server] saved \"alice.cap\"",
+            "[server] saved \"bob.cap\"",
+            "[client] loaded \"./alice.cap\"",
+            "[server] \"alice\" says \"Message from Alice\"",
+            "[client] loaded \"./bob.cap\"",
+            "[server] \"bob\" says \"Message from Bob\"",
+        ], output);
+        var alice = File.ReadAllText(folder.File("alice.cap")).TrimEnd('\n');
+        var bob = File.ReadAllText(folder.File("bob.cap")).TrimEnd('\n');
+        Assert.Matches(TlsSturdyRef(), alice);
+        Assert.Matches(TlsSturdyRef(), bob);
+        // The same vat, two services.
+        Assert.Equal(alice[..alice.LastIndexOf('/')], bob[..bob.LastIndexOf('/')]);
+        Assert.NotEqual(alice, bob);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 
@@ -10,8 +11,10 @@ namespace Capnp.Native.Examples.Tests;
 /// lines are collected as they come, so that a test can wait for a line (with a bound) rather
 /// than sleep. Disposing kills the process if it is still running.
 /// </summary>
-internal sealed class ExampleProcess : IAsyncDisposable
+internal sealed partial class ExampleProcess : IAsyncDisposable
 {
+    private const int SigTerm = 15;
+
     /// <summary>How long any single wait on an example may take (the machine may be busy).</summary>
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
@@ -51,11 +54,14 @@ internal sealed class ExampleProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The built assembly of an example: <c>examples/{project}/bin/{Configuration}/{TFM}/{assembly}.dll</c>.</summary>
-    public static string AssemblyPath(string project, string? assemblyName = null)
+    /// <summary>
+    /// The built assembly of an example: <c>examples/{project}/bin/{Configuration}/{TFM}/{name}.dll</c>,
+    /// where the name is the project's path with '-' for '/' (<c>v4/server</c> → <c>v4-server</c>).
+    /// </summary>
+    public static string AssemblyPath(string project)
     {
         var metadata = typeof(ExampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
-        var path = Path.Combine(metadata["ExamplesFolder"]!, project, metadata["ExamplesOutputPath"]!, (assemblyName ?? Path.GetFileName(project)) + ".dll");
+        var path = Path.Combine(metadata["ExamplesFolder"]!, project, metadata["ExamplesOutputPath"]!, project.Replace('/', '-') + ".dll");
         if (!File.Exists(path))
         {
             throw new FileNotFoundException($"The example {project} is not built (expected {path}); build this test project first.", path);
@@ -66,10 +72,6 @@ internal sealed class ExampleProcess : IAsyncDisposable
 
     /// <summary>Starts an example with <c>CI=1</c> (no demonstration delays) in <paramref name="workingDirectory"/>.</summary>
     public static ExampleProcess Start(string project, string workingDirectory, params string[] arguments)
-        => Start(project, null, workingDirectory, arguments);
-
-    /// <summary>Starts an example whose assembly name differs from its folder's name.</summary>
-    public static ExampleProcess Start(string project, string? assemblyName, string workingDirectory, params string[] arguments)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -79,7 +81,7 @@ internal sealed class ExampleProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(AssemblyPath(project, assemblyName));
+        start.ArgumentList.Add(AssemblyPath(project));
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -174,6 +176,20 @@ internal sealed class ExampleProcess : IAsyncDisposable
         Assert.True(exitCode == 0, $"The example exited with {exitCode}. {Describe()}");
         return Output;
     }
+
+    /// <summary>Asks the process to stop as a service manager would (SIGTERM) and returns its exit code (bounded).</summary>
+    public Task<int> TerminateAsync()
+    {
+        if (Kill(process.Id, SigTerm) != 0)
+        {
+            throw new InvalidOperationException($"kill({process.Id}, SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        return WaitForExitAsync();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     /// <summary>The output so far, for failure messages.</summary>
     public string Describe()

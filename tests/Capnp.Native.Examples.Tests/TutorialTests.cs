@@ -54,30 +54,32 @@ public sealed partial class TutorialTests
     public async Task V4TheClientProcessReachesTheServerProcessThroughItsCapFile()
     {
         using var folder = new TempFolder();
-        await using var server = ExampleProcess.Start("v4/server", "v4-server", folder.Path,
+        await using var server = ExampleProcess.Start("v4/server", folder.Path,
             "--capnp-secret-key-file", "key.pem", "--capnp-listen-address", "tcp:127.0.0.1:0");
         await server.WaitForLineAsync(line => line == "Server running. Connect using \"echo.cap\".", "saying the server runs");
         var uri = File.ReadAllText(folder.File("echo.cap")).TrimEnd('\n');
         Assert.Matches(TlsSturdyRef(), uri);
         Assert.True(File.Exists(folder.File("key.pem")));
 
-        await using (var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, "echo.cap"))
+        await using (var client = ExampleProcess.Start("v4/client", folder.Path, "echo.cap"))
         {
             Assert.Equal(ThreeCallbacks, await client.WaitForSuccessAsync());
         }
 
         // The server outlives its first client; the URI itself works as well as the file.
-        await using (var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, uri))
+        await using (var client = ExampleProcess.Start("v4/client", folder.Path, uri))
         {
             Assert.Equal(ThreeCallbacks, await client.WaitForSuccessAsync());
         }
+
+        Assert.Equal(0, await server.TerminateAsync());
     }
 
     [Fact]
     public async Task V4TheClientReportsAMissingCapFile()
     {
         using var folder = new TempFolder();
-        await using var client = ExampleProcess.Start("v4/client", "v4-client", folder.Path, "missing.cap");
+        await using var client = ExampleProcess.Start("v4/client", folder.Path, "missing.cap");
 
         Assert.Equal(1, await client.WaitForExitAsync());
         Assert.StartsWith("Cap file 'missing.cap': cannot read it", client.Errors);
@@ -118,5 +120,26 @@ public sealed partial class TutorialTests
         // The same vat, two services.
         Assert.Equal(alice[..alice.LastIndexOf('/')], bob[..bob.LastIndexOf('/')]);
         Assert.NotEqual(alice, bob);
+    }
+
+    [Fact]
+    public async Task CalcTheClientProcessEvaluatesFortyPlusTwoWithTheServerProcessOverAUnixSocket()
+    {
+        using var folder = new TempFolder();
+        await using var server = ExampleProcess.Start("calc", folder.Path,
+            "serve", "--capnp-secret-key-file", "key.pem", "--capnp-listen-address", "unix:calc.socket");
+        await server.WaitForLineAsync(line => line == "Waiting for incoming connections at:", "saying the server waits");
+        var uri = await server.WaitForLineAsync(line => line.StartsWith("capnp://"), "with the server's URI");
+        // The public service: an empty service ID after the (absolute) socket path.
+        Assert.Matches(@"^capnp://sha-256:[A-Za-z0-9_-]{43}@" + Regex.Escape(folder.File("calc.socket")) + "/$", uri);
+
+        await using (var client = ExampleProcess.Start("calc", folder.Path, "connect", uri))
+        {
+            Assert.Equal(["Result: 42.000000"], await client.WaitForSuccessAsync());
+        }
+
+        await server.WaitForLineAsync(line => line == "40.000000 op 2.000000 -> 42.000000", "with the server's addition");
+        Assert.Equal(0, await server.TerminateAsync());
+        Assert.False(File.Exists(folder.File("calc.socket")), "The vat removes its unix socket when it stops.");
     }
 }

@@ -45,24 +45,32 @@ connect.SetAction(async (parseResult, cancellationToken) =>
         return 1;
     }
 
-    await using var vat = await Vat.StartAsync(new VatOptions(), cancellationToken);
-    using var calculator = await vat.ConnectAsync<Calc.Client>(sturdyRef, cancellationToken);
-    using var getOperator = calculator.GetOperator(Calc.Operator.Add, cancellationToken);
-    using var add = getOperator.Func;
-    using var evaluate = calculator.Evaluate(p =>
+    try
     {
-        var call = p.InitExpression().InitCall();
-        call.Function = add;
-        var parameters = call.InitParams(2);
-        // Builders are structs: set fields through a local (parameters[0].Literal = ... does not compile).
-        var (left, right) = (parameters[0], parameters[1]);
-        left.Literal = 40.0;
-        right.Literal = 2.0;
-    }, cancellationToken);
-    using var value = evaluate.Value;
-    var result = await value.ReadAsync(cancellationToken);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Result: {result.Value:F6}"));
-    return 0;
+        await using var vat = await Vat.StartAsync(new VatOptions(), cancellationToken);
+        using var calculator = await vat.ConnectAsync<Calc.Client>(sturdyRef, cancellationToken);
+        using var getOperator = calculator.GetOperator(Calc.Operator.Add, cancellationToken);
+        using var add = getOperator.Func;
+        using var evaluate = calculator.Evaluate(p =>
+        {
+            var call = p.InitExpression().InitCall();
+            call.Function = add;
+            var parameters = call.InitParams(2);
+            // Builders are structs: set fields through a local (parameters[0].Literal = ... does not compile).
+            var (left, right) = (parameters[0], parameters[1]);
+            left.Literal = 40.0;
+            right.Literal = 2.0;
+        }, cancellationToken);
+        using var value = evaluate.Value;
+        var result = await value.ReadAsync(cancellationToken);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Result: {result.Value:F6}"));
+        return 0;
+    }
+    catch (RpcException e)
+    {
+        Console.Error.WriteLine($"{sturdyRef.ToRedactedString()}: {e.Message}");
+        return 1;
+    }
 });
 
 var calc = new RootCommand("A calculator example.") { serve, connect };

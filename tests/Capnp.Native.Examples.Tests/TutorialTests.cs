@@ -87,6 +87,19 @@ public sealed partial class TutorialTests
     }
 
     [Fact]
+    public async Task V4TheClientReportsAnUnreachableServerWithoutItsSecret()
+    {
+        using var folder = new TempFolder();
+        var nobody = $"capnp://insecure@{folder.File("nobody.socket")}/c2VjcmV0";
+        await using var client = ExampleProcess.Start("v4/client", folder.Path, nobody);
+
+        Assert.Equal(1, await client.WaitForExitAsync());
+        Assert.Empty(client.Output);
+        Assert.StartsWith($"capnp://insecure@{folder.File("nobody.socket")}/<redacted>: ", client.Errors);
+        Assert.DoesNotContain("c2VjcmV0", client.Errors);
+    }
+
+    [Fact]
     public async Task V4TheClientReportsAMissingCapFile()
     {
         using var folder = new TempFolder();
@@ -150,6 +163,16 @@ public sealed partial class TutorialTests
         }
 
         await server.WaitForLineAsync(line => line == "40.000000 op 2.000000 -> 42.000000", "with the server's addition");
+
+        // A sturdy ref with another key than the server's: the client refuses the impostor.
+        var impostor = Regex.Replace(uri, "sha-256:[A-Za-z0-9_-]{43}", "sha-256:" + new string('A', 43));
+        await using (var client = ExampleProcess.Start("calc", folder.Path, "connect", impostor))
+        {
+            Assert.Equal(1, await client.WaitForExitAsync());
+            Assert.Empty(client.Output);
+            Assert.Contains("fingerprint mismatch", client.Errors);
+        }
+
         Assert.Equal(0, await server.TerminateAsync());
         Assert.False(File.Exists(folder.File("calc.socket")), "The vat removes its unix socket when it stops.");
     }

@@ -22,11 +22,21 @@ connect.SetAction(async (parseResult, cancellationToken) =>
         return 1;
     }
 
-    await using var vat = await Vat.StartAsync(new VatOptions(), cancellationToken);
-    using var service = await vat.ConnectAsync<Echo.Client>(sturdyRef, cancellationToken);
-    using var callback = Callback.Client.Create(new CallbackService(msg => Console.WriteLine($"Callback got \"{msg}\"")));
-    await service.HeartbeatAsync("foo", callback, cancellationToken);
-    return 0;
+    try
+    {
+        await using var vat = await Vat.StartAsync(new VatOptions(), cancellationToken);
+        using var service = await vat.ConnectAsync<Echo.Client>(sturdyRef, cancellationToken);
+        using var callback = Callback.Client.Create(new CallbackService(msg => Console.WriteLine($"Callback got \"{msg}\"")));
+        await service.HeartbeatAsync("foo", callback, cancellationToken);
+        return 0;
+    }
+    catch (RpcException e)
+    {
+        // Unreachable server, wrong key, unknown service ID, lost connection... The service ID is
+        // a secret: messages show the sturdy ref redacted.
+        Console.Error.WriteLine($"{sturdyRef.ToRedactedString()}: {e.Message}");
+        return 1;
+    }
 });
 
 return await connect.Parse(args).InvokeAsync();

@@ -1,0 +1,5 @@
+@0x9ab198a53301be6e;
+
+interface Logger {
+  log @0 (msg :Text) -> ();
+}

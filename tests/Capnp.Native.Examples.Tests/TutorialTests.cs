@@ -50,7 +50,7 @@ public sealed partial class TutorialTests
         Assert.Equal(ThreeCallbacks, output.Skip(1));
     }
 
-    [Fact(Skip = "Library bug: when a client vat goes, its peer's TLS stream fails a write (tls_stream.c++:404 'TLS error: no OpenSSL error reported', type FAILED, not DISCONNECTED) and the engine logs it to stderr (rpc.c++:3212).")]
+    [Fact]
     public async Task V3NetworkedExamplesWriteNothingToStandardError()
     {
         using var folder = new TempFolder();

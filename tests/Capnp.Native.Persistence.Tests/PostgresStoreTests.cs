@@ -45,6 +45,79 @@ public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuit
     }
 
     [Fact]
+    public async Task AServiceSavedThroughOneReplicaProcessIsRestoredThroughAnother()
+    {
+        // Two vat processes with one key file and one table, as replicas behind one address.
+        using var folder = new TempFolderForReplicas();
+        var keyFile = Path.Combine(folder.Path, "replica-key.pem");
+        var identity = VatIdentity.LoadOrCreate(keyFile);
+        using var replicaA = ReplicaProcess.Start(keyFile, Kind, Location);
+        using var replicaB = ReplicaProcess.Start(keyFile, Kind, Location);
+        var addressA = await replicaA.AddressAsync();
+        var addressB = await replicaB.AddressAsync();
+        var store = await OpenAsync();
+        await using var client = await Vat.StartAsync(new VatOptions());
+
+        // Created in the shared store, saved through A...
+        var id = await store.AddNewAsync("across processes:"u8.ToArray());
+        SturdyRef saved;
+        using (var throughA = await client.ConnectAsync<Callback.Client>(new SturdyRef(addressA, identity.Digest, id)).WaitAsync(Bound))
+        {
+            Assert.Equal("across processes:a", (await throughA.CallAsync("a").WaitAsync(Bound)).Reply);
+            saved = await throughA.SaveAsync().WaitAsync(Bound);
+        }
+
+        Assert.Equal(new SturdyRef(addressA, identity.Digest, id), saved);
+        // ...restored through B, another process that never served it.
+        using var throughB = await client.ConnectAsync<Callback.Client>(new SturdyRef(addressB, saved.Digest, saved.ServiceId.Span)).WaitAsync(Bound);
+        Assert.Equal("across processes:b", (await throughB.CallAsync("b").WaitAsync(Bound)).Reply);
+    }
+
+    /// <summary>A replica vat in a child process (see <see cref="Program"/>), stopped by closing its input.</summary>
+    private sealed class ReplicaProcess : IDisposable
+    {
+        private readonly System.Diagnostics.Process process;
+
+        private ReplicaProcess(System.Diagnostics.Process process) => this.process = process;
+
+        public static ReplicaProcess Start(string keyFile, string kind, string location)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet", [typeof(Program).Assembly.Location, "replica", keyFile, kind, location])
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+            };
+            return new ReplicaProcess(System.Diagnostics.Process.Start(start)!);
+        }
+
+        public async Task<VatAddress> AddressAsync()
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Bound);
+            Assert.NotNull(line);
+            Assert.StartsWith("LISTENING ", line);
+            return VatAddress.Parse(line["LISTENING ".Length..]);
+        }
+
+        public void Dispose()
+        {
+            process.StandardInput.Close();
+            if (!process.WaitForExit(Bound))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.Dispose();
+        }
+    }
+
+    private sealed class TempFolderForReplicas : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("capnp-replicas-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+
+    [Fact]
     public async Task AnUnreachableDatabaseFailsWithAStoreError()
     {
         await Assert.ThrowsAsync<ServiceStoreException>(() =>

@@ -4,8 +4,14 @@ using Capnp.Native.Persistence;
 namespace Capnp.Native.Persistence.Tests;
 
 /// <summary>
-/// The child process of the crash tests: <c>dotnet Capnp.Native.Persistence.Tests.dll store-writer KIND LOCATION</c>
-/// saves large self-checking entries in a loop and prints <c>saved KEY ROUND</c> after each completed save, until killed.
+/// The child processes of the tests:
+/// <list type="bullet">
+/// <item><c>store-writer KIND LOCATION</c> (crash tests) saves large self-checking entries in a loop and
+/// prints <c>saved KEY ROUND</c> after each completed save, until killed;</item>
+/// <item><c>replica KEYFILE KIND LOCATION</c> (replica tests) serves label services from the store as a
+/// vat with the key in KEYFILE on a free loopback port, prints <c>LISTENING ADDRESS</c>, and serves
+/// until its standard input closes.</item>
+/// </list>
 /// </summary>
 public static class Program
 {
@@ -14,9 +20,14 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["replica", var keyFile, var kind, var location])
+        {
+            return await ServeReplicaAsync(keyFile, kind, location);
+        }
+
         if (args.Length != 3 || args[0] != "store-writer")
         {
-            await Console.Error.WriteLineAsync("usage: store-writer KIND LOCATION");
+            await Console.Error.WriteLineAsync("usage: store-writer KIND LOCATION | replica KEYFILE KIND LOCATION");
             return 2;
         }
 
@@ -27,6 +38,22 @@ public static class Program
             await store.SaveAsync(KeyDigest(key), Entry(round));
             Console.WriteLine($"saved {key} {round}");
         }
+    }
+
+    private static async Task<int> ServeReplicaAsync(string keyFile, string kind, string location)
+    {
+        var store = await Stores.OpenAsync(kind, location);
+        await using var table = LabelService.Table(store);
+        await using var vat = await Vat.StartAsync(new VatOptions
+        {
+            Identity = VatIdentity.Load(keyFile),
+            ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
+            Restorer = table,
+        });
+        Console.WriteLine($"LISTENING {vat.ListenAddress}");
+        await Console.In.ReadToEndAsync();
+        await Stores.CloseAsync(store);
+        return 0;
     }
 
     public static ServiceDigest KeyDigest(int key) => ServiceDigest.Of(BitConverter.GetBytes(key));

@@ -8,9 +8,9 @@ namespace Capnp.Native.Persistence.Tests;
 /// <list type="bullet">
 /// <item><c>store-writer KIND LOCATION</c> (crash tests) saves large self-checking entries in a loop and
 /// prints <c>saved KEY ROUND</c> after each completed save, until killed;</item>
-/// <item><c>replica KEYFILE KIND LOCATION</c> (replica tests) serves label services from the store as a
-/// vat with the key in KEYFILE on a free loopback port, prints <c>LISTENING ADDRESS</c>, and serves
-/// until its standard input closes.</item>
+/// <item><c>replica KEYFILE KIND LOCATION [ADDRESS]</c> (replica and restart tests) serves label
+/// services from the store as a vat with the key in KEYFILE at ADDRESS (default: a free loopback
+/// port), prints <c>LISTENING ADDRESS</c>, and serves until its standard input closes.</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -20,14 +20,14 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        if (args is ["replica", var keyFile, var kind, var location])
+        if (args is ["replica", var keyFile, var kind, var location, .. var rest] && rest.Length <= 1)
         {
-            return await ServeReplicaAsync(keyFile, kind, location);
+            return await ServeReplicaAsync(keyFile, kind, location, rest.Length == 1 ? rest[0] : "tcp:127.0.0.1:0");
         }
 
         if (args.Length != 3 || args[0] != "store-writer")
         {
-            await Console.Error.WriteLineAsync("usage: store-writer KIND LOCATION | replica KEYFILE KIND LOCATION");
+            await Console.Error.WriteLineAsync("usage: store-writer KIND LOCATION | replica KEYFILE KIND LOCATION [ADDRESS]");
             return 2;
         }
 
@@ -40,14 +40,14 @@ public static class Program
         }
     }
 
-    private static async Task<int> ServeReplicaAsync(string keyFile, string kind, string location)
+    private static async Task<int> ServeReplicaAsync(string keyFile, string kind, string location, string address)
     {
         var store = await Stores.OpenAsync(kind, location);
         await using var table = LabelService.Table(store);
         await using var vat = await Vat.StartAsync(new VatOptions
         {
             Identity = VatIdentity.Load(keyFile),
-            ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
+            ListenAddress = VatAddress.Parse(address),
             Restorer = table,
         });
         Console.WriteLine($"LISTENING {vat.ListenAddress}");

@@ -41,6 +41,43 @@ public abstract class ServiceStoreSuite : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AServiceSavedBeforeTheServerProcessRestartsIsRestoredAfterIt()
+    {
+        using var folder = new TempFolderForReplicas();
+        var keyFile = Path.Combine(folder.Path, "key.pem");
+        var identity = VatIdentity.LoadOrCreate(keyFile);
+        var store = await OpenAsync();
+        var id = await store.AddNewAsync("restarted:"u8.ToArray());
+        await using var client = await Vat.StartAsync(new VatOptions());
+        SturdyRef saved;
+        VatAddress address;
+        using (var first = ReplicaProcess.Start(keyFile, Kind, Location))
+        {
+            address = await first.AddressAsync();
+            using var service = await client.ConnectAsync<Interop.Callback.Client>(new SturdyRef(address, identity.Digest, id)).WaitAsync(Bound);
+            saved = await service.SaveAsync().WaitAsync(Bound);
+        }
+
+        // The same vat, a new process on the same address: the saved URI still works.
+        using var second = ReplicaProcess.Start(keyFile, Kind, Location, address);
+        Assert.Equal(address, await second.AddressAsync());
+        for (var attempt = 0; ; attempt++)
+        {
+            using var service = await client.ConnectAsync<Interop.Callback.Client>(SturdyRef.Parse(saved.ToString())).WaitAsync(Bound);
+            try
+            {
+                Assert.Equal("restarted:again", (await service.CallAsync("again").WaitAsync(Bound)).Reply);
+                break;
+            }
+            catch (RpcDisconnectedException) when (attempt < 1000)
+            {
+                // The client had not yet dropped its connection to the first process.
+                await Task.Yield();
+            }
+        }
+    }
+
+    [Fact]
     public async Task EntriesAreSavedLoadedReplacedAndRemoved()
     {
         var store = await OpenAsync();

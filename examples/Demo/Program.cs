@@ -6,7 +6,7 @@
 
 using System.Diagnostics;
 using Capnp.Native;
-using Capnp.Native.Rpc;
+using Capnp.Native.Persistence;
 using EchoApi;
 
 if (args is ["serve", var capFile])
@@ -81,7 +81,7 @@ static async Task<int> ServeAsync(string capFile)
     {
         Identity = identity,
         ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
-        Restorer = new OneService(serviceId, new EchoService()),
+        Restorer = new SingleRestorer(serviceId, new EchoService()),
     });
     var sturdyRef = vat.GetSturdyRef(serviceId);
     CapFile.Save(capFile, sturdyRef);
@@ -100,11 +100,4 @@ internal sealed class EchoService : Echo.Server
         results.Reply = "echo:" + parameters.Msg;
         return Task.CompletedTask;
     }
-}
-
-/// <summary>Serves one service under one secret ID (compared in constant time).</summary>
-internal sealed class OneService(byte[] id, ICallTarget service) : IRestorer
-{
-    public ValueTask<ICallTarget?> RestoreAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken)
-        => ValueTask.FromResult(System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(serviceId.Span, id) ? service : null);
 }

@@ -3,6 +3,7 @@
 // delivered to the capability in the first one's answer, in the server's vat.
 
 using Capnp.Native;
+using Capnp.Native.Persistence;
 using EchoApi;
 
 var delay = Environment.GetEnvironmentVariable("CI") is null ? TimeSpan.FromSeconds(1) : TimeSpan.Zero;
@@ -13,7 +14,7 @@ await using var server = await Vat.StartAsync(new VatOptions
 {
     Identity = identity,
     ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
-    Restorer = new SingleServiceRestorer(serviceId, new EchoService(delay)),
+    Restorer = new SingleRestorer(serviceId, new EchoService(delay)),
 });
 
 Console.WriteLine("[client] Connecting to echo service...");

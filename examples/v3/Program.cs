@@ -3,6 +3,7 @@
 // the client of step 2 unchanged.
 
 using Capnp.Native;
+using Capnp.Native.Persistence;
 using EchoApi;
 
 var delay = Environment.GetEnvironmentVariable("CI") is null ? TimeSpan.FromSeconds(1) : TimeSpan.Zero;
@@ -15,7 +16,7 @@ await using var server = await Vat.StartAsync(new VatOptions
 {
     Identity = identity,
     ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
-    Restorer = new SingleServiceRestorer(serviceId, new EchoService(delay)),
+    Restorer = new SingleRestorer(serviceId, new EchoService(delay)),
 });
 var uri = server.GetSturdyRef(serviceId);
 Console.WriteLine($"Connecting to echo service at: {uri}");

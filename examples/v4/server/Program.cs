@@ -8,6 +8,7 @@
 
 using System.CommandLine;
 using Capnp.Native;
+using Capnp.Native.Persistence;
 
 const string CapFileName = "echo.cap";
 var delay = Environment.GetEnvironmentVariable("CI") is null ? TimeSpan.FromSeconds(1) : TimeSpan.Zero;
@@ -24,7 +25,7 @@ serve.SetAction(async (parseResult, cancellationToken) =>
     await using var vat = await Vat.StartAsync(options with
     {
         Identity = identity,
-        Restorer = new SingleServiceRestorer(serviceId, new EchoService(delay)),
+        Restorer = new SingleRestorer(serviceId, new EchoService(delay)),
     }, cancellationToken);
 
     CapFile.Save(CapFileName, vat.GetSturdyRef(serviceId));

@@ -51,11 +51,14 @@ public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuit
         using var folder = new TempFolderForReplicas();
         var keyFile = Path.Combine(folder.Path, "replica-key.pem");
         var identity = VatIdentity.LoadOrCreate(keyFile);
-        using var replicaA = ReplicaProcess.Start(keyFile, Kind, Location);
-        using var replicaB = ReplicaProcess.Start(keyFile, Kind, Location);
-        var addressA = await replicaA.AddressAsync();
-        var addressB = await replicaB.AddressAsync();
+        // The table exists before the replicas start, and they start one after the other: one CI
+        // run saw replica A exit before listening while both created the new table at once (the
+        // replica's error output is now in the failure message).
         var store = await OpenAsync();
+        using var replicaA = ReplicaProcess.Start(keyFile, Kind, Location);
+        var addressA = await replicaA.AddressAsync();
+        using var replicaB = ReplicaProcess.Start(keyFile, Kind, Location);
+        var addressB = await replicaB.AddressAsync();
         await using var client = await Vat.StartAsync(new VatOptions());
 
         // Created in the shared store, saved through A...

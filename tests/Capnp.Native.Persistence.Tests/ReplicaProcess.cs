@@ -15,15 +15,27 @@ internal sealed class ReplicaProcess : IDisposable
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
-        return new ReplicaProcess(System.Diagnostics.Process.Start(start)!);
+        var process = System.Diagnostics.Process.Start(start)!;
+        var replica = new ReplicaProcess(process);
+        // Kept for the failure message: a replica that cannot start says why on its error output.
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) replica.errors.Enqueue(e.Data); };
+        process.BeginErrorReadLine();
+        return replica;
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> errors = new();
 
     public async Task<VatAddress> AddressAsync()
     {
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Bound);
-        Assert.NotNull(line);
-        Assert.StartsWith("LISTENING ", line);
+        if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal))
+        {
+            await process.WaitForExitAsync().WaitAsync(Bound);
+            Assert.Fail($"the replica did not start ({line ?? "no output"}; exit {process.ExitCode}): {string.Join(" | ", errors)}");
+        }
+
         return VatAddress.Parse(line["LISTENING ".Length..]);
     }
 

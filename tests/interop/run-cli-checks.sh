@@ -11,18 +11,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/interop-cli.XXXXXX")
 trap 'exec 3>&- 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 failures=0
 
-# expect <name> <exit code> <stdout regex or ''> -- <command...>
-expect() {
-  local name=$1 code=$2 pattern=$3; shift 4
-  timeout -k 5 30 "$@" > "$tmp/out" 2> "$tmp/err"
-  local rc=$?
-  if [[ $rc != "$code" ]] || { [[ -n $pattern ]] && ! grep -Eq "$pattern" "$tmp/out"; }; then
-    echo "FAIL $name: exit $rc (expected $code), stdout:"; cat "$tmp/out"; echo "stderr:"; cat "$tmp/err"
-    failures=$((failures + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+source "$here/check-lib.sh"
 
 expect "no arguments" 2 '' -- "$vat"
 expect "unknown mode" 2 '' -- "$vat" bogus

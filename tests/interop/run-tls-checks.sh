@@ -19,18 +19,8 @@ cleanup() {
 trap cleanup EXIT
 failures=0
 
-# expect <name> <exit code> <stdout regex or ''> -- <command...>
-expect() {
-  local name=$1 code=$2 pattern=$3; shift 4
-  timeout -k 5 60 "$@" > "$tmp/out" 2> "$tmp/err"
-  local rc=$?
-  if [[ $rc != "$code" ]] || { [[ -n $pattern ]] && ! grep -Eq "$pattern" "$tmp/out"; }; then
-    echo "FAIL $name: exit $rc (expected $code), stdout:"; cat "$tmp/out"; echo "stderr:"; cat "$tmp/err"
-    failures=$((failures + 1))
-  else
-    echo "ok   $name"
-  fi
-}
+EXPECT_TIMEOUT=60
+source "$here/check-lib.sh"
 
 # start <name> <in fd> <out fd> <serve args...>: starts a server; sets $uri (its URI line).
 start() {

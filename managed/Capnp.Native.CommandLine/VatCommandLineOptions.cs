@@ -77,7 +77,8 @@ public sealed class VatCommandLineOptions
     /// <summary>
     /// Binds a parse result (without errors, as in a command's action) to the vat's options:
     /// loads the secret key file, or creates it (mode 0600) when missing; without a public
-    /// address, the vat publishes its bound listen address.
+    /// address, the vat publishes its bound listen address. When standard error is a terminal,
+    /// slow connects show <c>[ connecting to ADDRESS ]</c> there (<see cref="VatOptions.ConnectProgress"/>).
     /// </summary>
     /// <exception cref="VatIdentityException">The key file exists but is not a usable key, or cannot be created.</exception>
     public VatOptions GetVatOptions(ParseResult parseResult)
@@ -90,6 +91,7 @@ public sealed class VatCommandLineOptions
             ListenAddress = parseResult.GetValue(ListenAddress),
             PublicAddress = parseResult.GetValue(PublicAddress),
             DisableTls = parseResult.GetValue(DisableTls),
+            ConnectProgress = Console.IsErrorRedirected ? null : Console.Error,
         };
     }
 

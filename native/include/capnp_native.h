@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 4
+#define CAPNP_NATIVE_ABI_VERSION 5
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -113,6 +113,10 @@ typedef struct capnp_listen_options {
   /** While more than this many bytes sent to a peer are not yet written (it does not read), its
    * messages are not read (0: 16 MiB; UINT64_MAX: unlimited). */
   uint64_t max_unwritten_bytes;
+  /** A connection on which neither side holds anything of the other (no questions, answers,
+   * imports or exports) and no message passed for this long is closed (0: 120 s; UINT32_MAX:
+   * never). */
+  uint32_t idle_timeout_ms;
 } capnp_listen_options;
 
 /** How to connect (see capnp_connect). */
@@ -130,6 +134,7 @@ typedef struct capnp_connect_options {
   /** As in capnp_listen_options. */
   uint32_t max_outstanding_questions;
   uint64_t max_unwritten_bytes;
+  uint32_t idle_timeout_ms;
 } capnp_connect_options;
 
 /** A serving listener's statistics (see capnp_listener_serve). */
@@ -187,7 +192,11 @@ typedef struct capnp_incoming_call {
   uint64_t interface_id;
   uint16_t method_id;
   uint16_t is_streaming;
-  uint32_t reserved;
+  /** Who made the call: 0 not known (a call made in this process, or one the shim cannot trace
+   * to a connection), 1 a peer that presented no key (plain connection or anonymous TLS client),
+   * 2 a peer with the key whose fingerprint is caller_fingerprint. */
+  uint32_t caller;
+  uint8_t caller_fingerprint[32];
   capnp_message_view params;
 } capnp_incoming_call;
 
@@ -356,6 +365,11 @@ CAPNP_NATIVE_API int32_t capnp_listener_serve(capnp_listener* listener, uint32_t
 /** Reads a serving listener's statistics: tag completes with a capnp_listener_stats payload. */
 CAPNP_NATIVE_API int32_t capnp_listener_read_stats(capnp_listener* listener, uint64_t tag);
 
+/** Describes each connection a serving listener serves (its peer and what each side holds of the
+ * other: the protocol's question, answer, import and export tables with reference counts): tag
+ * completes with UTF-8 text. For debugging (the vat dump). */
+CAPNP_NATIVE_API int32_t capnp_listener_describe(capnp_listener* listener, uint64_t tag);
+
 /** Stops listening. Connections accepted with capnp_listener_accept stay open; those it serves
  * close. */
 CAPNP_NATIVE_API void capnp_listener_release(capnp_listener* listener);
@@ -393,6 +407,9 @@ CAPNP_NATIVE_API int32_t capnp_connection_restore(capnp_connection* connection, 
 /** Completes tag when the connection is lost (OK when the peer closed it cleanly, else the
  * failure). */
 CAPNP_NATIVE_API int32_t capnp_connection_when_disconnected(capnp_connection* connection, uint64_t tag);
+
+/** Describes the connection as capnp_listener_describe does: tag completes with UTF-8 text. */
+CAPNP_NATIVE_API int32_t capnp_connection_describe(capnp_connection* connection, uint64_t tag);
 
 /** Closes the connection: its capabilities break with DISCONNECTED. */
 CAPNP_NATIVE_API void capnp_connection_release(capnp_connection* connection);

@@ -3,16 +3,18 @@
 
 #include "handles.h"
 #include "objects.h"
-#include "referenced_segments.h"
+#include "guarded_vat_network.h"
 #include "restorer.h"
 #include "tls/tls_stream.h"
 #include "transport/coalescing_message_stream.h"
 #include "unix_socket_file.h"
 
 #include <kj/debug.h>
+#include <kj/encoding.h>
 #include <kj/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <unordered_set>
@@ -78,29 +80,69 @@ kj::Duration handshakeTimeout(uint32_t milliseconds) {
 
 constexpr uint32_t DEFAULT_MAX_OUTSTANDING_QUESTIONS = 4096;
 constexpr uint64_t DEFAULT_MAX_UNWRITTEN_BYTES = 16ull * 1024 * 1024;
+constexpr kj::Duration DEFAULT_IDLE_TIMEOUT = 120 * kj::SECONDS;
 
 // The ABI's limits (0: default; the maximum value: unlimited) as the network wrapper takes them.
-PeerLimits peerLimits(uint32_t maxOutstandingQuestions, uint64_t maxUnwrittenBytes) {
+PeerLimits peerLimits(uint32_t maxOutstandingQuestions, uint64_t maxUnwrittenBytes, uint32_t idleTimeoutMs) {
   PeerLimits limits;
   limits.maxOutstandingQuestions = maxOutstandingQuestions == 0 ? DEFAULT_MAX_OUTSTANDING_QUESTIONS
       : maxOutstandingQuestions == UINT32_MAX ? 0 : maxOutstandingQuestions;
   limits.maxUnwrittenBytes = maxUnwrittenBytes == 0 ? DEFAULT_MAX_UNWRITTEN_BYTES
       : maxUnwrittenBytes == UINT64_MAX ? 0 : maxUnwrittenBytes;
+  limits.idleTimeout = idleTimeoutMs == 0 ? DEFAULT_IDLE_TIMEOUT
+      : idleTimeoutMs == UINT32_MAX ? 0 * kj::SECONDS : idleTimeoutMs * kj::MILLISECONDS;
   return limits;
+}
+
+// "sha-256:<base64url>" as in capnp:// URIs.
+kj::String formatFingerprint(kj::ArrayPtr<const kj::byte> fingerprint) {
+  auto text = kj::encodeBase64Url(fingerprint);
+  size_t length = text.size();
+  while (length > 0 && text[length - 1] == '=') --length;
+  return kj::str("sha-256:", text.slice(0, length));
 }
 
 // A byte stream ready for RPC: plain, or a TLS session and what it says of the peer.
 struct SecuredStream {
   kj::Own<kj::AsyncIoStream> stream;
   kj::Maybe<kj::Array<kj::byte>> peerFingerprint;
+  // How the vat dump names the connection.
+  kj::String label;
 };
+
+// "HOST:PORT" of an accepted TCP peer; "a local process" for a unix socket's.
+kj::String peerAddressOf(kj::AsyncIoStream& stream, bool tcp) {
+  if (!tcp) return kj::str("a local process");
+  struct sockaddr_storage address;
+  uint length = sizeof(address);
+  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+    stream.getpeername(reinterpret_cast<struct sockaddr*>(&address), &length);
+  })) {
+    return kj::str("an unknown address");
+  }
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (address.ss_family == AF_INET) {
+    auto& v4 = reinterpret_cast<struct sockaddr_in&>(address);
+    inet_ntop(AF_INET, &v4.sin_addr, host, sizeof(host));
+    port = ntohs(v4.sin_port);
+    return kj::str(host, ":", port);
+  }
+  if (address.ss_family == AF_INET6) {
+    auto& v6 = reinterpret_cast<struct sockaddr_in6&>(address);
+    inet_ntop(AF_INET6, &v6.sin6_addr, host, sizeof(host));
+    port = ntohs(v6.sin6_port);
+    return kj::str("[", host, "]:", port);
+  }
+  return kj::str("an unknown address");
+}
 
 // Fails `handshake` with DISCONNECTED "TLS handshake timed out" unless it completes in time, so a
 // peer that never finishes its handshake cannot hold a connection (and its descriptor) forever.
 kj::Promise<SecuredStream> withinTimeout(Loop& loop, kj::Duration timeout, kj::Promise<tls::Session> handshake) {
   return handshake
       .then([](tls::Session session) {
-        return SecuredStream{kj::mv(session.stream), kj::mv(session.peerFingerprint)};
+        return SecuredStream{kj::mv(session.stream), kj::mv(session.peerFingerprint), nullptr};
       })
       .exclusiveJoin(loop.io().provider->getTimer().afterDelay(timeout).then([]() -> SecuredStream {
         kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "TLS handshake timed out"));
@@ -128,7 +170,10 @@ public:
   void start(kj::Own<kj::AsyncIoStream> stream, Side side,
              kj::Maybe<capnp::Capability::Client> bootstrap, PeerLimits limits,
              kj::Maybe<kj::Own<ServiceRestorer>> restorer = nullptr) {
-    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap), limits, kj::mv(restorer));
+    auto peer = kj::refcounted<PeerIdentity>();
+    KJ_IF_MAYBE(f, peerFingerprint) { peer->fingerprint = kj::heapArray<kj::byte>(*f); }
+    state = kj::heap<State>(loop(), kj::mv(stream), side, kj::mv(bootstrap), limits, kj::mv(peer),
+                            kj::mv(restorer));
     lossWatch = live().network.onDisconnect()
         .then([this]() { loop().connectionLost(); })
         .eagerlyEvaluate(nullptr);
@@ -139,9 +184,9 @@ public:
   capnp::Capability::Client peerService(kj::ArrayPtr<const kj::byte> serviceId) {
     auto& s = live();
     // Entering the engine for a connection it has shut down aborts the process (see
-    // LeasingVatNetwork::isShutDown): a peer that connects and leaves at once must not be able
+    // GuardedVatNetwork::isShutDown): a peer that connects and leaves at once must not be able
     // to kill a vat that asks for its bootstrap.
-    if (s.leasing.isShutDown()) {
+    if (s.guarded.isShutDown()) {
       throw ShimError{CAPNP_STATUS_DISCONNECTED, kj::str("the peer has disconnected")};
     }
     capnp::MallocMessageBuilder message;
@@ -161,9 +206,22 @@ public:
 
   kj::Promise<void> onDisconnect() { return live().network.onDisconnect(); }
 
+  // The connection and what each side holds of the other (vat dump). Loop thread.
+  kj::String describe() {
+    kj::String peer = kj::str("anonymous");
+    KJ_IF_MAYBE(f, peerFingerprint) { peer = formatFingerprint(*f); }
+    KJ_IF_MAYBE(s, state) {
+      return kj::str("connection ", label, ", peer ", peer, "\n", (*s)->guarded.describe());
+    }
+    return kj::str("connection ", label, ", peer ", peer, ": released\n");
+  }
+
   // The peer's TLS key fingerprint: set once on the loop thread before the handle is handed
   // out, then only read (from any thread). Null for a plain connection or an anonymous client.
   void setPeerFingerprint(kj::Maybe<kj::Array<kj::byte>> fingerprint) { peerFingerprint = kj::mv(fingerprint); }
+  // How the vat dump names the connection (e.g. "accepted from 127.0.0.1:5000"): set once on
+  // the loop thread before start().
+  void setLabel(kj::String text) { label = kj::mv(text); }
   kj::Maybe<kj::ArrayPtr<const kj::byte>> getPeerFingerprint() const {
     KJ_IF_MAYBE(f, peerFingerprint) { return f->asPtr(); }
     return nullptr;
@@ -180,11 +238,11 @@ protected:
 private:
   struct State {
     State(Loop& loop, kj::Own<kj::AsyncIoStream> streamParam, Side side,
-          kj::Maybe<capnp::Capability::Client> bootstrap, PeerLimits limits,
+          kj::Maybe<capnp::Capability::Client> bootstrap, PeerLimits limits, kj::Own<PeerIdentity> peer,
           kj::Maybe<kj::Own<ServiceRestorer>> restorerParam)
         : restorer(kj::mv(restorerParam)), stream(kj::mv(streamParam)), messages(*stream), side(side),
-          network(messages, side), leasing(loop, network, messages, limits),
-          rpc(makeRpcSystem(leasing, kj::mv(bootstrap), restorer)) {}
+          network(messages, side), guarded(loop, network, messages, limits, kj::mv(peer)),
+          rpc(makeRpcSystem(guarded, kj::mv(bootstrap), restorer)) {}
 
     static capnp::RpcSystem<VatId> makeRpcSystem(capnp::TwoPartyVatNetworkBase& network,
                                                  kj::Maybe<capnp::Capability::Client> bootstrap,
@@ -205,8 +263,8 @@ private:
     capnp_native::CoalescingMessageStream messages;
     Side side;
     capnp::TwoPartyVatNetwork network;
-    // The RpcSystem's view of `network`: its messages may reference lent segments.
-    LeasingVatNetwork leasing;
+    // The RpcSystem's view of `network` (limits, tables, lent segments, callers).
+    GuardedVatNetwork guarded;
     capnp::RpcSystem<VatId> rpc;
   };
 
@@ -219,6 +277,7 @@ private:
   // Tells the loop when the peer goes away (see Loop::whenConnectionLost).
   kj::Maybe<kj::Promise<void>> lossWatch;
   kj::Maybe<kj::Array<kj::byte>> peerFingerprint;
+  kj::String label = kj::str("(unnamed)");
 };
 
 // Listens for connections. Either the managed side accepts them one by one (accept(), each
@@ -236,7 +295,7 @@ public:
     kj::Maybe<kj::Own<const TlsIdentity>> tls;
     bool requireClientCertificate = false;
     kj::Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
-    PeerLimits limits = peerLimits(0, 0);
+    PeerLimits limits = peerLimits(0, 0, 0);
   };
 
   void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer,
@@ -274,6 +333,14 @@ public:
     result.accept_failures = s.acceptFailures;
     result.handshake_failures = s.handshakeFailures;
     return result;
+  }
+
+  // Every served connection (vat dump).
+  kj::String describe() {
+    auto& s = live();
+    kj::Vector<kj::String> parts(s.served.size());
+    for (auto connection: s.served) parts.add(connection->describe());
+    return kj::strArray(parts, "");
   }
 
 protected:
@@ -341,11 +408,16 @@ private:
   kj::Promise<SecuredStream> secure(kj::Own<kj::AsyncIoStream> stream) {
     auto& s = live();
     if (s.tcp) configureTcpStream(*stream, false);
+    auto label = kj::str("accepted from ", peerAddressOf(*stream, s.tcp));
     KJ_IF_MAYBE(identity, s.offer.tls) {
       return withinTimeout(loop(), s.offer.handshakeTimeout,
-                           tls::accept(kj::mv(stream), (*identity)->get(), s.offer.requireClientCertificate));
+                           tls::accept(kj::mv(stream), (*identity)->get(), s.offer.requireClientCertificate))
+          .then([label = kj::mv(label)](SecuredStream secured) mutable {
+            secured.label = kj::mv(label);
+            return kj::mv(secured);
+          });
     }
-    return SecuredStream{kj::mv(stream), nullptr};
+    return SecuredStream{kj::mv(stream), nullptr, kj::mv(label)};
   }
 
   Connection* startConnection(SecuredStream secured) {
@@ -357,6 +429,7 @@ private:
     KJ_IF_MAYBE(r, s.offer.restorer) { restorer = kj::addRef(**r); }
     try {
       connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
+      connection->setLabel(kj::mv(secured.label));
       connection->start(kj::mv(secured.stream), Side::SERVER, kj::mv(bootstrap), s.offer.limits,
                         kj::mv(restorer));
     } catch (...) {
@@ -472,7 +545,7 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
     if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
     bool requireClientCertificate = given.require_client_certificate != 0;
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
-    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms);
     auto listener = new Listener(owner);
     postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), restorer = kj::mv(restorer),
                                         tls = kj::mv(tls), requireClientCertificate, timeout, limits,
@@ -548,6 +621,19 @@ extern "C" int32_t capnp_listener_read_stats(capnp_listener* listener, uint64_t 
   });
 }
 
+extern "C" int32_t capnp_listener_describe(capnp_listener* listener, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(listener);
+    requireArgument(tag != 0, "capnp_listener_describe: tag 0 is reserved");
+    source.loop().post({tag, [&source, tag](Loop&) {
+      auto text = source.describe();
+      complete(tag, CAPNP_STATUS_OK, text.asBytes());
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
 extern "C" void capnp_listener_release(capnp_listener* listener) {
   using namespace capnp_native;
   if (listener == nullptr) return;
@@ -579,7 +665,7 @@ extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t a
       expected = kj::heapArray<kj::byte>(kj::arrayPtr(given.server_fingerprint, given.server_fingerprint_len));
     }
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
-    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms);
     owner.post({tag, [offered, parsed = kj::mv(parsed), tls = kj::mv(tls), expected = kj::mv(expected),
                       timeout, limits, tag](Loop& loop) mutable {
       auto bootstrapClient = optionalClient(offered);
@@ -595,11 +681,14 @@ extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t a
               return withinTimeout(loop, timeout, tls::connect(kj::mv(stream), (*identity)->get(), expected))
                   .attach(kj::mv(*identity));
             }
-            return SecuredStream{kj::mv(stream), nullptr};
+            return SecuredStream{kj::mv(stream), nullptr, nullptr};
           })
-          .then([&loop, bootstrapClient = kj::mv(bootstrapClient), limits, tag](SecuredStream secured) mutable {
+          .then([&loop, bootstrapClient = kj::mv(bootstrapClient), limits, tag,
+                 label = kj::str("to ", parsed.isTcp ? kj::str("tcp:", parsed.kjAddress) : kj::str(parsed.kjAddress))](
+                    SecuredStream secured) mutable {
             auto connection = new Connection(loop);
             connection->setPeerFingerprint(kj::mv(secured.peerFingerprint));
+            connection->setLabel(kj::mv(label));
             connection->start(kj::mv(secured.stream), Side::CLIENT, kj::mv(bootstrapClient), limits);
             finishWithConnection(loop, tag, connection);
           }));
@@ -661,7 +750,7 @@ extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_
         auto connection = new Connection(loop);
         try {
           connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered),
-                            peerLimits(0, 0));
+                            peerLimits(0, 0, 0));
         } catch (...) {
           delete connection;
           throw;
@@ -731,6 +820,19 @@ extern "C" int32_t capnp_connection_when_disconnected(capnp_connection* connecti
       loop.track(tag, source.onDisconnect().then([&loop, tag]() {
         loop.finish(tag, CAPNP_STATUS_OK, nullptr);
       }));
+    }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_connection_describe(capnp_connection* connection, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& source = unwrap(connection);
+    requireArgument(tag != 0, "capnp_connection_describe: tag 0 is reserved");
+    source.loop().post({tag, [&source, tag](Loop&) {
+      auto text = source.describe();
+      complete(tag, CAPNP_STATUS_OK, text.asBytes());
     }});
     return CAPNP_STATUS_OK;
   });

@@ -15,7 +15,7 @@
 // stream (from send() until the batch that writes the segment is written, or until writing can
 // no longer happen).
 //
-// Only a message created through LeasingVatNetwork, during a LeaseClaim, may reference the
+// Only a message created through GuardedVatNetwork, during a LeaseClaim, may reference the
 // segments: a call to an object in this vat, or one queued on a promise, builds a local message
 // whose lifetime the shim cannot see, and is copied as before.
 
@@ -25,7 +25,7 @@
 #include "objects.h"
 #include "transport/coalescing_message_stream.h"
 
-#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.h>
 
 namespace capnp_native {
 
@@ -52,7 +52,7 @@ private:
   kj::Vector<const void*> referencedSegments;
 };
 
-// While it exists, the next outgoing message a LeasingVatNetwork of `loop` creates holds `lease`
+// While it exists, the next outgoing message a GuardedVatNetwork of `loop` creates holds `lease`
 // and is reported by claimed(). Scoped around building one request or one set of results.
 class LeaseClaim {
 public:
@@ -60,10 +60,10 @@ public:
   ~LeaseClaim() noexcept(false);
   KJ_DISALLOW_COPY(LeaseClaim);
 
-  // The message that took the lease, if the engine created one through a LeasingVatNetwork.
+  // The message that took the lease, if the engine created one through a GuardedVatNetwork.
   kj::Maybe<LeasedOutgoingMessage&> claimed() { return message; }
 
-  // Called by LeasingVatNetwork: wraps `inner` if a claim of `loop` is open and unclaimed.
+  // Called by GuardedVatNetwork: wraps `inner` if a claim of `loop` is open and unclaimed.
   static kj::Own<capnp::OutgoingRpcMessage> offer(Loop& loop, kj::Own<capnp::OutgoingRpcMessage> inner,
                                                   CoalescingMessageStream& stream);
 
@@ -71,53 +71,6 @@ private:
   Loop& loop;
   kj::Maybe<kj::Own<SegmentLease>> lease;
   kj::Maybe<LeasedOutgoingMessage&> message;
-};
-
-// What one peer may make a connection hold (see LeasingVatNetwork).
-struct PeerLimits {
-  // Questions (calls and bootstraps) the peer asked and has not finished: the engine keeps each
-  // answer, its results and pipeline until Finish. Beyond this the peer is misbehaving (or
-  // attacking: 2 million Bootstraps without Finish grew a server to 3 GB) and the connection is
-  // aborted. 0: unlimited.
-  uint32_t maxOutstandingQuestions = 0;
-  // Bytes sent to the peer and not yet written (it does not read). Beyond this the connection
-  // stops reading the peer's messages until writes catch up, so a peer that sends calls and never
-  // reads the answers cannot grow our memory. 0: unlimited.
-  uint64_t maxUnwrittenBytes = 0;
-};
-
-// TwoPartyVatNetwork, whose connection's outgoing messages can take a lease (see LeaseClaim) and
-// whose peer is held to PeerLimits.
-class LeasingVatNetwork final: public capnp::TwoPartyVatNetworkBase {
-public:
-  LeasingVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inner, CoalescingMessageStream& stream,
-                    PeerLimits limits = PeerLimits())
-      : loop(loop), inner(inner), stream(stream), limits(limits) {}
-
-  kj::Maybe<kj::Own<Connection>> connect(capnp::rpc::twoparty::VatId::Reader hostId) override;
-  kj::Promise<kj::Own<Connection>> accept() override;
-
-  // True once the RpcSystem has shut the connection down (it was lost, aborted or released).
-  // From then on TwoPartyVatNetwork cannot send: a bootstrap or restore on it would make 0.9.2
-  // throw from a send inside a noexcept frame and abort the process ("already shut down"), so
-  // callers must check this before asking the RpcSystem for the peer's capabilities.
-  bool isShutDown() const { return shutDown; }
-
-private:
-  class LeasingConnection;
-
-  // The RpcSystem tells connections apart by address: every Own handed out for the one
-  // two-party connection must point at the same wrapper.
-  kj::Own<Connection> wrap(kj::Own<Connection> inner);
-
-  Loop& loop;
-  capnp::TwoPartyVatNetwork& inner;
-  CoalescingMessageStream& stream;
-  PeerLimits limits;
-  kj::Maybe<LeasingConnection&> current;
-  bool shutDown = false;
-  // Questions the peer asked and has not finished (see PeerLimits).
-  uint64_t outstandingQuestions = 0;
 };
 
 // Makes the engine's message with `make(sizeHint)` (a request, or a call's results) and fills

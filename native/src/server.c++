@@ -3,6 +3,7 @@
 
 #include "handles.h"
 #include "objects.h"
+#include "caller_identity.h"
 #include "referenced_segments.h"
 
 #include <kj/debug.h>
@@ -99,6 +100,19 @@ private:
 
 namespace {
 
+// Fills in who made the call whose parameters are `params` (see caller_identity.h).
+void describeCaller(capnp::AnyPointer::Reader params, capnp_incoming_call& event) {
+  KJ_IF_MAYBE(peer, callerOf(params)) {
+    KJ_IF_MAYBE(fingerprint, peer->fingerprint) {
+      KJ_ASSERT(fingerprint->size() == sizeof(event.caller_fingerprint));
+      event.caller = 2;
+      memcpy(event.caller_fingerprint, fingerprint->begin(), fingerprint->size());
+    } else {
+      event.caller = 1;
+    }
+  }
+}
+
 class ManagedServer final: public capnp::Capability::Server {
 public:
   ManagedServer(Loop& loop, uint64_t tag, kj::Array<uint64_t> streamingKeys)
@@ -129,8 +143,14 @@ public:
     auto state = kj::refcounted<CallState>(kj::addRef(*target), context, kj::mv(paf.fulfiller));
     auto call = new Call(loop, kj::addRef(*state));
 
-    capnp_incoming_call event{wrap(call), interfaceId, methodId, static_cast<uint16_t>(streaming), 0,
-                              params->view()};
+    capnp_incoming_call event;
+    memset(&event, 0, sizeof(event));
+    event.call = wrap(call);
+    event.interface_id = interfaceId;
+    event.method_id = methodId;
+    event.is_streaming = static_cast<uint16_t>(streaming);
+    describeCaller(context.getParams(), event);
+    event.params = params->view();
     complete(target->tag, CAPNP_EVENT_INCOMING_CALL, bytesOf(event));
     // Only now: the event may have borrowed the parameters' segments from the request.
     context.releaseParams();

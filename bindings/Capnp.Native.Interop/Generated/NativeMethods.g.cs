@@ -113,6 +113,12 @@ internal unsafe struct capnp_listen_options
     /// messages are not read (0: 16 MiB; UINT64_MAX: unlimited).
     /// </summary>
     public ulong max_unwritten_bytes;
+    /// <summary>
+    /// A connection on which neither side holds anything of the other (no questions, answers,
+    /// imports or exports) and no message passed for this long is closed (0: 120 s; UINT32_MAX:
+    /// never).
+    /// </summary>
+    public uint idle_timeout_ms;
 }
 
 /// <summary>How to connect (see capnp_connect).</summary>
@@ -134,6 +140,7 @@ internal unsafe struct capnp_connect_options
     /// <summary>As in capnp_listen_options.</summary>
     public uint max_outstanding_questions;
     public ulong max_unwritten_bytes;
+    public uint idle_timeout_ms;
 }
 
 /// <summary>A serving listener's statistics (see capnp_listener_serve).</summary>
@@ -209,7 +216,13 @@ internal unsafe struct capnp_incoming_call
     public ulong interface_id;
     public ushort method_id;
     public ushort is_streaming;
-    public uint reserved;
+    /// <summary>
+    /// Who made the call: 0 not known (a call made in this process, or one the shim cannot trace
+    /// to a connection), 1 a peer that presented no key (plain connection or anonymous TLS client),
+    /// 2 a peer with the key whose fingerprint is caller_fingerprint.
+    /// </summary>
+    public uint caller;
+    public fixed byte caller_fingerprint[32];
     public capnp_message_view @params;
 }
 
@@ -246,7 +259,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 4;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 5;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]
@@ -453,6 +466,14 @@ internal static unsafe partial class NativeMethods
     internal static partial int capnp_listener_read_stats(capnp_listener* listener, ulong tag);
 
     /// <summary>
+    /// Describes each connection a serving listener serves (its peer and what each side holds of the
+    /// other: the protocol's question, answer, import and export tables with reference counts): tag
+    /// completes with UTF-8 text. For debugging (the vat dump).
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_describe")]
+    internal static partial int capnp_listener_describe(capnp_listener* listener, ulong tag);
+
+    /// <summary>
     /// Stops listening. Connections accepted with capnp_listener_accept stay open; those it serves
     /// close.
     /// </summary>
@@ -512,6 +533,10 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_connection_when_disconnected")]
     internal static partial int capnp_connection_when_disconnected(capnp_connection* connection, ulong tag);
+
+    /// <summary>Describes the connection as capnp_listener_describe does: tag completes with UTF-8 text.</summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_connection_describe")]
+    internal static partial int capnp_connection_describe(capnp_connection* connection, ulong tag);
 
     /// <summary>Closes the connection: its capabilities break with DISCONNECTED.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_connection_release")]

@@ -79,6 +79,7 @@ public sealed partial class EventLoop
                 handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
                 max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
                 max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
+                idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
             };
             var bound = PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
             {
@@ -127,6 +128,7 @@ public sealed partial class EventLoop
                         handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
                         max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
                         max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
+                        idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
                     };
                     return NativeMethods.capnp_connect(loop, text, length, &options, tag);
                 }
@@ -227,8 +229,16 @@ internal sealed record ConnectSettings
 /// <summary>What one peer may make a connection hold; null: the shim's defaults.</summary>
 /// <param name="MaxOutstandingQuestions">Questions asked and not finished before the peer is disconnected (default 4096).</param>
 /// <param name="MaxUnwrittenBytes">Bytes sent and not yet written before the peer's messages stop being read (default 16 MiB).</param>
-internal sealed record PeerLimits(int? MaxOutstandingQuestions = null, long? MaxUnwrittenBytes = null)
+/// <param name="IdleTimeout">How long a connection holding nothing for either side may pass no message before it is closed (default 120 s; <see cref="Timeout.InfiniteTimeSpan"/>: never).</param>
+internal sealed record PeerLimits(int? MaxOutstandingQuestions = null, long? MaxUnwrittenBytes = null, TimeSpan? IdleTimeout = null)
 {
+    public uint IdleMillisecondsForNative => IdleTimeout switch
+    {
+        null => 0,
+        { } infinite when infinite == Timeout.InfiniteTimeSpan => uint.MaxValue,
+        { } value => (uint)Math.Clamp(value.TotalMilliseconds, 1, uint.MaxValue - 1),
+    };
+
     public uint OutstandingQuestionsForNative => MaxOutstandingQuestions is { } value ? (uint)Math.Max(1, value) : 0;
 
     public ulong UnwrittenBytesForNative => MaxUnwrittenBytes is { } value ? (ulong)Math.Max(1, value) : 0;

@@ -37,7 +37,20 @@ public abstract class CapabilityServer : ICallTarget
     {
         var reader = parameters.AsReader();
         var results = new MessageBuilder();
-        await DispatchAsync(interfaceId, methodId, reader, results, cancellationToken).ConfigureAwait(false);
+        // This process makes the call: a server method calling another must not pass its own
+        // caller's identity on.
+        Task dispatched;
+        var previous = ServerCallContext.Enter(ServerCallContext.UnknownOrigin);
+        try
+        {
+            dispatched = DispatchAsync(interfaceId, methodId, reader, results, cancellationToken);
+        }
+        finally
+        {
+            ServerCallContext.Enter(previous);
+        }
+
+        await dispatched.ConfigureAwait(false);
         return results.AsReader();
     }
 

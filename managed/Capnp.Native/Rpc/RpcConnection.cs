@@ -75,6 +75,24 @@ public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
     /// <summary>Closes the connection.</summary>
     public void Dispose() => handle.Dispose();
 
+    /// <summary>
+    /// The connection's peer and what each side holds of the other: the protocol's question,
+    /// answer, import and export tables with reference counts (for the vat dump).
+    /// </summary>
+    internal Task<string> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var describing = Task.FromResult(string.Empty);
+        WithHandle(connection =>
+        {
+            var pointer = (IntPtr)connection;
+            describing = Loop.PostAsync(
+                (_, tag) => NativeMethods.capnp_connection_describe((capnp_connection*)pointer, tag),
+                static payload => System.Text.Encoding.UTF8.GetString(payload),
+                cancellationToken);
+        });
+        return describing;
+    }
+
     private Task WatchDisconnect()
     {
         var watching = Task.CompletedTask;

@@ -64,6 +64,13 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
             },
             cancellationToken));
 
+    /// <summary>Describes every connection the listener serves, as <see cref="RpcConnection.DescribeAsync"/> does.</summary>
+    internal Task<string> DescribeAsync(CancellationToken cancellationToken = default)
+        => WithListener(listener => Loop.PostAsync(
+            (_, tag) => NativeMethods.capnp_listener_describe((capnp_listener*)listener, tag),
+            static payload => System.Text.Encoding.UTF8.GetString(payload),
+            cancellationToken));
+
     private T WithListener<T>(Func<IntPtr, T> use)
     {
         var added = false;

@@ -16,6 +16,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     private readonly EventLoop loop;
     private readonly ConcurrentQueue<IncomingCall> arrivals = new();
     private readonly ConcurrentDictionary<IntPtr, CancellationTokenSource> running = new();
+    private ServerCallContext? lastPeerContext;
     private int draining;
 
     public ServerDispatcher(EventLoop loop, CapabilityServer server)
@@ -73,10 +74,32 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
         var handle = (IntPtr)call->call;
         running[handle] = new CancellationTokenSource();
-        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory));
+        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory, ContextOf(call)));
         if (Interlocked.Exchange(ref draining, 1) == 0)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static d => d.Drain(), this, preferLocal: false);
+        }
+    }
+
+    // Loop thread. Consecutive calls from one authenticated peer share a context.
+    private ServerCallContext ContextOf(capnp_incoming_call* call)
+    {
+        switch (call->caller)
+        {
+            case 1:
+                return ServerCallContext.FromAnonymousPeer;
+            case 2:
+                var fingerprint = new ReadOnlySpan<byte>(call->caller_fingerprint, PeerDigest.Sha256Length);
+                var last = lastPeerContext;
+                if (last?.PeerDigest is not { } digest || !digest.Sha256.Span.SequenceEqual(fingerprint))
+                {
+                    last = new ServerCallContext(CallOrigin.AuthenticatedPeer, PeerDigest.FromSha256(fingerprint));
+                    lastPeerContext = last;
+                }
+
+                return last;
+            default:
+                return ServerCallContext.UnknownOrigin;
         }
     }
 
@@ -127,8 +150,17 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         Task work;
         try
         {
-            // Runs the method's synchronous part now, in arrival order.
-            work = Server.InvokeAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
+            // Runs the method's synchronous part now, in arrival order; the method's awaits
+            // carry the context on.
+            var previous = ServerCallContext.Enter(call.Context);
+            try
+            {
+                work = Server.InvokeAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
+            }
+            finally
+            {
+                ServerCallContext.Enter(previous);
+            }
         }
         catch (Exception e)
         {
@@ -180,7 +212,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         _ => (RpcExceptionType.Failed, exception.Message),
     };
 
-    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters, MessageHandle? NativeMemory);
+    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters, MessageHandle? NativeMemory, ServerCallContext Context);
 }
 
 /// <summary>Results on their way back to a caller.</summary>

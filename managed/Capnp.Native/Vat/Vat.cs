@@ -71,6 +71,11 @@ public sealed class Vat : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections, MaxOutstandingQuestionsPerConnection and MaxUnwrittenBytesPerConnection must be positive.");
         }
 
+        if (options.IdleTimeout is { } idle && idle != Timeout.InfiniteTimeSpan && idle <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "IdleTimeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
         if (options.Restorer is IVatBoundRestorer { IsAttached: true })
         {
             throw new InvalidOperationException("The restorer already serves another vat; give each vat its own.");
@@ -163,6 +168,50 @@ public sealed class Vat : IAsyncDisposable
         return TClient.Create(connection.Restore(sturdyRef.ServiceId));
     }
 
+    /// <summary>
+    /// Describes the vat for debugging, like the seed's <c>CapTP.dump</c>: for each connection it
+    /// serves or made, the peer (address and key fingerprint, or anonymous) and what each side
+    /// holds of the other — the protocol's questions (calls asked and not finished), answers,
+    /// imports and exports, each capability with its reference count — and how long the
+    /// connection has been quiet. Nothing secret is in it (no service IDs).
+    /// </summary>
+    public async Task<string> DumpAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+        var text = new System.Text.StringBuilder();
+        text.Append("vat ").Append(Digest);
+        text.AppendLine(PublicAddress is { } address ? $" at {address}" : " (not listening)");
+        if (listener is not null)
+        {
+            text.Append(await listener.DescribeAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        Task<RpcConnection>[] attempts;
+        lock (connectionsLock)
+        {
+            attempts = [.. connections.Values];
+        }
+
+        foreach (var attempt in attempts)
+        {
+            if (!attempt.IsCompletedSuccessfully)
+            {
+                continue; // still connecting, or failed
+            }
+
+            try
+            {
+                text.Append(await attempt.Result.DescribeAsync(cancellationToken).ConfigureAwait(false));
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed meanwhile: nothing left to describe.
+            }
+        }
+
+        return text.ToString();
+    }
+
     private bool IsOwn(SturdyRef sturdyRef) => PublicAddress is { } address && sturdyRef.Address == address && sturdyRef.Digest == Digest;
 
     private async ValueTask<NativeCapability> RestoreLocallyAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken)
@@ -185,8 +234,10 @@ public sealed class Vat : IAsyncDisposable
         lock (connectionsLock)
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
-            if (!connections.TryGetValue(key, out attempt!))
+            // A connection that has just closed (e.g. idle) is replaced, not handed out.
+            if (!connections.TryGetValue(key, out attempt!) || IsClosed(attempt))
             {
+                connections.Remove(key);
                 attempt = ConnectAndWatchAsync(key, peer);
                 connections.Add(key, attempt);
             }
@@ -196,19 +247,25 @@ public sealed class Vat : IAsyncDisposable
         return await attempt.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    private static bool IsClosed(Task<RpcConnection> attempt)
+        => attempt.IsCompletedSuccessfully && attempt.Result.Disconnected.IsCompleted;
+
     private async Task<RpcConnection> ConnectAndWatchAsync(string key, SturdyRef peer)
     {
         var redacted = peer.WithServiceId(default).ToRedactedString();
         RpcConnection connection;
         try
         {
-            connection = await loop.ConnectAsync(peer.Address.ToString(), new ConnectSettings
+            var connecting = loop.ConnectAsync(peer.Address.ToString(), new ConnectSettings
             {
                 Tls = tlsIdentity,
                 ServerFingerprint = peer.Digest.IsInsecure ? null : peer.Digest.Sha256.ToArray(),
                 HandshakeTimeout = options.HandshakeTimeout,
                 Limits = LimitsOf(options),
-            }, CancellationToken.None).ConfigureAwait(false);
+            }, CancellationToken.None);
+            connection = options.ConnectProgress is { } progress
+                ? await ConnectProgress.ShowWhileSlowAsync(progress, peer.Address.ToString(), connecting).ConfigureAwait(false)
+                : await connecting.ConfigureAwait(false);
         }
         catch (Exception error)
         {
@@ -239,7 +296,15 @@ public sealed class Vat : IAsyncDisposable
             logger.LogDebug(error, "Connection to {Peer} lost", peer);
         }
 
-        Forget(key);
+        lock (connectionsLock)
+        {
+            // Unless a new connection to the peer has replaced this one already.
+            if (connections.TryGetValue(key, out var current) && current.IsCompletedSuccessfully && current.Result == connection)
+            {
+                connections.Remove(key);
+            }
+        }
+
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -264,7 +329,7 @@ public sealed class Vat : IAsyncDisposable
     }
 
     private static PeerLimits LimitsOf(VatOptions options)
-        => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection);
+        => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection, options.IdleTimeout);
 
     private static unsafe TlsIdentityHandle CreateTlsIdentity(VatIdentity identity)
     {

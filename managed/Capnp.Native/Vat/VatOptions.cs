@@ -67,6 +67,24 @@ public sealed record VatOptions
     /// <summary>How long a peer may take over its TLS handshake, either way. Null: 10 seconds.</summary>
     public TimeSpan? HandshakeTimeout { get; init; }
 
+    /// <summary>
+    /// How long a connection on which neither side holds anything of the other (no calls in
+    /// flight, no capabilities imported or exported) may pass no message before the vat closes
+    /// it, so that peers that connect and do nothing, or are done, do not hold descriptors
+    /// forever. A connection over which any capability is held stays open however quiet it is.
+    /// Null: 120 seconds; <see cref="Timeout.InfiniteTimeSpan"/>: never.
+    /// </summary>
+    public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>
+    /// Where to show <c>[ connecting to ADDRESS ]</c> while a connect takes over half a second
+    /// (erased once it ends), as the seed's vats do on an interactive terminal. Null (the
+    /// default): nowhere, since a library writes nothing to the console by itself; the
+    /// command-line options (Capnp.Native.CommandLine) set it to standard error when that is a
+    /// terminal.
+    /// </summary>
+    public TextWriter? ConnectProgress { get; init; }
+
     /// <summary>Where the vat logs (connections at debug level; failures as warnings). Null: nowhere.</summary>
     public ILogger? Logger { get; init; }
 }

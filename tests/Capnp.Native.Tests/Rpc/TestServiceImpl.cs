@@ -8,7 +8,7 @@ namespace Capnp.Native.Tests.Rpc;
 /// The C# TestService, following tests/interop/README.md exactly, so that the C++ client's
 /// scenarios pass against it as they do against the C++ one.
 /// </summary>
-internal sealed class TestServiceImpl : TestService.Server
+internal class TestServiceImpl : TestService.Server
 {
     private readonly List<Callback.Client> held = [];
     private int cancelCount;
@@ -20,8 +20,12 @@ internal sealed class TestServiceImpl : TestService.Server
 
     public int ReleaseCount => Volatile.Read(ref released);
 
+    /// <summary>The call context the last Echo ran with (who called).</summary>
+    public ServerCallContext? LastEchoContext { get; private set; }
+
     public override Task EchoAsync(TestService.EchoParams.Reader parameters, TestService.EchoResults.Builder results, CancellationToken cancellationToken)
     {
+        LastEchoContext = ServerCallContext.Current;
         results.Text = parameters.Text;
         return Task.CompletedTask;
     }

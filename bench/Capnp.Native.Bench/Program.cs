@@ -12,6 +12,11 @@
 //                             [--payload BYTES] [--max-calls N] [--verbose]
 //       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
 //       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
+//   capnp-native-bench client --connect [tcp:]HOST:PORT --scenario bystander [--seconds N]
+//                             [--attackers N] [--attack-mib N]
+//       the latency of this client's pings while N other connections (default 8) each send
+//       well-formed messages of N MiB (default 60) as fast as the server reads them: prints
+//       max_us p99_us median_us (#14: one peer's large messages must not stall the others).
 //   capnp-native-bench client --scenario loop-latency|loop-throughput [--seconds N] [--verbose]
 //       round trips through the event loop alone (no network): the thread hand-off cost.
 //
@@ -20,6 +25,7 @@
 
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Runtime;
 using Capnp.Native;
 using Capnp.Native.Rpc;
@@ -62,7 +68,8 @@ internal static class Program
         Console.Error.WriteLine(
             "usage: capnp-native-bench server --listen [tcp:]HOST:PORT [--max-seconds N] [--once] [--rusage-out FILE] [--exit-on-stdin-eof]\n" +
             "       capnp-native-bench client --connect [tcp:]HOST:PORT --scenario latency|throughput|bulk " +
-            "[--seconds N] [--inflight N] [--payload BYTES] [--max-calls N] [--verbose]");
+            "[--seconds N] [--inflight N] [--payload BYTES] [--max-calls N] [--verbose]\n" +
+            "       capnp-native-bench client --connect [tcp:]HOST:PORT --scenario bystander [--seconds N] [--attackers N] [--attack-mib N]");
         return 2;
     }
 
@@ -332,6 +339,8 @@ internal static class Program
         var payloadBytes = 1024 * 1024;
         var maxCalls = 100_000_000L;
         var verbose = false;
+        var attackers = 8;
+        var attackMib = 60;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -344,6 +353,8 @@ internal static class Program
                 case "--payload" when i + 1 < args.Length: payloadBytes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--max-calls" when i + 1 < args.Length: maxCalls = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--verbose": verbose = true; break;
+                case "--attackers" when i + 1 < args.Length: attackers = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--attack-mib" when i + 1 < args.Length: attackMib = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new UsageException($"unknown client argument '{args[i]}'");
             }
         }
@@ -417,9 +428,41 @@ internal static class Program
                 ? $"mb_per_s={F(calls * (double)payloadBytes / 1e6 / elapsed)} calls={calls} payload_bytes={payloadBytes} inflight={inflight}"
                 : $"calls_per_s={F(calls / elapsed)} calls={calls} inflight={inflight}";
         }
+        else if (scenario == "bystander")
+        {
+            // Latency of a well-behaved client while other peers send large messages (#14).
+            await WarmUpAsync(seconds, roundSeconds =>
+            {
+                run.SetDeadline(roundSeconds);
+                return run.LatencyLoop();
+            });
+            run.LatenciesUs.Clear();
+            run.Calls = 0;
+            run.MaxCalls = maxCalls;
+            (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
+            cpuStart = Environment.CpuUsage.TotalTime;
+            var server = (IPEndPoint)VatAddress.Parse(ToAddress(connect)).ToEndPoint();
+            long attackMessages;
+            await using (var attack = LargeMessageAttack.Start(server, attackers, attackMib * 1024 * 1024))
+            {
+                run.SetDeadline(seconds);
+                await run.LatencyLoop();
+                attackMessages = attack.MessagesSent;
+            }
+
+            var v = run.LatenciesUs;
+            if (v.Count == 0)
+            {
+                throw new InvalidOperationException("no calls completed");
+            }
+
+            v.Sort();
+            figures = $"max_us={F(v[^1])} p99_us={F(v[Math.Min(v.Count - 1, (int)(v.Count * 0.99))])} median_us={F(v[v.Count / 2])} calls={v.Count} " +
+                      $"attackers={attackers} attack_mib={attackMib} attack_messages={attackMessages}";
+        }
         else
         {
-            throw new UsageException($"unknown scenario '{scenario}' (expected latency, throughput or bulk)");
+            throw new UsageException($"unknown scenario '{scenario}' (expected latency, throughput, bulk or bystander)");
         }
 
         var cpuUsPerCall = (Environment.CpuUsage.TotalTime - cpuStart).TotalMicroseconds / Math.Max(run.Calls, 1);

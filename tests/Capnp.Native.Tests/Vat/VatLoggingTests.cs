@@ -7,7 +7,7 @@ namespace Capnp.Native.Tests.Vat;
 /// <summary>What the engine logs reaches the vat's logger, not the console.</summary>
 public sealed class VatLoggingTests
 {
-    private sealed class CapturingLogger : ILogger
+    internal sealed class CapturingLogger : ILogger
     {
         public ConcurrentQueue<(LogLevel Level, string Text)> Entries { get; } = new();
 

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Capnp.Native.Serialization;
 using Capnp.Native.Tests.Rpc;
 using Interop;
@@ -68,6 +70,48 @@ public sealed class HostileFrameTests
 
         Assert.Equal("after", (await polite.EchoAsync("after").WaitAsync(RpcPair.Bound)).Text);
         await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
+    }
+
+    [Theory]
+    [MemberData(nameof(Abuses))]
+    public async Task OverTlsTheVatClosesTheAbusiveConnectionAndKeepsServingTheOthers(string abuse)
+    {
+        await using var server = await VatTests.StartServerAsync();
+        await using var bystander = await Native.Vat.StartAsync(new VatOptions());
+        using var polite = await bystander.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
+        Assert.Equal("before", (await polite.EchoAsync("before").WaitAsync(RpcPair.Bound)).Text);
+
+        // An anonymous TLS client (no certificate) that checks the server's key as our vats do,
+        // then sends the hostile bytes inside the session.
+        using (var attacker = new TcpClient())
+        {
+            await attacker.ConnectAsync((System.Net.IPEndPoint)server.ListenAddress!.ToEndPoint());
+            await using var tls = new SslStream(attacker.GetStream(), leaveInnerStreamOpen: false,
+                (_, certificate, _, _) => certificate is X509Certificate2 presented
+                    && server.Digest.Matches(presented.PublicKey.ExportSubjectPublicKeyInfo()));
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "capnp" }).WaitAsync(RpcPair.Bound);
+            await tls.WriteAsync(HostileFrames[abuse]());
+            await ReadUntilClosedAsync(tls);
+        }
+
+        Assert.Equal("after", (await polite.EchoAsync("after").WaitAsync(RpcPair.Bound)).Text);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
+    }
+
+    private static async Task ReadUntilClosedAsync(Stream stream)
+    {
+        var buffer = new byte[4096];
+        using var bound = new CancellationTokenSource(RpcPair.Bound);
+        try
+        {
+            while (await stream.ReadAsync(buffer, bound.Token) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // A reset, or the TLS session ended without close_notify: closed either way.
+        }
     }
 
     // The vat must end the connection: read (bounded) until end-of-stream or a reset.

@@ -6,11 +6,22 @@ using Api;
 using Capnp.Native;
 using Capnp.Native.Persistence;
 
-var (server, root) = await StartServerAsync();
-await using var serverVat = server;
+// The server: a table of services (the seed's Restorer.Table) holding the root logger under an ID
+// derived from the vat's key. The table owns the root; it is disposed last, after the vats.
+var identity = VatIdentity.CreateEphemeral();
+var rootId = identity.DerivedServiceId("root");
+await using var services = new RestorerTable();
+services.Add(rootId, new LoggerService("root"));
+await using var server = await Vat.StartAsync(new VatOptions
+{
+    Identity = identity,
+    ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
+    Restorer = services,
+});
 
+// The admin, with a vat of its own.
 await using var vat = await Vat.StartAsync(new VatOptions());
-using var admin = await vat.ConnectAsync<Logger.Client>(root);
+using var admin = await vat.ConnectAsync<Logger.Client>(server.GetSturdyRef(rootId));
 await admin.LogAsync("Message from Admin");
 // Sub (no Async) sends the call and returns its answer-to-be; answer.Logger is the logger in it,
 // usable before the answer arrives (pipelining). Answers and loggers are references: `using`
@@ -21,20 +32,3 @@ using var bobAnswer = admin.Sub("bob");
 using var forBob = bobAnswer.Logger;
 await forAlice.LogAsync("Message from Alice");
 await forBob.LogAsync("Message from Bob");
-
-// The server: a table of services (the seed's Restorer.Table) holding the root logger under an ID
-// derived from the vat's key. It returns the vat (disposing it stops the server) and the root's sturdy ref.
-static async Task<(Vat Server, SturdyRef Root)> StartServerAsync()
-{
-    var identity = VatIdentity.CreateEphemeral();
-    var services = new RestorerTable();
-    var rootId = identity.DerivedServiceId("root");
-    services.Add(rootId, new LoggerService("root"));
-    var server = await Vat.StartAsync(new VatOptions
-    {
-        Identity = identity,
-        ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
-        Restorer = services,
-    });
-    return (server, server.GetSturdyRef(rootId));
-}

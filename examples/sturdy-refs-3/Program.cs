@@ -5,11 +5,23 @@ using Api;
 using Capnp.Native;
 using Capnp.Native.Persistence;
 
-var (serverVat, rootUri) = await StartServerAsync();
-await using var server = serverVat;
+// The server: the root logger, with its sturdy ref, in a table that sub-loggers are added to.
+// The table owns its loggers; it is disposed last, after the vats.
+var identity = VatIdentity.CreateEphemeral();
+await using var services = new RestorerTable();
+await using var server = await Vat.StartAsync(new VatOptions
+{
+    Identity = identity,
+    ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
+    Restorer = services,
+});
+// The table knows the vat's address once the vat serves it: only then can it make sturdy refs.
+var rootId = identity.DerivedServiceId("root");
+services.Add(rootId, LoggerService.Create(services, services.GetSturdyRef(rootId), "root"));
 
+// The admin, with a vat of its own.
 await using var vat = await Vat.StartAsync(new VatOptions());
-using var root = await vat.ConnectAsync<Logger.Client>(rootUri);
+using var root = await vat.ConnectAsync<Logger.Client>(server.GetSturdyRef(rootId));
 await root.LogAsync("Message from Admin");
 
 // The admin creates a logger for Alice and saves it:
@@ -22,23 +34,6 @@ using (var forAlice = answer.Logger)
 
 // Alice uses it:
 await RunClientAsync("alice.cap");
-
-// The server: the root logger, with its sturdy ref, in a table that sub-loggers are added to.
-static async Task<(Vat Server, SturdyRef Root)> StartServerAsync()
-{
-    var identity = VatIdentity.CreateEphemeral();
-    var services = new RestorerTable();
-    var server = await Vat.StartAsync(new VatOptions
-    {
-        Identity = identity,
-        ListenAddress = VatAddress.Parse("tcp:127.0.0.1:0"),
-        Restorer = services,
-    });
-    // The table knows the vat's address once the vat serves it: only then can it make sturdy refs.
-    var rootId = identity.DerivedServiceId("root");
-    services.Add(rootId, LoggerService.Create(services, services.GetSturdyRef(rootId), "root"));
-    return (server, server.GetSturdyRef(rootId));
-}
 
 static async Task RunClientAsync(string capFile)
 {

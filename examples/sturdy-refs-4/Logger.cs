@@ -24,7 +24,7 @@ internal sealed class LoggerService(string label, PersistNew persistNew) : Logge
 
     public override async Task SubAsync(Logger.SubParams.Reader parameters, Logger.SubResults.Builder results, CancellationToken cancellationToken)
     {
-        // Read the parameters before awaiting: they are the caller's message, valid during the call.
+        // The parameters are valid until this method completes: the label string is ours to keep.
         var subLabel = $"{label}/{parameters.Label}";
         using var logger = await persistNew(subLabel, cancellationToken);
         results.Logger = logger;

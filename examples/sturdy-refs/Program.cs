@@ -4,10 +4,12 @@
 
 using Api;
 using Capnp.Native;
+using Capnp.Native.Persistence;
 
 string[] names = ["alice", "bob"];
 var identity = VatIdentity.CreateEphemeral();
-var services = new ServiceTable();
+// The vat's services by ID (the seed's Restorer.Table); it owns the services added to it.
+await using var services = new RestorerTable();
 foreach (var name in names)
 {
     // A derived ID is the same each time for the same key and name.
@@ -23,7 +25,7 @@ await using var server = await Vat.StartAsync(new VatOptions
 foreach (var name in names)
 {
     var capFile = name + ".cap";
-    CapFile.Save(capFile, server.GetSturdyRef(identity.DerivedServiceId(name)));
+    await CapFile.SaveServiceAsync(server, identity.DerivedServiceId(name), capFile);
     Console.WriteLine($"[server] saved \"{capFile}\"");
 }
 

@@ -11,6 +11,10 @@ public sealed partial class TutorialTests
     [GeneratedRegex(@"^capnp://sha-256:[A-Za-z0-9_-]{43}@127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{43}$")]
     internal static partial Regex TlsSturdyRef();
 
+    /// <summary>Like <see cref="TlsSturdyRef"/>, for a service with a random ID (20 bytes) rather than a derived one.</summary>
+    [GeneratedRegex(@"^capnp://sha-256:[A-Za-z0-9_-]{43}@127\.0\.0\.1:[0-9]+/[A-Za-z0-9_-]{27}$")]
+    internal static partial Regex RandomIdSturdyRef();
+
     [Fact]
     public async Task V1CallsTheLocalEchoService()
     {
@@ -144,6 +148,37 @@ public sealed partial class TutorialTests
         // The same vat, two services.
         Assert.Equal(alice[..alice.LastIndexOf('/')], bob[..bob.LastIndexOf('/')]);
         Assert.NotEqual(alice, bob);
+    }
+
+    [Fact]
+    public async Task SturdyRefs2TheRootLoggerMakesSubLoggersForAliceAndBob()
+    {
+        using var folder = new TempFolder();
+        await using var example = ExampleProcess.Start("sturdy-refs-2", folder.Path);
+
+        var output = await example.WaitForSuccessAsync();
+
+        Assert.Equal(
+        [
+            "[server] \"root\" says \"Message from Admin\"",
+            "[server] \"root/alice\" says \"Message from Alice\"",
+            "[server] \"root/bob\" says \"Message from Bob\"",
+        ], output);
+        Assert.Empty(example.Errors);
+    }
+
+    [Fact]
+    public async Task SturdyRefs3AliceReachesTheSubLoggerTheAdminSavedThroughItsCapFile()
+    {
+        using var folder = new TempFolder();
+        await using var example = ExampleProcess.Start("sturdy-refs-3", folder.Path);
+
+        var output = await example.WaitForSuccessAsync();
+
+        Assert.Equal(["[server] \"root\" says \"Message from Admin\"", "[server] \"root/alice\" says \"Message from Alice\""], output);
+        Assert.Empty(example.Errors);
+        // What Persistent.save answered: the server's address and key, and a random 20-byte ID.
+        Assert.Matches(RandomIdSturdyRef(), File.ReadAllText(folder.File("alice.cap")).TrimEnd('\n'));
     }
 
     [Fact]

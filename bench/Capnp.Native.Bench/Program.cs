@@ -1,7 +1,7 @@
 // capnp-native-bench: the C# counterpart of bench/cpp's bench-server and bench-client, with the
 // same command lines and output lines so that one driver (bench/run) parses both.
 //
-//   capnp-native-bench server [--transport T] --listen [tcp:]HOST:PORT [--max-seconds N] [--once]
+//   capnp-native-bench server [--transport T] --listen [tcp:]HOST:PORT [--max-seconds N] [--once] [--methods-on-pool]
 //                             [--rusage-out FILE] [--exit-on-stdin-eof]
 //       prints "LISTENING <port>"; with --once exits when its first connection closes; always
 //       exits after --max-seconds (default 3600); with --exit-on-stdin-eof also when stdin closes;
@@ -86,8 +86,12 @@ internal static class Program
 
     // ---------------------------------------------------------------- server
 
-    private sealed class BenchImpl : BenchIface.Server
+    // Its methods run on the event loop thread, as the C++ baseline's do (RunsOnEventLoopThread);
+    // `server --methods-on-pool` runs them on the thread pool instead, the library's default.
+    private sealed class BenchImpl(bool runsOnEventLoopThread) : BenchIface.Server
     {
+        protected override bool RunsOnEventLoopThread => runsOnEventLoopThread;
+
         public override Task PingAsync(BenchIface.PingParams.Reader parameters, BenchIface.PingResults.Builder results, CancellationToken cancellationToken)
             => Task.CompletedTask;
 
@@ -105,6 +109,7 @@ internal static class Program
         var once = false;
         string? rusageOut = null;
         var stdinLifetime = false;
+        var methodsOnPool = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -115,13 +120,14 @@ internal static class Program
                 case "--once": once = true; break;
                 case "--rusage-out" when i + 1 < args.Length: rusageOut = args[++i]; break;
                 case "--exit-on-stdin-eof": stdinLifetime = true; break;
+                case "--methods-on-pool": methodsOnPool = true; break;
                 default: throw new UsageException($"unknown server argument '{args[i]}'");
             }
         }
 
         await using (var loop = EventLoop.Start())
         {
-            var listener = await loop.ListenAsync(ToAddress(listen), new BenchImpl());
+            var listener = await loop.ListenAsync(ToAddress(listen), new BenchImpl(!methodsOnPool));
             var connections = new List<RpcConnection>();
             try
             {

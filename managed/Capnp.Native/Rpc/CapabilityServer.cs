@@ -55,6 +55,18 @@ public abstract class CapabilityServer : ICallTarget
     }
 
     /// <summary>
+    /// Whether calls that arrive over the event loop run this server's methods on the loop's
+    /// thread, as each call arrives, instead of on the thread pool. False by default. Opting in
+    /// saves a thread hand-off per call (the C++ engine runs every method on its loop thread,
+    /// too) and suits methods that finish at once or soon reach an <c>await</c>: their synchronous
+    /// part, up to the first incomplete <c>await</c>, runs on the loop thread, and everything the
+    /// vat serves waits meanwhile, so a method that blocks (I/O, locks, long computation) stalls
+    /// every connection of the vat. What follows an <c>await</c> continues where the awaited task
+    /// completes, as usual.
+    /// </summary>
+    protected internal virtual bool RunsOnEventLoopThread => false;
+
+    /// <summary>
     /// The release hook: the engine calls it once when the last reference to an exported server
     /// is dropped (unless the server implements <see cref="IAsyncDisposable"/>, whose
     /// DisposeAsync is called instead). Does nothing by default.

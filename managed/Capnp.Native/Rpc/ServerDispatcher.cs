@@ -8,8 +8,10 @@ namespace Capnp.Native.Rpc;
 /// <summary>
 /// The managed side of one native server (one export of a <see cref="CapabilityServer"/>):
 /// receives its incoming calls, cancellations and final release from the loop thread, and runs
-/// the server's methods on the thread pool. Calls are started in the order they arrived (E-order)
-/// by one drain at a time; their asynchronous parts then run concurrently.
+/// the server's methods on the thread pool (or, when the server opts in with
+/// <see cref="CapabilityServer.RunsOnEventLoopThread"/>, on the loop thread as they arrive).
+/// Calls are started in the order they arrived (E-order) by one drain at a time; their
+/// asynchronous parts then run concurrently.
 /// </summary>
 internal sealed unsafe class ServerDispatcher : CallbackTarget
 {
@@ -74,7 +76,15 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
         var handle = (IntPtr)call->call;
         running[handle] = new CancellationTokenSource();
-        arrivals.Enqueue(new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory, ContextOf(call)));
+        var incoming = new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory, ContextOf(call));
+        if (Server.RunsOnEventLoopThread)
+        {
+            // The server asked for it: start the method here, on the loop thread, in arrival order.
+            Start(incoming);
+            return;
+        }
+
+        arrivals.Enqueue(incoming);
         if (Interlocked.Exchange(ref draining, 1) == 0)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static d => d.Drain(), this, preferLocal: false);

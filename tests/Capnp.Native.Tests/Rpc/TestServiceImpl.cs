@@ -23,9 +23,13 @@ internal class TestServiceImpl : TestService.Server
     /// <summary>The call context the last Echo ran with (who called).</summary>
     public ServerCallContext? LastEchoContext { get; private set; }
 
+    /// <summary>Whether the last Echo ran on a thread-pool thread.</summary>
+    public bool LastEchoOnThreadPool { get; private set; }
+
     public override Task EchoAsync(TestService.EchoParams.Reader parameters, TestService.EchoResults.Builder results, CancellationToken cancellationToken)
     {
         LastEchoContext = ServerCallContext.Current;
+        LastEchoOnThreadPool = Thread.CurrentThread.IsThreadPoolThread;
         results.Text = parameters.Text;
         return Task.CompletedTask;
     }

@@ -128,6 +128,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         try
         {
             // Runs the method's synchronous part now, in arrival order.
+            Server.CallStarting();
             work = Server.InvokeAsync(call.InterfaceId, call.MethodId, call.Parameters, results, cancellation.Token);
         }
         catch (Exception e)
@@ -148,6 +149,18 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     }
 
     private void Answer(IncomingCall incoming, Task work, MessageBuilder results)
+    {
+        try
+        {
+            AnswerCall(incoming, work, results);
+        }
+        finally
+        {
+            Server.CallAnswered();
+        }
+    }
+
+    private void AnswerCall(IncomingCall incoming, Task work, MessageBuilder results)
     {
         // As in C++, parameters live until the method completes: large ones are freed now rather
         // than when the garbage collector finds them (a later read throws ObjectDisposedException).

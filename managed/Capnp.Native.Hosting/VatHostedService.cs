@@ -23,6 +23,7 @@ internal sealed class VatHostedService : IHostedLifecycleService
     private readonly IServiceProvider services;
     private readonly ILoggerFactory loggers;
     private readonly ILogger logger;
+    private int stopped;
 
     public VatHostedService(VatHost host, VatRegistration registration, IOptions<VatHostOptions> options, IServiceProvider services)
     {
@@ -72,6 +73,12 @@ internal sealed class VatHostedService : IHostedLifecycleService
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         BeginStop();
+        if (Interlocked.Exchange(ref stopped, 1) != 0)
+        {
+            // The host stops its services once; a second IHost.StopAsync finds the vat disposed.
+            return;
+        }
+
         if (!host.IsStarted)
         {
             host.SetNotStarted(new InvalidOperationException("The host stopped before the vat started."));

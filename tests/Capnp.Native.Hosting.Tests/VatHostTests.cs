@@ -69,6 +69,9 @@ public sealed class VatHostTests
         await test.Host.StopAsync().WaitAsync(Bound);
         Assert.True(test.Logs.Logged(HostingCategory, LogLevel.Information, "Vat stopped"));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => vat.ConnectAsync<Echo.Client>(sturdyRef));
+        // Stopping again does nothing more.
+        await test.Host.StopAsync().WaitAsync(Bound);
+        Assert.Single(test.Logs.Entries, entry => entry.Category == HostingCategory && entry.Message == "Vat stopped");
     }
 
     [Fact]

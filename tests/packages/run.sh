@@ -21,7 +21,7 @@ if [ ${#runtime_packages[@]} -ne 1 ]; then
   finish
 fi
 version=$(basename "${runtime_packages[0]}" .nupkg); version=${version#Capnp.Native.}
-for id in Capnp.Native.CodeGen Capnp.Native.Serialization Capnp.Native.CommandLine; do
+for id in Capnp.Native.CodeGen Capnp.Native.Serialization Capnp.Native.CommandLine Capnp.Native.Hosting; do
   [ -f "$packages/$id.$version.nupkg" ] && pass "$id.$version.nupkg exists" || fail "$id.$version.nupkg is missing"
 done
 

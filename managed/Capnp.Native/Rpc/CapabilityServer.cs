@@ -28,6 +28,19 @@ public abstract class CapabilityServer : ICallTarget
     internal Task InvokeAsync(ulong interfaceId, ushort methodId, MessageReader parameters, MessageBuilder results, CancellationToken cancellationToken)
         => DispatchAsync(interfaceId, methodId, parameters, results, cancellationToken);
 
+    // Hooks for a server that wraps another in a friend assembly (Capnp.Native.Hosting counts the
+    // calls in flight of the server it hosts, and refuses new ones while it stops). The engine's
+    // dispatcher calls CallStarting before a call's method starts (an exception fails the call
+    // with it) and CallAnswered once that call's answer has been handed to the engine: exactly
+    // once for each CallStarting. In-process calls (a client wrapping the server) reach neither.
+    internal virtual void CallStarting()
+    {
+    }
+
+    internal virtual void CallAnswered()
+    {
+    }
+
     /// <summary>The exception for an unknown method.</summary>
     protected static Exception Unimplemented(ulong interfaceId, ushort methodId)
         => new RpcUnimplementedException($"Method {methodId} of interface 0x{interfaceId:x16} is not implemented.");

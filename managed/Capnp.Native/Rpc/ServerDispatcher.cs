@@ -162,6 +162,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         {
             // Runs the method's synchronous part now, in arrival order; the method's awaits
             // carry the context on.
+            Server.CallStarting();
             var previous = ServerCallContext.Enter(call.Context);
             try
             {
@@ -190,6 +191,18 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     }
 
     private void Answer(IncomingCall incoming, Task work, MessageBuilder results)
+    {
+        try
+        {
+            AnswerCall(incoming, work, results);
+        }
+        finally
+        {
+            Server.CallAnswered();
+        }
+    }
+
+    private void AnswerCall(IncomingCall incoming, Task work, MessageBuilder results)
     {
         // As in C++, parameters live until the method completes: large ones are freed now rather
         // than when the garbage collector finds them (a later read throws ObjectDisposedException).

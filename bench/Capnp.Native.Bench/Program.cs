@@ -384,7 +384,7 @@ internal static class Program
         TimeSpan cpuStart;
         int gc0, gc1, gc2;
         long allocatedStart;
-        if (scenario == "latency")
+        if (scenario is "latency" or "bystander")
         {
             await WarmUpAsync(seconds, roundSeconds =>
             {
@@ -396,9 +396,22 @@ internal static class Program
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
-            run.MaxCalls = maxCalls;
-            run.SetDeadline(seconds);
-            await run.LatencyLoop();
+            var attackFigures = "";
+            if (scenario == "bystander")
+            {
+                // Latency of a well-behaved client while other peers send large messages (#14).
+                var server = (IPEndPoint)VatAddress.Parse(ToAddress(connect)).ToEndPoint();
+                await using var attack = LargeMessageAttack.Start(server, attackers, attackMib * 1024 * 1024);
+                run.SetDeadline(seconds);
+                await run.LatencyLoop();
+                attackFigures = $" attackers={attackers} attack_mib={attackMib} attack_messages={attack.MessagesSent}";
+            }
+            else
+            {
+                run.SetDeadline(seconds);
+                await run.LatencyLoop();
+            }
+
             var v = run.LatenciesUs;
             if (v.Count == 0)
             {
@@ -408,7 +421,7 @@ internal static class Program
             v.Sort();
             var median = v[v.Count / 2];
             var p99 = v[Math.Min(v.Count - 1, (int)(v.Count * 0.99))];
-            figures = $"median_us={F(median)} p99_us={F(p99)} calls={v.Count}";
+            figures = $"median_us={F(median)} p99_us={F(p99)} max_us={F(v[^1])} calls={v.Count}{attackFigures}";
         }
         else if (scenario is "throughput" or "bulk")
         {
@@ -433,38 +446,6 @@ internal static class Program
             figures = echo
                 ? $"mb_per_s={F(calls * (double)payloadBytes / 1e6 / elapsed)} calls={calls} payload_bytes={payloadBytes} inflight={inflight}"
                 : $"calls_per_s={F(calls / elapsed)} calls={calls} inflight={inflight}";
-        }
-        else if (scenario == "bystander")
-        {
-            // Latency of a well-behaved client while other peers send large messages (#14).
-            await WarmUpAsync(seconds, roundSeconds =>
-            {
-                run.SetDeadline(roundSeconds);
-                return run.LatencyLoop();
-            });
-            run.LatenciesUs.Clear();
-            run.Calls = 0;
-            run.MaxCalls = maxCalls;
-            (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
-            cpuStart = Environment.CpuUsage.TotalTime;
-            var server = (IPEndPoint)VatAddress.Parse(ToAddress(connect)).ToEndPoint();
-            long attackMessages;
-            await using (var attack = LargeMessageAttack.Start(server, attackers, attackMib * 1024 * 1024))
-            {
-                run.SetDeadline(seconds);
-                await run.LatencyLoop();
-                attackMessages = attack.MessagesSent;
-            }
-
-            var v = run.LatenciesUs;
-            if (v.Count == 0)
-            {
-                throw new InvalidOperationException("no calls completed");
-            }
-
-            v.Sort();
-            figures = $"max_us={F(v[^1])} p99_us={F(v[Math.Min(v.Count - 1, (int)(v.Count * 0.99))])} median_us={F(v[v.Count / 2])} calls={v.Count} " +
-                      $"attackers={attackers} attack_mib={attackMib} attack_messages={attackMessages}";
         }
         else
         {

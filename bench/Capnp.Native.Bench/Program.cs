@@ -3,7 +3,8 @@
 //
 //   capnp-native-bench server [--transport T] --listen [tcp:]HOST:PORT [--max-seconds N] [--once] [--methods-on-pool]
 //                             [--rusage-out FILE] [--exit-on-stdin-eof]
-//       prints "LISTENING <port>"; with --once exits when its first connection closes; always
+//       prints "LISTENING <port>"; with --once exits when its first connection closes (later ones
+//       are served meanwhile); always
 //       exits after --max-seconds (default 3600); with --exit-on-stdin-eof also when stdin closes;
 //       --rusage-out writes "server_cpu_us=... process_cpu_us=... peak_rss_kb=... gc0=..." at
 //       exit (server_cpu_us counts from the first accepted connection: no runtime start-up).
@@ -202,6 +203,10 @@ internal static class Program
             connections.Add(connection);
         }
 
+        // Later peers are served too (the bystander scenario's attackers); the first one's leaving
+        // ends the run, and the accept loop with the listener.
+        _ = AcceptLoop(listener, connections).ContinueWith(
+            static loop => _ = loop.Exception, TaskContinuationOptions.OnlyOnFaulted);
         try
         {
             await connection.Disconnected;

@@ -403,10 +403,10 @@ internal static class Program
 
         var (host, port) = ParseHostPort(connect);
         // An http:// address: HTTP/2 with prior knowledge, no TLS. With --http2-window 0 the
-        // channel makes its own handler; otherwise ours is that handler's configuration (several
-        // connections allowed when one's stream limit is reached, as GrpcChannel sets it) with a
-        // stream receive window of the given size, so that a 1 MiB answer does not wait for the
-        // window's dynamic growth from 64 KiB.
+        // channel makes its own handler; otherwise ours: several connections allowed when one's
+        // stream limit is reached (as GrpcChannel configures its own), SocketsHttpHandler's
+        // defaults otherwise, and a stream receive window of the given size, so that a 1 MiB
+        // answer does not wait for the window's dynamic growth from 64 KiB.
         var options = new GrpcChannelOptions();
         if (window > 0)
         {

@@ -72,7 +72,11 @@ internal sealed class CalculatorService : Calc.Server
         }
 
         // The release hook: the last reference to the function is gone.
-        public override void Dispose() => body.Dispose();
+        protected override ValueTask OnReleasedAsync()
+        {
+            body.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 
     /// <summary>An arithmetic operator; it prints each operation, as the seed's calculator logs it.</summary>

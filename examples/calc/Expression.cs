@@ -12,7 +12,7 @@ internal abstract class Expression : IDisposable
     public static Expression Read(Calc.Expression.Reader reader) => reader.Which switch
     {
         Calc.Expression.Which.Literal => new Literal(reader.Literal),
-        Calc.Expression.Which.PreviousResult => new PreviousResult(reader.PreviousResult ?? throw new RpcFailedException("previousResult: no Value")),
+        Calc.Expression.Which.PreviousResult => new PreviousResult(reader.GetPreviousResult() ?? throw new RpcFailedException("previousResult: no Value")),
         Calc.Expression.Which.Parameter => new Parameter(reader.Parameter),
         Calc.Expression.Which.Call => Call.Read(reader.Call),
         var other => throw new RpcFailedException($"Unknown expression type {(ushort)other}"),
@@ -58,7 +58,7 @@ internal abstract class Expression : IDisposable
                     parameters.Add(Expression.Read(parameter));
                 }
 
-                return new Call(reader.Function ?? throw new RpcFailedException("call: no function"), parameters);
+                return new Call(reader.GetFunction() ?? throw new RpcFailedException("call: no function"), parameters);
             }
             catch
             {

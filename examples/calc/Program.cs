@@ -49,9 +49,9 @@ connect.SetAction(async (parseResult, cancellationToken) =>
     {
         await using var vat = await Vat.StartAsync(new VatOptions(), cancellationToken);
         using var calculator = await vat.ConnectAsync<Calc.Client>(sturdyRef, cancellationToken);
-        using var getOperator = calculator.GetOperator(Calc.Operator.Add, cancellationToken);
-        using var add = getOperator.Func;
-        using var evaluate = calculator.Evaluate(p =>
+        using var getOperator = calculator.GetOperatorAsync(Calc.Operator.Add, cancellationToken);
+        using var add = getOperator.GetFunc();
+        using var evaluate = calculator.EvaluateAsync(p =>
         {
             var call = p.InitExpression().InitCall();
             call.Function = add;
@@ -61,7 +61,7 @@ connect.SetAction(async (parseResult, cancellationToken) =>
             left.Literal = 40.0;
             right.Literal = 2.0;
         }, cancellationToken);
-        using var value = evaluate.Value;
+        using var value = evaluate.GetValue();
         var result = await value.ReadAsync(cancellationToken);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Result: {result.Value:F6}"));
         return 0;

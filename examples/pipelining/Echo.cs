@@ -20,7 +20,7 @@ internal sealed class EchoService(TimeSpan delay) : Echo.Server
         var msg = parameters.Msg;
         // Every parameter is optional in Cap'n Proto: a client may send no callback. Reading a
         // capability gives us a reference of our own, released by `using`.
-        using var callback = parameters.Callback ?? throw new RpcFailedException("No callback parameter!");
+        using var callback = parameters.GetCallback() ?? throw new RpcFailedException("No callback parameter!");
         for (var i = 0; i < 3; i++)
         {
             await callback.LogAsync(msg, cancellationToken);

@@ -21,10 +21,10 @@ Console.WriteLine("[client] Connecting to echo service...");
 await using var client = await Vat.StartAsync(new VatOptions());
 using var service = await client.ConnectAsync<Echo.Client>(server.GetSturdyRef(serviceId));
 
-// GetLogger (no Async) sends the call and gives its answer-to-be; answer.Callback is a promise
-// of the logger in it, usable at once. Both are references of ours: `using` releases them.
-using var answer = service.GetLogger();
-using var logger = answer.Callback;
+// GetLoggerAsync sends the call and gives its answer-to-be, not awaited here: GetCallback() is a
+// promise of the logger in it, usable at once. Both are ours to dispose: `using` releases them.
+using var answer = service.GetLoggerAsync();
+using var logger = answer.GetCallback();
 try
 {
     await logger.LogAsync("Message from client");

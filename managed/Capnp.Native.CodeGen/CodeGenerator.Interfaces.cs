@@ -62,10 +62,9 @@ internal sealed partial class CodeGenerator
             for (int i = 0; i < owner.Methods.Count; i++)
             {
                 var m = owner.Methods[i];
-                // Both Xxx and XxxAsync must be free.
+                // Clients and servers both name the method XxxAsync.
                 var name = NameAnnotation(m.Annotations) ?? Names.Pascal(m.Name);
-                while (used.Contains(name) || used.Contains(name + "Async")) name += "_";
-                used.Add(name);
+                while (used.Contains(name + "Async")) name += "_";
                 used.Add(name + "Async");
                 list.Add(new MethodInfo
                 {
@@ -112,8 +111,15 @@ internal sealed partial class CodeGenerator
         w.Line();
 
         // ------------------------------------------------ client
-        var clientUsed = new HashSet<string>(StringComparer.Ordinal) { "Client", "Target", "Dispose", "InvokeMethod", "InvokeStreamingMethod", "FromCapTable", "WriteToCapTable", "Create", "Equals", "GetHashCode", "GetType", "ToString" };
-        var methods = Methods(n, n.Id, clientUsed);
+        // One name per method on both sides (the client's XxxAsync calls the server's XxxAsync),
+        // free of the members of both base classes.
+        var reserved = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "Client", "Target", "Dispose", "DisposeAsync", "WhenBrokenAsync", "InvokeMethod", "InvokeStreamingMethod", "FromCapTable", "WriteToCapTable", "Create",
+            "Server", "DispatchAsync", "StreamingMethods", "Unimplemented", "OnReleasedAsync", "InterfaceIds",
+            "Equals", "GetHashCode", "GetType", "ToString",
+        };
+        var methods = Methods(n, n.Id, reserved);
         w.Line($"/// <summary>Client proxy for <c>{n.ShortName}</c>: calls go to the wrapped call target.</summary>");
         w.Line($"public sealed partial class Client : {Rpc}.CapabilityClient, {Rpc}.ICapabilityClient<Client>");
         w.Open();
@@ -150,16 +156,13 @@ internal sealed partial class CodeGenerator
             }
             else
             {
-                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
-                w.Line($"public {mi.Results}.Promise {mi.Name}(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
+                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, CallDoc(mi));
+                w.Line($"public {mi.Results}.Promise {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
                 w.Open();
                 w.Line($"var __message = new {Ser}.MessageBuilder();");
                 w.Line($"build(__message.InitRoot<{mi.Params}.Builder>());");
                 w.Line($"return new {mi.Results}.Promise({call});");
                 w.Close();
-                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
-                w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async(global::System.Action<{mi.Params}.Builder> build, global::System.Threading.CancellationToken cancellationToken = default)");
-                w.Line($"    => {mi.Name}(build, cancellationToken).Task;");
             }
             if (canFlatten)
             {
@@ -174,8 +177,8 @@ internal sealed partial class CodeGenerator
                 }
                 else
                 {
-                    EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>; the returned promise is awaitable and offers pipelined capabilities.");
-                    w.Line($"public {mi.Results}.Promise {mi.Name}({sig}global::System.Threading.CancellationToken cancellationToken = default)");
+                    EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, CallDoc(mi));
+                    w.Line($"public {mi.Results}.Promise {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
                 }
                 w.Open();
                 w.Line($"var __message = new {Ser}.MessageBuilder();");
@@ -205,19 +208,13 @@ internal sealed partial class CodeGenerator
                 }
                 w.Line(mi.IsStreaming ? $"return {stream};" : $"return new {mi.Results}.Promise({call});");
                 w.Close();
-                if (mi.IsStreaming) continue;
-                var args = string.Concat(argNames.Select(a => a + ", "));
-                EmitMemberDoc(w, mi.Owner.Id, mi.Ordinal, $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c> and awaits the results.");
-                w.Line($"public global::System.Threading.Tasks.Task<{mi.Results}.Reader> {mi.Name}Async({sig}global::System.Threading.CancellationToken cancellationToken = default)");
-                w.Line($"    => {mi.Name}({args}cancellationToken).Task;");
             }
         }
         w.Close();
         w.Line();
 
         // ------------------------------------------------ server
-        var serverUsed = new HashSet<string>(StringComparer.Ordinal) { "Server", "DispatchAsync", "StreamingMethods", "Unimplemented", "Dispose", "InterfaceIds", "Equals", "GetHashCode", "GetType", "ToString" };
-        var smethods = Methods(n, n.Id, serverUsed);
+        var smethods = methods;
         w.Line($"/// <summary>Base class for C# implementations of <c>{n.ShortName}</c>.</summary>");
         w.Line($"public abstract partial class Server : {Rpc}.CapabilityServer");
         w.Open();
@@ -277,9 +274,15 @@ internal sealed partial class CodeGenerator
         w.Line("/// <summary>An answer that has not arrived yet: await it, or pipeline on its capabilities.</summary>");
         w.Line($"public sealed partial class Promise : {Rpc}.RemoteAnswer<{self}.Reader>");
         w.Open();
-        w.Line($"/// <summary>Wraps a promised answer.</summary>");
-        w.Line($"public Promise({Rpc}.PromisedAnswer answer) : base(answer) {{ }}");
-        EmitPipelineMembers(w, n, fields, "Answer", off => $"new ushort[] {{ {off} }}");
+        // Kept only where pipeline members use it.
+        bool pipelines = HasCapabilityFields(n.Id);
+        if (pipelines) w.Line($"private readonly {Rpc}.Generated.PromisedAnswer __answer;");
+        w.Line($"/// <summary>Wraps a promised answer (used by the generated client).</summary>");
+        w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+        w.Line(pipelines
+            ? $"public Promise({Rpc}.Generated.PromisedAnswer answer) : base(answer) {{ __answer = answer; }}"
+            : $"public Promise({Rpc}.Generated.PromisedAnswer answer) : base(answer) {{ }}");
+        if (pipelines) EmitPipelineMembers(w, n, fields, "__answer", off => $"new ushort[] {{ {off} }}");
         w.Close();
     }
 
@@ -311,8 +314,9 @@ internal sealed partial class CodeGenerator
             if (f.Type.Kind == TypeKind.Interface)
             {
                 var it = TypeName(f.Type.TypeId, f.Type.Brand, n.Id);
-                w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives.</summary>");
-                w.Line($"public {it}.Client {fi.Prop} => new {it}.Client({answer}.GetPipelinedCapability({path((ushort)f.Offset)}));");
+                // A method, not a property: each call makes a new reference the caller disposes.
+                w.Line($"/// <summary>Pipelined capability <c>{f.Name}</c>: usable before the answer arrives; each call returns a new reference to dispose.</summary>");
+                w.Line($"public {it}.Client {fi.Get}() => new {it}.Client({answer}.GetPipelinedCapability({path((ushort)f.Offset)}));");
             }
             else if (f.Type.Kind == TypeKind.Struct && HasCapabilityFields(f.Type.TypeId))
             {
@@ -329,13 +333,17 @@ internal sealed partial class CodeGenerator
         w.Line("/// <summary>A struct inside a promised answer: its capabilities can be called before the answer arrives.</summary>");
         w.Line("public readonly partial struct Pipeline");
         w.Open();
-        w.Line($"private readonly {Rpc}.PromisedAnswer _answer;");
+        w.Line($"private readonly {Rpc}.Generated.PromisedAnswer _answer;");
         w.Line("private readonly ushort[] _path;");
-        w.Line("/// <summary>The struct at <paramref name=\"path\"/> (pointer indices) in <paramref name=\"answer\"/>.</summary>");
-        w.Line($"public Pipeline({Rpc}.PromisedAnswer answer, ushort[] path) {{ _answer = answer; _path = path; }}");
-        EmitPipelineMembers(w, n, fields, "_answer", off => $"{Rpc}.PromisedAnswer.Append(_path, {off})");
+        w.Line("/// <summary>The struct at <paramref name=\"path\"/> (pointer indices) in <paramref name=\"answer\"/> (used by generated code).</summary>");
+        w.Line("[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]");
+        w.Line($"public Pipeline({Rpc}.Generated.PromisedAnswer answer, ushort[] path) {{ _answer = answer; _path = path; }}");
+        EmitPipelineMembers(w, n, fields, "_answer", off => $"{Rpc}.Generated.PromisedAnswer.Extend(_path, {off})");
         w.Close();
     }
+
+    private static string CallDoc(MethodInfo mi)
+        => $"Calls <c>{mi.Owner.ShortName}.{mi.Method.Name}</c>. The returned promise is awaitable, offers the pipelined capabilities of the results before they arrive, and frees the results when disposed.";
 
     private bool IsResultStruct(NodeModel n)
         => _req.Nodes.Values.Any(i => i.Kind == NodeKind.Interface && i.Methods.Any(m => m.ResultStructType == n.Id));

@@ -11,6 +11,7 @@ internal sealed partial class CodeGenerator
         public required string Set;       // SetXxx (void union members, struct copy)
         public required string Default;   // __DefaultXxx (pointer defaults)
         public required string Disown;    // reserved
+        public string Get = "";           // GetXxx() (capability fields: each call makes a new reference to dispose)
         public string Utf8 = "";          // XxxUtf8 (Text fields: the UTF-8 bytes, without allocating)
         public string WhichMember = "";
     }
@@ -28,8 +29,11 @@ internal sealed partial class CodeGenerator
             var p = Names.Unique(NameAnnotation(f.Annotations) ?? Names.Pascal(f.Name), used);
             list.Add(new FieldInfo { Field = f, Prop = p, Has = "", Init = "", Set = "", Default = "", Disown = "" });
         }
+        // Members of the generated Promise (awaitable and disposable) that a GetXxx() must not hide.
+        used.UnionWith(["GetAwaiter", "AsTask", "Dispose"]);
         foreach (var fi in list)
         {
+            if (!fi.Field.IsGroup && IsCapabilityField(fi.Field)) fi.Get = Names.Unique("Get" + fi.Prop, used);
             fi.Has = Names.Unique("Has" + fi.Prop, used);
             fi.Init = Names.Unique("Init" + fi.Prop, used);
             fi.Set = Names.Unique("Set" + fi.Prop, used);
@@ -38,6 +42,10 @@ internal sealed partial class CodeGenerator
         }
         return list;
     }
+
+    /// <summary>An interface field, or an AnyPointer constrained to capabilities.</summary>
+    private static bool IsCapabilityField(FieldModel f)
+        => f.Type.Kind == TypeKind.Interface || (f.Type.Kind == TypeKind.AnyPointer && f.Type.AnyKind == AnyPointerKind.Capability);
 
     private List<(string Name, FieldModel Field)> WhichMembers(NodeModel n)
     {
@@ -195,7 +203,8 @@ internal sealed partial class CodeGenerator
                 case TypeKind.Interface:
                 {
                     var it = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {it}.Client? {fi.Prop} => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>(_raw, {off});");
+                    // A method, not a property: each read makes a new reference the caller disposes.
+                    w.Line($"public {it}.Client? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>(_raw, {off});");
                     w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                     break;
                 }
@@ -206,7 +215,7 @@ internal sealed partial class CodeGenerator
                         w.Line($"public {open} {fi.Prop} => {open}.Create(_raw.ReadStruct({off}));");
                     else if (t.AnyKind == AnyPointerKind.Capability)
                     {
-                        w.Line($"public {Rpc}.BareClient? {fi.Prop} => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>(_raw, {off});");
+                        w.Line($"public {Rpc}.BareClient? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>(_raw, {off});");
                         w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
                         break;
                     }

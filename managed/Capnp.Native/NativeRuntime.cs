@@ -40,21 +40,35 @@ public static unsafe class NativeRuntime
         }
     }
 
+    /// <summary>Blocks up to this size come from the heap after <see cref="TuneAllocatorForThroughput"/> (16 MiB).</summary>
+    public const long ThroughputLargestHeapBlock = 16L * 1024 * 1024;
+
+    /// <summary>Freed heap memory kept for reuse after <see cref="TuneAllocatorForThroughput"/> (64 MiB).</summary>
+    public const long ThroughputRetainedBytes = 64L * 1024 * 1024;
+
     /// <summary>
-    /// Whether initialization tunes the C allocator for message traffic (<see cref="RetainFreedMemory"/>
-    /// with <see cref="DefaultLargestHeapBlock"/> and <see cref="DefaultRetainedBytes"/>). On by
-    /// default; set it to false before the first use of any other CapnpNative type, or set the
-    /// environment variable <c>CAPNP_NATIVE_ALLOCATOR_TUNING=off</c>, to leave the allocator as the
-    /// process has it. Also skipped when <c>GLIBC_TUNABLES</c> already sets malloc parameters.
+    /// Opt-in, process-wide: tunes the C allocator (glibc) for large-message traffic, as
+    /// <see cref="RetainFreedMemory"/> with <see cref="ThroughputLargestHeapBlock"/> (16 MiB) and
+    /// <see cref="ThroughputRetainedBytes"/> (64 MiB). What it buys: the C++ engine allocates every
+    /// message afresh, and by default glibc maps each block over 128 KiB separately, so every
+    /// large message costs a new mapping, page faults and zeroing by the kernel; with the tuning
+    /// 1 MiB echoes ran about 1.5 times as fast. What it costs: up to 64 MiB of freed memory stays
+    /// resident after a burst, for the whole process (other libraries included). The library
+    /// never does this by itself; applications that move large messages call it once at start.
+    /// Returns false, changing nothing, when the C library has no such settings.
     /// </summary>
-    public static bool TuneAllocatorOnStart { get; set; } =
-        !string.Equals(Environment.GetEnvironmentVariable("CAPNP_NATIVE_ALLOCATOR_TUNING"), "off", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Messages up to this size are allocated from the heap by default (16 MiB).</summary>
-    public const long DefaultLargestHeapBlock = 16L * 1024 * 1024;
-
-    /// <summary>Freed heap memory kept for reuse by default (64 MiB).</summary>
-    public const long DefaultRetainedBytes = 64L * 1024 * 1024;
+    public static bool TuneAllocatorForThroughput()
+    {
+        try
+        {
+            RetainFreedMemory(ThroughputLargestHeapBlock, ThroughputRetainedBytes);
+            return true;
+        }
+        catch (RpcUnimplementedException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Makes the C allocator (glibc) serve blocks of up to <paramref name="largestHeapBlock"/> bytes
@@ -62,7 +76,8 @@ public static unsafe class NativeRuntime
     /// The C++ engine allocates every message afresh, so without this each message over 128 KiB
     /// costs a new memory mapping, page faults and zeroing by the kernel: 1 MiB echoes ran about
     /// 1.5 times as fast with it. The price is up to <paramref name="retainedBytes"/> of resident
-    /// memory kept after a burst. Process-wide.
+    /// memory kept after a burst. Process-wide; the library never calls it by itself
+    /// (<see cref="TuneAllocatorForThroughput"/> applies the settings the benchmarks use).
     /// </summary>
     /// <exception cref="ArgumentException">A block above 32 MiB, or retained memory above 2 GiB.</exception>
     /// <exception cref="RpcUnimplementedException">The C library has no such settings.</exception>
@@ -97,12 +112,6 @@ public static unsafe class NativeRuntime
     {
         NativeLibraryResolver.EnsureLoaded();
         NativeStatus.ThrowIfFailed(NativeMethods.capnp_initialize(CompletionDispatcher.Pointer));
-        if (TuneAllocatorOnStart && !(Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("glibc.malloc.", StringComparison.Ordinal) ?? false))
-        {
-            // Where the C library has no such settings, the allocator simply stays as it is.
-            _ = NativeMethods.capnp_allocator_retain_freed(DefaultLargestHeapBlock, DefaultRetainedBytes);
-        }
-
         return true;
     }
 }

@@ -51,9 +51,9 @@ public class RpcTests
             return Task.CompletedTask;
         }
         public int Dispatched;
-        // "dispatch"/"dispatchAsync" collide with CapabilityServer.DispatchAsync: they get a trailing '_'.
+        // "dispatch" collides with CapabilityServer.DispatchAsync: it gets a trailing '_'.
         public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) { Dispatched += 1; return Task.CompletedTask; }
-        public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) { Dispatched += 10; return Task.CompletedTask; }
+        public override Task DispatchAsyncAsync(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) { Dispatched += 10; return Task.CompletedTask; }
         public override Task GetHolderAsync(Calculator.GetHolderParams.Reader parameters, Calculator.GetHolderResults.Builder results, CancellationToken cancellationToken)
         {
             var holder = results.InitHolder();
@@ -79,7 +79,7 @@ public class RpcTests
         public override Task EchoAsync(Calculator.EchoParams.Reader p, Calculator.EchoResults.Builder r, CancellationToken ct) => _basic.EchoAsync(p, r, ct);
         public override Task GetHolderAsync(Calculator.GetHolderParams.Reader p, Calculator.GetHolderResults.Builder r, CancellationToken ct) => _basic.GetHolderAsync(p, r, ct);
         public override Task Dispatch_Async(Calculator.DispatchParams.Reader p, Calculator.DispatchResults.Builder r, CancellationToken ct) => _basic.Dispatch_Async(p, r, ct);
-        public override Task DispatchAsync_Async(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) => _basic.DispatchAsync_Async(p, r, ct);
+        public override Task DispatchAsyncAsync(Calculator.DispatchAsyncParams.Reader p, Calculator.DispatchAsyncResults.Builder r, CancellationToken ct) => _basic.DispatchAsyncAsync(p, r, ct);
     }
 
     [Fact]
@@ -125,8 +125,8 @@ public class RpcTests
         var echo = await client.EchoAsync("keyword", 7);
         Assert.Equal(("keyword", 7), (echo.String, echo.Class));
 
-        await client.DispatchAsync();
-        await client.DispatchAsync_Async();
+        await client.Dispatch_Async();
+        await client.DispatchAsyncAsync();
         Assert.Equal(11, server.Dispatched);
     }
 
@@ -135,13 +135,14 @@ public class RpcTests
     {
         using var client = new Calculator.Client(new CalculatorImpl());
         // Pipelined: call the adder before the getAdder answer has been awaited.
-        var promise = client.GetAdder(100);
-        var pipelined = await promise.Adder.AddToAsync(5);
+        using var promise = client.GetAdderAsync(100);
+        using var pipelinedAdder = promise.GetAdder();
+        var pipelined = await pipelinedAdder.AddToAsync(5);
         Assert.Equal(105, pipelined.Result);
         // Awaited: the capability comes out of the results' cap table.
         var results = await promise;
         Assert.True(results.HasAdder);
-        var adder = results.Adder;
+        using var adder = results.GetAdder();
         Assert.NotNull(adder);
         Assert.Equal(101, (await adder!.AddToAsync(1)).Result);
     }
@@ -151,9 +152,11 @@ public class RpcTests
     {
         using var client = new Calculator.Client(new CalculatorImpl());
         // holder.calculator is reached through the promised results before they arrive.
-        var sum = await client.GetHolder().Holder.Calculator.AddAsync(20, 22);
+        using var holder = client.GetHolderAsync();
+        using var calculator = holder.Holder.GetCalculator();
+        var sum = await calculator.AddAsync(20, 22);
         Assert.Equal(42, sum.Sum);
-        Assert.Equal(new ushort[] { 0, 1 }, PromisedAnswer.Append(new ushort[] { 0 }, 1));
+        Assert.Equal(new ushort[] { 0, 1 }, Capnp.Native.Rpc.Generated.PromisedAnswer.Extend(new ushort[] { 0 }, 1));
     }
 
     [Fact]
@@ -219,12 +222,12 @@ public class RpcTests
 
         var r = mb.AsReader().GetRoot<HasCapabilities.Reader>();
         Assert.True(r.HasCalculator);
-        Assert.Equal(12, (await r.Calculator!.AddAsync(5, 7)).Sum);
-        Assert.Equal(1u, (await r.PointStore!.PutAsync(p => p.InitValue<Point.Builder>())).Count);
+        Assert.Equal(12, (await r.GetCalculator()!.AddAsync(5, 7)).Sum);
+        Assert.Equal(1u, (await r.GetPointStore()!.PutAsync(p => p.InitValue<Point.Builder>())).Count);
 
         // Without a cap table (e.g. a message read from bytes), capability fields read as null.
         var bare = MessageReader.FromFramed(mb.ToFramedArray()).GetRoot<HasCapabilities.Reader>();
         Assert.True(bare.HasCalculator);
-        Assert.Null(bare.Calculator);
+        Assert.Null(bare.GetCalculator());
     }
 }

@@ -17,12 +17,12 @@ public sealed class CalculatorServerTests
         var uri = await server.WaitForLineAsync(line => line.StartsWith("capnp://"), "with the server's URI");
         await using var vat = await Vat.StartAsync(new VatOptions());
         using var calculator = await vat.ConnectAsync<Calc.Client>(SturdyRef.Parse(uri)).WaitAsync(ExampleProcess.Bound);
-        using var addAnswer = calculator.GetOperator(Calc.Operator.Add);
-        using var add = addAnswer.Func;
-        using var subtractAnswer = calculator.GetOperator(Calc.Operator.Subtract);
-        using var subtract = subtractAnswer.Func;
-        using var multiplyAnswer = calculator.GetOperator(Calc.Operator.Multiply);
-        using var multiply = multiplyAnswer.Func;
+        using var addAnswer = calculator.GetOperatorAsync(Calc.Operator.Add);
+        using var add = addAnswer.GetFunc();
+        using var subtractAnswer = calculator.GetOperatorAsync(Calc.Operator.Subtract);
+        using var subtract = subtractAnswer.GetFunc();
+        using var multiplyAnswer = calculator.GetOperatorAsync(Calc.Operator.Multiply);
+        using var multiply = multiplyAnswer.GetFunc();
 
         // A literal.
         Assert.Equal(123, await EvaluateAsync(calculator, e => e.Literal = 123));
@@ -33,23 +33,23 @@ public sealed class CalculatorServerTests
             p => p.Literal = 67)));
 
         // A previous result, passed back before it is known: (4 + 6) * 2.
-        using var sumAnswer = calculator.Evaluate(p => Call(p.InitExpression(), add, e => e.Literal = 4, e => e.Literal = 6));
-        using var sum = sumAnswer.Value;
+        using var sumAnswer = calculator.EvaluateAsync(p => Call(p.InitExpression(), add, e => e.Literal = 4, e => e.Literal = 6));
+        using var sum = sumAnswer.GetValue();
         Assert.Equal(20, await EvaluateAsync(calculator, e => Call(e, multiply, p => p.PreviousResult = sum, p => p.Literal = 2)));
 
         // Functions defined on the server: f(x, y) = x * (y + 100); g(x) = f(x, x * 2).
-        using var fAnswer = calculator.DefFunction(p =>
+        using var fAnswer = calculator.DefFunctionAsync(p =>
         {
             p.ParamCount = 2;
             Call(p.InitBody(), multiply, e => e.Parameter = 0, e => Call(e, add, a => a.Parameter = 1, a => a.Literal = 100));
         });
-        using var f = fAnswer.Func;
-        using var gAnswer = calculator.DefFunction(p =>
+        using var f = fAnswer.GetFunc();
+        using var gAnswer = calculator.DefFunctionAsync(p =>
         {
             p.ParamCount = 1;
             Call(p.InitBody(), f, e => e.Parameter = 0, e => Call(e, multiply, a => a.Parameter = 0, a => a.Literal = 2));
         });
-        using var g = gAnswer.Func;
+        using var g = gAnswer.GetFunc();
         Assert.Equal(12 * 134, await EvaluateAsync(calculator, e => Call(e, f, p => p.Literal = 12, p => p.Literal = 34)));
         Assert.Equal(21 * 142, await EvaluateAsync(calculator, e => Call(e, g, p => p.Literal = 21)));
 
@@ -60,9 +60,9 @@ public sealed class CalculatorServerTests
 
     private static async Task<double> EvaluateAsync(Calc.Client calculator, Action<Calc.Expression.Builder> build)
     {
-        using var answer = calculator.Evaluate(p => build(p.InitExpression()));
-        using var value = answer.Value;
-        return (await value.ReadAsync().WaitAsync(ExampleProcess.Bound)).Value;
+        using var answer = calculator.EvaluateAsync(p => build(p.InitExpression()));
+        using var value = answer.GetValue();
+        return (await value.ReadAsync().AsTask().WaitAsync(ExampleProcess.Bound)).Value;
     }
 
     private static void Call(Calc.Expression.Builder expression, Calc.Function.Client function, params Action<Calc.Expression.Builder>[] parameters)

@@ -31,7 +31,7 @@ public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuit
         SturdyRef saved;
         using (var throughA = await client.ConnectAsync<Callback.Client>(tableA.GetSturdyRef(id)).WaitAsync(Bound))
         {
-            Assert.Equal("replicated:a", (await throughA.CallAsync("a").WaitAsync(Bound)).Reply);
+            Assert.Equal("replicated:a", (await throughA.CallAsync("a").AsTask().WaitAsync(Bound)).Reply);
             saved = await throughA.SaveAsync().WaitAsync(Bound);
         }
 
@@ -39,7 +39,7 @@ public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuit
         var atB = new SturdyRef(replicaB.ListenAddress!, saved.Digest, saved.ServiceId.Span);
         Assert.Equal(replicaB.GetSturdyRef(id), atB);
         using var throughB = await client.ConnectAsync<Callback.Client>(atB).WaitAsync(Bound);
-        Assert.Equal("replicated:b", (await throughB.CallAsync("b").WaitAsync(Bound)).Reply);
+        Assert.Equal("replicated:b", (await throughB.CallAsync("b").AsTask().WaitAsync(Bound)).Reply);
         Assert.Equal(atB, await throughB.SaveAsync().WaitAsync(Bound));
         Assert.True(tableB.IsLoaded(ServiceDigest.Of(id)));
     }
@@ -66,14 +66,14 @@ public sealed class PostgresStoreTests(PostgresServer server) : ServiceStoreSuit
         SturdyRef saved;
         using (var throughA = await client.ConnectAsync<Callback.Client>(new SturdyRef(addressA, identity.Digest, id)).WaitAsync(Bound))
         {
-            Assert.Equal("across processes:a", (await throughA.CallAsync("a").WaitAsync(Bound)).Reply);
+            Assert.Equal("across processes:a", (await throughA.CallAsync("a").AsTask().WaitAsync(Bound)).Reply);
             saved = await throughA.SaveAsync().WaitAsync(Bound);
         }
 
         Assert.Equal(new SturdyRef(addressA, identity.Digest, id), saved);
         // ...restored through B, another process that never served it.
         using var throughB = await client.ConnectAsync<Callback.Client>(new SturdyRef(addressB, saved.Digest, saved.ServiceId.Span)).WaitAsync(Bound);
-        Assert.Equal("across processes:b", (await throughB.CallAsync("b").WaitAsync(Bound)).Reply);
+        Assert.Equal("across processes:b", (await throughB.CallAsync("b").AsTask().WaitAsync(Bound)).Reply);
     }
 
     [Fact]

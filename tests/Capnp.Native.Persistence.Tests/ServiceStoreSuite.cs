@@ -66,7 +66,7 @@ public abstract class ServiceStoreSuite : IAsyncLifetime
             using var service = await client.ConnectAsync<Interop.Callback.Client>(SturdyRef.Parse(saved.ToString())).WaitAsync(Bound);
             try
             {
-                Assert.Equal("restarted:again", (await service.CallAsync("again").WaitAsync(Bound)).Reply);
+                Assert.Equal("restarted:again", (await service.CallAsync("again").AsTask().WaitAsync(Bound)).Reply);
                 break;
             }
             catch (RpcDisconnectedException) when (attempt < 1000)
@@ -198,7 +198,7 @@ public abstract class ServiceStoreSuite : IAsyncLifetime
             id = await store.AddNewAsync("alice:"u8.ToArray());
             await using var client = await Vat.StartAsync(new VatOptions());
             using var alice = await client.ConnectAsync<Callback.Client>(table.GetSturdyRef(id)).WaitAsync(Bound);
-            Assert.Equal("alice:1", (await alice.CallAsync("1").WaitAsync(Bound)).Reply);
+            Assert.Equal("alice:1", (await alice.CallAsync("1").AsTask().WaitAsync(Bound)).Reply);
             var saved = await alice.SaveAsync().WaitAsync(Bound);
             Assert.Equal(table.GetSturdyRef(id), saved);
             savedUri = saved.ToString();
@@ -213,11 +213,11 @@ public abstract class ServiceStoreSuite : IAsyncLifetime
             await using var server = await StartServerAsync(identity, port, table);
             await using var client = await Vat.StartAsync(new VatOptions());
             using var alice = await client.ConnectAsync<Callback.Client>(SturdyRef.Parse(savedUri)).WaitAsync(Bound);
-            Assert.Equal("alice:2", (await alice.CallAsync("2").WaitAsync(Bound)).Reply);
+            Assert.Equal("alice:2", (await alice.CallAsync("2").AsTask().WaitAsync(Bound)).Reply);
 
             // One sturdy ref never reaches another service: an unknown ID is refused.
             using var stranger = await client.ConnectAsync<Callback.Client>(server.GetSturdyRef(ServiceId.Random())).WaitAsync(Bound);
-            var error = await Assert.ThrowsAsync<RpcFailedException>(() => stranger.CallAsync("3").WaitAsync(Bound));
+            var error = await Assert.ThrowsAsync<RpcFailedException>(() => stranger.CallAsync("3").AsTask().WaitAsync(Bound));
             Assert.Equal("Unknown persistent service ID", error.Message);
 
             // Removing the entry is the only way it goes.

@@ -1,16 +1,19 @@
 namespace Capnp.Native.Tests;
 
+// One class, so its tests never run in parallel with each other: each sets the process-wide
+// allocator settings. The library itself never changes them (nothing else here calls these).
 public sealed class AllocatorTuningTests
 {
     private const long TwoMegabytes = 2L * 1024 * 1024;
     private const long TwelveMegabytes = 12L * 1024 * 1024;
 
     [Fact]
-    public void InitializationServesMessageSizedBlocksFromTheHeap()
+    public void TuningForThroughputServesMessageSizedBlocksFromTheHeap()
     {
-        NativeRuntime.EnsureInitialized();
+        Assert.True(NativeRuntime.TuneAllocatorForThroughput());
 
         Assert.False(TestHooks.AllocationIsMapped(TwoMegabytes));
+        Assert.False(TestHooks.AllocationIsMapped(TwelveMegabytes));
     }
 
     [Fact]
@@ -24,19 +27,21 @@ public sealed class AllocatorTuningTests
             _ = TestHooks.AllocationIsMapped(TwelveMegabytes);
             Assert.True(TestHooks.AllocationIsMapped(TwelveMegabytes));
 
-            NativeRuntime.RetainFreedMemory(NativeRuntime.DefaultLargestHeapBlock, NativeRuntime.DefaultRetainedBytes);
+            NativeRuntime.RetainFreedMemory(NativeRuntime.ThroughputLargestHeapBlock, NativeRuntime.ThroughputRetainedBytes);
             Assert.False(TestHooks.AllocationIsMapped(TwelveMegabytes));
         }
         finally
         {
-            NativeRuntime.RetainFreedMemory(NativeRuntime.DefaultLargestHeapBlock, NativeRuntime.DefaultRetainedBytes);
+            NativeRuntime.TuneAllocatorForThroughput();
         }
     }
 
     [Fact]
     public void SettingsTheAllocatorRefusesAreTypedErrors()
     {
-        Assert.Throws<ArgumentException>(() => NativeRuntime.RetainFreedMemory(64L * 1024 * 1024, NativeRuntime.DefaultRetainedBytes));
+        NativeRuntime.TuneAllocatorForThroughput();
+
+        Assert.Throws<ArgumentException>(() => NativeRuntime.RetainFreedMemory(64L * 1024 * 1024, NativeRuntime.ThroughputRetainedBytes));
         Assert.Throws<ArgumentOutOfRangeException>(() => NativeRuntime.RetainFreedMemory(-1, 0));
         Assert.False(TestHooks.AllocationIsMapped(TwoMegabytes));
     }

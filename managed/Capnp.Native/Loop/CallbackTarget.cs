@@ -39,12 +39,12 @@ internal abstract unsafe class CallbackTarget(EventLoop owner)
     public static void Dispatch(ulong tag, int status, byte* payload, nuint length)
     {
         var target = (CallbackTarget)GCHandle.FromIntPtr((nint)tag).Target!;
-        target.OnCallback(status, payload, length);
+        target.OnCallback(new NativeCompletion(status, payload, length));
     }
 
     /// <summary>
     /// Handles one callback. Runs on the loop thread: must not block, throw, call back into the
     /// shim's loop synchronously, or run user code.
     /// </summary>
-    protected abstract void OnCallback(int status, byte* payload, nuint length);
+    protected abstract void OnCallback(NativeCompletion completion);
 }

@@ -6,7 +6,7 @@ using Capnp.Native.Rpc;
 
 namespace Capnp.Native;
 
-public sealed partial class EventLoop
+internal sealed partial class EventLoop
 {
     /// <summary>
     /// Listens for two-party connections on <paramref name="address"/>: <c>tcp:HOST:PORT</c>
@@ -53,11 +53,11 @@ public sealed partial class EventLoop
     /// caller may dispose the <see cref="Socket"/>. The two ends must pass different
     /// <paramref name="isServer"/> values.
     /// </summary>
-    public async Task<RpcConnection> ConnectSocketAsync(Socket socket, bool isServer, ICallTarget? bootstrap = null)
+    public async Task<RpcConnection> ConnectSocketAsync(Socket socket, bool isServer, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);
         using var offered = bootstrap is null ? null : CreateCapability(bootstrap);
-        return await StartAdopting(socket, isServer, offered).ConfigureAwait(false);
+        return await StartAdopting(socket, isServer, offered, cancellationToken).ConfigureAwait(false);
     }
 
     private unsafe (ListenerHandle Handle, Task<string> Bound) StartListening(string address, NativeCapability? bootstrap, ListenSettings settings, CancellationToken cancellationToken)
@@ -146,7 +146,7 @@ public sealed partial class EventLoop
     private static uint HandshakeMilliseconds(TimeSpan? timeout)
         => timeout is { } value ? (uint)Math.Clamp(value.TotalMilliseconds, 1, uint.MaxValue) : 0;
 
-    private unsafe Task<RpcConnection> StartAdopting(Socket socket, bool isServer, NativeCapability? bootstrap)
+    private unsafe Task<RpcConnection> StartAdopting(Socket socket, bool isServer, NativeCapability? bootstrap, CancellationToken cancellationToken)
     {
         var fd = Dup((int)socket.SafeHandle.DangerousGetHandle());
         if (fd < 0)
@@ -154,15 +154,26 @@ public sealed partial class EventLoop
             throw new IOException($"dup() of the socket failed: errno {Marshal.GetLastPInvokeError()}");
         }
 
-        using var use = bootstrap is null ? default : new NativeCapability.HandleUse(bootstrap);
-        var cap = bootstrap is null ? IntPtr.Zero : (IntPtr)use.Pointer;
-        return PostAsync(
-            (loop, tag) => NativeMethods.capnp_connection_from_fd(loop, fd, isServer ? 1 : 0, (capnp_cap*)cap, tag),
-            ReadConnection);
+        var handle = bootstrap?.LiveHandle;
+        var added = false;
+        handle?.DangerousAddRef(ref added);
+        try
+        {
+            var cap = handle is null ? IntPtr.Zero : (IntPtr)handle.Pointer;
+            return PostAsync(
+                (loop, tag) => NativeMethods.capnp_connection_from_fd(loop, fd, isServer ? 1 : 0, (capnp_cap*)cap, tag),
+                ReadConnection, cancellationToken);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle!.DangerousRelease();
+            }
+        }
     }
 
-    private unsafe RpcConnection ReadConnection(ReadOnlySpan<byte> payload)
-        => new(this, new ConnectionHandle((capnp_connection*)MemoryMarshal.Read<nint>(payload)));
+    private RpcConnection ReadConnection(ReadOnlySpan<byte> payload) => NativeGateway.ReadConnection(this, payload);
 
     private unsafe delegate int AddressPost(capnp_loop* loop, byte* address, nuint length, capnp_cap* bootstrap, ulong tag);
 
@@ -170,17 +181,29 @@ public sealed partial class EventLoop
     {
         ArgumentException.ThrowIfNullOrEmpty(address);
         var bytes = Encoding.UTF8.GetBytes(address);
-        using var use = bootstrap is null ? default : new NativeCapability.HandleUse(bootstrap);
-        var cap = bootstrap is null ? IntPtr.Zero : (IntPtr)use.Pointer;
-        return PostAsync(
-            (loop, tag) =>
-            {
-                fixed (byte* text = bytes)
+        var handle = bootstrap?.LiveHandle;
+        var added = false;
+        handle?.DangerousAddRef(ref added);
+        try
+        {
+            var cap = handle is null ? IntPtr.Zero : (IntPtr)handle.Pointer;
+            return PostAsync(
+                (loop, tag) =>
                 {
-                    return post(loop, text, (nuint)bytes.Length, (capnp_cap*)cap, tag);
-                }
-            },
-            readResult, cancellationToken);
+                    fixed (byte* text = bytes)
+                    {
+                        return post(loop, text, (nuint)bytes.Length, (capnp_cap*)cap, tag);
+                    }
+                },
+                readResult, cancellationToken);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle!.DangerousRelease();
+            }
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]

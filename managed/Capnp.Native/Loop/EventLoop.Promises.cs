@@ -3,7 +3,7 @@ using Capnp.Native.Rpc;
 
 namespace Capnp.Native;
 
-public sealed partial class EventLoop
+internal sealed partial class EventLoop
 {
     /// <summary>
     /// A capability usable now for a target that a task will produce (e.g. a sturdy ref still
@@ -28,41 +28,23 @@ public sealed partial class EventLoop
             return (result, (IntPtr)createdCap, (IntPtr)createdResolver);
         });
         NativeStatus.ThrowIfFailed(status);
-        _ = ResolveWhenReadyAsync(target, resolver);
+        _ = ResolveWhenReadyAsync(target, new NativeResolver(resolver));
         return new NativeCapability(this, new CapHandle((capnp_cap*)cap));
     }
 
     // The resolver is consumed exactly once, by the resolve or the reject.
-    private async Task ResolveWhenReadyAsync(Task<ICallTarget> target, IntPtr resolver)
+    private async Task ResolveWhenReadyAsync(Task<ICallTarget> target, NativeResolver resolver)
     {
         try
         {
             var resolved = await target.ConfigureAwait(false);
             using var capability = CreateCapability(resolved);
-            Resolve(resolver, capability);
+            capability.Resolve(resolver);
         }
         catch (Exception e)
         {
             var failure = e is AggregateException { InnerException: { } inner } ? inner : e;
-            Reject(resolver, failure is RpcException rpc ? rpc.Type : RpcExceptionType.Failed, failure.Message);
-        }
-    }
-
-    /// <summary>Resolves a promise capability's resolver (consuming it) to <paramref name="capability"/>.</summary>
-    internal static unsafe void Resolve(IntPtr resolver, NativeCapability capability)
-    {
-        using var use = new NativeCapability.HandleUse(capability);
-        // A refusal means the loop is stopping: the queued calls fail DISPOSED with it.
-        _ = NativeMethods.capnp_resolver_resolve((capnp_resolver*)resolver, use.Pointer);
-    }
-
-    /// <summary>Rejects a promise capability's resolver (consuming it) with an exception of <paramref name="kind"/>.</summary>
-    internal static unsafe void Reject(IntPtr resolver, RpcExceptionType kind, string message)
-    {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(message);
-        fixed (byte* text = bytes)
-        {
-            _ = NativeMethods.capnp_resolver_reject((capnp_resolver*)resolver, (int)kind, text, (nuint)bytes.Length);
+            NativeGateway.Reject(resolver, failure is RpcException rpc ? rpc.Type : RpcExceptionType.Failed, failure.Message);
         }
     }
 }

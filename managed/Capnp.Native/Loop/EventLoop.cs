@@ -10,7 +10,7 @@ namespace Capnp.Native;
 /// the loop thread. Disposing stops the loop, fails pending work with
 /// <see cref="ObjectDisposedException"/> and joins the thread.
 /// </summary>
-public sealed partial class EventLoop : IAsyncDisposable, IDisposable
+internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
 {
     private readonly LoopHandle handle;
     // Watching costs a pending native operation: started on first use of Completion.

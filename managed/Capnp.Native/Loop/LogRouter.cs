@@ -19,16 +19,16 @@ internal sealed class LogRouter(EventLoop owner, ILogger logger) : CallbackTarge
     private int inWindow;
     private int suppressed;
 
-    protected override unsafe void OnCallback(int status, byte* payload, nuint length)
+    protected override unsafe void OnCallback(NativeCompletion completion)
     {
-        if (status != (int)capnp_status.CAPNP_EVENT_LOG)
+        if (completion.Event != NativeEvent.Log)
         {
             // The last completion: the loop stopped (or refused the routing).
             Unregister();
             return;
         }
 
-        var message = MemoryMarshal.Read<capnp_log_message>(new ReadOnlySpan<byte>(payload, checked((int)length)));
+        var message = MemoryMarshal.Read<capnp_log_message>(completion.Payload);
         var level = LevelOf(message.severity);
         if (!logger.IsEnabled(level) || !Admit(out var dropped))
         {

@@ -8,40 +8,40 @@ internal unsafe delegate T PayloadReader<T>(ReadOnlySpan<byte> payload);
 /// once (DISPOSED if its loop stops first). The result is read from the payload on the loop thread
 /// by a <see cref="PayloadReader{T}"/>; the task's continuations run on the thread pool.
 /// </summary>
-internal sealed unsafe class PendingOperation<T>(EventLoop owner, PayloadReader<T> readResult, CancellationToken cancellationToken = default)
+internal sealed class PendingOperation<T>(EventLoop owner, PayloadReader<T> readResult, CancellationToken cancellationToken = default)
     : CallbackTarget(owner)
 {
     // Continuations must never run on the loop thread: they would block it and could re-enter it.
-    private readonly TaskCompletionSource<T> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<T> task = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task<T> Task => completion.Task;
+    public Task<T> Task => task.Task;
 
     public CancellationLink Cancellation { get; } = new();
 
     public CancellationToken CancellationToken => cancellationToken;
 
-    protected override void OnCallback(int status, byte* payload, nuint length)
+    protected override void OnCallback(NativeCompletion completed)
     {
         Cancellation.Complete();
         Unregister();
         try
         {
-            if (status == 0)
+            if (completed.Succeeded)
             {
-                completion.TrySetResult(readResult(new ReadOnlySpan<byte>(payload, checked((int)length))));
+                task.TrySetResult(readResult(completed.Payload));
             }
-            else if (status == (int)Interop.capnp_status.CAPNP_STATUS_CANCELLED)
+            else if (completed.Cancelled)
             {
-                completion.TrySetCanceled(cancellationToken);
+                task.TrySetCanceled(cancellationToken);
             }
             else
             {
-                completion.TrySetException(NativeStatus.ToException(status, NativeStatus.DecodeMessage(payload, length)));
+                task.TrySetException(completed.ToException());
             }
         }
         catch (Exception e)
         {
-            completion.TrySetException(e);
+            task.TrySetException(e);
         }
     }
 }

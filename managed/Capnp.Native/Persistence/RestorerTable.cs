@@ -340,7 +340,7 @@ public sealed class RestorerTable : IRestorer, IVatBoundRestorer, IAsyncDisposab
     /// What the table exports for a loaded service: calls go to the service, and its release
     /// hook (every reference anywhere dropped) tells the table.
     /// </summary>
-    private sealed class LoadedService(RestorerTable table, LoadedEntry entry, ICallTarget service) : CapabilityServer, IAsyncDisposable
+    private sealed class LoadedService(RestorerTable table, LoadedEntry entry, ICallTarget service) : CapabilityServer
     {
         public LoadedEntry Entry { get; } = entry;
 
@@ -363,6 +363,6 @@ public sealed class RestorerTable : IRestorer, IVatBoundRestorer, IAsyncDisposab
             results.SetRoot(answer.Root);
         }
 
-        ValueTask IAsyncDisposable.DisposeAsync() => table.ReleasedAsync(this);
+        protected override ValueTask OnReleasedAsync() => table.ReleasedAsync(this);
     }
 }

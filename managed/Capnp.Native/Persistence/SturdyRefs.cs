@@ -50,7 +50,7 @@ public static class SturdyRefs
         return SturdyRef.Parse(uri);
     }
 
-    private sealed class PersistentService(SturdyRef sturdyRef, CapabilityServer service) : CapabilityServer, IAsyncDisposable
+    private sealed class PersistentService(SturdyRef sturdyRef, CapabilityServer service) : CapabilityServer
     {
         protected override IReadOnlyList<(ulong InterfaceId, ushort MethodId)> StreamingMethods => service.StreamingMethodKeys;
 
@@ -66,6 +66,6 @@ public static class SturdyRefs
             return service.InvokeAsync(interfaceId, methodId, parameters, results, cancellationToken);
         }
 
-        public ValueTask DisposeAsync() => new(ServerExports.RunReleaseHookAsync(service));
+        protected override ValueTask OnReleasedAsync() => new(ServerExports.RunReleaseHookAsync(service));
     }
 }

@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using Capnp.Native.Rpc.Generated;
 using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
@@ -47,9 +49,11 @@ public abstract class CapabilityClient : IDisposable
     }
 
     /// <summary>
-    /// Reads a capability field: looks its index up in the message's cap table. As in C++, the
-    /// caller gets a reference of its own (dispose it); the message keeps its own.
+    /// Reads a capability field (generated readers call it): looks its index up in the message's
+    /// cap table. As in C++, the caller gets a reference of its own (dispose it); the message
+    /// keeps its own.
     /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static T? FromCapTable<T>(StructReader reader, int pointerIndex) where T : CapabilityClient, ICapabilityClient<T>
     {
         var index = reader.ReadCapabilityIndex(pointerIndex);
@@ -67,9 +71,10 @@ public abstract class CapabilityClient : IDisposable
     }
 
     /// <summary>
-    /// Writes a capability field: appends a reference to the client's capability to the message's
+    /// Writes a capability field (generated builders call it): appends a reference to the client's capability to the message's
     /// cap table, which owns it (the caller keeps and still disposes its own).
     /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static void WriteToCapTable(StructBuilder builder, int pointerIndex, CapabilityClient? client)
     {
         if (client is null)
@@ -92,12 +97,14 @@ public abstract class CapabilityClient : IDisposable
     /// Sends a call (generated methods use it); pipelines through the target when it supports it.
     /// Generated code passes <paramref name="pipelined"/> false when the results hold no capability.
     /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected PromisedAnswer InvokeMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true)
         => Target is IPipeliningCallTarget pipelining
             ? pipelining.Call(interfaceId, methodId, parameters, cancellationToken, pipelined)
             : new PromisedAnswer(Target.CallAsync(interfaceId, methodId, parameters, cancellationToken));
 
     /// <summary>Sends a call to a streaming method (flow-controlled; see <see cref="ICallTarget.StreamAsync"/>).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected Task InvokeStreamingMethod(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
         => Target.StreamAsync(interfaceId, methodId, parameters, cancellationToken);
 }
@@ -115,7 +122,7 @@ public sealed class BareClient : CapabilityClient, ICapabilityClient<BareClient>
 }
 
 /// <summary>A call target that wants to know the client type it is used as (for leak reports).</summary>
-public interface IDescribedTarget
+internal interface IDescribedTarget
 {
     /// <summary>Records the client type wrapping this target.</summary>
     void DescribeAs(Type clientType);

@@ -4,13 +4,12 @@ namespace Capnp.Native.Rpc;
 
 /// <summary>
 /// Base class of generated server skeletons. A server becomes a capability when it is wrapped in
-/// a client (<c>Foo.Client.Create(server)</c> calls it in process) or exported through an event
-/// loop (<see cref="EventLoop.CreateCapability"/>, or implicitly when sent in a message), after
-/// which remote and local callers reach it through the engine. Its methods run on the thread
-/// pool. Throw an <see cref="RpcException"/> to fail a call with that type; any other exception
-/// arrives as <see cref="RpcExceptionType.Failed"/>. When the last reference anywhere is
-/// dropped, <see cref="IAsyncDisposable.DisposeAsync"/> (if implemented) or
-/// <see cref="Dispose"/> runs: the release hook.
+/// a client (<c>Foo.Client.Create(server)</c> calls it in process), offered by a vat
+/// (<see cref="VatOptions.Bootstrap"/>, a restorer) or sent in a message, after which remote and
+/// local callers reach it through the engine. Its methods run on the thread pool. Throw an
+/// <see cref="RpcException"/> to fail a call with that type; any other exception arrives as
+/// <see cref="RpcExceptionType.Failed"/>. The engine, not the application, decides when a served
+/// object is done: <see cref="OnReleasedAsync"/> runs once the last reference anywhere is dropped.
 /// </summary>
 public abstract class CapabilityServer : ICallTarget
 {
@@ -80,13 +79,15 @@ public abstract class CapabilityServer : ICallTarget
     protected internal virtual bool RunsOnEventLoopThread => false;
 
     /// <summary>
-    /// The release hook: the engine calls it once when the last reference to an exported server
-    /// is dropped (unless the server implements <see cref="IAsyncDisposable"/>, whose
-    /// DisposeAsync is called instead). Does nothing by default.
+    /// The release hook: runs once, on the thread pool, when the engine has dropped its last
+    /// reference to this served object (every client anywhere released it). Override it to free
+    /// what the object holds. Does nothing by default. Not run for a server only ever called in
+    /// process, which the garbage collector reclaims like any object.
     /// </summary>
-    public virtual void Dispose()
-    {
-    }
+    protected virtual ValueTask OnReleasedAsync() => ValueTask.CompletedTask;
+
+    // For wrappers that serve another server in its place (persistence): its hook runs with theirs.
+    internal ValueTask RunReleaseHookAsync() => OnReleasedAsync();
 
     // A client wrapping the server in process does not own it: disposing that client must not
     // run the release hook while the engine may still hold references.

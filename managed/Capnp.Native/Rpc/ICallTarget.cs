@@ -1,3 +1,4 @@
+using Capnp.Native.Rpc.Generated;
 using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
@@ -25,7 +26,7 @@ public interface ICallTarget : IDisposable
 }
 
 /// <summary>A call target that supports promise pipelining natively (e.g. a network connection).</summary>
-public interface IPipeliningCallTarget : ICallTarget
+internal interface IPipeliningCallTarget : ICallTarget
 {
     /// <summary>
     /// Sends a call and returns its answer, on which pipelined calls can be made at once. With

@@ -7,7 +7,7 @@ namespace Capnp.Native.Rpc;
 /// the original object in process. Disposing the reference does not run the server's release
 /// hook; the engine does that when its last reference goes.
 /// </summary>
-public sealed class LocalServerReference(CapabilityServer server) : ICallTarget
+internal sealed class LocalServerReference(CapabilityServer server) : ICallTarget
 {
     /// <summary>The original server object.</summary>
     public CapabilityServer Server { get; } = server;
@@ -34,5 +34,9 @@ internal sealed class ForwardingServer(ICallTarget target) : CapabilityServer
         results.SetRoot(answer.Root);
     }
 
-    public override void Dispose() => target.Dispose();
+    protected override ValueTask OnReleasedAsync()
+    {
+        target.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }

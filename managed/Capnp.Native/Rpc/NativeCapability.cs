@@ -1,4 +1,5 @@
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc.Generated;
 using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
@@ -9,7 +10,7 @@ namespace Capnp.Native.Rpc;
 /// pipelining. Dispose it when done; an undisposed reference that was used through a client is
 /// reported to <see cref="LeakTracker"/> (naming the client type) and released by its finalizer.
 /// </summary>
-public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget, ICapabilityReference
+internal sealed class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget, ICapabilityReference
 {
     private readonly object watchGate = new();
     private Type? clientType;
@@ -42,7 +43,18 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
     /// <summary>The event loop the reference lives on.</summary>
     public EventLoop Loop { get; }
 
+    /// <summary>The native reference (for the gateway and for messages carrying it).</summary>
     internal CapHandle Handle { get; }
+
+    /// <summary>The native reference, or <see cref="ObjectDisposedException"/> once this reference is disposed.</summary>
+    internal CapHandle LiveHandle
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed) != 0, this);
+            return Handle;
+        }
+    }
 
     /// <inheritdoc/>
     public void DescribeAs(Type clientType) => this.clientType ??= clientType;
@@ -55,13 +67,7 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
     public PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true)
     {
         var call = new OutgoingCall(this, parameters, cancellationToken);
-        capnp_pipeline* pipeline = null;
-        call.Send(pipelined ? &pipeline : null, interfaceId, methodId, streaming: false);
-        if (pipeline != null)
-        {
-            call.AttachPipeline(new PipelineHandle(pipeline));
-        }
-
+        call.Send(interfaceId, methodId, streaming: false, pipelined);
         return new NativeAnswer(call);
     }
 
@@ -69,21 +75,12 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
     public Task StreamAsync(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken)
     {
         var call = new OutgoingCall(this, parameters, cancellationToken);
-        call.Send(null, interfaceId, methodId, streaming: true);
+        call.Send(interfaceId, methodId, streaming: true, pipelined: false);
         return call.Task;
     }
 
     /// <summary>A second, independent reference to the same capability.</summary>
-    public NativeCapability Duplicate()
-    {
-        capnp_cap* copy;
-        using (var use = new HandleUse(this))
-        {
-            NativeStatus.ThrowIfFailed(NativeMethods.capnp_cap_duplicate(use.Pointer, &copy));
-        }
-
-        return new NativeCapability(Loop, new CapHandle(copy));
-    }
+    public NativeCapability Duplicate() => new(Loop, NativeGateway.Duplicate(LiveHandle));
 
     /// <inheritdoc/>
     object ICapabilityReference.DuplicateReference() => Duplicate();
@@ -92,14 +89,11 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
     /// Completes when the capability has resolved to its final target (a promise capability
     /// resolving, e.g. a bootstrap); fails with the reason if it is broken.
     /// </summary>
-    public Task WhenResolvedAsync()
-    {
-        using var use = new HandleUse(this);
-        var pointer = (IntPtr)use.Pointer;
-        return Loop.PostAsync(
-            (_, tag) => NativeMethods.capnp_cap_when_resolved((capnp_cap*)pointer, tag),
-            static _ => true);
-    }
+    public Task WhenResolvedAsync(CancellationToken cancellationToken = default)
+        => NativeGateway.WhenResolvedAsync(Loop, LiveHandle, cancellationToken);
+
+    /// <summary>Resolves a promise capability's resolver (consuming it) to this capability.</summary>
+    internal void Resolve(NativeResolver resolver) => NativeGateway.Resolve(resolver, LiveHandle);
 
     /// <inheritdoc/>
     public Task<RpcException> WhenBrokenAsync(CancellationToken cancellationToken = default)
@@ -114,12 +108,7 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
 
         try
         {
-            using var use = new HandleUse(this);
-            var pointer = (IntPtr)use.Pointer;
-            var watching = Loop.PostAsync(
-                (_, tag) => NativeMethods.capnp_cap_when_broken((capnp_cap*)pointer, tag),
-                static _ => true,
-                watch.Token);
+            var watching = NativeGateway.WhenBrokenAsync(Loop, LiveHandle, watch.Token);
             return BreakageWatch.ReasonAsync(watching, watch);
         }
         catch
@@ -143,23 +132,5 @@ public sealed unsafe class NativeCapability : IPipeliningCallTarget, IDescribedT
             Handle.Dispose();
             GC.SuppressFinalize(this);
         }
-    }
-
-    /// <summary>Holds the native handle for the duration of a P/Invoke.</summary>
-    internal readonly ref struct HandleUse
-    {
-        private readonly CapHandle handle;
-
-        public HandleUse(NativeCapability capability)
-        {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref capability.disposed) != 0, capability);
-            handle = capability.Handle;
-            var added = false;
-            handle.DangerousAddRef(ref added);
-        }
-
-        public capnp_cap* Pointer => handle.Pointer;
-
-        public void Dispose() => handle?.DangerousRelease();
     }
 }

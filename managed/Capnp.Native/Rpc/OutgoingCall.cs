@@ -1,4 +1,5 @@
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc.Generated;
 using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
@@ -10,7 +11,7 @@ namespace Capnp.Native.Rpc;
 /// are freed then; large ones are lent (<see cref="LentMessage"/>) and freed when the shim's lease
 /// on them ends.
 /// </summary>
-internal sealed unsafe class OutgoingCall : CallbackTarget
+internal sealed class OutgoingCall : CallbackTarget
 {
     // Parameters this large may hold a blob the shim sends by reference (it references blobs of
     // 64 KiB and more): they are lent, and live until the shim's lease ends, not the call.
@@ -21,12 +22,12 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
     private readonly LentMessage? lentParameters;
     private bool leaseRegistered;
     private readonly CancellationToken cancellationToken;
-    private readonly TaskCompletionSource<MessageReader?> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<MessageReader?> answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object gate = new();
     // Cancels the call's tag only while it is pending (the tag may be reused once it completes).
     private readonly CancellationLink cancellation = new();
     private PipelineHandle? pipeline;
-    private MessageHandle? results;
+    private IDisposable? results;
     private bool completed;
 
     public OutgoingCall(NativeCapability target, MessageBuilder parameters, CancellationToken cancellationToken)
@@ -42,14 +43,18 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
     }
 
     /// <summary>The results (null for a streaming call).</summary>
-    public Task<MessageReader?> Task => completion.Task;
+    public Task<MessageReader?> Task => answer.Task;
 
-    /// <summary>Posts the call; throws (and cleans up) if the shim refuses it.</summary>
-    public void Send(capnp_pipeline** outPipeline, ulong interfaceId, ushort methodId, bool streaming)
+    /// <summary>
+    /// Posts the call, with a pipeline for its results when <paramref name="pipelined"/>; throws
+    /// (and cleans up) if the shim refuses it.
+    /// </summary>
+    public void Send(ulong interfaceId, ushort methodId, bool streaming, bool pipelined)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var tag = Register();
         int status;
+        PipelineHandle? created;
         try
         {
             ulong leaseTag = 0;
@@ -59,13 +64,7 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
                 leaseRegistered = true;
             }
 
-            using var use = new NativeCapability.HandleUse(target);
-            var cap = (IntPtr)use.Pointer;
-            var pipelineOut = (IntPtr)outPipeline;
-            status = parameters.Send((segments, caps) => NativeMethods.capnp_cap_call(
-                (capnp_cap*)cap, interfaceId, methodId, streaming ? 1 : 0,
-                (capnp_segment*)segments, (uint)parameters.SegmentCount,
-                (capnp_cap**)caps, (uint)parameters.CapCount, tag, leaseTag, (capnp_pipeline**)pipelineOut));
+            status = NativeGateway.SendCall(target.LiveHandle, parameters, interfaceId, methodId, streaming, tag, leaseTag, pipelined, out created);
         }
         catch
         {
@@ -80,10 +79,14 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
         }
 
         cancellation.Arm(target.Loop, tag, cancellationToken);
+        if (created is not null)
+        {
+            AttachPipeline(created);
+        }
     }
 
     /// <summary>Keeps the pipeline until the answer arrives (then the engine may send Finish).</summary>
-    public void AttachPipeline(PipelineHandle handle)
+    private void AttachPipeline(PipelineHandle handle)
     {
         lock (gate)
         {
@@ -108,29 +111,11 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
                 return null;
             }
 
-            var added = false;
-            try
-            {
-                pipeline.DangerousAddRef(ref added);
-                capnp_cap* cap;
-                fixed (ushort* path = pointerPath)
-                {
-                    NativeStatus.ThrowIfFailed(NativeMethods.capnp_pipeline_get_cap(pipeline.Pointer, path, (uint)pointerPath.Length, &cap));
-                }
-
-                return new NativeCapability(target.Loop, new CapHandle(cap));
-            }
-            finally
-            {
-                if (added)
-                {
-                    pipeline.DangerousRelease();
-                }
-            }
+            return new NativeCapability(target.Loop, NativeGateway.GetPipelinedCapability(pipeline, pointerPath));
         }
     }
 
-    protected override void OnCallback(int status, byte* payload, nuint length)
+    protected override void OnCallback(NativeCompletion completion)
     {
         cancellation.Complete();
         Unregister();
@@ -148,29 +133,29 @@ internal sealed unsafe class OutgoingCall : CallbackTarget
                 parameters.Dispose();
             }
 
-            if (status == (int)capnp_status.CAPNP_STATUS_OK)
+            if (completion.Succeeded)
             {
                 MessageReader? reader = null;
-                if (length != 0)
+                if (!completion.IsEmpty)
                 {
-                    reader = IncomingMessage.Adopt(target.Loop, (capnp_message_view*)payload, out var nativeMemory);
+                    reader = completion.AdoptResults(target.Loop, out var nativeMemory);
                     results = nativeMemory;
                 }
 
-                completion.TrySetResult(reader);
+                answer.TrySetResult(reader);
             }
-            else if (status == (int)capnp_status.CAPNP_STATUS_CANCELLED)
+            else if (completion.Cancelled)
             {
-                completion.TrySetCanceled(cancellationToken);
+                answer.TrySetCanceled(cancellationToken);
             }
             else
             {
-                completion.TrySetException(NativeStatus.ToException(status, NativeStatus.DecodeMessage(payload, length)));
+                answer.TrySetException(completion.ToException());
             }
         }
         catch (Exception e)
         {
-            completion.TrySetException(e);
+            answer.TrySetException(e);
         }
     }
 
@@ -232,7 +217,7 @@ internal sealed class NativeAnswer : PromisedAnswer
         return base.GetPipelinedCapability(pointerPath);
     }
 
-    public override void ReleaseResults() => call.ReleaseResults();
+    internal override void ReleaseResults() => call.ReleaseResults();
 
     private static async Task<MessageReader> ResultsOf(Task<MessageReader?> results)
         => await results.ConfigureAwait(false) ?? throw new RpcFailedException("the call returned no results");

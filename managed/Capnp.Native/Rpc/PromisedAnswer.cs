@@ -1,23 +1,25 @@
+using System.ComponentModel;
 using Capnp.Native.Serialization;
 
-namespace Capnp.Native.Rpc;
+namespace Capnp.Native.Rpc.Generated;
 
 /// <summary>
-/// The answer to a call that may not have arrived yet. The base implementation pipelines
-/// locally: a pipelined capability waits for the answer, then forwards calls to the capability
-/// found at the path. Native targets override <see cref="GetPipelinedCapability"/> so that the
-/// engine pipelines (one network round trip for a chain of calls).
+/// The answer to a call that may not have arrived yet, as generated promises and pipelines use
+/// it; application code uses the generated <c>Promise</c> types instead. The base implementation
+/// pipelines locally: a pipelined capability waits for the answer, then forwards calls to the
+/// capability found at the path. Answers of calls through the engine pipeline in the engine (one
+/// network round trip for a chain of calls).
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public class PromisedAnswer
 {
-    /// <summary>Wraps the task of a call's results.</summary>
-    public PromisedAnswer(Task<MessageReader> result)
+    internal PromisedAnswer(Task<MessageReader> result)
     {
         Result = result;
     }
 
     /// <summary>Completes with the results message.</summary>
-    public Task<MessageReader> Result { get; }
+    internal Task<MessageReader> Result { get; }
 
     /// <summary>
     /// A capability inside the results, addressed by pointer indices from the results root (each
@@ -33,13 +35,14 @@ public class PromisedAnswer
     /// afterwards, and their capability references are released. Does nothing for answers whose
     /// results live in managed memory.
     /// </summary>
-    public virtual void ReleaseResults()
+    internal virtual void ReleaseResults()
     {
     }
 
     /// <summary>A pointer path extended by one more pointer index (for nested pipelines).</summary>
-    public static ushort[] Append(ushort[] path, ushort index)
+    public static ushort[] Extend(ushort[] path, ushort index)
     {
+        ArgumentNullException.ThrowIfNull(path);
         var extended = new ushort[path.Length + 1];
         path.CopyTo(extended, 0);
         extended[^1] = index;
@@ -47,7 +50,7 @@ public class PromisedAnswer
     }
 
     /// <summary>Resolves a capability inside a results message (null when the field is null).</summary>
-    public static ICallTarget? ResolveCapability(MessageReader results, ReadOnlySpan<ushort> pointerPath)
+    internal static ICallTarget? ResolveCapability(MessageReader results, ReadOnlySpan<ushort> pointerPath)
     {
         var current = results.Root;
         for (var i = 0; i < pointerPath.Length - 1; i++)
@@ -133,34 +136,4 @@ public class PromisedAnswer
             return await call.ConfigureAwait(false);
         }
     }
-}
-
-/// <summary>
-/// Base of generated result promises: awaitable, with pipeline accessors in the generated
-/// subclass. Disposing it frees the results at once (<see cref="PromisedAnswer.ReleaseResults"/>):
-/// <c>using var answer = client.Echo(data); var results = await answer;</c>
-/// </summary>
-public abstract class RemoteAnswer<TReader> : IDisposable where TReader : struct, IStructReader<TReader>
-{
-    /// <summary>Wraps a promised answer.</summary>
-    protected RemoteAnswer(PromisedAnswer answer)
-    {
-        Answer = answer;
-        Task = ReadAsync(answer.Result);
-    }
-
-    /// <summary>The underlying answer (for pipelining).</summary>
-    public PromisedAnswer Answer { get; }
-
-    /// <summary>Completes with the typed results.</summary>
-    public Task<TReader> Task { get; }
-
-    /// <summary>Makes the promise awaitable.</summary>
-    public System.Runtime.CompilerServices.TaskAwaiter<TReader> GetAwaiter() => Task.GetAwaiter();
-
-    /// <summary>Frees the results now; readers of them throw <see cref="ObjectDisposedException"/> afterwards.</summary>
-    public void Dispose() => Answer.ReleaseResults();
-
-    private static async Task<TReader> ReadAsync(Task<MessageReader> result)
-        => (await result.ConfigureAwait(false)).GetRoot<TReader>();
 }

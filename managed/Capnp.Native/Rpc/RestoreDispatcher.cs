@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using Capnp.Native.Interop;
-
 namespace Capnp.Native.Rpc;
 
 /// <summary>
@@ -14,40 +11,39 @@ internal sealed class RestoreDispatcher(EventLoop owner, IRestorer restorer, Can
     /// <summary>What a peer gets for an ID no service answers to (the seed's wording).</summary>
     public const string UnknownServiceMessage = "Unknown persistent service ID";
 
-    protected override unsafe void OnCallback(int status, byte* payload, nuint length)
+    protected override void OnCallback(NativeCompletion completion)
     {
-        switch ((capnp_status)status)
+        switch (completion.Event)
         {
-            case capnp_status.CAPNP_EVENT_RESTORE:
-                var request = MemoryMarshal.Read<capnp_restore_request>(new ReadOnlySpan<byte>(payload, checked((int)length)));
-                var serviceId = new ReadOnlySpan<byte>(request.service_id, checked((int)request.service_id_len)).ToArray();
+            case NativeEvent.Restore:
+                var (serviceId, resolver) = completion.ReadRestoreRequest();
                 // User code never runs on the loop thread.
-                _ = Task.Run(() => AnswerAsync(serviceId, (IntPtr)request.resolver));
+                _ = Task.Run(() => AnswerAsync(serviceId, resolver));
                 break;
-            case capnp_status.CAPNP_EVENT_RESTORER_RELEASED:
+            case NativeEvent.RestorerReleased:
                 Unregister();
                 break;
         }
     }
 
     // The resolver is consumed exactly once, by the resolve or the reject.
-    private async Task AnswerAsync(byte[] serviceId, IntPtr resolver)
+    private async Task AnswerAsync(byte[] serviceId, NativeResolver resolver)
     {
         try
         {
             var service = await restorer.RestoreAsync(serviceId, stopping).ConfigureAwait(false);
             if (service is null)
             {
-                EventLoop.Reject(resolver, RpcExceptionType.Failed, UnknownServiceMessage);
+                NativeGateway.Reject(resolver, RpcExceptionType.Failed, UnknownServiceMessage);
                 return;
             }
 
             using var capability = Owner.Adopt(service);
-            EventLoop.Resolve(resolver, capability);
+            capability.Resolve(resolver);
         }
         catch (Exception error)
         {
-            EventLoop.Reject(resolver, error is RpcException rpc ? rpc.Type : RpcExceptionType.Failed, error.Message);
+            NativeGateway.Reject(resolver, error is RpcException rpc ? rpc.Type : RpcExceptionType.Failed, error.Message);
         }
     }
 }

@@ -8,7 +8,7 @@ namespace Capnp.Native.Rpc;
 /// ask for the other's. Disposing it closes the connection: its capabilities break with
 /// <see cref="RpcDisconnectedException"/>.
 /// </summary>
-public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
+internal sealed class RpcConnection : IAsyncDisposable, IDisposable
 {
     private readonly ConnectionHandle handle;
     private readonly Lazy<Task> disconnected;
@@ -30,36 +30,13 @@ public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
     public Task Disconnected => disconnected.Value;
 
     /// <summary>The peer's bootstrap capability (usable at once: calls are queued until it resolves).</summary>
-    public NativeCapability GetBootstrap()
-    {
-        var cap = IntPtr.Zero;
-        WithHandle(connection =>
-        {
-            capnp_cap* created;
-            NativeStatus.ThrowIfFailed(NativeMethods.capnp_connection_bootstrap(connection, &created));
-            cap = (IntPtr)created;
-        });
-        return new NativeCapability(Loop, new CapHandle((capnp_cap*)cap));
-    }
+    public NativeCapability GetBootstrap() => new(Loop, NativeGateway.Bootstrap(handle));
 
     /// <summary>
     /// The peer's service with this ID (sent as the seed's vats expect: Text in the Bootstrap
     /// message); usable at once. The empty ID is the bootstrap.
     /// </summary>
-    internal NativeCapability Restore(ReadOnlyMemory<byte> serviceId)
-    {
-        var cap = IntPtr.Zero;
-        WithHandle(connection =>
-        {
-            fixed (byte* id = serviceId.Span)
-            {
-                capnp_cap* created;
-                NativeStatus.ThrowIfFailed(NativeMethods.capnp_connection_restore(connection, id, (nuint)serviceId.Length, &created));
-                cap = (IntPtr)created;
-            }
-        });
-        return new NativeCapability(Loop, new CapHandle((capnp_cap*)cap));
-    }
+    internal NativeCapability Restore(ReadOnlyMemory<byte> serviceId) => new(Loop, NativeGateway.Restore(handle, serviceId.Span));
 
     /// <summary>The peer's bootstrap capability as a typed client.</summary>
     public TClient GetBootstrap<TClient>() where TClient : CapabilityClient, ICapabilityClient<TClient>
@@ -80,48 +57,7 @@ public sealed unsafe class RpcConnection : IAsyncDisposable, IDisposable
     /// answer, import and export tables with reference counts (for the vat dump).
     /// </summary>
     internal Task<string> DescribeAsync(CancellationToken cancellationToken)
-    {
-        var describing = Task.FromResult(string.Empty);
-        WithHandle(connection =>
-        {
-            var pointer = (IntPtr)connection;
-            describing = Loop.PostAsync(
-                (_, tag) => NativeMethods.capnp_connection_describe((capnp_connection*)pointer, tag),
-                static payload => System.Text.Encoding.UTF8.GetString(payload),
-                cancellationToken);
-        });
-        return describing;
-    }
+        => NativeGateway.DescribeConnectionAsync(Loop, handle, cancellationToken);
 
-    private Task WatchDisconnect()
-    {
-        var watching = Task.CompletedTask;
-        WithHandle(connection =>
-        {
-            var pointer = (IntPtr)connection;
-            watching = Loop.PostAsync(
-                (_, tag) => NativeMethods.capnp_connection_when_disconnected((capnp_connection*)pointer, tag),
-                static _ => true);
-        });
-        return watching;
-    }
-
-    private void WithHandle(ConnectionAction action)
-    {
-        var added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            action(handle.Pointer);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
-
-    private delegate void ConnectionAction(capnp_connection* connection);
+    private Task WatchDisconnect() => NativeGateway.WhenDisconnectedAsync(Loop, handle);
 }

@@ -1,14 +1,13 @@
-using System.Runtime.InteropServices;
 using Capnp.Native.Interop;
 
 namespace Capnp.Native.Rpc;
 
 /// <summary>
 /// A listening socket that accepts two-party RPC connections, offering each the bootstrap
-/// capability given at <see cref="EventLoop.ListenAsync"/>. Disposing it stops listening;
+/// capability given at <see cref="EventLoop.ListenAsync(string, ICallTarget?, CancellationToken)"/>. Disposing it stops listening;
 /// accepted connections stay open.
 /// </summary>
-public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
+internal sealed class RpcListener : IAsyncDisposable, IDisposable
 {
     private readonly ListenerHandle handle;
     private readonly NativeCapability? bootstrap;
@@ -29,13 +28,7 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
 
     /// <summary>Waits for the next connection.</summary>
     public Task<RpcConnection> AcceptAsync(CancellationToken cancellationToken = default)
-    {
-        var loop = Loop;
-        return WithListener(listener => loop.PostAsync(
-            (_, tag) => NativeMethods.capnp_listener_accept((capnp_listener*)listener, tag),
-            payload => new RpcConnection(loop, new ConnectionHandle((capnp_connection*)MemoryMarshal.Read<nint>(payload))),
-            cancellationToken));
-    }
+        => NativeGateway.AcceptAsync(Loop, handle, cancellationToken);
 
     /// <summary>
     /// Lets the listener serve by itself: its loop accepts connections, at most
@@ -47,43 +40,16 @@ public sealed unsafe class RpcListener : IAsyncDisposable, IDisposable
     internal Task ServeAsync(int maxConnections, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConnections);
-        return WithListener(listener => Loop.PostAsync(
-            (_, tag) => NativeMethods.capnp_listener_serve((capnp_listener*)listener, (uint)maxConnections, tag),
-            static _ => true, cancellationToken));
+        return NativeGateway.ServeAsync(Loop, handle, maxConnections, cancellationToken);
     }
 
     /// <summary>The statistics of a serving listener.</summary>
     internal Task<ListenerStatistics> ReadStatisticsAsync(CancellationToken cancellationToken = default)
-        => WithListener(listener => Loop.PostAsync(
-            (_, tag) => NativeMethods.capnp_listener_read_stats((capnp_listener*)listener, tag),
-            static payload =>
-            {
-                var stats = MemoryMarshal.Read<capnp_listener_stats>(payload);
-                return new ListenerStatistics((int)stats.connections, (int)stats.peak_connections, (long)stats.accepted,
-                                              (long)stats.accept_failures, (long)stats.handshake_failures);
-            },
-            cancellationToken));
+        => NativeGateway.ReadStatisticsAsync(Loop, handle, cancellationToken);
 
     /// <summary>Describes every connection the listener serves, as <see cref="RpcConnection.DescribeAsync"/> does.</summary>
     internal Task<string> DescribeAsync(CancellationToken cancellationToken = default)
-        => WithListener(listener => Loop.PostAsync(
-            (_, tag) => NativeMethods.capnp_listener_describe((capnp_listener*)listener, tag),
-            static payload => System.Text.Encoding.UTF8.GetString(payload),
-            cancellationToken));
-
-    private T WithListener<T>(Func<IntPtr, T> use)
-    {
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            return use((IntPtr)handle.Pointer);
-        }
-        finally
-        {
-            handle.DangerousRelease();
-        }
-    }
+        => NativeGateway.DescribeListenerAsync(Loop, handle, cancellationToken);
 
     /// <summary>Stops listening.</summary>
     public ValueTask DisposeAsync()

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using Capnp.Native.Interop;
 using Capnp.Native.Serialization;
 
 namespace Capnp.Native.Rpc;
@@ -13,11 +12,11 @@ namespace Capnp.Native.Rpc;
 /// Calls are started in the order they arrived (E-order) by one drain at a time; their
 /// asynchronous parts then run concurrently.
 /// </summary>
-internal sealed unsafe class ServerDispatcher : CallbackTarget
+internal sealed class ServerDispatcher : CallbackTarget
 {
     private readonly EventLoop loop;
     private readonly ConcurrentQueue<IncomingCall> arrivals = new();
-    private readonly ConcurrentDictionary<IntPtr, CancellationTokenSource> running = new();
+    private readonly ConcurrentDictionary<NativeCall, CancellationTokenSource> running = new();
     private ServerCallContext? lastPeerContext;
     private int draining;
 
@@ -33,50 +32,45 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     /// <summary>The dispatcher behind a server tag the shim reported (loop thread, while the server lives).</summary>
     public static ServerDispatcher? FromTag(ulong tag) => GCHandle.FromIntPtr((nint)tag).Target as ServerDispatcher;
 
-    protected override void OnCallback(int status, byte* payload, nuint length)
+    protected override void OnCallback(NativeCompletion completion)
     {
-        switch ((capnp_status)status)
+        switch (completion.Event)
         {
-            case capnp_status.CAPNP_EVENT_INCOMING_CALL:
-                Arrive((capnp_incoming_call*)payload);
+            case NativeEvent.IncomingCall:
+                Arrive(completion.ReadIncomingCall());
                 break;
-            case capnp_status.CAPNP_EVENT_CALL_CANCELLED:
-                if (running.TryGetValue(*(IntPtr*)payload, out var cancellation))
+            case NativeEvent.CallCancelled:
+                if (running.TryGetValue(completion.ReadCancelledCall(), out var cancellation))
                 {
                     // Cancel runs the handler's callbacks: never on the loop thread.
                     ThreadPool.UnsafeQueueUserWorkItem(static c => CancelRunningCall(c), cancellation, preferLocal: false);
                 }
 
                 break;
-            case capnp_status.CAPNP_EVENT_SERVER_RELEASED:
+            case NativeEvent.ServerReleased:
                 Unregister();
                 ServerExports.Released(Server);
                 break;
         }
     }
 
-    private void Arrive(capnp_incoming_call* call)
+    private void Arrive(IncomingCallEvent call)
     {
         MessageReader parameters;
-        MessageHandle? nativeMemory;
+        IDisposable? nativeMemory;
         try
         {
-            parameters = IncomingMessage.Adopt(loop, &call->@params, out nativeMemory);
+            parameters = call.AdoptParameters(loop, out var memory);
+            nativeMemory = memory;
         }
         catch (Exception e)
         {
-            var message = System.Text.Encoding.UTF8.GetBytes(e.Message);
-            fixed (byte* text = message)
-            {
-                NativeMethods.capnp_call_fail(call->call, (int)capnp_status.CAPNP_STATUS_FAILED, text, (nuint)message.Length);
-            }
-
+            NativeGateway.FailCall(call.Call, RpcExceptionType.Failed, e.Message);
             return;
         }
 
-        var handle = (IntPtr)call->call;
-        running[handle] = new CancellationTokenSource();
-        var incoming = new IncomingCall(handle, call->interface_id, call->method_id, parameters, nativeMemory, ContextOf(call));
+        running[call.Call] = new CancellationTokenSource();
+        var incoming = new IncomingCall(call.Call, call.InterfaceId, call.MethodId, parameters, nativeMemory, ContextOf(call));
         if (Server.RunsOnEventLoopThread)
         {
             // The server asked for it: start the method here, on the loop thread, in arrival order.
@@ -92,14 +86,14 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
     }
 
     // Loop thread. Consecutive calls from one authenticated peer share a context.
-    private ServerCallContext ContextOf(capnp_incoming_call* call)
+    private ServerCallContext ContextOf(IncomingCallEvent call)
     {
-        switch (call->caller)
+        switch (call.Caller)
         {
             case 1:
                 return ServerCallContext.FromAnonymousPeer;
             case 2:
-                var fingerprint = new ReadOnlySpan<byte>(call->caller_fingerprint, PeerDigest.Sha256Length);
+                var fingerprint = call.CallerFingerprint[..PeerDigest.Sha256Length];
                 var last = lastPeerContext;
                 if (last?.PeerDigest is not { } digest || !digest.Sha256.Span.SequenceEqual(fingerprint))
                 {
@@ -155,7 +149,7 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
 
     private void Start(IncomingCall call)
     {
-        var cancellation = running[call.Handle];
+        var cancellation = running[call.Call];
         var results = new MessageBuilder();
         Task work;
         try
@@ -208,24 +202,17 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         // than when the garbage collector finds them (a later read throws ObjectDisposedException).
         IncomingMessage.ReleaseCapabilities(incoming.Parameters);
         incoming.NativeMemory?.Dispose();
-        var handle = incoming.Handle;
-        running.TryRemove(handle, out var cancellation);
+        running.TryRemove(incoming.Call, out var cancellation);
         cancellation?.Dispose();
-        var call = (capnp_call*)handle;
         if (work.IsCompletedSuccessfully)
         {
-            ReturnResults.Send(loop, call, results);
+            NativeGateway.ReturnResults(loop, incoming.Call, results);
             return;
         }
 
         results.Dispose();
         var (kind, message) = Describe(work.Exception?.InnerException ?? new OperationCanceledException());
-        var bytes = System.Text.Encoding.UTF8.GetBytes(message);
-        fixed (byte* text = bytes)
-        {
-            // Fails only if the loop is gone, and then the caller has been failed already.
-            NativeMethods.capnp_call_fail(call, (int)kind, text, (nuint)bytes.Length);
-        }
+        NativeGateway.FailCall(incoming.Call, kind, message);
     }
 
     private static (RpcExceptionType Kind, string Message) Describe(Exception exception) => exception switch
@@ -235,53 +222,5 @@ internal sealed unsafe class ServerDispatcher : CallbackTarget
         _ => (RpcExceptionType.Failed, exception.Message),
     };
 
-    private sealed record IncomingCall(IntPtr Handle, ulong InterfaceId, ushort MethodId, MessageReader Parameters, MessageHandle? NativeMemory, ServerCallContext Context);
-}
-
-/// <summary>Results on their way back to a caller.</summary>
-internal static unsafe class ReturnResults
-{
-    // Larger results are lent to the shim (see capnp_call_return): copying them on the loop
-    // thread, or sending their large blobs by reference, instead of copying them now.
-    private const long CopyResultsBytes = 4096;
-
-    public static void Send(EventLoop loop, capnp_call* call, MessageBuilder builder)
-    {
-        OutgoingMessage results;
-        try
-        {
-            results = new OutgoingMessage(loop, builder);
-        }
-        catch (Exception e)
-        {
-            builder.Dispose();
-            var bytes = System.Text.Encoding.UTF8.GetBytes($"the server's results could not be sent: {e.Message}");
-            fixed (byte* text = bytes)
-            {
-                NativeMethods.capnp_call_fail(call, (int)capnp_status.CAPNP_STATUS_FAILED, text, (nuint)bytes.Length);
-            }
-
-            return;
-        }
-
-        if (builder.SizeInWords * 8 <= CopyResultsBytes)
-        {
-            // Small results: the shim copies them now, so no completion (and no GC handle) is needed.
-            results.Send((segments, caps) => NativeMethods.capnp_call_return(
-                call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, 0));
-            results.Dispose();
-            return;
-        }
-
-        var lent = new LentMessage(loop, results);
-        var tag = lent.Register();
-        var status = results.Send((segments, caps) => NativeMethods.capnp_call_return(
-            call, (capnp_segment*)segments, (uint)results.SegmentCount, (capnp_cap**)caps, (uint)results.CapCount, tag));
-        if (status != 0)
-        {
-            // The call handle is consumed either way; the caller has been failed by the shim.
-            lent.Unregister();
-            results.Dispose();
-        }
-    }
+    private sealed record IncomingCall(NativeCall Call, ulong InterfaceId, ushort MethodId, MessageReader Parameters, IDisposable? NativeMemory, ServerCallContext Context);
 }

@@ -19,19 +19,12 @@ internal static class ServerExports
     /// <summary>Whether the engine holds at least one export of <paramref name="server"/> now.</summary>
     public static bool IsExported(CapabilityServer server) => Counts.TryGetValue(server, out var count) && Volatile.Read(ref count.Value) > 0;
 
-    /// <summary>Runs a server's release hook (DisposeAsync when it has one, else Dispose), reporting a failure.</summary>
+    /// <summary>Runs a server's release hook, reporting a failure.</summary>
     public static async Task RunReleaseHookAsync(CapabilityServer server)
     {
         try
         {
-            if (server is IAsyncDisposable asyncDisposable)
-            {
-                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                server.Dispose();
-            }
+            await server.RunReleaseHookAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {

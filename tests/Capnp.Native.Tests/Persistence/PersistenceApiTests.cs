@@ -25,14 +25,14 @@ public sealed class PersistenceApiTests
         SturdyRef saved;
         using (var live = await client.ConnectAsync<Callback.Client>(table.GetSturdyRef(id)).WaitAsync(Bound))
         {
-            Assert.Equal("saved:a", (await live.CallAsync("a").WaitAsync(Bound)).Reply);
+            Assert.Equal("saved:a", (await live.CallAsync("a").AsTask().WaitAsync(Bound)).Reply);
             saved = await live.SaveAsync().WaitAsync(Bound);
         }
 
         Assert.Equal(table.GetSturdyRef(id), saved);
         Assert.False(saved.Digest.IsInsecure);
         using var restored = await client.ConnectAsync<Callback.Client>(SturdyRef.Parse(saved.ToString())).WaitAsync(Bound);
-        Assert.Equal("saved:b", (await restored.CallAsync("b").WaitAsync(Bound)).Reply);
+        Assert.Equal("saved:b", (await restored.CallAsync("b").AsTask().WaitAsync(Bound)).Reply);
 
         // The wrapper's release hook is the service's.
         restored.Dispose();
@@ -48,7 +48,7 @@ public sealed class PersistenceApiTests
         using var plain = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(Bound);
 
         await Assert.ThrowsAsync<RpcUnimplementedException>(() => plain.SaveAsync().WaitAsync(Bound));
-        Assert.Equal("still here", (await plain.EchoAsync("still here").WaitAsync(Bound)).Text);
+        Assert.Equal("still here", (await plain.EchoAsync("still here").AsTask().WaitAsync(Bound)).Text);
     }
 
     [Fact]
@@ -67,12 +67,12 @@ public sealed class PersistenceApiTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         using (var fromFile = await CapFile.LoadAsync<Callback.Client>(client, path).WaitAsync(Bound))
         {
-            Assert.Equal("capfile:f", (await fromFile.CallAsync("f").WaitAsync(Bound)).Reply);
+            Assert.Equal("capfile:f", (await fromFile.CallAsync("f").AsTask().WaitAsync(Bound)).Reply);
         }
 
         using (var fromUri = await CapFile.LoadAsync<Callback.Client>(client, saved.ToString()).WaitAsync(Bound))
         {
-            Assert.Equal("capfile:u", (await fromUri.CallAsync("u").WaitAsync(Bound)).Reply);
+            Assert.Equal("capfile:u", (await fromUri.CallAsync("u").AsTask().WaitAsync(Bound)).Reply);
         }
 
         await File.WriteAllTextAsync(folder.File("bad.cap"), "capnp://nowhere\n");

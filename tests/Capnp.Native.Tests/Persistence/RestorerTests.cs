@@ -13,7 +13,7 @@ public sealed class RestorerTests
     private static readonly TimeSpan Bound = RpcPair.Bound;
 
     private static async Task<string> CallAsync(Callback.Client client, string value)
-        => (await client.CallAsync(value).WaitAsync(Bound)).Reply;
+        => (await client.CallAsync(value).AsTask().WaitAsync(Bound)).Reply;
 
     [Fact]
     public async Task ASingleRestorerServesItsIdOnlyAndHoldsTheServiceUntilDisposed()

@@ -19,8 +19,8 @@ public sealed class CallTests
     {
         await using var pair = await RpcPair.StartAsync(address);
 
-        var echoed = await pair.TestService.EchoAsync("héllo").WaitAsync(RpcPair.Bound);
-        var sum = await pair.TestService.AddAsync(long.MaxValue, 1).WaitAsync(RpcPair.Bound);
+        var echoed = await pair.TestService.EchoAsync("héllo").AsTask().WaitAsync(RpcPair.Bound);
+        var sum = await pair.TestService.AddAsync(long.MaxValue, 1).AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal("héllo", echoed.Text);
         Assert.Equal(long.MinValue, sum.Sum);
@@ -35,7 +35,7 @@ public sealed class CallTests
 
         // The server side asks the client for its bootstrap, over the same connection.
         using var callback = pair.ServerConnection.GetBootstrap<Callback.Client>();
-        var reply = await callback.CallAsync("x").WaitAsync(RpcPair.Bound);
+        var reply = await callback.CallAsync("x").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal("client-bootstrap:x", reply.Reply);
         Assert.Equal(1, clientSide.Calls);
@@ -50,12 +50,12 @@ public sealed class CallTests
     {
         await using var pair = await RpcPair.StartAsync();
 
-        var error = await Assert.ThrowsAnyAsync<RpcException>(() => pair.TestService.FailAsync(kind, $"boom-{kind}").WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAnyAsync<RpcException>(() => pair.TestService.FailAsync(kind, $"boom-{kind}").AsTask().WaitAsync(RpcPair.Bound));
 
         Assert.IsType(expected, error);
         Assert.Equal($"boom-{kind}", error.Message);
         // The connection is still usable.
-        Assert.Equal("after", (await pair.TestService.EchoAsync("after").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("after", (await pair.TestService.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class CallTests
         await using var pair = await RpcPair.StartAsync();
         using var callback = Callback.Client.Create(throwing);
 
-        var error = await Assert.ThrowsAsync<RpcFailedException>(() => pair.TestService.CallBackAsync(callback, "v").WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAsync<RpcFailedException>(() => pair.TestService.CallBackAsync(callback, "v").AsTask().WaitAsync(RpcPair.Bound));
 
         Assert.Contains("not a capnp exception", error.Message);
     }

@@ -11,16 +11,16 @@ public sealed class CancellationAndDisconnectTests
         await using var pair = await RpcPair.StartAsync();
         using var cancellation = new CancellationTokenSource();
         var waiting = pair.TestService.WaitForeverAsync(cancellation.Token);
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         cancellation.Cancel();
 
-        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal(cancellation.Token, error.CancellationToken);
         uint count = 0;
         for (var poll = 0; poll < 10_000 && count == 0; poll++)
         {
-            count = (await pair.TestService.GetCancelCountAsync().WaitAsync(RpcPair.Bound)).Count;
+            count = (await pair.TestService.GetCancelCountAsync().AsTask().WaitAsync(RpcPair.Bound)).Count;
         }
 
         Assert.Equal(1u, count);
@@ -31,13 +31,13 @@ public sealed class CancellationAndDisconnectTests
     {
         await using var pair = await RpcPair.StartAsync();
         var waiting = pair.TestService.WaitForeverAsync();
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         await pair.ServerConnection.DisposeAsync();
 
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         await pair.ClientConnection.Disconnected.WaitAsync(RpcPair.Bound);
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").AsTask().WaitAsync(RpcPair.Bound));
     }
 
     [Fact]
@@ -45,13 +45,13 @@ public sealed class CancellationAndDisconnectTests
     {
         var pair = await RpcPair.StartAsync();
         var waiting = Enumerable.Range(0, 10).Select(_ => pair.TestService.WaitForeverAsync()).ToArray();
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         await pair.ClientLoop.DisposeAsync().AsTask().WaitAsync(RpcPair.Bound);
 
         foreach (var call in waiting)
         {
-            await Assert.ThrowsAsync<ObjectDisposedException>(() => call.WaitAsync(RpcPair.Bound));
+            await Assert.ThrowsAsync<ObjectDisposedException>(() => call.AsTask().WaitAsync(RpcPair.Bound));
         }
 
         Assert.Throws<ObjectDisposedException>(() => { _ = pair.TestService.EchoAsync("after"); });
@@ -63,11 +63,11 @@ public sealed class CancellationAndDisconnectTests
     {
         var pair = await RpcPair.StartAsync();
         var waiting = pair.TestService.WaitForeverAsync();
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         await pair.ServerLoop.DisposeAsync().AsTask().WaitAsync(RpcPair.Bound);
 
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         await pair.DisposeAsync();
     }
 
@@ -107,7 +107,7 @@ public sealed class ParameterLifetimeTests
         using var callback = Callback.Client.Create(pair.ClientLoop.CreateCapability(keeper));
         var large = new string('x', 20_000); // read in place from native memory, not copied
 
-        var reply = await pair.TestService.CallBackAsync(callback, large).WaitAsync(RpcPair.Bound);
+        var reply = await pair.TestService.CallBackAsync(callback, large).AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(large, reply.Reply);
         var kept = keeper.Kept!.Value;
@@ -136,9 +136,9 @@ public sealed class ResultLifetimeTests
         var large = new string('y', 20_000);
 
         TestService.EchoResults.Reader results;
-        using (var answer = pair.TestService.Echo(large))
+        using (var answer = pair.TestService.EchoAsync(large))
         {
-            results = await answer.Task.WaitAsync(RpcPair.Bound);
+            results = await answer.AsTask().WaitAsync(RpcPair.Bound);
             Assert.Equal(large, results.Text);
         }
 

@@ -1,4 +1,5 @@
 using Capnp.Native.Rpc;
+using Capnp.Native.Rpc.Generated;
 using Capnp.Native.Serialization;
 using Interop;
 
@@ -12,13 +13,13 @@ public sealed class CapabilityBreakageTests
         await using var pair = await RpcPair.StartAsync();
         var broken = pair.TestService.WhenBrokenAsync();
         // A round trip after the watch started: a watch that fired wrongly would have completed.
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
         Assert.False(broken.IsCompleted, "broken while the connection is up");
 
         await pair.ServerConnection.DisposeAsync();
 
         var reason = Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
-        var callError = await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").WaitAsync(RpcPair.Bound));
+        var callError = await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("late").AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal(callError.Message, reason.Message);
     }
 
@@ -27,7 +28,7 @@ public sealed class CapabilityBreakageTests
     {
         await using var pair = await RpcPair.StartAsync();
         var broken = pair.TestService.WhenBrokenAsync();
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         await pair.ClientConnection.DisposeAsync();
 
@@ -50,12 +51,12 @@ public sealed class CapabilityBreakageTests
         await using var pair = await RpcPair.StartAsync();
         using (var callback = Callback.Client.Create(new PrefixCallback("held:")))
         {
-            await pair.TestService.HoldAsync(callback).WaitAsync(RpcPair.Bound);
+            await pair.TestService.HoldAsync(callback).AsTask().WaitAsync(RpcPair.Bound);
         }
 
         var held = Assert.Single(pair.Service.Held());
         var broken = held.WhenBrokenAsync();
-        Assert.Equal("held:x", (await held.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.Equal("held:x", (await held.CallAsync("x").AsTask().WaitAsync(RpcPair.Bound)).Reply);
         Assert.False(broken.IsCompleted, "broken while the client is connected");
 
         await pair.ClientConnection.DisposeAsync();
@@ -74,13 +75,13 @@ public sealed class CapabilityBreakageTests
             using var secondService = second.GetBootstrap<TestService.Client>();
             var secondBroken = secondService.WhenBrokenAsync();
             var broken = pair.TestService.WhenBrokenAsync();
-            await secondService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+            await secondService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
             await second.DisposeAsync();
 
             Assert.IsType<RpcDisconnectedException>(await secondBroken.WaitAsync(RpcPair.Bound));
             // The loss made every watch look again; the first connection's capability still works.
-            Assert.Equal("still", (await pair.TestService.EchoAsync("still").WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal("still", (await pair.TestService.EchoAsync("still").AsTask().WaitAsync(RpcPair.Bound)).Text);
             Assert.False(broken.IsCompleted, "broken by another connection's loss");
         }
     }
@@ -98,7 +99,7 @@ public sealed class CapabilityBreakageTests
 
         var reason = Assert.IsType<RpcOverloadedException>(await broken.WaitAsync(RpcPair.Bound));
         Assert.Equal("no capacity today", reason.Message);
-        var callError = await Assert.ThrowsAsync<RpcOverloadedException>(() => client.CallAsync("x").WaitAsync(RpcPair.Bound));
+        var callError = await Assert.ThrowsAsync<RpcOverloadedException>(() => client.CallAsync("x").AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal(reason.Message, callError.Message);
     }
 
@@ -112,7 +113,7 @@ public sealed class CapabilityBreakageTests
         var exportedWatch = exported.WhenBrokenAsync(cancellation.Token);
         var directWatch = direct.WhenBrokenAsync(cancellation.Token);
         using var client = Callback.Client.Create(exported.Duplicate());
-        Assert.Equal("local:x", (await client.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.Equal("local:x", (await client.CallAsync("x").AsTask().WaitAsync(RpcPair.Bound)).Reply);
         Assert.False(exportedWatch.IsCompleted);
         Assert.False(directWatch.IsCompleted);
 
@@ -168,9 +169,9 @@ public sealed class CapabilityBreakageTests
     public async Task APipelinedCapabilityBreaksWithTheConnection()
     {
         await using var pair = await RpcPair.StartAsync();
-        using var counter = pair.TestService.GetCounter().Counter;
+        using var counter = pair.TestService.GetCounterAsync().GetCounter();
         var broken = counter.WhenBrokenAsync();
-        Assert.Equal(1u, (await counter.IncrementAsync().WaitAsync(RpcPair.Bound)).Value);
+        Assert.Equal(1u, (await counter.IncrementAsync().AsTask().WaitAsync(RpcPair.Bound)).Value);
         Assert.False(broken.IsCompleted);
 
         await pair.ServerConnection.DisposeAsync();

@@ -13,12 +13,12 @@ public sealed class CapabilityTests
         var original = new PrefixCallback("mine:");
         using var client = Callback.Client.Create(pair.ClientLoop.CreateCapability(original));
 
-        var echoed = await pair.TestService.EchoCapAsync(client).WaitAsync(RpcPair.Bound);
-        using var returned = echoed.Cap!;
+        var echoed = await pair.TestService.EchoCapAsync(client).AsTask().WaitAsync(RpcPair.Bound);
+        using var returned = echoed.GetCap()!;
 
         var local = Assert.IsType<LocalServerReference>(returned.Target);
         Assert.Same(original, local.Server);
-        Assert.Equal("mine:x", (await returned.CallAsync("x").WaitAsync(RpcPair.Bound)).Reply);
+        Assert.Equal("mine:x", (await returned.CallAsync("x").AsTask().WaitAsync(RpcPair.Bound)).Reply);
     }
 
     [Fact]
@@ -28,7 +28,7 @@ public sealed class CapabilityTests
         var callbacks = Enumerable.Range(0, 3).Select(i => new PrefixCallback($"cb{i}:")).ToArray();
 
         // Params: a list of three capabilities; results: the same three.
-        var results = await pair.TestService.EchoCaps(build =>
+        var results = await pair.TestService.EchoCapsAsync(build =>
         {
             var list = build.InitCaps(callbacks.Length);
             var table = build.Raw.MessageBuilder.CapTable;
@@ -37,7 +37,7 @@ public sealed class CapabilityTests
                 table.Add(pair.ClientLoop.CreateCapability(callbacks[i]));
                 list[i] = (uint)(table.Count - 1);
             }
-        }).Task.WaitAsync(RpcPair.Bound);
+        }).AsTask().WaitAsync(RpcPair.Bound);
 
         var returnedTable = results.Raw.MessageReader!.CapTable!;
         Assert.Equal(3, results.Caps.Count);
@@ -48,9 +48,9 @@ public sealed class CapabilityTests
         }
 
         // A capability the server creates, returned in results and called by the client.
-        using var counter = (await pair.TestService.GetCounterAsync().WaitAsync(RpcPair.Bound)).Counter!;
-        Assert.Equal(1u, (await counter.IncrementAsync().WaitAsync(RpcPair.Bound)).Value);
-        Assert.Equal(2u, (await counter.IncrementAsync().WaitAsync(RpcPair.Bound)).Value);
+        using var counter = (await pair.TestService.GetCounterAsync().AsTask().WaitAsync(RpcPair.Bound)).GetCounter()!;
+        Assert.Equal(1u, (await counter.IncrementAsync().AsTask().WaitAsync(RpcPair.Bound)).Value);
+        Assert.Equal(2u, (await counter.IncrementAsync().AsTask().WaitAsync(RpcPair.Bound)).Value);
     }
 
     [Fact]
@@ -58,13 +58,13 @@ public sealed class CapabilityTests
     {
         await using var pair = await RpcPair.StartAsync();
 
-        var promise = pair.TestService.GetCounter();
-        using var pipelined = promise.Counter;
-        var increments = Enumerable.Range(0, 10).Select(_ => pipelined.IncrementAsync()).ToArray();
+        var promise = pair.TestService.GetCounterAsync();
+        using var pipelined = promise.GetCounter();
+        var increments = Enumerable.Range(0, 10).Select(_ => pipelined.IncrementAsync().AsTask()).ToArray();
 
         var values = await Task.WhenAll(increments).WaitAsync(RpcPair.Bound);
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (uint)i), values.Select(v => v.Value));
-        using var resolved = (await promise).Counter!;
+        using var resolved = (await promise).GetCounter()!;
     }
 
     [Fact]
@@ -76,15 +76,15 @@ public sealed class CapabilityTests
 
         // echoCap's result resolves (after a network round trip) to our own local object: calls
         // made through the pipeline before and after that must still arrive in E-order.
-        var promise = pair.TestService.EchoCap(local);
-        using var pipelined = promise.Cap;
+        var promise = pair.TestService.EchoCapAsync(local);
+        using var pipelined = promise.GetCap();
         var calls = new List<Task>();
         for (var i = 0; i < 50; i++)
         {
-            calls.Add(pipelined.CallAsync(i.ToString()));
+            calls.Add(pipelined.CallAsync(i.ToString()).AsTask());
             if (i == 25)
             {
-                using var resolved = (await promise.Task.WaitAsync(RpcPair.Bound)).Cap;
+                using var resolved = (await promise.AsTask().WaitAsync(RpcPair.Bound)).GetCap();
             }
         }
 
@@ -100,10 +100,10 @@ public sealed class CapabilityTests
         var target = new TaskCompletionSource<ICallTarget>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var promised = Callback.Client.Create(loop.CreateCapability(target.Task));
 
-        var early = Enumerable.Range(0, 20).Select(i => promised.CallAsync($"early{i}")).ToArray();
+        var early = Enumerable.Range(0, 20).Select(i => promised.CallAsync($"early{i}").AsTask()).ToArray();
         Assert.All(early, call => Assert.False(call.IsCompleted));
         target.SetResult(loop.CreateCapability(recorder));
-        var late = promised.CallAsync("late");
+        var late = promised.CallAsync("late").AsTask();
 
         await Task.WhenAll(early.Append(late)).WaitAsync(RpcPair.Bound);
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"early{i}").Append("late"), recorder.Received);
@@ -119,7 +119,7 @@ public sealed class CapabilityTests
 
         target.SetException(new RpcOverloadedException("restorer busy"));
 
-        var error = await Assert.ThrowsAsync<RpcOverloadedException>(() => call.WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAsync<RpcOverloadedException>(() => call.AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal("restorer busy", error.Message);
     }
 
@@ -131,13 +131,13 @@ public sealed class CapabilityTests
 
         using (var client = Callback.Client.Create(pair.ClientLoop.CreateCapability(callback)))
         {
-            await pair.TestService.HoldAsync(client).WaitAsync(RpcPair.Bound);
+            await pair.TestService.HoldAsync(client).AsTask().WaitAsync(RpcPair.Bound);
         }
 
-        await pair.TestService.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
         Assert.False(callback.Released.Task.IsCompleted, "released while the server still holds it");
 
-        await pair.TestService.DropAllAsync().WaitAsync(RpcPair.Bound);
+        await pair.TestService.DropAllAsync().AsTask().WaitAsync(RpcPair.Bound);
         await callback.Released.Task.WaitAsync(RpcPair.Bound);
     }
 
@@ -152,7 +152,7 @@ public sealed class CapabilityTests
             await pair.TestService.StreamAsync(chunk).WaitAsync(RpcPair.Bound);
         }
 
-        Assert.Equal(100UL * 64 * 1024, (await pair.TestService.GetStreamedBytesAsync().WaitAsync(RpcPair.Bound)).Bytes);
+        Assert.Equal(100UL * 64 * 1024, (await pair.TestService.GetStreamedBytesAsync().AsTask().WaitAsync(RpcPair.Bound)).Bytes);
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public sealed class CapabilityTests
         await using var client = await loop.ConnectSocketAsync(left, isServer: false).WaitAsync(RpcPair.Bound);
         using var service = client.GetBootstrap<TestService.Client>();
 
-        Assert.Equal("over a socket pair", (await service.EchoAsync("over a socket pair").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("over a socket pair", (await service.EchoAsync("over a socket pair").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     private sealed class RecordingCallback : Callback.Server

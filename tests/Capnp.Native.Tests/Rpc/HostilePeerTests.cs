@@ -26,8 +26,8 @@ public sealed class HostilePeerTests
 
             using var gone = leaver.GetBootstrap<TestService.Client>();
 
-            await Assert.ThrowsAsync<RpcDisconnectedException>(() => gone.EchoAsync("anyone?").WaitAsync(RpcPair.Bound));
-            Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").WaitAsync(RpcPair.Bound)).Text);
+            await Assert.ThrowsAsync<RpcDisconnectedException>(() => gone.EchoAsync("anyone?").AsTask().WaitAsync(RpcPair.Bound));
+            Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").AsTask().WaitAsync(RpcPair.Bound)).Text);
         }
     }
 
@@ -42,8 +42,8 @@ public sealed class HostilePeerTests
 
         using var gone = TestService.Client.Create(leaver.Restore("some service"u8.ToArray()));
 
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => gone.EchoAsync("anyone?").WaitAsync(RpcPair.Bound));
-        Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").WaitAsync(RpcPair.Bound)).Text);
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => gone.EchoAsync("anyone?").AsTask().WaitAsync(RpcPair.Bound));
+        Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -58,10 +58,10 @@ public sealed class HostilePeerTests
             using var gone = leaver.GetBootstrap<TestService.Client>();
 
             // Whether the engine had noticed the close or not, the call fails; how depends on the race.
-            await Assert.ThrowsAnyAsync<RpcException>(() => gone.EchoAsync("anyone?").WaitAsync(RpcPair.Bound));
+            await Assert.ThrowsAnyAsync<RpcException>(() => gone.EchoAsync("anyone?").AsTask().WaitAsync(RpcPair.Bound));
         }
 
-        Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("still here", (await pair.TestService.EchoAsync("still here").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     private static void ConnectAndCloseAtOnce(string listenerAddress)

@@ -16,7 +16,7 @@ public sealed class InPlaceMessageTests
         await using var pair = await RpcPair.StartAsync();
         var before = ReadInPlace();
 
-        var echoed = await pair.TestService.EchoAsync(Large).WaitAsync(RpcPair.Bound);
+        var echoed = await pair.TestService.EchoAsync(Large).AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(Large, echoed.Text);
         // The server's parameters and the client's results.
@@ -29,7 +29,7 @@ public sealed class InPlaceMessageTests
         await using var pair = await RpcPair.StartAsync();
         var before = NativeCounters.Read();
 
-        Assert.Equal("small", (await pair.TestService.EchoAsync("small").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("small", (await pair.TestService.EchoAsync("small").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         var after = NativeCounters.Read();
         Assert.Equal(before.messages_read_in_place, after.messages_read_in_place);
@@ -41,7 +41,7 @@ public sealed class InPlaceMessageTests
     public async Task ManySmallCallsInFlightReadTheirOwnMessages()
     {
         await using var pair = await RpcPair.StartAsync();
-        var calls = Enumerable.Range(0, 500).Select(i => pair.TestService.EchoAsync($"call {i}")).ToArray();
+        var calls = Enumerable.Range(0, 500).Select(i => pair.TestService.EchoAsync($"call {i}").AsTask()).ToArray();
 
         var replies = await Task.WhenAll(calls).WaitAsync(RpcPair.Bound);
 
@@ -58,7 +58,7 @@ public sealed class InPlaceMessageTests
         using var callback = Callback.Client.Create(new PrefixCallback("re:"));
         var before = ReadInPlace();
 
-        var reply = await pair.TestService.CallBackAsync(callback, Large).WaitAsync(RpcPair.Bound);
+        var reply = await pair.TestService.CallBackAsync(callback, Large).AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal("re:" + Large, reply.Reply);
         // In place: the callback's parameters (client side), its results (server side) and the
@@ -70,8 +70,8 @@ public sealed class InPlaceMessageTests
     public async Task InPlaceResultsOutliveTheirConnectionAndLoop()
     {
         var pair = await RpcPair.StartAsync();
-        var answer = pair.TestService.Echo(Large);
-        var results = await answer.Task.WaitAsync(RpcPair.Bound);
+        var answer = pair.TestService.EchoAsync(Large);
+        var results = await answer.AsTask().WaitAsync(RpcPair.Bound);
 
         await pair.DisposeAsync();
 

@@ -60,35 +60,35 @@ public sealed class InteropTests
         await using var connection = await loop.ConnectAsync(vat.Address);
         using var service = connection.GetBootstrap<TestService.Client>();
 
-        Assert.Equal("héllo", (await service.EchoAsync("héllo").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("héllo", (await service.EchoAsync("héllo").AsTask().WaitAsync(RpcPair.Bound)).Text);
         // Sent from our own segments, by reference; read where our transport received it.
         var large = new string('x', 200 * 1024);
         var sentByReference = NativeCounters.Read().blobs_sent_by_reference;
-        Assert.Equal(large, (await service.EchoAsync(large).WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal(large, (await service.EchoAsync(large).AsTask().WaitAsync(RpcPair.Bound)).Text);
         Assert.Equal(sentByReference + 1, NativeCounters.Read().blobs_sent_by_reference);
-        Assert.Equal(long.MinValue, (await service.AddAsync(long.MaxValue, 1).WaitAsync(RpcPair.Bound)).Sum);
+        Assert.Equal(long.MinValue, (await service.AddAsync(long.MaxValue, 1).AsTask().WaitAsync(RpcPair.Bound)).Sum);
 
         // Exceptions thrown by C++ arrive with their type and message.
-        var overloaded = await Assert.ThrowsAsync<RpcOverloadedException>(() => service.FailAsync(FailKind.Overloaded, "from C++").WaitAsync(RpcPair.Bound));
+        var overloaded = await Assert.ThrowsAsync<RpcOverloadedException>(() => service.FailAsync(FailKind.Overloaded, "from C++").AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal("from C++", overloaded.Message);
-        await Assert.ThrowsAsync<RpcUnimplementedException>(() => service.FailAsync(FailKind.Unimplemented, "u").WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcUnimplementedException>(() => service.FailAsync(FailKind.Unimplemented, "u").AsTask().WaitAsync(RpcPair.Bound));
 
         // A C# capability passed to C++, called back from C++.
         var callback = new PrefixCallback("cs:");
         using (var client = Callback.Client.Create(callback))
         {
-            Assert.Equal("cs:ping", (await service.CallBackAsync(client, "ping").WaitAsync(RpcPair.Bound)).Reply);
+            Assert.Equal("cs:ping", (await service.CallBackAsync(client, "ping").AsTask().WaitAsync(RpcPair.Bound)).Reply);
         }
 
         Assert.Equal(1, callback.Calls);
 
         // Pipelining into C++: three increments on a counter that does not exist yet.
-        var counterPromise = service.GetCounter();
-        using var counter = counterPromise.Counter;
-        var increments = new[] { counter.IncrementAsync(), counter.IncrementAsync(), counter.IncrementAsync() };
+        using var counterPromise = service.GetCounterAsync();
+        using var counter = counterPromise.GetCounter();
+        var increments = new[] { counter.IncrementAsync().AsTask(), counter.IncrementAsync().AsTask(), counter.IncrementAsync().AsTask() };
         var values = await Task.WhenAll(increments).WaitAsync(RpcPair.Bound);
         Assert.Equal(new uint[] { 1, 2, 3 }, values.Select(v => v.Value));
-        using ((await counterPromise).Counter)
+        using ((await counterPromise).GetCounter())
         {
         }
     }
@@ -105,14 +105,14 @@ public sealed class InteropTests
         using var cancellation = new CancellationTokenSource();
         var waiting = service.WaitForeverAsync(cancellation.Token);
         // E-order: once echo returns, the server has the waitForever call.
-        await service.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
         cancellation.Cancel();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         uint after = before;
         for (var poll = 0; poll < 10_000 && after == before; poll++)
         {
-            after = (await service.GetCancelCountAsync().WaitAsync(RpcPair.Bound)).Count;
+            after = (await service.GetCancelCountAsync().AsTask().WaitAsync(RpcPair.Bound)).Count;
         }
 
         Assert.Equal(before + 1, after);
@@ -127,16 +127,16 @@ public sealed class InteropTests
         using var service = connection.GetBootstrap<TestService.Client>();
         var waiting = service.WaitForeverAsync();
         var broken = service.WhenBrokenAsync();
-        await service.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
         Assert.False(broken.IsCompleted, "broken while the C++ vat runs");
 
         vat.Kill();
 
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         Assert.IsType<RpcDisconnectedException>(await broken.WaitAsync(RpcPair.Bound));
         await connection.Disconnected.WaitAsync(RpcPair.Bound);
         // The capability is broken and says so.
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => service.EchoAsync("late").WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => service.EchoAsync("late").AsTask().WaitAsync(RpcPair.Bound));
         await vat.DisposeAsync();
     }
 
@@ -151,13 +151,13 @@ public sealed class InteropTests
 
         using (var client = Callback.Client.Create(callback))
         {
-            await service.HoldAsync(client).WaitAsync(RpcPair.Bound);
+            await service.HoldAsync(client).AsTask().WaitAsync(RpcPair.Bound);
         }
 
-        await service.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
         Assert.False(callback.Released.Task.IsCompleted, "released while C++ still holds it");
 
-        await service.DropAllAsync().WaitAsync(RpcPair.Bound);
+        await service.DropAllAsync().AsTask().WaitAsync(RpcPair.Bound);
 
         await callback.Released.Task.WaitAsync(RpcPair.Bound);
     }

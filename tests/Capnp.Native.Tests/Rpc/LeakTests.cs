@@ -11,7 +11,7 @@ public sealed class LeakTests
         await using var pair = await RpcPair.StartAsync();
         var callback = new PrefixCallback("leak:");
         using var callbackClient = Callback.Client.Create(pair.ClientLoop.CreateCapability(callback));
-        await pair.TestService.EchoAsync("warm-up").WaitAsync(RpcPair.Bound);
+        await pair.TestService.EchoAsync("warm-up").AsTask().WaitAsync(RpcPair.Bound);
         var before = Settle();
         var clientTargets = pair.ClientLoop.LiveCallbackTargets;
         var serverTargets = pair.ServerLoop.LiveCallbackTargets;
@@ -50,7 +50,7 @@ public sealed class LeakTests
     private static async Task EchoCapabilityAsync(RpcPair pair, Callback.Client callback)
     {
         var result = await pair.TestService.EchoCapAsync(callback);
-        using var returned = result.Cap;
+        using var returned = result.GetCap();
         Assert.NotNull(returned);
     }
 

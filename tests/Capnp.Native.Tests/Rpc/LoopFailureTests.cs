@@ -32,14 +32,14 @@ public sealed class LoopFailureTests
         try
         {
             var waiting = pair.TestService.WaitForeverAsync();
-            Assert.Equal("before", (await pair.TestService.EchoAsync("before").WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal("before", (await pair.TestService.EchoAsync("before").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
             _ = TestHooks.FailLoopThreadAsync(pair.ServerLoop);
 
             await Assert.ThrowsAsync<EventLoopFailedException>(() => pair.ServerLoop.Completion.WaitAsync(RpcPair.Bound));
-            await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.WaitAsync(RpcPair.Bound));
+            await Assert.ThrowsAsync<RpcDisconnectedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
             await pair.ClientConnection.Disconnected.WaitAsync(RpcPair.Bound);
-            await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("after").WaitAsync(RpcPair.Bound));
+            await Assert.ThrowsAsync<RpcDisconnectedException>(() => pair.TestService.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound));
             Assert.False(pair.ClientLoop.Completion.IsCompleted);
         }
         finally

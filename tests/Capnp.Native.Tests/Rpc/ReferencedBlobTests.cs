@@ -31,8 +31,8 @@ public sealed class ReferencedBlobTests
         var text = Large(0);
         var before = SentByReference();
 
-        using var answer = pair.TestService.Echo(text);
-        Assert.Equal(text, (await answer.Task.WaitAsync(RpcPair.Bound)).Text);
+        using var answer = pair.TestService.EchoAsync(text);
+        Assert.Equal(text, (await answer.AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         // The client's parameters and the server's results.
         Assert.Equal(before + 2, SentByReference());
@@ -45,7 +45,7 @@ public sealed class ReferencedBlobTests
         var text = new string('s', 60 * 1024);
         var before = SentByReference();
 
-        Assert.Equal(text, (await pair.TestService.EchoAsync(text).WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal(text, (await pair.TestService.EchoAsync(text).AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         Assert.Equal(before, SentByReference());
     }
@@ -60,11 +60,11 @@ public sealed class ReferencedBlobTests
         // call while still being written, and some echo would carry foreign bytes.
         for (var round = 0; round < 4; round++)
         {
-            var answers = Enumerable.Range(0, 32).Select(i => pair.TestService.Echo(Large(round * 32 + i))).ToArray();
+            var answers = Enumerable.Range(0, 32).Select(i => pair.TestService.EchoAsync(Large(round * 32 + i))).ToArray();
             for (var i = 0; i < answers.Length; i++)
             {
                 using var answer = answers[i];
-                Assert.Equal(Large(round * 32 + i), (await answer.Task.WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal(Large(round * 32 + i), (await answer.AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
         }
 
@@ -78,7 +78,7 @@ public sealed class ReferencedBlobTests
         var targets = await SettledCallbackTargetsAsync(pair);
 
         var cancellations = Enumerable.Range(0, 32).Select(_ => new CancellationTokenSource()).ToArray();
-        var answers = Enumerable.Range(0, 32).Select(i => pair.TestService.Echo(Large(i), cancellations[i].Token)).ToArray();
+        var answers = Enumerable.Range(0, 32).Select(i => pair.TestService.EchoAsync(Large(i), cancellations[i].Token)).ToArray();
         for (var i = 1; i < cancellations.Length; i += 2)
         {
             // Right after sending: some Call messages are still waiting to be written.
@@ -90,14 +90,14 @@ public sealed class ReferencedBlobTests
             using var answer = answers[i];
             if (i % 2 == 0)
             {
-                Assert.Equal(Large(i), (await answer.Task.WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal(Large(i), (await answer.AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
             else
             {
                 // Cancelled, or answered before the cancellation reached the engine: then intact.
                 try
                 {
-                    Assert.Equal(Large(i), (await answer.Task.WaitAsync(RpcPair.Bound)).Text);
+                    Assert.Equal(Large(i), (await answer.AsTask().WaitAsync(RpcPair.Bound)).Text);
                 }
                 catch (OperationCanceledException)
                 {
@@ -118,7 +118,7 @@ public sealed class ReferencedBlobTests
         await using var pair = await RpcPair.StartAsync();
         var clientTargets = (await SettledCallbackTargetsAsync(pair)).Client;
 
-        var answers = Enumerable.Range(0, 16).Select(i => pair.TestService.Echo(Large(i))).ToArray();
+        var answers = Enumerable.Range(0, 16).Select(i => pair.TestService.EchoAsync(Large(i))).ToArray();
         pair.ClientConnection.Dispose();
 
         foreach (var answer in answers)
@@ -126,7 +126,7 @@ public sealed class ReferencedBlobTests
             using (answer)
             {
                 // Answered before the connection went, or failed by its loss: never hanging.
-                await Task.WhenAny(answer.Task).WaitAsync(RpcPair.Bound);
+                await Task.WhenAny(answer.AsTask()).WaitAsync(RpcPair.Bound);
             }
         }
 
@@ -139,14 +139,14 @@ public sealed class ReferencedBlobTests
     {
         await using var pair = await RpcPair.StartAsync();
 
-        var answers = Enumerable.Range(0, 16).Select(i => pair.TestService.Echo(Large(i))).ToArray();
+        var answers = Enumerable.Range(0, 16).Select(i => pair.TestService.EchoAsync(Large(i))).ToArray();
         await pair.ClientLoop.DisposeAsync();
 
         foreach (var answer in answers)
         {
             using (answer)
             {
-                await Task.WhenAny(answer.Task).WaitAsync(RpcPair.Bound);
+                await Task.WhenAny(answer.AsTask()).WaitAsync(RpcPair.Bound);
             }
         }
 
@@ -166,7 +166,7 @@ public sealed class ReferencedBlobTests
             await pair.TestService.StreamAsync(chunk).WaitAsync(RpcPair.Bound);
         }
 
-        Assert.Equal(20UL * 128 * 1024, (await pair.TestService.GetStreamedBytesAsync().WaitAsync(RpcPair.Bound)).Bytes);
+        Assert.Equal(20UL * 128 * 1024, (await pair.TestService.GetStreamedBytesAsync().AsTask().WaitAsync(RpcPair.Bound)).Bytes);
         Assert.Equal(before + 20, SentByReference());
     }
 
@@ -175,7 +175,7 @@ public sealed class ReferencedBlobTests
     // so that every lease of the server's results has ended too.
     private static async Task<(long Client, long Server)> SettledCallbackTargetsAsync(RpcPair pair)
     {
-        Assert.Equal(3, (await pair.TestService.AddAsync(1, 2).WaitAsync(RpcPair.Bound)).Sum);
+        Assert.Equal(3, (await pair.TestService.AddAsync(1, 2).AsTask().WaitAsync(RpcPair.Bound)).Sum);
         return (pair.ClientLoop.LiveCallbackTargets, pair.ServerLoop.LiveCallbackTargets);
     }
 }

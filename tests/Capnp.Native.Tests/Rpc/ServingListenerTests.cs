@@ -13,7 +13,7 @@ public sealed class ServingListenerTests
         await using var clientLoop = EventLoop.Start();
         await using var connection = await clientLoop.ConnectAsync(server.Listener.Address).WaitAsync(RpcPair.Bound);
         using var service = connection.GetBootstrap<TestService.Client>();
-        Assert.Equal("a", (await service.EchoAsync("a").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("a", (await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         for (var round = 0; round < 3; round++)
         {
@@ -21,7 +21,7 @@ public sealed class ServingListenerTests
             GC.WaitForPendingFinalizers();
         }
 
-        Assert.Equal("b", (await service.EchoAsync("b").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("b", (await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound)).Text);
         Assert.Equal(1, (await server.Listener.ReadStatisticsAsync()).Connections);
     }
 
@@ -63,15 +63,15 @@ public sealed class ServingListenerTests
             }
 
             var echoes = clients.Select((client, i) => client.Service.EchoAsync($"client {i}")).ToList();
-            Assert.Equal("client 0", (await echoes[0].WaitAsync(RpcPair.Bound)).Text);
-            Assert.Equal("client 1", (await echoes[1].WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal("client 0", (await echoes[0].AsTask().WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal("client 1", (await echoes[1].AsTask().WaitAsync(RpcPair.Bound)).Text);
 
             // Each client that leaves lets the next waiting one in.
             for (var i = 0; i < 3; i++)
             {
                 clients[i].Service.Dispose();
                 await clients[i].Connection.DisposeAsync();
-                Assert.Equal($"client {i + 2}", (await echoes[i + 2].WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal($"client {i + 2}", (await echoes[i + 2].AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
 
             var statistics = await server.Listener.ReadStatisticsAsync();
@@ -92,7 +92,7 @@ public sealed class ServingListenerTests
     {
         await using var connection = await clientLoop.ConnectAsync(address).WaitAsync(RpcPair.Bound);
         using var service = connection.GetBootstrap<TestService.Client>();
-        Assert.Equal(text, (await service.EchoAsync(text).WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal(text, (await service.EchoAsync(text).AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     internal static async Task WaitUntilServingNoneAsync(RpcListener listener, int expected = 0)

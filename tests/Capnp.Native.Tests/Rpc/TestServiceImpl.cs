@@ -55,14 +55,14 @@ internal class TestServiceImpl : TestService.Server
 
     public override Task EchoCapAsync(TestService.EchoCapParams.Reader parameters, TestService.EchoCapResults.Builder results, CancellationToken cancellationToken)
     {
-        using var cap = parameters.Cap;
+        using var cap = parameters.GetCap();
         results.Cap = cap;
         return Task.CompletedTask;
     }
 
     public override async Task CallBackAsync(TestService.CallBackParams.Reader parameters, TestService.CallBackResults.Builder results, CancellationToken cancellationToken)
     {
-        using var callback = parameters.Cb ?? throw new RpcFailedException("callBack: null callback");
+        using var callback = parameters.GetCb() ?? throw new RpcFailedException("callBack: null callback");
         var reply = await callback.CallAsync(parameters.Value, cancellationToken);
         results.Reply = reply.Reply;
     }
@@ -118,7 +118,7 @@ internal class TestServiceImpl : TestService.Server
 
     public override Task HoldAsync(TestService.HoldParams.Reader parameters, TestService.HoldResults.Builder results, CancellationToken cancellationToken)
     {
-        if (parameters.Cap is { } cap)
+        if (parameters.GetCap() is { } cap)
         {
             lock (held)
             {
@@ -153,11 +153,12 @@ internal class TestServiceImpl : TestService.Server
         return Task.CompletedTask;
     }
 
-    public override void Dispose()
+    protected override ValueTask OnReleasedAsync()
     {
         Interlocked.Increment(ref released);
         DropAllAsync(default, default, default);
         Released.TrySetResult();
+        return ValueTask.CompletedTask;
     }
 
     private sealed class CounterImpl : Counter.Server
@@ -188,5 +189,9 @@ internal sealed class PrefixCallback(string prefix) : Callback.Server
         return Task.CompletedTask;
     }
 
-    public override void Dispose() => Released.TrySetResult();
+    protected override ValueTask OnReleasedAsync()
+    {
+        Released.TrySetResult();
+        return ValueTask.CompletedTask;
+    }
 }

@@ -93,16 +93,16 @@ public sealed class TlsInteropTests
         await using var client = await Native.Vat.StartAsync(new VatOptions());
 
         using var bootstrap = await client.ConnectAsync<TestService.Client>(sturdyRef).WaitAsync(RpcPair.Bound);
-        Assert.Equal("héllo", (await bootstrap.EchoAsync("héllo").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("héllo", (await bootstrap.EchoAsync("héllo").AsTask().WaitAsync(RpcPair.Bound)).Text);
         using var main = await client.ConnectAsync<TestService.Client>(sturdyRef.WithServiceId(MainId)).WaitAsync(RpcPair.Bound);
-        Assert.Equal("main", (await main.EchoAsync("main").WaitAsync(RpcPair.Bound)).Text);
-        Assert.Equal(long.MinValue, (await main.AddAsync(long.MaxValue, 1).WaitAsync(RpcPair.Bound)).Sum);
+        Assert.Equal("main", (await main.EchoAsync("main").AsTask().WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal(long.MinValue, (await main.AddAsync(long.MaxValue, 1).AsTask().WaitAsync(RpcPair.Bound)).Sum);
         using var other = await client.ConnectAsync<TestService.Client>(sturdyRef.WithServiceId("other"u8)).WaitAsync(RpcPair.Bound);
-        Assert.Equal("other", (await other.EchoAsync("other").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("other", (await other.EchoAsync("other").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         // The C++ restorer looks the ID up: one it does not serve fails as the seed says.
         using var unknown = await client.ConnectAsync<TestService.Client>(sturdyRef.WithServiceId("nobody"u8)).WaitAsync(RpcPair.Bound);
-        var error = await Assert.ThrowsAsync<RpcFailedException>(() => unknown.EchoAsync("nobody").WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAsync<RpcFailedException>(() => unknown.EchoAsync("nobody").AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal("Unknown persistent service ID", error.Message);
 
         if (tls)
@@ -170,7 +170,7 @@ public sealed class TlsInteropTests
         // The C++ server saw our alert; the genuine URI still works.
         await cpp.WaitForStandardErrorAsync("TLS handshake failed");
         using var service = await client.ConnectAsync<TestService.Client>(genuine).WaitAsync(RpcPair.Bound);
-        Assert.Equal("genuine", (await service.EchoAsync("genuine").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("genuine", (await service.EchoAsync("genuine").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]

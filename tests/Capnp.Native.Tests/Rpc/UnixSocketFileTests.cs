@@ -20,7 +20,7 @@ public sealed partial class UnixSocketFileTests : IDisposable
         Assert.Equal(0, MakeNode(SocketPath, SocketFileMode, 0));
         Assert.True(File.Exists(SocketPath));
         await using var pair = await RpcPair.StartAsync($"unix:{SocketPath}");
-        Assert.Equal("served", (await pair.TestService.EchoAsync("served").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("served", (await pair.TestService.EchoAsync("served").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         await pair.Listener.DisposeAsync();
         // Releases run on the loop in order with commands: once an echo is back, the listener is gone.

@@ -59,7 +59,7 @@ public sealed class HostileFrameTests
         await using var server = await VatTests.StartServerAsync(new VatOptions { DisableTls = true });
         await using var bystander = await Native.Vat.StartAsync(new VatOptions());
         using var polite = await bystander.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        Assert.Equal("before", (await polite.EchoAsync("before").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("before", (await polite.EchoAsync("before").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         using (var attacker = new Socket(SocketType.Stream, ProtocolType.Tcp))
         {
@@ -68,7 +68,7 @@ public sealed class HostileFrameTests
             await ReadUntilClosedAsync(attacker);
         }
 
-        Assert.Equal("after", (await polite.EchoAsync("after").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("after", (await polite.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound)).Text);
         await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
     }
 

@@ -18,9 +18,9 @@ public sealed class PeerLimitTests
         // The bootstrap is one question; calls that never return are the others.
         var waiting = Enumerable.Range(0, 32).Select(_ => service.WaitForeverAsync()).ToList();
 
-        var error = await Assert.ThrowsAnyAsync<RpcException>(() => waiting[^1].WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAnyAsync<RpcException>(() => waiting[^1].AsTask().WaitAsync(RpcPair.Bound));
         Assert.Contains("questions outstanding", error.Message);
-        Assert.Equal("served", (await polite.EchoAsync("served").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("served", (await polite.EchoAsync("served").AsTask().WaitAsync(RpcPair.Bound)).Text);
         await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
     }
 
@@ -37,7 +37,7 @@ public sealed class PeerLimitTests
             var calls = Enumerable.Range(0, 8).Select(i => service.EchoAsync($"{round}.{i}")).ToList();
             foreach (var (call, i) in calls.Select((c, i) => (c, i)))
             {
-                Assert.Equal($"{round}.{i}", (await call.WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal($"{round}.{i}", (await call.AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
         }
     }

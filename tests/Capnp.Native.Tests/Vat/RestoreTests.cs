@@ -38,15 +38,15 @@ public sealed class RestoreTests
         await using var client = await Native.Vat.StartAsync(new VatOptions());
 
         using var known = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
-        Assert.Equal("restored", (await known.EchoAsync("restored").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("restored", (await known.EchoAsync("restored").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         using var unknown = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef(ServiceId.Random())).WaitAsync(RpcPair.Bound);
-        var error = await Assert.ThrowsAsync<RpcFailedException>(() => unknown.EchoAsync("nobody").WaitAsync(RpcPair.Bound));
+        var error = await Assert.ThrowsAsync<RpcFailedException>(() => unknown.EchoAsync("nobody").AsTask().WaitAsync(RpcPair.Bound));
         Assert.Equal("Unknown persistent service ID", error.Message);
 
         // The empty ID is the bootstrap, which never reaches the restorer.
         using var bootstrap = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        Assert.Equal("public", (await bootstrap.EchoAsync("public").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("public", (await bootstrap.EchoAsync("public").AsTask().WaitAsync(RpcPair.Bound)).Text);
         Assert.Equal(2, restorer.Requests);
     }
 
@@ -60,7 +60,7 @@ public sealed class RestoreTests
 
         using var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
 
-        Assert.Equal("binary", (await service.EchoAsync("binary").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("binary", (await service.EchoAsync("binary").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class RestoreTests
 
         await using var client = await Native.Vat.StartAsync(new VatOptions());
         using var next = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
-        Assert.Equal("served", (await next.EchoAsync("served").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("served", (await next.EchoAsync("served").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class RestoreTests
 
         using var service = await vat.ConnectAsync<TestService.Client>(vat.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
 
-        Assert.Equal("local", (await service.EchoAsync("local").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("local", (await service.EchoAsync("local").AsTask().WaitAsync(RpcPair.Bound)).Text);
         Assert.Equal(0, (await vat.Listener!.ReadStatisticsAsync()).Accepted);
         Assert.Equal(1, restorer.Requests);
     }

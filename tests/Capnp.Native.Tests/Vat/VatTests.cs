@@ -21,7 +21,7 @@ public sealed class VatTests
         Assert.Equal(server.Identity.Digest, sturdyRef.Digest);
 
         using var service = await client.ConnectAsync<TestService.Client>(sturdyRef).WaitAsync(RpcPair.Bound);
-        Assert.Equal("a", (await service.EchoAsync("a").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("a", (await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         for (var round = 0; round < 3; round++)
         {
@@ -29,7 +29,7 @@ public sealed class VatTests
             GC.WaitForPendingFinalizers();
         }
 
-        Assert.Equal("b", (await service.EchoAsync("b").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("b", (await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound)).Text);
         var served = await server.Listener!.ReadStatisticsAsync();
         Assert.Equal(1, served.Connections);
         Assert.Equal(0, served.HandshakeFailures);
@@ -47,7 +47,7 @@ public sealed class VatTests
         Assert.Contains("fingerprint mismatch", error.Message);
         // The failed attempt is not kept: the genuine sturdy ref works at once.
         using var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        Assert.Equal("genuine", (await service.EchoAsync("genuine").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("genuine", (await service.EchoAsync("genuine").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class VatTests
 
         using var service = await client.ConnectAsync<TestService.Client>(SturdyRef.Parse(sturdyRef.ToString())).WaitAsync(RpcPair.Bound);
 
-        Assert.Equal("plain", (await service.EchoAsync("plain").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("plain", (await service.EchoAsync("plain").AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class VatTests
         await using var plain = await clientLoop.ConnectAsync(server.ListenAddress!.ToString()).WaitAsync(RpcPair.Bound);
         using var service = plain.GetBootstrap<TestService.Client>();
 
-        await Assert.ThrowsAnyAsync<RpcException>(() => service.EchoAsync("hello?").WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAnyAsync<RpcException>(() => service.EchoAsync("hello?").AsTask().WaitAsync(RpcPair.Bound));
 
         for (var poll = 0; poll < 100_000 && (await server.Listener!.ReadStatisticsAsync()).HandshakeFailures == 0; poll++)
         {
@@ -109,7 +109,7 @@ public sealed class VatTests
         {
             foreach (var (service, i) in services.Select((s, i) => (s, i)))
             {
-                Assert.Equal($"{i}", (await service.EchoAsync($"{i}").WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal($"{i}", (await service.EchoAsync($"{i}").AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
 
             Assert.Equal(1, (await server.Listener!.ReadStatisticsAsync()).Accepted);
@@ -133,7 +133,7 @@ public sealed class VatTests
         {
             address = first.ListenAddress!;
             using var service = await client.ConnectAsync<TestService.Client>(first.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-            Assert.Equal("first", (await service.EchoAsync("first").WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal("first", (await service.EchoAsync("first").AsTask().WaitAsync(RpcPair.Bound)).Text);
             var connection = await client.GetConnectionAsync(first.GetSturdyRef(), CancellationToken.None);
             await first.DisposeAsync();
             await connection.Disconnected.WaitAsync(RpcPair.Bound);
@@ -146,7 +146,7 @@ public sealed class VatTests
             using var service = await client.ConnectAsync<TestService.Client>(second.GetSturdyRef()).WaitAsync(RpcPair.Bound);
             try
             {
-                Assert.Equal("second", (await service.EchoAsync("second").WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal("second", (await service.EchoAsync("second").AsTask().WaitAsync(RpcPair.Bound)).Text);
                 break;
             }
             catch (RpcDisconnectedException) when (attempt < 1000)
@@ -164,11 +164,11 @@ public sealed class VatTests
         var client = await Native.Vat.StartAsync(new VatOptions());
         using var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
         var waiting = service.WaitForeverAsync();
-        await service.EchoAsync("sync").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("sync").AsTask().WaitAsync(RpcPair.Bound);
 
         await client.DisposeAsync();
 
-        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.WaitAsync(RpcPair.Bound));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ConnectAsync<TestService.Client>(server.GetSturdyRef()));
         // The server frees the connection once it sees the client go.
         await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!);

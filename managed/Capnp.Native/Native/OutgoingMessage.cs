@@ -1,8 +1,9 @@
 using System.Buffers;
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc;
 using Capnp.Native.Serialization;
 
-namespace Capnp.Native.Rpc;
+namespace Capnp.Native;
 
 /// <summary>
 /// A message on its way to the shim: its segments pinned in place (the shim copies them once, on
@@ -51,12 +52,8 @@ internal sealed unsafe class OutgoingMessage : IDisposable
         }
     }
 
-    public int SegmentCount => segments.Length;
-
-    public int CapCount => caps.Length;
-
     /// <summary>Runs <paramref name="send"/> with the native descriptors (segments, cap pointers).</summary>
-    public int Send(Func<IntPtr, IntPtr, int> send)
+    public int Send(NativeSend send)
     {
         var capPointers = stackalloc capnp_cap*[caps.Length];
         for (var i = 0; i < caps.Length; i++)
@@ -66,7 +63,7 @@ internal sealed unsafe class OutgoingMessage : IDisposable
 
         fixed (capnp_segment* segmentPointer = segments)
         {
-            return send((IntPtr)segmentPointer, (IntPtr)capPointers);
+            return send(segmentPointer, (uint)segments.Length, capPointers, (uint)caps.Length);
         }
     }
 
@@ -121,3 +118,6 @@ internal sealed unsafe class OutgoingMessage : IDisposable
         }
     }
 }
+
+/// <summary>Hands a message's pinned descriptors to one shim function; returns its status.</summary>
+internal unsafe delegate int NativeSend(capnp_segment* segments, uint segmentCount, capnp_cap** caps, uint capCount);

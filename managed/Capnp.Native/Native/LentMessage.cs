@@ -1,4 +1,6 @@
-namespace Capnp.Native.Rpc;
+using Capnp.Native.Rpc;
+
+namespace Capnp.Native;
 
 /// <summary>
 /// An outgoing message lent to the shim: the shim may read its segments after the call that
@@ -6,9 +8,9 @@ namespace Capnp.Native.Rpc;
 /// them), and completes this target's tag once nothing reads them any more. The message is
 /// disposed then, whatever the status (DISPOSED when the loop stopped first).
 /// </summary>
-internal sealed unsafe class LentMessage(EventLoop loop, OutgoingMessage message) : CallbackTarget(loop)
+internal sealed class LentMessage(EventLoop loop, OutgoingMessage message) : CallbackTarget(loop)
 {
-    protected override void OnCallback(int status, byte* payload, nuint length)
+    protected override void OnCallback(NativeCompletion completion)
     {
         Unregister();
         message.Dispose();

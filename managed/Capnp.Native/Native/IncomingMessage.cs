@@ -1,20 +1,17 @@
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc;
 using Capnp.Native.Serialization;
 
-namespace Capnp.Native.Rpc;
+namespace Capnp.Native;
 
 /// <summary>Turns a received native message (call results or parameters) into a reader over its native segments.</summary>
 internal static unsafe class IncomingMessage
 {
     /// <summary>
     /// Takes ownership of the view's message and capabilities (on the loop thread, where the view
-    /// is valid) and returns a reader whose cap table holds one <see cref="ICallTarget"/> per capability.
-    /// </summary>
-    public static MessageReader Adopt(EventLoop loop, capnp_message_view* view) => Adopt(loop, view, out _);
-
-    /// <summary>
-    /// As <see cref="Adopt(EventLoop, capnp_message_view*)"/>; <paramref name="nativeMemory"/> is
-    /// the handle of the native segments when the reader reads them in place (large messages).
+    /// is valid) and returns a reader whose cap table holds one <see cref="ICallTarget"/> per
+    /// capability; <paramref name="nativeMemory"/> is the handle of the native segments when the
+    /// reader reads them in place (large messages).
     /// </summary>
     public static MessageReader Adopt(EventLoop loop, capnp_message_view* view, out MessageHandle? nativeMemory)
     {

@@ -1,8 +1,9 @@
 using System.Buffers;
 using Capnp.Native.Interop;
+using Capnp.Native.Rpc;
 using Capnp.Native.Serialization;
 
-namespace Capnp.Native.Rpc;
+namespace Capnp.Native;
 
 /// <summary>
 /// One segment of a received native message as <see cref="Memory{T}"/>, so the serialization

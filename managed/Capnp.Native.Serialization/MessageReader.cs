@@ -33,8 +33,11 @@ public sealed class MessageReader
     /// <summary>The options this reader enforces.</summary>
     public ReaderOptions Options { get; }
 
-    /// <summary>Optional capability table; capability pointers index into it.</summary>
-    public IReadOnlyList<object?>? CapTable { get; set; }
+    /// <summary>
+    /// The capability table capability pointers index into: set by the RPC runtime on received
+    /// messages and by <see cref="MessageBuilder.AsReader"/>; null for plain messages.
+    /// </summary>
+    public IReadOnlyList<object?>? CapTable { get; internal set; }
 
     internal MessageReader(ReadOnlyMemory<byte>[] segments, ReaderOptions options)
     {

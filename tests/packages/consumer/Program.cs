@@ -14,7 +14,8 @@ Console.WriteLine($"sturdy ref: {SturdyRef.Parse(uri).ToRedactedString()}");
 
 await using var client = await Vat.StartAsync(new VatOptions()).WaitAsync(bound);
 using var echo = await client.ConnectAsync<Echo.Client>(SturdyRef.Parse(uri)).WaitAsync(bound);
-var answer = await echo.PingAsync("hello from a package consumer").WaitAsync(bound);
+using var ping = echo.PingAsync("hello from a package consumer");
+var answer = await ping.AsTask().WaitAsync(bound);
 Console.WriteLine($"reply: {answer.Reply}");
 
 // Which native libraries this process mapped, and from where.

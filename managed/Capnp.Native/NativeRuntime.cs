@@ -3,7 +3,7 @@ using Capnp.Native.Interop;
 namespace Capnp.Native;
 
 /// <summary>Loads libcapnp_native once, checks its ABI version and registers the completion callback.</summary>
-public static unsafe class NativeRuntime
+public static class NativeRuntime
 {
     private static readonly Lazy<bool> Initialized = new(Initialize, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -24,7 +24,7 @@ public static unsafe class NativeRuntime
         get
         {
             EnsureInitialized();
-            return NativeMethods.capnp_abi_version();
+            return NativeGateway.AbiVersion();
         }
     }
 
@@ -34,9 +34,7 @@ public static unsafe class NativeRuntime
         get
         {
             EnsureInitialized();
-            int major, minor, micro;
-            NativeStatus.ThrowIfFailed(NativeMethods.capnp_library_version(&major, &minor, &micro));
-            return new Version(major, minor, micro);
+            return NativeGateway.LibraryVersion();
         }
     }
 
@@ -86,7 +84,7 @@ public static unsafe class NativeRuntime
         ArgumentOutOfRangeException.ThrowIfNegative(largestHeapBlock);
         ArgumentOutOfRangeException.ThrowIfNegative(retainedBytes);
         EnsureInitialized();
-        NativeStatus.ThrowIfFailed(NativeMethods.capnp_allocator_retain_freed((ulong)largestHeapBlock, (ulong)retainedBytes));
+        NativeGateway.RetainFreedMemory((ulong)largestHeapBlock, (ulong)retainedBytes);
     }
 
     /// <summary>
@@ -96,10 +94,7 @@ public static unsafe class NativeRuntime
     public static NativeObjectCounts GetLiveObjectCounts()
     {
         EnsureInitialized();
-        capnp_counters counters;
-        NativeStatus.ThrowIfFailed(NativeMethods.capnp_counters_read(&counters));
-        return new NativeObjectCounts(counters.live_loops, counters.live_connections, counters.live_caps, counters.live_servers,
-                                      counters.live_calls, counters.live_messages, counters.live_pending_operations);
+        return NativeGateway.ReadLiveObjectCounts();
     }
 
     /// <summary>
@@ -111,7 +106,7 @@ public static unsafe class NativeRuntime
     private static bool Initialize()
     {
         NativeLibraryResolver.EnsureLoaded();
-        NativeStatus.ThrowIfFailed(NativeMethods.capnp_initialize(CompletionDispatcher.Pointer));
+        NativeGateway.Initialize();
         return true;
     }
 }

@@ -20,10 +20,20 @@ internal static unsafe class NativeCounters
         return id;
     }
 
-    public static long LoopThreadId(EventLoop loop) => loop.WithPointer(pointer =>
+    public static long LoopThreadId(EventLoop loop)
     {
-        long id;
-        Assert.Equal(0, NativeMethods.capnp_test_loop_thread_id((capnp_loop*)pointer, &id));
-        return id;
-    });
+        var handle = loop.LiveHandle;
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            long id;
+            Assert.Equal(0, NativeMethods.capnp_test_loop_thread_id(handle.Pointer, &id));
+            return id;
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
+    }
 }

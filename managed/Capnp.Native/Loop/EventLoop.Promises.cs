@@ -18,18 +18,11 @@ internal sealed partial class EventLoop
     public NativeCapability CreateCapabilityFromClient<TClient>(Task<TClient> client) where TClient : CapabilityClient
         => CreatePromised(client.ContinueWith(static t => t.Result.Target, TaskScheduler.Default));
 
-    private unsafe NativeCapability CreatePromised(Task<ICallTarget> target)
+    private NativeCapability CreatePromised(Task<ICallTarget> target)
     {
-        var (status, cap, resolver) = WithPointer(loop =>
-        {
-            capnp_cap* createdCap;
-            capnp_resolver* createdResolver;
-            var result = NativeMethods.capnp_promise_cap_create((capnp_loop*)loop, &createdCap, &createdResolver);
-            return (result, (IntPtr)createdCap, (IntPtr)createdResolver);
-        });
-        NativeStatus.ThrowIfFailed(status);
-        _ = ResolveWhenReadyAsync(target, new NativeResolver(resolver));
-        return new NativeCapability(this, new CapHandle((capnp_cap*)cap));
+        var (cap, resolver) = NativeGateway.CreatePromise(LiveHandle);
+        _ = ResolveWhenReadyAsync(target, resolver);
+        return new NativeCapability(this, cap);
     }
 
     // The resolver is consumed exactly once, by the resolve or the reject.

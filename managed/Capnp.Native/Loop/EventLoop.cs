@@ -26,12 +26,10 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Starts a new event loop thread and returns once it is running.</summary>
-    public static unsafe EventLoop Start()
+    public static EventLoop Start()
     {
         NativeRuntime.EnsureInitialized();
-        capnp_loop* loop;
-        NativeStatus.ThrowIfFailed(NativeMethods.capnp_loop_create(&loop));
-        return new EventLoop(LoopHandle.FromCreated(loop));
+        return new EventLoop(NativeGateway.CreateLoop());
     }
 
     /// <summary>
@@ -45,16 +43,13 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     {
         try
         {
-            await PostWatch().ConfigureAwait(false);
+            await NativeGateway.WatchAsync(this).ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
             // The orderly end: the loop was disposed.
         }
     }
-
-    private unsafe Task<bool> PostWatch() =>
-        PostAsync(static (loop, tag) => NativeMethods.capnp_loop_watch(loop, tag), static _ => true);
 
     /// <summary>Operations and servers of this loop still registered for callbacks (GC handles; for leak tests).</summary>
     internal long LiveCallbackTargets => Interlocked.Read(ref liveCallbackTargets);
@@ -68,20 +63,9 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Sends a copy of <paramref name="data"/> through the loop thread and back: a health check
-    /// of the queue, the loop and the completion path.
+    /// of the queue, the loop and the completion path (for tests).
     /// </summary>
-    public unsafe Task<byte[]> EchoAsync(ReadOnlyMemory<byte> data)
-    {
-        return PostAsync(
-            (loop, tag) =>
-            {
-                fixed (byte* bytes = data.Span)
-                {
-                    return NativeMethods.capnp_test_echo(loop, tag, bytes, (nuint)data.Length);
-                }
-            },
-            static payload => payload.ToArray());
-    }
+    internal Task<byte[]> EchoAsync(ReadOnlyMemory<byte> data) => NativeGateway.EchoAsync(this, data);
 
     /// <summary>
     /// Queues a native command for operation <paramref name="post"/> and returns the task its
@@ -120,29 +104,20 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Asks the loop to cancel a pending operation (a no-op once it has completed).</summary>
-    internal unsafe void CancelOperation(ulong tag)
+    internal void CancelOperation(ulong tag)
     {
         if (IsDisposed)
         {
             return;
         }
 
-        var addedReference = false;
         try
         {
-            handle.DangerousAddRef(ref addedReference);
             // A refusal means the loop is stopping, and then the operation fails DISPOSED anyway.
-            _ = NativeMethods.capnp_operation_cancel(handle.Pointer, tag);
+            NativeGateway.CancelOperation(handle, tag);
         }
         catch (ObjectDisposedException)
         {
-        }
-        finally
-        {
-            if (addedReference)
-            {
-                handle.DangerousRelease();
-            }
         }
     }
 
@@ -187,7 +162,7 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
         };
     }
 
-    private unsafe NativeCapability Export(CapabilityServer server)
+    private NativeCapability Export(CapabilityServer server)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var dispatcher = new ServerDispatcher(this, server);
@@ -200,41 +175,28 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
         }
 
         var tag = dispatcher.Register();
-        var (status, cap) = WithPointer(loop =>
+        CapHandle cap;
+        try
         {
-            fixed (ulong* streamingKeys = keys)
-            {
-                capnp_cap* created;
-                var result = NativeMethods.capnp_server_create((capnp_loop*)loop, tag, streamingKeys, (uint)streaming.Count, &created);
-                return (result, (IntPtr)created);
-            }
-        });
-        if (status != 0)
+            cap = NativeGateway.CreateServer(handle, tag, keys);
+        }
+        catch
         {
             dispatcher.Unregister();
-            NativeStatus.ThrowIfFailed(status);
+            throw;
         }
 
         ServerExports.Exported(server);
-        return new NativeCapability(this, new CapHandle((capnp_cap*)cap));
+        return new NativeCapability(this, cap);
     }
 
-    /// <summary>Runs <paramref name="call"/> with the loop pointer, holding the handle for its duration.</summary>
-    internal unsafe T WithPointer<T>(Func<IntPtr, T> call)
+    /// <summary>The native loop, for the gateway; <see cref="ObjectDisposedException"/> once this loop is disposed.</summary>
+    internal LoopHandle LiveHandle
     {
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
-        var addedReference = false;
-        try
+        get
         {
-            handle.DangerousAddRef(ref addedReference);
-            return call((IntPtr)handle.Pointer);
-        }
-        finally
-        {
-            if (addedReference)
-            {
-                handle.DangerousRelease();
-            }
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return handle;
         }
     }
 
@@ -242,7 +204,7 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     /// Sends what the engine logs on this loop's thread to <paramref name="logger"/> (rate-limited)
     /// instead of standard error. Once per loop.
     /// </summary>
-    internal unsafe void RouteLogTo(Microsoft.Extensions.Logging.ILogger logger)
+    internal void RouteLogTo(Microsoft.Extensions.Logging.ILogger logger)
     {
         if (Interlocked.CompareExchange(ref logRouted, 1, 0) != 0)
         {
@@ -252,11 +214,14 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
         // The shim completes the tag one last time when the loop stops; the router then unregisters.
         var router = new LogRouter(this, logger);
         var tag = router.Register();
-        var status = WithPointer(loop => NativeMethods.capnp_loop_route_log((capnp_loop*)loop, tag));
-        if (status != 0)
+        try
+        {
+            NativeGateway.RouteLog(LiveHandle, tag);
+        }
+        catch
         {
             router.Unregister();
-            NativeStatus.ThrowIfFailed(status);
+            throw;
         }
     }
 

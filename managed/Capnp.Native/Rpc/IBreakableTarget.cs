@@ -5,7 +5,7 @@ namespace Capnp.Native.Rpc;
 /// lost) or a promise that may resolve to an error. Targets that do not implement it are
 /// in-process objects, which never break.
 /// </summary>
-public interface IBreakableTarget
+internal interface IBreakableTarget
 {
     /// <summary>
     /// Completes with the reason (typically an <see cref="RpcDisconnectedException"/>) once calls

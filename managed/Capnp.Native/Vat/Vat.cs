@@ -331,16 +331,7 @@ public sealed class Vat : IAsyncDisposable
     private static PeerLimits LimitsOf(VatOptions options)
         => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection, options.IdleTimeout);
 
-    private static unsafe TlsIdentityHandle CreateTlsIdentity(VatIdentity identity)
-    {
-        capnp_tls_identity* created;
-        fixed (byte* pem = identity.PrivateKeyPem)
-        {
-            NativeStatus.ThrowIfFailed(NativeMethods.capnp_tls_identity_create(pem, (nuint)identity.PrivateKeyPem.Length, &created));
-        }
-
-        return new TlsIdentityHandle(created);
-    }
+    private static TlsIdentityHandle CreateTlsIdentity(VatIdentity identity) => NativeGateway.CreateTlsIdentity(identity.PrivateKeyPem);
 
     /// <summary>Closes the listener and every connection, fails pending work and stops the event loop.</summary>
     public async ValueTask DisposeAsync()

@@ -26,9 +26,9 @@ await admin.LogAsync("Message from Admin");
 // Sub (no Async) sends the call and returns its answer-to-be; answer.Logger is the logger in it,
 // usable before the answer arrives (pipelining). Answers and loggers are references: `using`
 // releases them.
-using var aliceAnswer = admin.Sub("alice");
-using var forAlice = aliceAnswer.Logger;
-using var bobAnswer = admin.Sub("bob");
-using var forBob = bobAnswer.Logger;
+using var aliceAnswer = admin.SubAsync("alice");
+using var forAlice = aliceAnswer.GetLogger();
+using var bobAnswer = admin.SubAsync("bob");
+using var forBob = bobAnswer.GetLogger();
 await forAlice.LogAsync("Message from Alice");
 await forBob.LogAsync("Message from Bob");

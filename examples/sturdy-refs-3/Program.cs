@@ -25,8 +25,8 @@ using var root = await vat.ConnectAsync<Logger.Client>(server.GetSturdyRef(rootI
 await root.LogAsync("Message from Admin");
 
 // The admin creates a logger for Alice and saves it:
-using (var answer = root.Sub("alice"))
-using (var forAlice = answer.Logger)
+using (var answer = root.SubAsync("alice"))
+using (var forAlice = answer.GetLogger())
 {
     var uri = await forAlice.SaveAsync();
     CapFile.Save("alice.cap", uri);

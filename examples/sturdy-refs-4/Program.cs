@@ -76,8 +76,8 @@ sub.SetAction((parseResult, cancellationToken) =>
 
     return WithLoggerAsync(parseResult.GetRequiredValue(capFile), async logger =>
     {
-        using var answer = logger.Sub(parseResult.GetRequiredValue(label), cancellationToken);
-        using var subLogger = answer.Logger;
+        using var answer = logger.SubAsync(parseResult.GetRequiredValue(label), cancellationToken);
+        using var subLogger = answer.GetLogger();
         var uri = await subLogger.SaveAsync(cancellationToken);
         CapFile.Save(subFile, uri);
         Console.WriteLine($"Wrote \"{subFile}\"");

@@ -76,7 +76,11 @@ public abstract class CapabilityServer : ICallTarget
     /// every connection of the vat. What follows an <c>await</c> continues where the awaited task
     /// completes, as usual.
     /// </summary>
-    protected internal virtual bool RunsOnEventLoopThread => false;
+    protected virtual bool RunsOnEventLoopThread => false;
+
+    // For the dispatcher. Protected, not protected internal, above: assemblies our internals are
+    // visible to (tests, benchmarks) override it as applications do.
+    internal bool MethodsRunOnLoopThread => RunsOnEventLoopThread;
 
     /// <summary>
     /// The release hook: runs once, on the thread pool, when the engine has dropped its last

@@ -71,7 +71,7 @@ internal sealed class ServerDispatcher : CallbackTarget
 
         running[call.Call] = new CancellationTokenSource();
         var incoming = new IncomingCall(call.Call, call.InterfaceId, call.MethodId, parameters, nativeMemory, ContextOf(call));
-        if (Server.RunsOnEventLoopThread)
+        if (Server.MethodsRunOnLoopThread)
         {
             // The server asked for it: start the method here, on the loop thread, in arrival order.
             Start(incoming);

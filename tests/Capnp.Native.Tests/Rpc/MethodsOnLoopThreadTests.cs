@@ -18,7 +18,7 @@ public sealed class MethodsOnLoopThreadTests
         var calls = Enumerable.Range(0, 50).Select(i => remote.EchoAsync($"{i}")).ToList();
         for (var i = 0; i < calls.Count; i++)
         {
-            Assert.Equal($"{i}", (await calls[i].WaitAsync(RpcPair.Bound)).Text);
+            Assert.Equal($"{i}", (await calls[i].AsTask().WaitAsync(RpcPair.Bound)).Text);
         }
 
         // Every Echo ran on one thread, the vat's loop thread: not a thread-pool thread.
@@ -35,7 +35,7 @@ public sealed class MethodsOnLoopThreadTests
         await using var client = await Native.Vat.StartAsync(new VatOptions());
         using var remote = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
 
-        await remote.EchoAsync("pool").WaitAsync(RpcPair.Bound);
+        await remote.EchoAsync("pool").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.True(service.LastEchoOnThreadPool);
     }
@@ -49,7 +49,7 @@ public sealed class MethodsOnLoopThreadTests
         public bool RanOnThreadPool { get; private set; }
 
         // protected internal: this test assembly sees the library's internals; users write protected.
-        protected internal override bool RunsOnEventLoopThread => true;
+        protected override bool RunsOnEventLoopThread => true;
 
         public override Task EchoAsync(TestService.EchoParams.Reader parameters, TestService.EchoResults.Builder results, CancellationToken cancellationToken)
         {

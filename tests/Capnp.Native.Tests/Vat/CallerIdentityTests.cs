@@ -15,7 +15,7 @@ public sealed class CallerIdentityTests
         await using var client = await Native.Vat.StartAsync(new VatOptions { Identity = VatIdentity.CreateEphemeral() });
         using var remote = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
 
-        await remote.EchoAsync("who").WaitAsync(RpcPair.Bound);
+        await remote.EchoAsync("who").AsTask().WaitAsync(RpcPair.Bound);
 
         var context = Assert.IsType<ServerCallContext>(service.LastEchoContext);
         Assert.Equal(CallOrigin.AuthenticatedPeer, context.Origin);
@@ -34,9 +34,9 @@ public sealed class CallerIdentityTests
 
         for (var round = 0; round < 3; round++)
         {
-            await fromAlice.EchoAsync("a").WaitAsync(RpcPair.Bound);
+            await fromAlice.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound);
             Assert.Equal(alice.Identity.Digest, service.LastEchoContext?.PeerDigest);
-            await fromBob.EchoAsync("b").WaitAsync(RpcPair.Bound);
+            await fromBob.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound);
             Assert.Equal(bob.Identity.Digest, service.LastEchoContext?.PeerDigest);
         }
     }
@@ -49,7 +49,7 @@ public sealed class CallerIdentityTests
         await using var client = await Native.Vat.StartAsync(new VatOptions { DisableTls = true });
         using var remote = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
 
-        await remote.EchoAsync("who").WaitAsync(RpcPair.Bound);
+        await remote.EchoAsync("who").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(CallOrigin.AnonymousPeer, service.LastEchoContext?.Origin);
         Assert.Null(service.LastEchoContext?.PeerDigest);
@@ -63,7 +63,7 @@ public sealed class CallerIdentityTests
         // The vat's own sturdy ref resolves locally: the call goes through the engine, not a connection.
         using var local = await server.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
 
-        await local.EchoAsync("self").WaitAsync(RpcPair.Bound);
+        await local.EchoAsync("self").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(CallOrigin.Unknown, service.LastEchoContext?.Origin);
         Assert.Null(service.LastEchoContext?.PeerDigest);
@@ -78,7 +78,7 @@ public sealed class CallerIdentityTests
         await using var client = await Native.Vat.StartAsync(new VatOptions());
         using var remote = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
 
-        await remote.EchoAsync("via").WaitAsync(RpcPair.Bound);
+        await remote.EchoAsync("via").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(client.Identity.Digest, forwarding.LastEchoContext?.PeerDigest);
         // The forwarding server made the inner call: it comes from nobody in particular.

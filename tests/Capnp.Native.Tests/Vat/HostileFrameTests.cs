@@ -79,7 +79,7 @@ public sealed class HostileFrameTests
         await using var server = await VatTests.StartServerAsync();
         await using var bystander = await Native.Vat.StartAsync(new VatOptions());
         using var polite = await bystander.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        Assert.Equal("before", (await polite.EchoAsync("before").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("before", (await polite.EchoAsync("before").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         // An anonymous TLS client (no certificate) that checks the server's key as our vats do,
         // then sends the hostile bytes inside the session.
@@ -94,7 +94,7 @@ public sealed class HostileFrameTests
             await ReadUntilClosedAsync(tls);
         }
 
-        Assert.Equal("after", (await polite.EchoAsync("after").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("after", (await polite.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound)).Text);
         await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
     }
 

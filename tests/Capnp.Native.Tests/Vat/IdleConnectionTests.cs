@@ -35,12 +35,12 @@ public sealed class IdleConnectionTests
         await using var server = await VatTests.StartServerAsync(new VatOptions { IdleTimeout = ShortIdle });
         await using var client = await Native.Vat.StartAsync(new VatOptions { IdleTimeout = Timeout.InfiniteTimeSpan });
         var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        Assert.Equal("a", (await service.EchoAsync("a").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("a", (await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound)).Text);
 
         // Five idle timeouts pass without a message while the client holds the service. (Time
         // has to pass for the check: the timer would have closed the connection by now.)
         await Task.Delay(ShortIdle * 5);
-        Assert.Equal("b", (await service.EchoAsync("b").WaitAsync(RpcPair.Bound)).Text);
+        Assert.Equal("b", (await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound)).Text);
         Assert.Equal(1, (await server.Listener!.ReadStatisticsAsync()).Connections);
 
         // Released: neither side holds anything, and the server closes the connection.
@@ -60,7 +60,7 @@ public sealed class IdleConnectionTests
             using var service = await client.ConnectAsync<TestService.Client>(sturdyRef).WaitAsync(RpcPair.Bound);
             try
             {
-                return (await service.EchoAsync(text).WaitAsync(RpcPair.Bound)).Text;
+                return (await service.EchoAsync(text).AsTask().WaitAsync(RpcPair.Bound)).Text;
             }
             catch (RpcDisconnectedException error) when (error.Message.Contains("idle"))
             {

@@ -30,14 +30,14 @@ public sealed class SecretsInLogsTests
             await using var client = await Native.Vat.StartAsync(new VatOptions { Logger = clientLog });
             using (var service = await client.ConnectAsync<TestService.Client>(sturdyRef).WaitAsync(RpcPair.Bound))
             {
-                Assert.Equal("a", (await service.EchoAsync("a").WaitAsync(RpcPair.Bound)).Text);
+                Assert.Equal("a", (await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
 
             // A wrong ID (one byte off) is refused; its text must not be logged either.
             var wrongId = (byte[])serviceId.Clone();
             wrongId[0] ^= 1;
             using var wrong = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef(wrongId)).WaitAsync(RpcPair.Bound);
-            await Assert.ThrowsAsync<RpcFailedException>(() => wrong.EchoAsync("b").WaitAsync(RpcPair.Bound));
+            await Assert.ThrowsAsync<RpcFailedException>(() => wrong.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound));
         }
 
         var entries = serverLog.Entries.Concat(clientLog.Entries).Select(e => e.Text).ToList();

@@ -13,7 +13,7 @@ public sealed class VatDumpTests
         await using var server = await VatTests.StartServerAsync();
         await using var client = await Native.Vat.StartAsync(new VatOptions());
         using var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        await service.EchoAsync("a").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound);
 
         var served = await server.DumpAsync().WaitAsync(RpcPair.Bound);
         Assert.StartsWith($"vat {server.Digest} at {server.ListenAddress}", served);
@@ -35,13 +35,13 @@ public sealed class VatDumpTests
         await using var server = await VatTests.StartServerAsync();
         await using var client = await Native.Vat.StartAsync(new VatOptions());
         using var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
-        await service.EchoAsync("a").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound);
         var before = await client.DumpAsync().WaitAsync(RpcPair.Bound);
         var questionsBefore = QuestionCount(before);
 
         var waiting = Enumerable.Range(0, 3).Select(_ => service.WaitForeverAsync()).ToList();
         // The server has the three calls once it answers a later one (E-order on one connection).
-        await service.EchoAsync("b").WaitAsync(RpcPair.Bound);
+        await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound);
 
         Assert.Equal(questionsBefore + 3, QuestionCount(await client.DumpAsync().WaitAsync(RpcPair.Bound)));
         Assert.Matches(new Regex(@"answers \(owed or not finished by the peer\): [3-9]"), await server.DumpAsync().WaitAsync(RpcPair.Bound));

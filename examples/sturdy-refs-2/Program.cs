@@ -23,8 +23,8 @@ await using var server = await Vat.StartAsync(new VatOptions
 await using var vat = await Vat.StartAsync(new VatOptions());
 using var admin = await vat.ConnectAsync<Logger.Client>(server.GetSturdyRef(rootId));
 await admin.LogAsync("Message from Admin");
-// Sub (no Async) sends the call and returns its answer-to-be; answer.Logger is the logger in it,
-// usable before the answer arrives (pipelining). Answers and loggers are references: `using`
+// SubAsync sends the call and returns its answer-to-be, not awaited here; GetLogger() is the
+// logger in it, usable before the answer arrives (pipelining). Answers and loggers are references: `using`
 // releases them.
 using var aliceAnswer = admin.SubAsync("alice");
 using var forAlice = aliceAnswer.GetLogger();

@@ -61,7 +61,7 @@ public sealed class VatHostTests
         await using var client = await Vat.StartAsync(new VatOptions()).WaitAsync(Bound);
         using var echo = await client.ConnectAsync<Echo.Client>(sturdyRef).WaitAsync(Bound);
         // The prefix is the Greeting the container injected into the EchoService.
-        Assert.Equal("hello world", (await echo.PingAsync("world").WaitAsync(Bound)).Reply);
+        Assert.Equal("hello world", (await echo.PingAsync("world").AsTask().WaitAsync(Bound)).Reply);
         Assert.Equal(0, test.VatHost.CallsInFlight);
 
         // The vat's own log, through VatOptions.Logger from the host's ILoggerFactory.
@@ -100,7 +100,7 @@ public sealed class VatHostTests
 
             await using var client = await Vat.StartAsync(new VatOptions()).WaitAsync(Bound);
             using var echo = await client.ConnectAsync<Echo.Client>(new SturdyRef(vat.ListenAddress!, vat.Digest, default)).WaitAsync(Bound);
-            Assert.Equal("hello plain", (await echo.PingAsync("plain").WaitAsync(Bound)).Reply);
+            Assert.Equal("hello plain", (await echo.PingAsync("plain").AsTask().WaitAsync(Bound)).Reply);
         }
         finally
         {
@@ -141,17 +141,17 @@ public sealed class VatHostTests
         }
 
         // The vat still serves the call in flight, and refuses a new one.
-        var refused = await Assert.ThrowsAsync<RpcDisconnectedException>(() => echo.PingAsync("late").WaitAsync(Bound));
+        var refused = await Assert.ThrowsAsync<RpcDisconnectedException>(() => echo.PingAsync("late").AsTask().WaitAsync(Bound));
         Assert.Contains("shutting down", refused.Message);
         Assert.False(stopped.IsCompleted);
-        Assert.False(slow.IsCompleted);
+        Assert.False(slow.AsTask().IsCompleted);
 
         test.Gates.Release.TrySetResult();
-        Assert.Equal("hello slow", (await slow.WaitAsync(Bound)).Reply);
+        Assert.Equal("hello slow", (await slow.AsTask().WaitAsync(Bound)).Reply);
         await stopped.WaitAsync(Bound);
 
         // Then the vat is closed: its connection is gone.
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => echo.PingAsync("after").WaitAsync(Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => echo.PingAsync("after").AsTask().WaitAsync(Bound));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => vat.ConnectAsync<Echo.Client>(vat.GetSturdyRef()));
     }
 
@@ -169,7 +169,7 @@ public sealed class VatHostTests
         // The call never finishes by itself: the host gives up after its shutdown timeout.
         await test.Host.StopAsync().WaitAsync(Bound);
 
-        await Assert.ThrowsAsync<RpcDisconnectedException>(() => slow.WaitAsync(Bound));
+        await Assert.ThrowsAsync<RpcDisconnectedException>(() => slow.AsTask().WaitAsync(Bound));
         Assert.True(test.Logs.Logged(HostingCategory, LogLevel.Warning, "shutdown timeout elapsed with 1 call(s) in flight"), string.Join("\n", test.Logs.Entries));
     }
 
@@ -186,7 +186,7 @@ public sealed class VatHostTests
         await using var client = await Vat.StartAsync(new VatOptions()).WaitAsync(Bound);
         using (var restored = await client.ConnectAsync<Echo.Client>(vat.GetSturdyRef(serviceId)).WaitAsync(Bound))
         {
-            Assert.Equal("restored id", (await restored.PingAsync("id").WaitAsync(Bound)).Reply);
+            Assert.Equal("restored id", (await restored.PingAsync("id").AsTask().WaitAsync(Bound)).Reply);
         }
 
         // A bootstrap call in flight holds the stop open.
@@ -202,12 +202,12 @@ public sealed class VatHostTests
 
         using (var late = await client.ConnectAsync<Echo.Client>(vat.GetSturdyRef(serviceId)).WaitAsync(Bound))
         {
-            var refused = await Assert.ThrowsAsync<RpcDisconnectedException>(() => late.PingAsync("late").WaitAsync(Bound));
+            var refused = await Assert.ThrowsAsync<RpcDisconnectedException>(() => late.PingAsync("late").AsTask().WaitAsync(Bound));
             Assert.Contains("shutting down", refused.Message);
         }
 
         test.Gates.Release.TrySetResult();
-        Assert.Equal("hello slow", (await slow.WaitAsync(Bound)).Reply);
+        Assert.Equal("hello slow", (await slow.AsTask().WaitAsync(Bound)).Reply);
         await stopped.WaitAsync(Bound);
     }
 

@@ -23,7 +23,7 @@ internal sealed partial class EventLoop
         ListenerHandle? handle = null;
         try
         {
-            var listening = StartListening(address, offered, settings, cancellationToken);
+            var listening = NativeGateway.Listen(this, address, offered?.LiveHandle, settings, cancellationToken);
             handle = listening.Handle;
             var bound = await listening.Bound.ConfigureAwait(false);
             return new RpcListener(this, listening.Handle, offered, bound);
@@ -44,7 +44,7 @@ internal sealed partial class EventLoop
     internal async Task<RpcConnection> ConnectAsync(string address, ConnectSettings settings, CancellationToken cancellationToken)
     {
         using var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
-        return await StartConnecting(address, offered, settings, cancellationToken).ConfigureAwait(false);
+        return await NativeGateway.ConnectAsync(this, address, offered?.LiveHandle, settings, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -57,157 +57,8 @@ internal sealed partial class EventLoop
     {
         ArgumentNullException.ThrowIfNull(socket);
         using var offered = bootstrap is null ? null : CreateCapability(bootstrap);
-        return await StartAdopting(socket, isServer, offered, cancellationToken).ConfigureAwait(false);
+        return await NativeGateway.AdoptSocketAsync(this, socket, isServer, offered?.LiveHandle, cancellationToken).ConfigureAwait(false);
     }
-
-    private unsafe (ListenerHandle Handle, Task<string> Bound) StartListening(string address, NativeCapability? bootstrap, ListenSettings settings, CancellationToken cancellationToken)
-    {
-        var listener = IntPtr.Zero;
-        var identity = settings.Tls;
-        var added = false;
-        identity?.DangerousAddRef(ref added);
-        try
-        {
-            // The shim releases the dispatcher's tag (by an event) once no connection can ask,
-            // even when listening fails.
-            var restorerTag = settings.Restorer is null ? 0 : new RestoreDispatcher(this, settings.Restorer, settings.RestorerStopping).Register();
-            var options = new capnp_listen_options
-            {
-                restorer_tag = restorerTag,
-                tls_identity = identity is null ? null : identity.Pointer,
-                require_client_certificate = settings.RequireClientCertificate ? 1 : 0,
-                handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
-                max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
-                max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
-                idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
-            };
-            var bound = PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
-            {
-                var withBootstrap = options with { bootstrap = cap };
-                capnp_listener* created;
-                var status = NativeMethods.capnp_listen(loop, text, length, &withBootstrap, tag, &created);
-                listener = (IntPtr)created;
-                return status;
-            }, static payload => Encoding.UTF8.GetString(payload), cancellationToken);
-            // The handle exists once the call was accepted, whether or not listening then succeeds.
-            return (new ListenerHandle((capnp_listener*)listener), bound);
-        }
-        finally
-        {
-            if (added)
-            {
-                identity!.DangerousRelease();
-            }
-        }
-    }
-
-    private unsafe Task<RpcConnection> StartConnecting(string address, NativeCapability? bootstrap, ConnectSettings settings, CancellationToken cancellationToken)
-    {
-        var identity = settings.Tls;
-        var fingerprint = settings.ServerFingerprint;
-        if (fingerprint is not null && identity is null)
-        {
-            throw new ArgumentException("TLS needs an identity to present.", nameof(settings));
-        }
-
-        var added = false;
-        identity?.DangerousAddRef(ref added);
-        try
-        {
-            var pointer = identity is null ? null : identity.Pointer;
-            return PostWithAddress(address, bootstrap, (loop, text, length, cap, tag) =>
-            {
-                fixed (byte* expected = fingerprint)
-                {
-                    var options = new capnp_connect_options
-                    {
-                        bootstrap = cap,
-                        tls_identity = fingerprint is null ? null : pointer,
-                        server_fingerprint = expected,
-                        server_fingerprint_len = fingerprint is null ? 0 : (nuint)fingerprint.Length,
-                        handshake_timeout_ms = HandshakeMilliseconds(settings.HandshakeTimeout),
-                        max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
-                        max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
-                        idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
-                    };
-                    return NativeMethods.capnp_connect(loop, text, length, &options, tag);
-                }
-            }, ReadConnection, cancellationToken);
-        }
-        finally
-        {
-            if (added)
-            {
-                identity!.DangerousRelease();
-            }
-        }
-    }
-
-    private static uint HandshakeMilliseconds(TimeSpan? timeout)
-        => timeout is { } value ? (uint)Math.Clamp(value.TotalMilliseconds, 1, uint.MaxValue) : 0;
-
-    private unsafe Task<RpcConnection> StartAdopting(Socket socket, bool isServer, NativeCapability? bootstrap, CancellationToken cancellationToken)
-    {
-        var fd = Dup((int)socket.SafeHandle.DangerousGetHandle());
-        if (fd < 0)
-        {
-            throw new IOException($"dup() of the socket failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
-        var handle = bootstrap?.LiveHandle;
-        var added = false;
-        handle?.DangerousAddRef(ref added);
-        try
-        {
-            var cap = handle is null ? IntPtr.Zero : (IntPtr)handle.Pointer;
-            return PostAsync(
-                (loop, tag) => NativeMethods.capnp_connection_from_fd(loop, fd, isServer ? 1 : 0, (capnp_cap*)cap, tag),
-                ReadConnection, cancellationToken);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle!.DangerousRelease();
-            }
-        }
-    }
-
-    private RpcConnection ReadConnection(ReadOnlySpan<byte> payload) => NativeGateway.ReadConnection(this, payload);
-
-    private unsafe delegate int AddressPost(capnp_loop* loop, byte* address, nuint length, capnp_cap* bootstrap, ulong tag);
-
-    private unsafe Task<T> PostWithAddress<T>(string address, NativeCapability? bootstrap, AddressPost post, PayloadReader<T> readResult, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(address);
-        var bytes = Encoding.UTF8.GetBytes(address);
-        var handle = bootstrap?.LiveHandle;
-        var added = false;
-        handle?.DangerousAddRef(ref added);
-        try
-        {
-            var cap = handle is null ? IntPtr.Zero : (IntPtr)handle.Pointer;
-            return PostAsync(
-                (loop, tag) =>
-                {
-                    fixed (byte* text = bytes)
-                    {
-                        return post(loop, text, (nuint)bytes.Length, (capnp_cap*)cap, tag);
-                    }
-                },
-                readResult, cancellationToken);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle!.DangerousRelease();
-            }
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int Dup(int fd);
 }
 
 /// <summary>What a listener offers and how it secures connections.</summary>

@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 5
+#define CAPNP_NATIVE_ABI_VERSION 6
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -117,6 +117,10 @@ typedef struct capnp_listen_options {
    * imports or exports) and no message passed for this long is closed (0: 120 s; UINT32_MAX:
    * never). */
   uint32_t idle_timeout_ms;
+  /** Non-zero: each change to a connection's import and export tables (a capability the peer
+   * passed us or we passed it, and each release) is logged at severity DBG (see
+   * capnp_loop_route_log), for debugging. */
+  int32_t trace_tables;
 } capnp_listen_options;
 
 /** How to connect (see capnp_connect). */
@@ -135,6 +139,7 @@ typedef struct capnp_connect_options {
   uint32_t max_outstanding_questions;
   uint64_t max_unwritten_bytes;
   uint32_t idle_timeout_ms;
+  int32_t trace_tables;
 } capnp_connect_options;
 
 /** A serving listener's statistics (see capnp_listener_serve). */

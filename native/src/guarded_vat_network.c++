@@ -3,6 +3,7 @@
 
 #include <capnp/rpc.capnp.h>
 #include <kj/debug.h>
+#include <kj/encoding.h>
 
 namespace capnp_native {
 
@@ -18,6 +19,7 @@ public:
 
   void send() override {
     network.tables.sent(inner->getBody().asReader().getAs<capnp::rpc::Message>());
+    network.logTableChanges();
     network.lastActivity = network.now();
     inner->send();
   }
@@ -83,6 +85,7 @@ private:
 
   void observe(capnp::IncomingRpcMessage& message) {
     network.tables.received(message.getBody().getAs<capnp::rpc::Message>());
+    network.logTableChanges();
     network.lastActivity = network.now();
     auto max = network.limits.maxOutstandingQuestions;
     if (max != 0 && network.tables.answerCount() > max) {
@@ -120,9 +123,29 @@ private:
 GuardedVatNetwork::GuardedVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inner,
                                      CoalescingMessageStream& stream, PeerLimits limits,
                                      kj::Own<PeerIdentity> peer)
-    : loop(loop), inner(inner), stream(stream), limits(limits), peer(kj::mv(peer)), lastActivity(now()) {}
+    : loop(loop), inner(inner), stream(stream), limits(limits), peer(kj::mv(peer)), lastActivity(now()) {
+  tables.setTracing(limits.traceTables);
+}
 
 kj::TimePoint GuardedVatNetwork::now() { return loop.io().provider->getTimer().now(); }
+
+void GuardedVatNetwork::logTableChanges() {
+  if (!limits.traceTables) return;
+  auto changes = tables.takeChanges();
+  if (changes.size() == 0) return;
+  kj::String peerName = kj::str("an anonymous peer");
+  KJ_IF_MAYBE(f, peer->fingerprint) {
+    auto text = kj::encodeBase64Url(*f);
+    size_t length = text.size();
+    while (length > 0 && text[length - 1] == '=') --length;
+    peerName = kj::str("peer sha-256:", text.slice(0, length));
+  }
+  for (auto& change: changes) {
+    // Straight to the loop's log route at debug severity: KJ_LOG would drop it below its level.
+    kj::getExceptionCallback().logMessage(kj::LogSeverity::DBG, __FILE__, __LINE__, 0,
+                                          kj::str(peerName, ": ", change));
+  }
+}
 
 kj::String GuardedVatNetwork::describe() {
   auto quiet = (now() - lastActivity) / kj::MILLISECONDS;

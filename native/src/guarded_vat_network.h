@@ -33,6 +33,8 @@ struct PeerLimits {
   // does nothing, or is done, does not keep its descriptor forever. Closing it breaks nothing,
   // since nothing was held. 0: never.
   kj::Duration idleTimeout = 0 * kj::SECONDS;
+  // Not a limit: log each change to the import and export tables (debug severity).
+  bool traceTables = false;
 };
 
 class GuardedVatNetwork final: public capnp::TwoPartyVatNetworkBase {
@@ -60,6 +62,8 @@ private:
   // two-party connection must point at the same wrapper.
   kj::Own<Connection> wrap(kj::Own<Connection> inner);
   kj::TimePoint now();
+  // Logs the table changes the last message made (traceTables).
+  void logTableChanges();
 
   Loop& loop;
   capnp::TwoPartyVatNetwork& inner;

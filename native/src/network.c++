@@ -83,8 +83,10 @@ constexpr uint64_t DEFAULT_MAX_UNWRITTEN_BYTES = 16ull * 1024 * 1024;
 constexpr kj::Duration DEFAULT_IDLE_TIMEOUT = 120 * kj::SECONDS;
 
 // The ABI's limits (0: default; the maximum value: unlimited) as the network wrapper takes them.
-PeerLimits peerLimits(uint32_t maxOutstandingQuestions, uint64_t maxUnwrittenBytes, uint32_t idleTimeoutMs) {
+PeerLimits peerLimits(uint32_t maxOutstandingQuestions, uint64_t maxUnwrittenBytes, uint32_t idleTimeoutMs,
+                      bool traceTables = false) {
   PeerLimits limits;
+  limits.traceTables = traceTables;
   limits.maxOutstandingQuestions = maxOutstandingQuestions == 0 ? DEFAULT_MAX_OUTSTANDING_QUESTIONS
       : maxOutstandingQuestions == UINT32_MAX ? 0 : maxOutstandingQuestions;
   limits.maxUnwrittenBytes = maxUnwrittenBytes == 0 ? DEFAULT_MAX_UNWRITTEN_BYTES
@@ -545,7 +547,8 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
     if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
     bool requireClientCertificate = given.require_client_certificate != 0;
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
-    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms,
+                             given.trace_tables != 0);
     auto listener = new Listener(owner);
     postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), restorer = kj::mv(restorer),
                                         tls = kj::mv(tls), requireClientCertificate, timeout, limits,
@@ -665,7 +668,8 @@ extern "C" int32_t capnp_connect(capnp_loop* loop, const char* address, size_t a
       expected = kj::heapArray<kj::byte>(kj::arrayPtr(given.server_fingerprint, given.server_fingerprint_len));
     }
     auto timeout = handshakeTimeout(given.handshake_timeout_ms);
-    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms);
+    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms,
+                             given.trace_tables != 0);
     owner.post({tag, [offered, parsed = kj::mv(parsed), tls = kj::mv(tls), expected = kj::mv(expected),
                       timeout, limits, tag](Loop& loop) mutable {
       auto bootstrapClient = optionalClient(offered);

@@ -41,6 +41,17 @@ void RpcTables::addReference(kj::HashMap<uint32_t, uint32_t>& table, CapDescript
   }
   table.upsert(id, 1u, [](uint32_t& count, uint32_t&&) { ++count; });
   if (counted != nullptr) counted->add(id);
+  traceChange(table, id);
+}
+
+void RpcTables::traceChange(const kj::HashMap<uint32_t, uint32_t>& table, uint32_t id) {
+  if (!tracing) return;
+  auto kind = &table == &imports ? "import" : "export";
+  KJ_IF_MAYBE(count, table.find(id)) {
+    changes.add(kj::str(kind, " ", id, ": ", *count, *count == 1 ? " reference" : " references"));
+  } else {
+    changes.add(kj::str(kind, " ", id, " released"));
+  }
 }
 
 kj::Vector<uint32_t> RpcTables::addReferences(kj::HashMap<uint32_t, uint32_t>& table,
@@ -57,6 +68,7 @@ void RpcTables::dropReferences(kj::HashMap<uint32_t, uint32_t>& table, uint32_t 
     } else {
       *held -= count;
     }
+    traceChange(table, id);
   }
 }
 

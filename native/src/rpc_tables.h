@@ -38,6 +38,11 @@ public:
   // One line per table, for the vat dump, e.g. "  imports: 2 (id 0 ×1, id 3 ×2)".
   kj::String describe() const;
 
+  // With tracing on, each change to the import and export tables is recorded as a line (e.g.
+  // "import 3: 2 references", "export 0 released") until taken.
+  void setTracing(bool on) { tracing = on; }
+  kj::Vector<kj::String> takeChanges() { return kj::mv(changes); }
+
 private:
   struct Question {
     bool returned = false;
@@ -51,17 +56,21 @@ private:
     kj::Vector<uint32_t> resultExports;
   };
 
-  // Counts senderHosted/senderPromise descriptors into `table`; returns the IDs counted.
-  static kj::Vector<uint32_t> addReferences(kj::HashMap<uint32_t, uint32_t>& table,
-                                            capnp::List<capnp::rpc::CapDescriptor>::Reader descriptors);
-  static void addReference(kj::HashMap<uint32_t, uint32_t>& table, capnp::rpc::CapDescriptor::Reader descriptor,
-                           kj::Vector<uint32_t>* counted);
-  static void dropReferences(kj::HashMap<uint32_t, uint32_t>& table, uint32_t id, uint32_t count);
+  // Counts senderHosted/senderPromise descriptors into `table` (imports or exports); returns
+  // the IDs counted.
+  kj::Vector<uint32_t> addReferences(kj::HashMap<uint32_t, uint32_t>& table,
+                                     capnp::List<capnp::rpc::CapDescriptor>::Reader descriptors);
+  void addReference(kj::HashMap<uint32_t, uint32_t>& table, capnp::rpc::CapDescriptor::Reader descriptor,
+                    kj::Vector<uint32_t>* counted);
+  void dropReferences(kj::HashMap<uint32_t, uint32_t>& table, uint32_t id, uint32_t count);
+  void traceChange(const kj::HashMap<uint32_t, uint32_t>& table, uint32_t id);
 
   kj::HashMap<uint32_t, Question> questions;
   kj::HashMap<uint32_t, Answer> answers;
   kj::HashMap<uint32_t, uint32_t> imports;
   kj::HashMap<uint32_t, uint32_t> exports;
+  bool tracing = false;
+  kj::Vector<kj::String> changes;
 };
 
 }  // namespace capnp_native

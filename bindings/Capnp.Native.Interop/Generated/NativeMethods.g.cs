@@ -119,6 +119,12 @@ internal unsafe struct capnp_listen_options
     /// never).
     /// </summary>
     public uint idle_timeout_ms;
+    /// <summary>
+    /// Non-zero: each change to a connection's import and export tables (a capability the peer
+    /// passed us or we passed it, and each release) is logged at severity DBG (see
+    /// capnp_loop_route_log), for debugging.
+    /// </summary>
+    public int trace_tables;
 }
 
 /// <summary>How to connect (see capnp_connect).</summary>
@@ -141,6 +147,7 @@ internal unsafe struct capnp_connect_options
     public uint max_outstanding_questions;
     public ulong max_unwritten_bytes;
     public uint idle_timeout_ms;
+    public int trace_tables;
 }
 
 /// <summary>A serving listener's statistics (see capnp_listener_serve).</summary>
@@ -259,7 +266,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 5;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 6;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]

@@ -104,7 +104,8 @@ internal sealed record ConnectSettings
 /// <param name="MaxOutstandingQuestions">Questions asked and not finished before the peer is disconnected (default 4096).</param>
 /// <param name="MaxUnwrittenBytes">Bytes sent and not yet written before the peer's messages stop being read (default 16 MiB).</param>
 /// <param name="IdleTimeout">How long a connection holding nothing for either side may pass no message before it is closed (default 120 s; <see cref="Timeout.InfiniteTimeSpan"/>: never).</param>
-internal sealed record PeerLimits(int? MaxOutstandingQuestions = null, long? MaxUnwrittenBytes = null, TimeSpan? IdleTimeout = null)
+/// <param name="TraceTables">Not a limit: log each change to the connection's import and export tables at debug level.</param>
+internal sealed record PeerLimits(int? MaxOutstandingQuestions = null, long? MaxUnwrittenBytes = null, TimeSpan? IdleTimeout = null, bool TraceTables = false)
 {
     public uint IdleMillisecondsForNative => IdleTimeout switch
     {

@@ -13,11 +13,14 @@ namespace Capnp.Native;
 internal sealed class LogRouter(EventLoop owner, ILogger logger) : CallbackTarget(owner)
 {
     public const int MessagesPerWindow = 20;
+
+    /// <summary>Debug lines (the table traces of a vat logging at debug level) have a budget of their own, so they never crowd out errors.</summary>
+    public const int DebugMessagesPerWindow = 1000;
+
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
 
-    private long windowStart = Environment.TickCount64;
-    private int inWindow;
-    private int suppressed;
+    private readonly Budget messages = new(MessagesPerWindow);
+    private readonly Budget debugMessages = new(DebugMessagesPerWindow);
 
     protected override unsafe void OnCallback(NativeCompletion completion)
     {
@@ -30,7 +33,7 @@ internal sealed class LogRouter(EventLoop owner, ILogger logger) : CallbackTarge
 
         var message = MemoryMarshal.Read<capnp_log_message>(completion.Payload);
         var level = LevelOf(message.severity);
-        if (!logger.IsEnabled(level) || !Admit(out var dropped))
+        if (!logger.IsEnabled(level) || !(level == LogLevel.Debug ? debugMessages : messages).Admit(out var dropped))
         {
             return;
         }
@@ -60,26 +63,33 @@ internal sealed class LogRouter(EventLoop owner, ILogger logger) : CallbackTarge
         _ => LogLevel.Debug,
     };
 
-    // Loop thread only (one caller at a time).
-    private bool Admit(out int dropped)
+    // The rate limit of one kind of message. Loop thread only (one caller at a time).
+    private sealed class Budget(int messagesPerWindow)
     {
-        var now = Environment.TickCount64;
-        if (now - windowStart >= (long)Window.TotalMilliseconds)
-        {
-            windowStart = now;
-            inWindow = 0;
-        }
+        private long windowStart = Environment.TickCount64;
+        private int inWindow;
+        private int suppressed;
 
-        if (inWindow >= MessagesPerWindow)
+        public bool Admit(out int dropped)
         {
-            suppressed++;
-            dropped = 0;
-            return false;
-        }
+            var now = Environment.TickCount64;
+            if (now - windowStart >= (long)Window.TotalMilliseconds)
+            {
+                windowStart = now;
+                inWindow = 0;
+            }
 
-        inWindow++;
-        dropped = suppressed;
-        suppressed = 0;
-        return true;
+            if (inWindow >= messagesPerWindow)
+            {
+                suppressed++;
+                dropped = 0;
+                return false;
+            }
+
+            inWindow++;
+            dropped = suppressed;
+            suppressed = 0;
+            return true;
+        }
     }
 }

@@ -33,6 +33,7 @@ internal static unsafe partial class NativeGateway
                 max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
                 max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
                 idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
+                trace_tables = settings.Limits.TraceTables ? 1 : 0,
             };
             var bound = PostWithAddress(loop, address, bootstrap, (pointer, text, length, cap, tag) =>
             {
@@ -83,6 +84,7 @@ internal static unsafe partial class NativeGateway
                         max_outstanding_questions = settings.Limits.OutstandingQuestionsForNative,
                         max_unwritten_bytes = settings.Limits.UnwrittenBytesForNative,
                         idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
+                        trace_tables = settings.Limits.TraceTables ? 1 : 0,
                     };
                     return NativeMethods.capnp_connect(pointer, text, length, &options, tag);
                 }

@@ -328,8 +328,11 @@ public sealed class Vat : IAsyncDisposable
         }
     }
 
+    // At debug level the engine's import and export tables are traced too (what each connection
+    // imports and exports, as it changes).
     private static PeerLimits LimitsOf(VatOptions options)
-        => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection, options.IdleTimeout);
+        => new(options.MaxOutstandingQuestionsPerConnection, options.MaxUnwrittenBytesPerConnection, options.IdleTimeout,
+               TraceTables: options.Logger?.IsEnabled(LogLevel.Debug) == true);
 
     private static TlsIdentityHandle CreateTlsIdentity(VatIdentity identity) => NativeGateway.CreateTlsIdentity(identity.PrivateKeyPem);
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Capnp.Native.Tests.Rpc;
+using Interop;
 using Microsoft.Extensions.Logging;
 
 namespace Capnp.Native.Tests.Vat;
@@ -41,5 +42,30 @@ public sealed class VatLoggingTests
         Assert.Contains(logger.Entries, e => e.Level == LogLevel.Warning && e.Text.Contains("Cap'n Proto engine") && e.Text.Contains("the event loop thread failed"));
         Assert.Contains(logger.Entries, e => e.Level == LogLevel.Critical && e.Text.Contains("event loop failed"));
         Assert.Equal(0, vat.Loop.LiveCallbackTargets);
+    }
+
+    [Fact]
+    public async Task AtDebugLevelEachVatLogsWhatItImportsAndExportsAsItChanges()
+    {
+        var serverLog = new CapturingLogger();
+        var clientLog = new CapturingLogger();
+        await using var server = await VatTests.StartServerAsync(new VatOptions { Logger = serverLog });
+        await using var client = await Native.Vat.StartAsync(new VatOptions { Logger = clientLog });
+        using (var service = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound))
+        {
+            await service.EchoAsync("a").AsTask().WaitAsync(RpcPair.Bound);
+        }
+
+        // The client's release reaches the server: wait (bounded) for the server's line about it.
+        bool Logged(CapturingLogger log, string text) => log.Entries.Any(e => e.Level == LogLevel.Debug && e.Text.Contains(text));
+        var clientPeer = $"peer {client.Identity.Digest}: export";
+        for (var poll = 0; poll < 100_000 && !(Logged(serverLog, clientPeer) && serverLog.Entries.Any(e => e.Text.Contains(" released"))); poll++)
+        {
+            await Task.Yield();
+        }
+
+        Assert.True(Logged(serverLog, clientPeer), "the server logs what it exports to the client, naming the client's key");
+        Assert.True(Logged(serverLog, " released"), "the server logs the client's release");
+        Assert.True(Logged(clientLog, $"peer {server.Digest}: import"), "the client logs what it imports from the server");
     }
 }

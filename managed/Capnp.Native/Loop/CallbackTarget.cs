@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 
 namespace Capnp.Native;
 
@@ -39,7 +40,15 @@ internal abstract unsafe class CallbackTarget(EventLoop owner)
     public static void Dispatch(ulong tag, int status, byte* payload, nuint length)
     {
         var target = (CallbackTarget)GCHandle.FromIntPtr((nint)tag).Target!;
-        target.OnCallback(new NativeCompletion(status, payload, length));
+        try
+        {
+            target.OnCallback(new NativeCompletion(status, payload, length));
+        }
+        catch (Exception e)
+        {
+            // A fault of this library, not of a peer: reported to the owner's log, never the loop.
+            target.Owner.Logger.LogError(e, "Delivering a completion to {Target} failed", target.GetType().Name);
+        }
     }
 
     /// <summary>

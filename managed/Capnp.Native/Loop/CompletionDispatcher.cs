@@ -17,7 +17,9 @@ internal static unsafe class CompletionDispatcher
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"CapnpNative: completion of operation {tag:x} failed: {e}");
+            // The tag itself did not resolve to a target (CallbackTarget.Dispatch logs the
+            // failures of targets it found): there is no owner to tell, only the trace.
+            System.Diagnostics.Trace.TraceError($"CapnpNative: completion of operation {tag:x} failed: {e}");
         }
     }
 }

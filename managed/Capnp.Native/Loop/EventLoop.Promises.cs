@@ -9,7 +9,8 @@ internal sealed partial class EventLoop
     /// A capability usable now for a target that a task will produce (e.g. a sturdy ref still
     /// being restored while the vat starts): calls made before the task completes are queued by
     /// the engine and delivered in order once it does; if the task fails, they fail with its
-    /// exception (an <see cref="RpcException"/> keeps its type, anything else is Failed).
+    /// exception (an <see cref="RpcException"/> keeps its type, anything else is Failed). The
+    /// promise takes over the reference the task produces (as <see cref="Adopt"/> does).
     /// </summary>
     public NativeCapability CreateCapability<TTarget>(Task<TTarget> target) where TTarget : class, ICallTarget
         => CreatePromised(target.ContinueWith(static t => (ICallTarget)t.Result, TaskScheduler.Default));
@@ -31,7 +32,7 @@ internal sealed partial class EventLoop
         try
         {
             var resolved = await target.ConfigureAwait(false);
-            using var capability = CreateCapability(resolved);
+            using var capability = Adopt(resolved);
             capability.Resolve(resolver);
         }
         catch (Exception e)

@@ -135,8 +135,6 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
                 return native.Duplicate();
             case LocalServerReference local:
                 return CreateCapability(local.Server);
-            case CapabilityClient client:
-                return CreateCapability(client.Target);
         }
 
         var served = server as CapabilityServer ?? new ForwardingServer(server);
@@ -146,7 +144,7 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     /// <summary>
     /// Like <see cref="CreateCapability(ICallTarget)"/>, but takes over the caller's reference
     /// (what <see cref="IRestorer.RestoreAsync"/> returns): a capability of this loop is returned
-    /// as it is (not duplicated), a client gives up its target, a server object is exported, and
+    /// as it is (not duplicated), a server object is exported, and
     /// any other target is served by forwarding and disposed when released.
     /// </summary>
     internal NativeCapability Adopt(ICallTarget target)
@@ -155,7 +153,6 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
         return target switch
         {
             NativeCapability native when native.Loop == this => native,
-            CapabilityClient client => Adopt(client.Target),
             LocalServerReference local => Export(local.Server),
             CapabilityServer server => Export(server),
             _ => Export(new ForwardingServer(target)),
@@ -200,6 +197,9 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Where the library's own reports about this loop's work go (the vat's logger; nowhere until routed).</summary>
+    internal Microsoft.Extensions.Logging.ILogger Logger { get; private set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary>
     /// Sends what the engine logs on this loop's thread to <paramref name="logger"/> (rate-limited)
     /// instead of standard error. Once per loop.
@@ -211,6 +211,7 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
             throw new InvalidOperationException("This loop's log is already routed.");
         }
 
+        Logger = logger;
         // The shim completes the tag one last time when the loop stops; the router then unregisters.
         var router = new LogRouter(this, logger);
         var tag = router.Register();

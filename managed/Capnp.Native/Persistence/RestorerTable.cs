@@ -137,7 +137,7 @@ public sealed class RestorerTable : IRestorer, IVatBoundRestorer, IAsyncDisposab
             forgot = loaded.Remove(digest);
         }
 
-        released?.Dispose();
+        released?.Release();
         return released is not null || forgot;
     }
 
@@ -161,7 +161,7 @@ public sealed class RestorerTable : IRestorer, IVatBoundRestorer, IAsyncDisposab
 
         foreach (var service in released)
         {
-            service.Dispose();
+            service.Release();
         }
     }
 
@@ -303,12 +303,12 @@ public sealed class RestorerTable : IRestorer, IVatBoundRestorer, IAsyncDisposab
         await ReleaseAsync(service.Service).ConfigureAwait(false);
     }
 
-    private static async ValueTask ReleaseAsync(ICallTarget service)
+    private async ValueTask ReleaseAsync(ICallTarget service)
     {
         if (service is CapabilityServer server)
-            await ServerExports.RunReleaseHookAsync(server).ConfigureAwait(false);
+            await ServerExports.RunReleaseHookAsync(server, binding.Vat?.Loop.Logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).ConfigureAwait(false);
         else
-            service.Dispose();
+            service.Release();
     }
 
     /// <summary>Releases every added service, forgets the loaded ones and cancels loads in progress; later requests fail.</summary>

@@ -74,7 +74,7 @@ public sealed class SingleRestorer : IRestorer, IVatBoundRestorer, IAsyncDisposa
         }
 
         // A server object that was never exported has no reference to release.
-        held?.Dispose();
+        held?.Release();
         return ValueTask.CompletedTask;
     }
 }

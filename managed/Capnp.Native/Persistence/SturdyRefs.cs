@@ -66,6 +66,7 @@ public static class SturdyRefs
             return service.InvokeAsync(interfaceId, methodId, parameters, results, cancellationToken);
         }
 
-        protected override ValueTask OnReleasedAsync() => new(ServerExports.RunReleaseHookAsync(service));
+        // A failure of the wrapped hook is reported by whoever runs this one (with the vat's logger).
+        protected override ValueTask OnReleasedAsync() => service.RunReleaseHookAsync();
     }
 }

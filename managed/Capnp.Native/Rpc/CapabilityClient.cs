@@ -31,7 +31,7 @@ public abstract class CapabilityClient : IDisposable
     public ICallTarget Target { get; }
 
     /// <summary>Releases the capability.</summary>
-    public void Dispose() => Target.Dispose();
+    public void Dispose() => Target.Release();
 
     /// <summary>
     /// Completes with the reason once the capability is broken (its connection lost, or a
@@ -90,7 +90,7 @@ public abstract class CapabilityClient : IDisposable
 
     // Counted references (engine capabilities) get a new reference per holder; managed targets
     // are shared. The same rule as copying a capability between messages.
-    private static ICallTarget NewReference(ICallTarget target)
+    internal static ICallTarget NewReference(ICallTarget target)
         => target is ICapabilityReference counted ? (ICallTarget)counted.DuplicateReference() : target;
 
     /// <summary>
@@ -126,4 +126,20 @@ internal interface IDescribedTarget
 {
     /// <summary>Records the client type wrapping this target.</summary>
     void DescribeAs(Type clientType);
+}
+
+/// <summary>Operations on every generated client.</summary>
+public static class CapabilityClientExtensions
+{
+    /// <summary>
+    /// A new reference to the same capability, released independently of
+    /// <paramref name="client"/>: give it to code that disposes what it gets (e.g. return it from
+    /// <see cref="IRestorer.RestoreAsync"/> while keeping yours). For a server object called in
+    /// process it is a new client of the same object.
+    /// </summary>
+    public static TClient Duplicate<TClient>(this TClient client) where TClient : CapabilityClient, ICapabilityClient<TClient>
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return TClient.Create(CapabilityClient.NewReference(client.Target));
+    }
 }

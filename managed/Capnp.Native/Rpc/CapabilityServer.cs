@@ -92,10 +92,4 @@ public abstract class CapabilityServer : ICallTarget
 
     // For wrappers that serve another server in its place (persistence): its hook runs with theirs.
     internal ValueTask RunReleaseHookAsync() => OnReleasedAsync();
-
-    // A client wrapping the server in process does not own it: disposing that client must not
-    // run the release hook while the engine may still hold references.
-    void IDisposable.Dispose()
-    {
-    }
 }

@@ -5,9 +5,11 @@ namespace Capnp.Native.Rpc;
 
 /// <summary>
 /// Something calls can be sent to: a remote capability, a promise, or a local server. Generated
-/// client proxies wrap one. Disposing it releases this reference to the capability.
+/// client proxies wrap one. A target that is a counted reference (a remote capability, a
+/// promise) is also <see cref="IDisposable"/>: disposing the client releases it. A
+/// <see cref="CapabilityServer"/> is not disposable: the engine decides when it is released.
 /// </summary>
-public interface ICallTarget : IDisposable
+public interface ICallTarget
 {
     /// <summary>
     /// Sends a call. The target takes ownership of <paramref name="parameters"/> (whose cap table
@@ -34,4 +36,11 @@ internal interface IPipeliningCallTarget : ICallTarget
     /// pipeline for it, and the answer resolves capabilities only from the arrived results.
     /// </summary>
     PromisedAnswer Call(ulong interfaceId, ushort methodId, MessageBuilder parameters, CancellationToken cancellationToken, bool pipelined = true);
+}
+
+/// <summary>Releasing a call target's reference, whatever kind of target it is.</summary>
+internal static class CallTargetReferences
+{
+    /// <summary>Releases the reference when the target is a counted one (a server object is released by the engine, never here).</summary>
+    public static void Release(this ICallTarget target) => (target as IDisposable)?.Dispose();
 }

@@ -2,7 +2,8 @@ namespace Capnp.Native.Rpc;
 
 /// <summary>
 /// Reports native references that were released by a finalizer instead of being disposed. Each
-/// report goes to standard error and to <see cref="LeakReported"/>; tests can subscribe and fail.
+/// report goes to <see cref="LeakReported"/> (tests can subscribe and fail) and, as a warning, to
+/// the logger of every vat alive at the time; the library writes nothing to the console.
 /// </summary>
 public static class LeakTracker
 {
@@ -19,7 +20,6 @@ public static class LeakTracker
         Interlocked.Increment(ref count);
         try
         {
-            Console.Error.WriteLine($"CapnpNative leak: {description}");
             LeakReported?.Invoke(description);
         }
         catch

@@ -7,7 +7,7 @@ namespace Capnp.Native.Rpc;
 /// the original object in process. Disposing the reference does not run the server's release
 /// hook; the engine does that when its last reference goes.
 /// </summary>
-internal sealed class LocalServerReference(CapabilityServer server) : ICallTarget
+internal sealed class LocalServerReference(CapabilityServer server) : ICallTarget, IDisposable
 {
     /// <summary>The original server object.</summary>
     public CapabilityServer Server { get; } = server;
@@ -36,7 +36,7 @@ internal sealed class ForwardingServer(ICallTarget target) : CapabilityServer
 
     protected override ValueTask OnReleasedAsync()
     {
-        target.Dispose();
+        target.Release();
         return ValueTask.CompletedTask;
     }
 }

@@ -10,7 +10,7 @@ namespace Capnp.Native.Rpc;
 /// pipelining. Dispose it when done; an undisposed reference that was used through a client is
 /// reported to <see cref="LeakTracker"/> (naming the client type) and released by its finalizer.
 /// </summary>
-internal sealed class NativeCapability : IPipeliningCallTarget, IDescribedTarget, IBreakableTarget, ICapabilityReference
+internal sealed class NativeCapability : IPipeliningCallTarget, IDisposable, IDescribedTarget, IBreakableTarget, ICapabilityReference
 {
     private readonly object watchGate = new();
     private Type? clientType;

@@ -69,7 +69,7 @@ public class PromisedAnswer
 
     // Calls on a pipelined capability start in the order they were made (E-order): each waits
     // until the previous one has started, then for the answer.
-    private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget, IBreakableTarget
+    private sealed class LocalPipelineTarget(PromisedAnswer answer, ushort[] path) : ICallTarget, IDisposable, IBreakableTarget
     {
         private readonly object gate = new();
         private Task previousStarted = Task.CompletedTask;

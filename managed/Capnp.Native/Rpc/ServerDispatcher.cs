@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Capnp.Native.Serialization;
+using Microsoft.Extensions.Logging;
 
 namespace Capnp.Native.Rpc;
 
@@ -43,13 +44,13 @@ internal sealed class ServerDispatcher : CallbackTarget
                 if (running.TryGetValue(completion.ReadCancelledCall(), out var cancellation))
                 {
                     // Cancel runs the handler's callbacks: never on the loop thread.
-                    ThreadPool.UnsafeQueueUserWorkItem(static c => CancelRunningCall(c), cancellation, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => CancelRunningCall(s.cancellation, s.Logger), (cancellation, loop.Logger), preferLocal: false);
                 }
 
                 break;
             case NativeEvent.ServerReleased:
                 Unregister();
-                ServerExports.Released(Server);
+                ServerExports.Released(Server, loop.Logger);
                 break;
         }
     }
@@ -108,7 +109,7 @@ internal sealed class ServerDispatcher : CallbackTarget
     }
 
     // Runs on the thread pool, so nothing may escape: an exception there ends the process.
-    internal static void CancelRunningCall(CancellationTokenSource cancellation)
+    internal static void CancelRunningCall(CancellationTokenSource cancellation, ILogger logger)
     {
         try
         {
@@ -121,7 +122,7 @@ internal sealed class ServerDispatcher : CallbackTarget
         catch (AggregateException e)
         {
             // Callbacks the method registered on its token threw; the call ends as cancelled anyway.
-            Console.Error.WriteLine($"CapnpNative: {e.InnerExceptions.Count} cancellation callback(s) of a server method threw: {e.InnerException}");
+            logger.LogError(e, "{Count} cancellation callback(s) of a server method threw", e.InnerExceptions.Count);
         }
     }
 

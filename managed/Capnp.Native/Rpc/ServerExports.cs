@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 
 namespace Capnp.Native.Rpc;
 
@@ -19,8 +20,8 @@ internal static class ServerExports
     /// <summary>Whether the engine holds at least one export of <paramref name="server"/> now.</summary>
     public static bool IsExported(CapabilityServer server) => Counts.TryGetValue(server, out var count) && Volatile.Read(ref count.Value) > 0;
 
-    /// <summary>Runs a server's release hook, reporting a failure.</summary>
-    public static async Task RunReleaseHookAsync(CapabilityServer server)
+    /// <summary>Runs a server's release hook, logging a failure to <paramref name="logger"/> (the vat's).</summary>
+    public static async Task RunReleaseHookAsync(CapabilityServer server, ILogger logger)
     {
         try
         {
@@ -28,18 +29,18 @@ internal static class ServerExports
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"CapnpNative: the release hook of {server.GetType()} failed: {e}");
+            logger.LogError(e, "The release hook of {Server} failed", server.GetType());
         }
     }
 
     /// <summary>Called on the loop thread: the hook itself runs on the thread pool.</summary>
-    public static void Released(CapabilityServer server)
+    public static void Released(CapabilityServer server, ILogger logger)
     {
         if (Counts.TryGetValue(server, out var count) && Interlocked.Decrement(ref count.Value) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static s => RunReleaseHook(s), server, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static s => RunReleaseHook(s.server, s.logger), (server, logger), preferLocal: false);
         }
     }
 
-    private static async void RunReleaseHook(CapabilityServer server) => await RunReleaseHookAsync(server).ConfigureAwait(false);
+    private static async void RunReleaseHook(CapabilityServer server, ILogger logger) => await RunReleaseHookAsync(server, logger).ConfigureAwait(false);
 }

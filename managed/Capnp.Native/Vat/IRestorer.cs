@@ -15,9 +15,9 @@ public interface IRestorer
     /// request with it (an <see cref="RpcException"/> keeps its type). Compare secret IDs in
     /// constant time, or by their digests.
     /// The vat takes over the returned reference: a server object is exported (its release hook
-    /// runs when the last reference anywhere goes); a capability reference (e.g. a
-    /// <see cref="NativeCapability"/> or a client) is disposed by the vat once handed to the peer,
-    /// so return a duplicate of one you keep (<see cref="NativeCapability.Duplicate"/>). The
+    /// runs when the last reference anywhere goes); a capability reference (a client's
+    /// <see cref="CapabilityClient.Target"/>) is disposed by the vat once handed to the peer, so
+    /// return a duplicate of one you keep (<see cref="CapabilityClientExtensions.Duplicate{TClient}"/>). The
     /// restorers in <c>Capnp.Native.Persistence</c> do this for you.
     /// </summary>
     ValueTask<ICallTarget?> RestoreAsync(ReadOnlyMemory<byte> serviceId, CancellationToken cancellationToken);

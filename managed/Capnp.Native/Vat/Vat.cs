@@ -12,7 +12,7 @@ namespace Capnp.Native;
 /// garbage collector: an accepted connection is released when its peer goes, and disposing the
 /// vat closes everything (pending work then fails with <see cref="ObjectDisposedException"/>).
 /// </summary>
-public sealed class Vat : IAsyncDisposable
+public sealed partial class Vat : IAsyncDisposable
 {
     private readonly EventLoop loop;
     private readonly RpcListener? listener;
@@ -39,7 +39,14 @@ public sealed class Vat : IAsyncDisposable
         ListenAddress = listener is null ? null : VatAddress.Parse(listener.Address);
         PublicAddress = options.PublicAddress ?? ListenAddress;
         _ = ReportLoopFailureAsync();
+        reportLeak = description => ThreadPool.UnsafeQueueUserWorkItem(
+            static state => state.logger.LogWarning("A capability reference was released by the garbage collector, not disposed: {Reference}", state.description),
+            (logger, description), preferLocal: false);
+        LeakTracker.LeakReported += reportLeak;
     }
+
+    // Raised on the finalizer thread: the log line is written from the thread pool.
+    private readonly Action<string> reportLeak;
 
     /// <summary>The vat's key (an ephemeral one unless <see cref="VatOptions.Identity"/> was set).</summary>
     public VatIdentity Identity { get; }
@@ -351,6 +358,7 @@ public sealed class Vat : IAsyncDisposable
             connections.Clear();
         }
 
+        LeakTracker.LeakReported -= reportLeak;
         await stopping.CancelAsync().ConfigureAwait(false);
         // Stopping the loop first fails whatever is pending as disposed (closing a connection first
         // would fail its calls as disconnected) and destroys every native object; the handles
@@ -364,6 +372,8 @@ public sealed class Vat : IAsyncDisposable
                 await attempt.Result.DisposeAsync().ConfigureAwait(false);
             }
         }
+
+        await DisposeSocketConnectionsAsync().ConfigureAwait(false);
 
         tlsIdentity.Dispose();
         stopping.Dispose();

@@ -78,12 +78,16 @@ public sealed class CancellationAndDisconnectTests
         // the thread pool, an exception here would end the process.
         var completed = new CancellationTokenSource();
         completed.Dispose();
-        ServerDispatcher.CancelRunningCall(completed);
+        var log = new Vat.VatLoggingTests.CapturingLogger();
+        ServerDispatcher.CancelRunningCall(completed, log);
+        Assert.Empty(log.Entries);
 
         using var throwing = new CancellationTokenSource();
         throwing.Token.Register(() => throw new InvalidOperationException("a handler's callback failed"));
-        ServerDispatcher.CancelRunningCall(throwing);
+        ServerDispatcher.CancelRunningCall(throwing, log);
         Assert.True(throwing.IsCancellationRequested);
+        // Reported to the vat's logger (the library writes nothing to the console).
+        Assert.Contains(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Text.Contains("a handler's callback failed"));
     }
 
     [Fact]

@@ -158,6 +158,15 @@ run_tests() {
     failed_total=$((failed_total + 1))
     failed=1
   fi
+  # Several loops per vat, short (bench/loops without --quick is the full one): 8 connections
+  # against a vat with 1 and with N loops, and a bystander beside one 60 MiB sender.
+  log "several event loops per vat (bench/loops --quick)"
+  if bench/loops --quick --no-build; then
+    passed_total=$((passed_total + 1))
+  else
+    failed_total=$((failed_total + 1))
+    failed=1
+  fi
   echo "tests: $passed_total passed, $failed_total failed, $skipped_total skipped"
   return $failed
 }

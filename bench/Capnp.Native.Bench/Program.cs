@@ -18,6 +18,10 @@
 //       the latency of this client's pings while N other connections (default 8) each send
 //       well-formed messages of N MiB (default 60) as fast as the server reads them: prints
 //       max_us p99_us median_us (#14: one peer's large messages must not stall the others).
+//   capnp-native-bench server ... --loops N
+//       serves through a Vat whose N event loops share the listening socket (plain TCP).
+//   capnp-native-bench client --connect [tcp:]HOST:PORT --scenario connections [--connections 8]
+//       [--inflight 16] [--seconds N]: aggregate calls_per_s over several connections at once.
 //   capnp-native-bench client --scenario loop-latency|loop-throughput [--seconds N] [--verbose]
 //       round trips through the event loop alone (no network): the thread hand-off cost.
 //
@@ -34,7 +38,7 @@ using BenchIface = Bench.Bench;
 
 namespace Capnp.Native.Bench;
 
-internal static class Program
+internal static partial class Program
 {
     private static int Main(string[] args)
     {
@@ -113,6 +117,7 @@ internal static class Program
         string? rusageOut = null;
         var stdinLifetime = false;
         var methodsOnPool = false;
+        var loops = 0;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -124,10 +129,17 @@ internal static class Program
                 case "--rusage-out" when i + 1 < args.Length: rusageOut = args[++i]; break;
                 case "--exit-on-stdin-eof": stdinLifetime = true; break;
                 case "--methods-on-pool": methodsOnPool = true; break;
+                case "--loops" when i + 1 < args.Length: loops = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new UsageException($"unknown server argument '{args[i]}'");
             }
         }
 
+        if (loops > 0)
+        {
+            // A vat serving on several event loops (#15): the connections scenario's server.
+            await ServeWithVatAsync(listen, loops, StopSignals(maxSeconds, stdinLifetime), once, new BenchImpl(!methodsOnPool));
+        }
+        else
         await using (var loop = EventLoop.Start())
         {
             var listener = await loop.ListenAsync(ToAddress(listen), new BenchImpl(!methodsOnPool));
@@ -138,19 +150,7 @@ internal static class Program
                 Console.Out.Write($"LISTENING {address[(address.LastIndexOf(':') + 1)..]}\n");
                 Console.Out.Flush();
 
-                var stop = new List<Task> { Task.Delay(TimeSpan.FromSeconds(maxSeconds)) };
-                if (stdinLifetime)
-                {
-                    stop.Add(Task.Run(() =>
-                    {
-                        using var stdin = Console.OpenStandardInput();
-                        var buffer = new byte[256];
-                        while (stdin.Read(buffer, 0, buffer.Length) > 0)
-                        {
-                        }
-                    }));
-                }
-
+                var stop = StopSignals(maxSeconds, stdinLifetime);
                 stop.Add(once ? ServeOnce(listener, connections) : AcceptLoop(listener, connections));
                 var finished = await Task.WhenAny(stop);
                 if (finished.IsFaulted && finished.Exception!.InnerException is not RpcDisconnectedException)
@@ -181,6 +181,25 @@ internal static class Program
         }
 
         return 0;
+    }
+
+    // What ends a server: its time bound, and with --exit-on-stdin-eof its standard input closing.
+    private static List<Task> StopSignals(double maxSeconds, bool stdinLifetime)
+    {
+        var stop = new List<Task> { Task.Delay(TimeSpan.FromSeconds(maxSeconds)) };
+        if (stdinLifetime)
+        {
+            stop.Add(Task.Run(() =>
+            {
+                using var stdin = Console.OpenStandardInput();
+                var buffer = new byte[256];
+                while (stdin.Read(buffer, 0, buffer.Length) > 0)
+                {
+                }
+            }));
+        }
+
+        return stop;
     }
 
     // CPU time of the process when the first connection was accepted: the server's figure leaves
@@ -354,6 +373,7 @@ internal static class Program
         var verbose = false;
         var attackers = 8;
         var attackMib = 60;
+        var connections = 8;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -368,8 +388,14 @@ internal static class Program
                 case "--verbose": verbose = true; break;
                 case "--attackers" when i + 1 < args.Length: attackers = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--attack-mib" when i + 1 < args.Length: attackMib = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--connections" when i + 1 < args.Length: connections = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new UsageException($"unknown client argument '{args[i]}'");
             }
+        }
+
+        if (scenario == "connections")
+        {
+            return await ConnectionsMainAsync(connect, connections, inflightArg > 0 ? inflightArg : 16, seconds);
         }
 
         if (scenario.StartsWith("loop-", StringComparison.Ordinal))

@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 6
+#define CAPNP_NATIVE_ABI_VERSION 7
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -378,6 +378,14 @@ CAPNP_NATIVE_API int32_t capnp_listener_describe(capnp_listener* listener, uint6
 /** Stops listening. Connections accepted with capnp_listener_accept stay open; those it serves
  * close. */
 CAPNP_NATIVE_API void capnp_listener_release(capnp_listener* listener);
+
+/** Another listener, on loop, accepting from the same listening socket as source (which must
+ * have been bound: its capnp_listen tag completed): a vat spreads its connections over several
+ * loops this way, each loop taking the connections it accepts first. options as for capnp_listen
+ * (a bootstrap and restorer of loop). tag completes with the bound address, as for capnp_listen.
+ * source must not be released before this call returns; the socket file of a unix listener
+ * stays source's to remove. */
+CAPNP_NATIVE_API int32_t capnp_listener_share(capnp_listener* source, capnp_loop* loop, const capnp_listen_options* options, uint64_t tag, capnp_listener** out_listener);
 
 /** Connects to address (syntax as for capnp_listen); options (nullable: plain, no bootstrap) say
  * what is offered to the peer and whether to use TLS. tag completes with a capnp_connection* as

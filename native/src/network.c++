@@ -11,12 +11,16 @@
 
 #include <kj/debug.h>
 #include <kj/encoding.h>
+#include <kj/io.h>
 #include <kj/time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <atomic>
 #include <unordered_set>
 
 namespace capnp_native {
@@ -157,6 +161,62 @@ void configureTcpListener(kj::ConnectionReceiver& receiver) {
   receiver.setsockopt(SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   receiver.setsockopt(IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 }
+
+// Binds and listens on a socket of our own instead of through kj::NetworkAddress::listen(), which
+// hides the descriptor: several loops of one vat accept from the same listening socket (see
+// capnp_listener_share), each through a duplicate. `resolved` is numeric once parsed by KJ
+// ("1.2.3.4:80", "[::1]:80"); unix addresses come as "unix:PATH".
+kj::AutoCloseFd bindAndListen(const Address& parsed, kj::NetworkAddress& resolved) {
+  sockaddr_storage storage;
+  memset(&storage, 0, sizeof(storage));
+  socklen_t length;
+  if (parsed.isTcp) {
+    auto text = resolved.toString();
+    KJ_IF_MAYBE(colon, text.findLast(':')) {
+      auto host = kj::heapString(text.slice(0, *colon));
+      auto port = static_cast<uint16_t>(text.slice(*colon + 1).parseAs<uint>());
+      if (host.startsWith("[")) {
+        auto v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        auto inner = kj::heapString(host.slice(1, host.size() - 1));
+        KJ_REQUIRE(inet_pton(AF_INET6, inner.cStr(), &v6->sin6_addr) == 1, "not an IPv6 address", text);
+        length = sizeof(sockaddr_in6);
+      } else {
+        auto v4 = reinterpret_cast<sockaddr_in*>(&storage);
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        KJ_REQUIRE(inet_pton(AF_INET, host.cStr(), &v4->sin_addr) == 1, "not an IPv4 address", text);
+        length = sizeof(sockaddr_in);
+      }
+    } else {
+      KJ_FAIL_REQUIRE("unexpected resolved address", text);
+    }
+  } else {
+    auto un = reinterpret_cast<sockaddr_un*>(&storage);
+    auto path = parsed.unixPath();
+    requireArgument(path.size() < sizeof(un->sun_path), "unix socket path too long");
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path.begin(), path.size());
+    length = offsetof(sockaddr_un, sun_path) + path.size() + 1;
+  }
+
+  int fd;
+  KJ_SYSCALL(fd = socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  kj::AutoCloseFd owned(fd);
+  if (parsed.isTcp) {
+    // As KJ's own listen(): a restarted server can bind while old connections are in TIME_WAIT.
+    int one = 1;
+    KJ_SYSCALL(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)));
+  }
+  KJ_SYSCALL(bind(fd, reinterpret_cast<sockaddr*>(&storage), length), resolved.toString());
+  KJ_SYSCALL(listen(fd, SOMAXCONN));
+  return owned;
+}
+
+constexpr uint LISTEN_FD_FLAGS = kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
+                                 kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC |
+                                 kj::LowLevelAsyncIoProvider::ALREADY_NONBLOCK;
 
 }  // namespace
 
@@ -300,12 +360,30 @@ public:
     PeerLimits limits = peerLimits(0, 0, 0);
   };
 
+  // `shared` (another descriptor of the listening socket, or -1) and `boundAddress` are what
+  // capnp_listener_share needs; they are set here, before the listen's tag completes, and read
+  // from the caller's thread after it.
   void start(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer,
-             kj::Maybe<kj::Own<UnixSocketFile>> socketFile) {
+             kj::Maybe<kj::Own<UnixSocketFile>> socketFile, kj::AutoCloseFd shared, kj::String boundAddress) {
     state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(offer));
     this->socketFile = kj::mv(socketFile);
+    sharedSocket = kj::mv(shared);
+    bound = kj::mv(boundAddress);
+    tcpSocket = tcp;
     attach();
   }
+
+  // Caller's thread, after the listen completed and before the listener is released: a new
+  // descriptor of the listening socket, for a listener on another loop.
+  kj::AutoCloseFd duplicateSocket() const {
+    requireArgument(sharedSocket.get() >= 0, "the listener is not bound yet, or cannot be shared");
+    int fd;
+    KJ_SYSCALL(fd = fcntl(sharedSocket.get(), F_DUPFD_CLOEXEC, 0));
+    return kj::AutoCloseFd(fd);
+  }
+
+  kj::StringPtr boundAddress() const { return bound; }
+  bool isTcp() const { return tcpSocket; }
 
   kj::Promise<Connection*> accept() {
     auto& s = live();
@@ -355,9 +433,14 @@ protected:
     }
     // Once nobody listens, the socket's file goes too.
     socketFile = nullptr;
+    sharedSocket = kj::AutoCloseFd();
   }
 
 private:
+  kj::AutoCloseFd sharedSocket;
+  kj::String bound;
+  bool tcpSocket = false;
+
   // After a failed accept (e.g. EMFILE: out of file descriptors) the loop waits before trying
   // again, doubling the wait up to the maximum, so exhaustion neither ends serving nor spins.
   static constexpr kj::Duration FIRST_ACCEPT_BACKOFF = 10 * kj::MILLISECONDS;
@@ -524,6 +607,47 @@ void finishWithConnection(Loop& loop, uint64_t tag, Connection* connection) {
   if (!loop.finish(tag, CAPNP_STATUS_OK, bytesOf(handle))) loop.freeReleased(connection);
 }
 
+
+// A listener's options as given to capnp_listen or capnp_listener_share, read on the caller's
+// thread (references taken there), made into the listener's Offer on the loop thread.
+class ListenOptions {
+public:
+  ListenOptions(Loop& owner, const capnp_listen_options* options) {
+    capnp_listen_options plain;
+    memset(&plain, 0, sizeof(plain));
+    const auto& given = options == nullptr ? plain : *options;
+    // First, so that the restorer tag is released (by its event) whatever fails below.
+    if (given.restorer_tag != 0) restorer = kj::refcounted<ServiceRestorer>(owner, given.restorer_tag);
+    offered = given.bootstrap == nullptr ? nullptr : &unwrap(given.bootstrap);
+    if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
+    requireClientCertificate = given.require_client_certificate != 0;
+    timeout = handshakeTimeout(given.handshake_timeout_ms);
+    limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms,
+                        given.trace_tables != 0);
+  }
+
+  // Loop thread, once.
+  Listener::Offer offer() {
+    Listener::Offer result;
+    result.bootstrap = optionalClient(offered);
+    KJ_IF_MAYBE(r, restorer) { (*r)->setBootstrap(optionalClient(offered)); }
+    result.restorer = kj::mv(restorer);
+    result.tls = kj::mv(tls);
+    result.requireClientCertificate = requireClientCertificate;
+    result.handshakeTimeout = timeout;
+    result.limits = limits;
+    return result;
+  }
+
+private:
+  kj::Maybe<kj::Own<ServiceRestorer>> restorer;
+  Cap* offered = nullptr;
+  kj::Maybe<kj::Own<const TlsIdentity>> tls;
+  bool requireClientCertificate = false;
+  kj::Duration timeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  PeerLimits limits = peerLimits(0, 0, 0);
+};
+
 }  // namespace
 }  // namespace capnp_native
 
@@ -533,40 +657,24 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
   using namespace capnp_native;
   return guarded([&] {
     auto& owner = unwrapLoop(loop);
-    capnp_listen_options plain;
-    memset(&plain, 0, sizeof(plain));
-    const auto& given = options == nullptr ? plain : *options;
-    // First, so that the restorer tag is released (by its event) whatever fails below.
-    kj::Maybe<kj::Own<ServiceRestorer>> restorer;
-    if (given.restorer_tag != 0) restorer = kj::refcounted<ServiceRestorer>(owner, given.restorer_tag);
+    ListenOptions given(owner, options);
     requireArgument(tag != 0, "capnp_listen: tag 0 is reserved");
     requireArgument(out_listener != nullptr, "capnp_listen: null out-parameter");
     auto parsed = Address::parse(addressArgument(address, address_len));
-    Cap* offered = given.bootstrap == nullptr ? nullptr : &unwrap(given.bootstrap);
-    kj::Maybe<kj::Own<const TlsIdentity>> tls;
-    if (given.tls_identity != nullptr) tls = kj::atomicAddRef(*unwrap(given.tls_identity).identity);
-    bool requireClientCertificate = given.require_client_certificate != 0;
-    auto timeout = handshakeTimeout(given.handshake_timeout_ms);
-    auto limits = peerLimits(given.max_outstanding_questions, given.max_unwritten_bytes, given.idle_timeout_ms,
-                             given.trace_tables != 0);
     auto listener = new Listener(owner);
-    postOrDelete(owner, listener, tag, [listener, offered, parsed = kj::mv(parsed), restorer = kj::mv(restorer),
-                                        tls = kj::mv(tls), requireClientCertificate, timeout, limits,
+    postOrDelete(owner, listener, tag, [listener, parsed = kj::mv(parsed), given = kj::mv(given),
                                         tag](Loop& loop) mutable {
-      Listener::Offer offer;
-      offer.bootstrap = optionalClient(offered);
-      KJ_IF_MAYBE(r, restorer) { (*r)->setBootstrap(optionalClient(offered)); }
-      offer.restorer = kj::mv(restorer);
-      offer.tls = kj::mv(tls);
-      offer.requireClientCertificate = requireClientCertificate;
-      offer.handshakeTimeout = timeout;
-      offer.limits = limits;
+      auto offer = given.offer();
       loop.track(tag, loop.io().provider->getNetwork().parseAddress(parsed.kjAddress)
           .then([&loop, listener, parsed = kj::mv(parsed), offer = kj::mv(offer),
                  tag](kj::Own<kj::NetworkAddress> resolved) mutable {
         kj::Maybe<kj::Own<UnixSocketFile>> socketFile;
         if (!parsed.isTcp) UnixSocketFile::clearStale(parsed.unixPath());
-        auto receiver = resolved->listen();
+        auto socket = bindAndListen(parsed, *resolved);
+        int fd;
+        KJ_SYSCALL(fd = fcntl(socket.get(), F_DUPFD_CLOEXEC, 0));
+        kj::AutoCloseFd shared(fd);
+        auto receiver = loop.io().lowLevelProvider->wrapListenSocketFd(socket.release(), LISTEN_FD_FLAGS);
         if (parsed.isTcp) {
           configureTcpListener(*receiver);
         } else {
@@ -574,9 +682,37 @@ extern "C" int32_t capnp_listen(capnp_loop* loop, const char* address, size_t ad
         }
         auto bound = parsed.isTcp ? kj::str("tcp:", parsed.host, ":", receiver->getPort())
                                   : kj::str(parsed.kjAddress);
-        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(offer), kj::mv(socketFile));
+        listener->start(kj::mv(receiver), parsed.isTcp, kj::mv(offer), kj::mv(socketFile), kj::mv(shared),
+                        kj::heapString(bound));
         loop.finish(tag, CAPNP_STATUS_OK, bound.asBytes());
       }));
+    });
+    *out_listener = wrap(listener);
+    return CAPNP_STATUS_OK;
+  });
+}
+
+extern "C" int32_t capnp_listener_share(capnp_listener* source, capnp_loop* loop,
+                                        const capnp_listen_options* options, uint64_t tag,
+                                        capnp_listener** out_listener) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& owner = unwrapLoop(loop);
+    ListenOptions given(owner, options);
+    requireArgument(tag != 0, "capnp_listener_share: tag 0 is reserved");
+    requireArgument(out_listener != nullptr, "capnp_listener_share: null out-parameter");
+    auto& primary = unwrap(source);
+    auto socket = primary.duplicateSocket();
+    auto bound = kj::heapString(primary.boundAddress());
+    bool tcp = primary.isTcp();
+    auto listener = new Listener(owner);
+    postOrDelete(owner, listener, tag, [listener, socket = kj::mv(socket), bound = kj::mv(bound), tcp,
+                                        given = kj::mv(given), tag](Loop& loop) mutable {
+      auto receiver = loop.io().lowLevelProvider->wrapListenSocketFd(socket.release(), LISTEN_FD_FLAGS);
+      // The socket file (unix) stays the primary listener's to remove.
+      listener->start(kj::mv(receiver), tcp, given.offer(), nullptr, kj::AutoCloseFd(), kj::heapString(bound));
+      // Done within the command (nothing was tracked): complete the tag directly.
+      complete(tag, CAPNP_STATUS_OK, bound.asBytes());
     });
     *out_listener = wrap(listener);
     return CAPNP_STATUS_OK;

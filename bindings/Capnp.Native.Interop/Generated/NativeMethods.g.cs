@@ -266,7 +266,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 6;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 7;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]
@@ -486,6 +486,17 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_listener_release")]
     internal static partial void capnp_listener_release(capnp_listener* listener);
+
+    /// <summary>
+    /// Another listener, on loop, accepting from the same listening socket as source (which must
+    /// have been bound: its capnp_listen tag completed): a vat spreads its connections over several
+    /// loops this way, each loop taking the connections it accepts first. options as for capnp_listen
+    /// (a bootstrap and restorer of loop). tag completes with the bound address, as for capnp_listen.
+    /// source must not be released before this call returns; the socket file of a unix listener
+    /// stays source's to remove.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_listener_share")]
+    internal static partial int capnp_listener_share(capnp_listener* source, capnp_loop* loop, capnp_listen_options* options, ulong tag, capnp_listener** out_listener);
 
     /// <summary>
     /// Connects to address (syntax as for capnp_listen); options (nullable: plain, no bootstrap) say

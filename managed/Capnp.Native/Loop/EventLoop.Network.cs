@@ -36,6 +36,29 @@ internal sealed partial class EventLoop
         }
     }
 
+    /// <summary>
+    /// A listener on this loop accepting from <paramref name="source"/>'s socket (a listener of
+    /// another loop of the same vat, bound already), so the loops share the connections.
+    /// </summary>
+    internal async Task<RpcListener> ShareListenerAsync(RpcListener source, ListenSettings settings, CancellationToken cancellationToken)
+    {
+        var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
+        ListenerHandle? handle = null;
+        try
+        {
+            var listening = NativeGateway.Share(source.Handle, this, offered?.LiveHandle, settings, cancellationToken);
+            handle = listening.Handle;
+            var bound = await listening.Bound.ConfigureAwait(false);
+            return new RpcListener(this, listening.Handle, offered, bound);
+        }
+        catch
+        {
+            handle?.Dispose();
+            offered?.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Connects to <paramref name="address"/> (syntax as for <see cref="ListenAsync(string, ICallTarget?, CancellationToken)"/>), offering <paramref name="bootstrap"/> to the peer.</summary>
     public Task<RpcConnection> ConnectAsync(string address, ICallTarget? bootstrap = null, CancellationToken cancellationToken = default)
         => ConnectAsync(address, new ConnectSettings { Bootstrap = bootstrap }, cancellationToken);

@@ -14,6 +14,42 @@ internal static unsafe partial class NativeGateway
     /// once the shim accepted the command, whether or not listening then succeeds.
     /// </summary>
     public static (ListenerHandle Handle, Task<string> Bound) Listen(EventLoop loop, string address, CapHandle? bootstrap, ListenSettings settings, CancellationToken cancellationToken)
+        => Listen(loop, bootstrap, settings, (options, post) => PostWithAddress(loop, address, bootstrap, (pointer, text, length, cap, tag) =>
+            {
+                var withBootstrap = options with { bootstrap = cap };
+                capnp_listener* created;
+                var status = NativeMethods.capnp_listen(pointer, text, length, &withBootstrap, tag, &created);
+                return post(status, created);
+            }, static payload => Encoding.UTF8.GetString(payload), cancellationToken));
+
+    /// <summary>
+    /// Starts a listener on <paramref name="loop"/> accepting from <paramref name="source"/>'s
+    /// listening socket (bound already), each connection offered <paramref name="bootstrap"/> (a
+    /// capability of <paramref name="loop"/>); the task completes with the bound address.
+    /// </summary>
+    public static (ListenerHandle Handle, Task<string> Bound) Share(ListenerHandle source, EventLoop loop, CapHandle? bootstrap, ListenSettings settings, CancellationToken cancellationToken)
+        => Listen(loop, bootstrap, settings, (options, post) =>
+        {
+            // The shim reads the source on this thread: it must stay alive until the call returns.
+            using var heldSource = new Held(source);
+            using var held = new Held(bootstrap);
+            var sourcePointer = (IntPtr)source.Pointer;
+            var cap = bootstrap is null ? IntPtr.Zero : (IntPtr)bootstrap.Pointer;
+            return loop.PostAsync(
+                (pointer, tag) =>
+                {
+                    var withBootstrap = options with { bootstrap = (capnp_cap*)cap };
+                    capnp_listener* created;
+                    var status = NativeMethods.capnp_listener_share((capnp_listener*)sourcePointer, pointer, &withBootstrap, tag, &created);
+                    return post(status, created);
+                },
+                static payload => Encoding.UTF8.GetString(payload), cancellationToken);
+        });
+
+    private delegate int CreatedListener(int status, capnp_listener* created);
+
+    private static (ListenerHandle Handle, Task<string> Bound) Listen(EventLoop loop, CapHandle? bootstrap, ListenSettings settings,
+        Func<capnp_listen_options, CreatedListener, Task<string>> start)
     {
         var listener = IntPtr.Zero;
         var identity = settings.Tls;
@@ -35,14 +71,11 @@ internal static unsafe partial class NativeGateway
                 idle_timeout_ms = settings.Limits.IdleMillisecondsForNative,
                 trace_tables = settings.Limits.TraceTables ? 1 : 0,
             };
-            var bound = PostWithAddress(loop, address, bootstrap, (pointer, text, length, cap, tag) =>
+            var bound = start(options, (status, created) =>
             {
-                var withBootstrap = options with { bootstrap = cap };
-                capnp_listener* created;
-                var status = NativeMethods.capnp_listen(pointer, text, length, &withBootstrap, tag, &created);
                 listener = (IntPtr)created;
                 return status;
-            }, static payload => Encoding.UTF8.GetString(payload), cancellationToken);
+            });
             // The handle exists once the call was accepted, whether or not listening then succeeds.
             return (new ListenerHandle((capnp_listener*)listener), bound);
         }

@@ -20,6 +20,9 @@ internal sealed class RpcListener : IAsyncDisposable, IDisposable
         Address = address;
     }
 
+    /// <summary>The native listener (for a listener of another loop sharing its socket).</summary>
+    internal ListenerHandle Handle => handle;
+
     /// <summary>The event loop the listener lives on.</summary>
     public EventLoop Loop { get; }
 

@@ -16,6 +16,8 @@ public sealed partial class Vat : IAsyncDisposable
 {
     private readonly EventLoop loop;
     private readonly RpcListener? listener;
+    // The loops and listeners beyond the first (VatOptions.EventLoops), sharing the listening socket.
+    private readonly (EventLoop Loop, RpcListener Listener)[] moreLoops;
     private readonly TlsIdentityHandle tlsIdentity;
     private readonly VatOptions options;
     private readonly ILogger logger;
@@ -25,11 +27,12 @@ public sealed partial class Vat : IAsyncDisposable
     private readonly Dictionary<string, Task<RpcConnection>> connections = new(StringComparer.Ordinal);
     private int disposed;
 
-    private Vat(EventLoop loop, RpcListener? listener, TlsIdentityHandle tlsIdentity, VatIdentity identity,
-                VatOptions options, ILogger logger, CancellationTokenSource stopping, int maxConnections)
+    private Vat(EventLoop loop, RpcListener? listener, (EventLoop, RpcListener)[] moreLoops, TlsIdentityHandle tlsIdentity,
+                VatIdentity identity, VatOptions options, ILogger logger, CancellationTokenSource stopping, int maxConnections)
     {
         this.loop = loop;
         this.listener = listener;
+        this.moreLoops = moreLoops;
         this.tlsIdentity = tlsIdentity;
         this.options = options;
         this.logger = logger;
@@ -38,7 +41,12 @@ public sealed partial class Vat : IAsyncDisposable
         MaxConnections = maxConnections;
         ListenAddress = listener is null ? null : VatAddress.Parse(listener.Address);
         PublicAddress = options.PublicAddress ?? ListenAddress;
-        _ = ReportLoopFailureAsync();
+        _ = ReportLoopFailureAsync(loop);
+        foreach (var (more, _) in moreLoops)
+        {
+            _ = ReportLoopFailureAsync(more);
+        }
+
         reportLeak = description => ThreadPool.UnsafeQueueUserWorkItem(
             static state => state.logger.LogWarning("A capability reference was released by the garbage collector, not disposed: {Reference}", state.description),
             (logger, description), preferLocal: false);
@@ -69,13 +77,20 @@ public sealed partial class Vat : IAsyncDisposable
     /// <summary>The listener, when the vat listens (for statistics in tests and the vat dump).</summary>
     internal RpcListener? Listener => listener;
 
+    /// <summary>Every listener of the vat, one per loop (for statistics in tests).</summary>
+    internal IEnumerable<RpcListener> Listeners => listener is null ? [] : [listener, .. moreLoops.Select(m => m.Listener)];
+
+    /// <summary>How many event loops serve the vat's connections.</summary>
+    public int EventLoopCount => 1 + moreLoops.Length;
+
     /// <summary>Starts a vat: its event loop and, when <see cref="VatOptions.ListenAddress"/> is set, its listener.</summary>
     public static async Task<Vat> StartAsync(VatOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MaxConnections is <= 0 || options.MaxOutstandingQuestionsPerConnection is <= 0 || options.MaxUnwrittenBytesPerConnection is <= 0)
+        if (options.MaxConnections is <= 0 || options.MaxOutstandingQuestionsPerConnection is <= 0 || options.MaxUnwrittenBytesPerConnection is <= 0
+            || options.EventLoops is <= 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections, MaxOutstandingQuestionsPerConnection and MaxUnwrittenBytesPerConnection must be positive.");
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxConnections, MaxOutstandingQuestionsPerConnection, MaxUnwrittenBytesPerConnection and EventLoops must be positive.");
         }
 
         if (options.IdleTimeout is { } idle && idle != Timeout.InfiniteTimeSpan && idle <= TimeSpan.Zero)
@@ -93,15 +108,17 @@ public sealed partial class Vat : IAsyncDisposable
         var identity = options.Identity ?? VatIdentity.CreateEphemeral();
         var tlsIdentity = CreateTlsIdentity(identity);
         var stopping = new CancellationTokenSource();
+        var loopCount = options.EventLoops ?? 1;
         var loop = EventLoop.Start();
         RpcListener? listener = null;
+        var moreLoops = new List<(EventLoop Loop, RpcListener? Listener)>();
         try
         {
             // Nothing the engine logs goes to the console: it goes to the vat's logger, or nowhere.
             loop.RouteLogTo(logger);
             if (options.ListenAddress is { } address)
             {
-                listener = await loop.ListenAsync(address.ToString(), new ListenSettings
+                var settings = new ListenSettings
                 {
                     Bootstrap = options.Bootstrap,
                     Restorer = options.Restorer,
@@ -110,13 +127,27 @@ public sealed partial class Vat : IAsyncDisposable
                     RequireClientCertificate = options.RequireClientCertificate,
                     HandshakeTimeout = options.HandshakeTimeout,
                     Limits = LimitsOf(options),
-                }, cancellationToken).ConfigureAwait(false);
-                await listener.ServeAsync(maxConnections, cancellationToken).ConfigureAwait(false);
-                logger.LogInformation("Vat listening on {Address} ({Security}, at most {MaxConnections} connections)",
-                    listener.Address, options.DisableTls ? "insecure" : "TLS", maxConnections);
+                };
+                listener = await loop.ListenAsync(address.ToString(), settings, cancellationToken).ConfigureAwait(false);
+                // Each loop serves its share of the connections (rounded up, so none gets 0).
+                var perLoop = (maxConnections + loopCount - 1) / loopCount;
+                for (var i = 1; i < loopCount; i++)
+                {
+                    var more = EventLoop.Start();
+                    moreLoops.Add((more, null));
+                    more.RouteLogTo(logger);
+                    var shared = await more.ShareListenerAsync(listener, settings, cancellationToken).ConfigureAwait(false);
+                    moreLoops[^1] = (more, shared);
+                    await shared.ServeAsync(perLoop, cancellationToken).ConfigureAwait(false);
+                }
+
+                await listener.ServeAsync(perLoop, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Vat listening on {Address} ({Security}, at most {MaxConnections} connections, {Loops} event loops)",
+                    listener.Address, options.DisableTls ? "insecure" : "TLS", maxConnections, loopCount);
             }
 
-            var vat = new Vat(loop, listener, tlsIdentity, identity, options, logger, stopping, maxConnections);
+            var vat = new Vat(loop, listener, [.. moreLoops.Select(m => (m.Loop, m.Listener!))], tlsIdentity, identity, options,
+                              logger, stopping, maxConnections);
             if (options.Restorer is IVatBoundRestorer bound)
             {
                 try
@@ -134,6 +165,12 @@ public sealed partial class Vat : IAsyncDisposable
         }
         catch
         {
+            foreach (var (more, shared) in moreLoops)
+            {
+                await more.DisposeAsync().ConfigureAwait(false);
+                shared?.Dispose();
+            }
+
             listener?.Dispose();
             await loop.DisposeAsync().ConfigureAwait(false);
             tlsIdentity.Dispose();
@@ -188,9 +225,9 @@ public sealed partial class Vat : IAsyncDisposable
         var text = new System.Text.StringBuilder();
         text.Append("vat ").Append(Digest);
         text.AppendLine(PublicAddress is { } address ? $" at {address}" : " (not listening)");
-        if (listener is not null)
+        foreach (var serving in Listeners)
         {
-            text.Append(await listener.DescribeAsync(cancellationToken).ConfigureAwait(false));
+            text.Append(await serving.DescribeAsync(cancellationToken).ConfigureAwait(false));
         }
 
         Task<RpcConnection>[] attempts;
@@ -323,11 +360,11 @@ public sealed partial class Vat : IAsyncDisposable
         }
     }
 
-    private async Task ReportLoopFailureAsync()
+    private async Task ReportLoopFailureAsync(EventLoop watched)
     {
         try
         {
-            await loop.Completion.ConfigureAwait(false);
+            await watched.Completion.ConfigureAwait(false);
         }
         catch (Exception error)
         {
@@ -365,6 +402,12 @@ public sealed partial class Vat : IAsyncDisposable
         // released after it only free memory.
         await loop.DisposeAsync().ConfigureAwait(false);
         listener?.Dispose();
+        foreach (var (more, shared) in moreLoops)
+        {
+            await more.DisposeAsync().ConfigureAwait(false);
+            shared.Dispose();
+        }
+
         foreach (var attempt in attempts)
         {
             if (attempt.IsCompletedSuccessfully)

@@ -85,6 +85,17 @@ public sealed record VatOptions
     /// </summary>
     public TextWriter? ConnectProgress { get; init; }
 
+    /// <summary>
+    /// How many event loops (threads) serve the connections the vat accepts: each loop accepts
+    /// from the same listening socket and serves the connections it took, so one connection's
+    /// work (e.g. a 60 MiB message) never stalls the calls of connections on other loops, and a
+    /// server can use more than one core. <see cref="MaxConnections"/> is shared out between
+    /// them. Null (the default): 1. The connections this vat makes (sturdy refs it connects to)
+    /// run on its first loop. A capability that arrived on one loop and is passed on over a
+    /// connection of another is forwarded between them in process (a hop on the thread pool).
+    /// </summary>
+    public int? EventLoops { get; init; }
+
     /// <summary>Where the vat logs (connections at debug level; failures as warnings). Null: nowhere.</summary>
     public ILogger? Logger { get; init; }
 }

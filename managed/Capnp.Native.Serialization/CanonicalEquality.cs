@@ -1,0 +1,26 @@
+namespace Capnp.Native.Serialization;
+
+/// <summary>
+/// Value equality of structs, defined by canonicalization: two structs are equal when their canonical forms
+/// (<see cref="Canonicalizer.Canonicalize(StructReader)"/>) are byte for byte equal. So segment layout, far pointers,
+/// object order and trailing zero words (or null pointers) do not matter, while every field value does, including
+/// unknown fields written by a newer schema. A null struct equals an all-default one. Capabilities compare by their
+/// cap-table index. Generated readers use this for <c>Equals</c>, <c>GetHashCode</c>, <c>==</c> and <c>!=</c>.
+/// </summary>
+/// <remarks>Each call canonicalizes (allocates and copies) both values; hostile input is bounded by the readers' limits.</remarks>
+public static class CanonicalEquality
+{
+    /// <summary>True when <paramref name="left"/> and <paramref name="right"/> have the same canonical form.</summary>
+    /// <exception cref="CapnpFormatException">A message is malformed or exceeds its reader's limits.</exception>
+    public static bool AreEqual(StructReader left, StructReader right)
+        => Canonicalizer.Canonicalize(left).AsSpan().SequenceEqual(Canonicalizer.Canonicalize(right));
+
+    /// <summary>A hash of the canonical form, consistent with <see cref="AreEqual"/>.</summary>
+    /// <exception cref="CapnpFormatException">The message is malformed or exceeds its reader's limits.</exception>
+    public static int GetHashCode(StructReader value)
+    {
+        var h = new HashCode();
+        h.AddBytes(Canonicalizer.Canonicalize(value));
+        return h.ToHashCode();
+    }
+}

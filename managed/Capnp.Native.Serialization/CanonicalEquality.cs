@@ -13,14 +13,25 @@ public static class CanonicalEquality
     /// <summary>True when <paramref name="left"/> and <paramref name="right"/> have the same canonical form.</summary>
     /// <exception cref="CapnpFormatException">A message is malformed or exceeds its reader's limits.</exception>
     public static bool AreEqual(StructReader left, StructReader right)
-        => Canonicalizer.Canonicalize(left).AsSpan().SequenceEqual(Canonicalizer.Canonicalize(right));
+        => Canonical(left).AsSpan().SequenceEqual(Canonical(right));
+
+    // A null struct reads as all defaults, so it compares as the empty struct (whose pointer is not null).
+    private static readonly byte[] EmptyStruct = CanonicalEmptyStruct();
+
+    private static byte[] CanonicalEmptyStruct()
+    {
+        using var mb = new MessageBuilder();
+        return Canonicalizer.Canonicalize(mb.InitRoot(0, 0).AsReader());
+    }
+
+    private static byte[] Canonical(StructReader value) => value.IsNull ? EmptyStruct : Canonicalizer.Canonicalize(value);
 
     /// <summary>A hash of the canonical form, consistent with <see cref="AreEqual"/>.</summary>
     /// <exception cref="CapnpFormatException">The message is malformed or exceeds its reader's limits.</exception>
     public static int GetHashCode(StructReader value)
     {
         var h = new HashCode();
-        h.AddBytes(Canonicalizer.Canonicalize(value));
+        h.AddBytes(Canonical(value));
         return h.ToHashCode();
     }
 }

@@ -225,7 +225,8 @@ internal static class KjNumbers
         if (float.IsNegativeInfinity(v)) return "-inf";
         if (float.IsNaN(v)) return "nan";
         var s = G(v, 6);
-        if (float.Parse(s, CultureInfo.InvariantCulture) != v) s = G(v, 8);
+        // kj re-checks floats with safe_strtof, which also fails on ERANGE: glibc reports it for subnormal results.
+        if (float.Parse(s, CultureInfo.InvariantCulture) != v || float.IsSubnormal(v)) s = G(v, 8);
         return s;
     }
 

@@ -167,6 +167,33 @@ public class JsonCodecTests
     }
 
     [Fact]
+    public void EncodingHostileMessagesThrowsTypedExceptions()
+    {
+        using var mb = new MessageBuilder();
+        var cur = mb.InitRoot<global::Test.Node.Builder>();
+        for (int i = 0; i < 100_000; i++) cur = cur.InitNext();
+        var framed = mb.ToFramedArray();
+        var r = MessageReader.FromFramed(framed).GetRoot<global::Test.Node.Reader>();
+        Assert.ThrowsAny<CapnpFormatException>(() => JsonCodec.Encode(r)); // nesting limit 64
+        Assert.ThrowsAny<CapnpFormatException>(() => r.Equals(r));
+        var deep = MessageReader.FromFramed(framed, new ReaderOptions { NestingLimit = 1_000_000, TraversalLimitInWords = 1L << 30 })
+            .GetRoot<global::Test.Node.Reader>();
+        Exception? error = null;
+        var t = new Thread(() => { try { JsonCodec.Encode(deep); } catch (Exception e) { error = e; } }, 256 * 1024);
+        t.Start(); t.Join();
+        Assert.IsAssignableFrom<CapnpLimitExceededException>(error);
+
+        // A list pointer claiming more elements than the message holds.
+        var seg = new byte[24];
+        seg[0] = 0x00; // root struct pointer: offset 0, 0 data words, 1 pointer
+        seg[6] = 1;
+        seg[8] = 0x01; seg[12] = 0x05 | (0xff << 3) & 0xff; seg[13] = 0xff; seg[14] = 0xff; seg[15] = 0x0f; // list of 8-byte values, huge count
+        var bad = MessageReader.FromSingleSegment(seg).GetRoot<AllTypes.Reader>();
+        Assert.ThrowsAny<CapnpFormatException>(() => JsonCodec.Encode(bad));
+        Assert.ThrowsAny<CapnpFormatException>(() => bad.ToString());
+    }
+
+    [Fact]
     public void CapabilitiesAndAnyPointersCannotBeEncodedAsInCxx()
     {
         using var mb = new MessageBuilder();

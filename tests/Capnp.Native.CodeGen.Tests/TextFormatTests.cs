@@ -32,6 +32,7 @@ public class TextFormatTests
         new object[] { "codegen_test.capnp", "AllTypes", "(float32Field = 16777216, float64Field = 123456789012345678)" },
         new object[] { "codegen_test.capnp", "AllTypes", "(float32Field = -0.0001, float64Field = 1.5e-5)" },
         new object[] { "codegen_test.capnp", "AllTypes", "(float32Field = 3.4e38, float64Field = 5e-324)" },
+        new object[] { TestCapnp, "TestAll", "(float32List = [1e-45, 1.17549435e-38, 0.1, 100, 1e15, 123456.7, 0.3333333, -0.0, 16777217], float64List = [1e15, 1e16, 1e21, 1e-5, 0.0001, 1.7976931348623157e308, -0.0, 0.1, 123456789.125, 2.2250738585072014e-308])" },
         new object[] { "codegen_test.capnp", "AllTypes", "(int32List = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25])" },
         new object[] { "codegen_test.capnp", "AllTypes", "(textList = [\"a fairly long piece of text here\", \"short\"], structList = [(x = 123456789, y = 987654321), (x = 1)])" },
         new object[] { "codegen_test.capnp", "AllTypes", "(listList = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1], [100000000, 200000000, 300000000]])" },

@@ -85,12 +85,22 @@ internal sealed partial class CodeGenerator
                 return $"{T}.EnumOf(new {Ser}.EnumSchema(0x{e.Id:x16}UL, {Names.StringLiteral(e.ShortName)}, new string[] {{ {names} }}))";
             }
             case TypeKind.Struct:
-                return $"{T}.StructOf(static () => {TypeName(t.TypeId, t.Brand, context)}.__Schema!)";
+            {
+                // The brand travels with the reference: C# type arguments only carry struct bindings, so a binding
+                // such as Box(Text) is spelled out here for the runtime to resolve parameters with.
+                var scopes = t.Brand.Scopes.Where(sc => !sc.Inherit && sc.Bindings.Count > 0)
+                    .Select(sc => $"new {Ser}.BrandScope(0x{sc.ScopeId:x16}UL, new {T}?[] {{ {string.Join(", ", sc.Bindings.Select(b => b == null ? "null" : TypeSchemaExpression(b, context)))} }})")
+                    .ToList();
+                var brand = scopes.Count == 0 ? "" : ", " + string.Join(", ", scopes);
+                return $"{T}.StructOf(static () => {TypeName(t.TypeId, t.Brand, context)}.__Schema!{brand})";
+            }
             case TypeKind.AnyPointer:
             {
-                // A parameter open here is a C# type argument: a bound struct prints as that struct.
-                var open = OpenParameter(t, context);
-                return open != null ? $"{T}.Parameter<{open}>()" : $"{T}.AnyPointer";
+                if (t.AnyKind != AnyPointerKind.Parameter) return $"{T}.AnyPointer";
+                // A parameter open here is a C# type argument (a bound struct is that struct); otherwise the brand of
+                // the reference that led to this struct binds it at run time.
+                var open = OpenParameter(t, context) ?? AnyStruct;
+                return $"{T}.Parameter<{open}>(0x{t.ParameterScopeId:x16}UL, {t.ParameterIndex})";
             }
             default:
                 return $"{T}.{t.Kind}";

@@ -52,7 +52,7 @@ public static class JsonCodec
     public static string Encode(StructReader reader, StructSchema schema, JsonOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
-        var node = EncodeStruct(reader, schema);
+        var node = EncodeStruct(reader, schema, null);
         bool multiline = false;
         return Render(node, 0, ref multiline, false, (options ?? JsonOptions.Default).Pretty);
     }
@@ -70,7 +70,7 @@ public static class JsonCodec
         if (builder.IsNull) throw new ArgumentException("The builder is null.", nameof(builder));
         options ??= JsonOptions.Default;
         var root = new JsonParser(json, options.MaxNestingDepth).ParseDocument();
-        new Decoder(options).DecodeObject(root, builder, schema, "");
+        new Decoder(options).DecodeObject(root, builder, schema, null, "");
     }
 
     /// <summary>Decodes JSON text into a generated builder.</summary>
@@ -109,28 +109,28 @@ public static class JsonCodec
 
     // ------------------------------------------------------------------ encoding
 
-    private static JsonValue EncodeStruct(StructReader s, StructSchema schema)
+    private static JsonValue EncodeStruct(StructReader s, StructSchema schema, BrandContext? brand)
     {
         TextFormat.EnsureStack();
         var members = new List<KeyValuePair<string, JsonValue>>();
         foreach (var f in schema.Fields)
-            if (!f.InUnion && DynamicAccess.IsNonNull(s, f)) members.Add(new(f.Name, EncodeField(s, f)));
+            if (!f.InUnion && DynamicAccess.IsNonNull(s, f)) members.Add(new(f.Name, EncodeField(s, f, brand)));
         // capnp convert's JsonCodec (handleByAnnotation) writes the active union member last, even when it is null.
-        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which) members.Add(new(which.Name, EncodeField(s, which)));
+        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which) members.Add(new(which.Name, EncodeField(s, which, brand)));
         return new JsonValue { Kind = JsonKind.Object, Members = members };
     }
 
-    private static JsonValue EncodeField(StructReader s, FieldSchema f)
+    private static JsonValue EncodeField(StructReader s, FieldSchema f, BrandContext? brand)
     {
-        if (f.IsGroup) return EncodeStruct(s, f.GroupSchema!);
-        var t = f.Type;
+        if (f.IsGroup) return EncodeStruct(s, f.GroupSchema!, brand);
+        var t = BrandContext.Resolve(f.Type, brand);
         int off = (int)f.Offset;
         return t.Kind switch
         {
             SchemaTypeKind.Text => JsonValue.Of(Encoding.UTF8.GetString(DynamicAccess.ReadTextBytes(s, f))),
             SchemaTypeKind.Data => Bytes(s.ReadData(off, f.DefaultPointer).Span),
-            SchemaTypeKind.Struct => EncodeStruct(s.ReadStruct(off, f.DefaultPointer), t.Struct!),
-            SchemaTypeKind.List => EncodeList(s.ReadList(off, f.DefaultPointer), t.ElementType!),
+            SchemaTypeKind.Struct => EncodeStruct(s.ReadStruct(off, f.DefaultPointer), t.Struct!, BrandContext.Enter(t, brand)),
+            SchemaTypeKind.List => EncodeList(s.ReadList(off, f.DefaultPointer), t.ElementType!, brand),
             SchemaTypeKind.Interface => throw new NotSupportedException($"Field '{f.Name}': capabilities have no JSON encoding."),
             SchemaTypeKind.AnyPointer => throw new NotSupportedException($"Field '{f.Name}': AnyPointer has no JSON encoding."),
             _ => Scalar(t, DynamicAccess.ReadBits(s, f)),
@@ -144,9 +144,10 @@ public static class JsonCodec
         return new JsonValue { Kind = JsonKind.Array, Items = items };
     }
 
-    private static JsonValue EncodeList(ListReader list, TypeSchema element)
+    private static JsonValue EncodeList(ListReader list, TypeSchema element, BrandContext? brand)
     {
         TextFormat.EnsureStack();
+        element = BrandContext.Resolve(element, brand);
         int n = list.Count;
         var items = new List<JsonValue>(Math.Min(n, 1024));
         switch (element.Kind)
@@ -159,8 +160,8 @@ public static class JsonCodec
             case SchemaTypeKind.Int64: case SchemaTypeKind.UInt64: case SchemaTypeKind.Float64: { var l = list.AsPrimitives<ulong>(); for (int i = 0; i < n; i++) items.Add(Scalar(element, l[i])); break; }
             case SchemaTypeKind.Text: { var l = list.AsTextList(); for (int i = 0; i < n; i++) items.Add(JsonValue.Of(Encoding.UTF8.GetString(l.GetBytes(i)))); break; }
             case SchemaTypeKind.Data: { var l = list.AsDataList(); for (int i = 0; i < n; i++) items.Add(Bytes(l[i].Span)); break; }
-            case SchemaTypeKind.List: { var l = list.AsLists(); for (int i = 0; i < n; i++) items.Add(EncodeList(l[i], element.ElementType!)); break; }
-            case SchemaTypeKind.Struct: { var l = list.AsStructs(); var st = element.Struct!; for (int i = 0; i < n; i++) items.Add(EncodeStruct(l[i].Raw, st)); break; }
+            case SchemaTypeKind.List: { var l = list.AsLists(); for (int i = 0; i < n; i++) items.Add(EncodeList(l[i], element.ElementType!, brand)); break; }
+            case SchemaTypeKind.Struct: { var l = list.AsStructs(); var st = element.Struct!; var inner = BrandContext.Enter(element, brand); for (int i = 0; i < n; i++) items.Add(EncodeStruct(l[i].Raw, st, inner)); break; }
             case SchemaTypeKind.Interface: if (n > 0) throw new NotSupportedException("Capabilities have no JSON encoding."); break;
             default: if (n > 0) throw new NotSupportedException("AnyPointer has no JSON encoding."); break;
         }
@@ -431,7 +432,7 @@ public static class JsonCodec
         private static JsonCodecException Mismatch(string path, string expected, JsonValue got)
             => new($"{(path.Length == 0 ? "Root" : "'" + path + "'")}: expected {expected}, got JSON {got.Kind.ToString().ToLowerInvariant()}.");
 
-        public void DecodeObject(JsonValue v, StructBuilder b, StructSchema schema, string path)
+        public void DecodeObject(JsonValue v, StructBuilder b, StructSchema schema, BrandContext? brand, string path)
         {
             TextFormat.EnsureStack();
             if (v.Kind != JsonKind.Object) throw Mismatch(path, "an object", v);
@@ -443,17 +444,17 @@ public static class JsonCodec
                     if (_options.RejectUnknownFields) throw new JsonCodecException($"Unknown field '{Join(path, name)}' of {schema.Name}.");
                     continue;
                 }
-                DecodeField(f, value, b, schema, Join(path, name));
+                DecodeField(f, value, b, schema, brand, Join(path, name));
             }
         }
 
         private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
 
-        private void DecodeField(FieldSchema f, JsonValue v, StructBuilder b, StructSchema owner, string path)
+        private void DecodeField(FieldSchema f, JsonValue v, StructBuilder b, StructSchema owner, BrandContext? brand, string path)
         {
             if (f.InUnion) b.SetWhich((int)owner.DiscriminantOffset, f.DiscriminantValue);
-            if (f.IsGroup) { DecodeObject(v, b, f.GroupSchema!, path); return; }
-            var t = f.Type;
+            if (f.IsGroup) { DecodeObject(v, b, f.GroupSchema!, brand, path); return; }
+            var t = BrandContext.Resolve(f.Type, brand);
             int off = (int)f.Offset;
             switch (t.Kind)
             {
@@ -469,12 +470,12 @@ public static class JsonCodec
                 {
                     var st = t.Struct!;
                     if (v.Kind != JsonKind.Object) throw Mismatch(path, "an object", v);
-                    DecodeObject(v, b.InitStruct(off, st.DataWords, st.PointerCount), st, path);
+                    DecodeObject(v, b.InitStruct(off, st.DataWords, st.PointerCount), st, BrandContext.Enter(t, brand), path);
                     return;
                 }
                 case SchemaTypeKind.List:
                     if (v.Kind != JsonKind.Array) throw Mismatch(path, "an array", v);
-                    DecodeList(v.Items!, t.ElementType!, b.GetAnyPointer(off), path);
+                    DecodeList(v.Items!, t.ElementType!, b.GetAnyPointer(off), brand, path);
                     return;
                 case SchemaTypeKind.Interface: throw new JsonCodecException($"'{path}': capabilities cannot be decoded from JSON.");
                 case SchemaTypeKind.AnyPointer: throw new JsonCodecException($"'{path}': AnyPointer cannot be decoded from JSON.");
@@ -511,9 +512,10 @@ public static class JsonCodec
             return bytes;
         }
 
-        private void DecodeList(List<JsonValue> items, TypeSchema element, AnyPointerBuilder target, string path)
+        private void DecodeList(List<JsonValue> items, TypeSchema element, AnyPointerBuilder target, BrandContext? brand, string path)
         {
             TextFormat.EnsureStack();
+            element = BrandContext.Resolve(element, brand);
             int n = items.Count;
             switch (element.Kind)
             {
@@ -521,10 +523,11 @@ public static class JsonCodec
                 {
                     var st = element.Struct!;
                     var list = target.InitStructList(n, st.DataWords, st.PointerCount);
+                    var inner = BrandContext.Enter(element, brand);
                     for (int i = 0; i < n; i++)
                     {
                         if (items[i].Kind != JsonKind.Object) throw Mismatch($"{path}[{i}]", "an object", items[i]);
-                        DecodeObject(items[i], list.GetStruct(i), st, $"{path}[{i}]");
+                        DecodeObject(items[i], list.GetStruct(i), st, inner, $"{path}[{i}]");
                     }
                     return;
                 }
@@ -545,7 +548,7 @@ public static class JsonCodec
                         else
                         {
                             if (item.Kind != JsonKind.Array) throw Mismatch(at, "an array", item);
-                            DecodeList(item.Items!, element.ElementType!, p, at);
+                            DecodeList(item.Items!, element.ElementType!, p, brand, at);
                         }
                     }
                     return;

@@ -129,16 +129,31 @@ public sealed class TypeSchema
     public static TypeSchema EnumOf(EnumSchema schema)
         => new(SchemaTypeKind.Enum, null, schema ?? throw new ArgumentNullException(nameof(schema)), null, null);
 
-    /// <summary>A struct type; <paramref name="schema"/> is called once, on first use (schemas may be recursive).</summary>
-    public static TypeSchema StructOf(Func<StructSchema> schema)
-        => new(SchemaTypeKind.Struct, null, null, schema ?? throw new ArgumentNullException(nameof(schema)), null);
+    /// <summary>
+    /// A struct type; <paramref name="schema"/> is called once, on first use (schemas may be recursive).
+    /// <paramref name="brand"/> binds generic parameters of the struct (and its enclosing scopes) to types.
+    /// </summary>
+    public static TypeSchema StructOf(Func<StructSchema> schema, params BrandScope[] brand)
+        => new(SchemaTypeKind.Struct, null, null, schema ?? throw new ArgumentNullException(nameof(schema)), null) { Brand = brand ?? Array.Empty<BrandScope>() };
 
     /// <summary>
-    /// A generic parameter whose C# type argument is <typeparamref name="T"/>: a struct when that is a generated
-    /// Reader (it implements <see cref="IStructSchemaSource"/>), AnyPointer otherwise (e.g. <see cref="StructReaderWrapper"/>).
+    /// Generic parameter <paramref name="index"/> of the struct (or interface) <paramref name="scopeId"/>, whose C#
+    /// type argument is <typeparamref name="T"/>: a struct when that is a generated Reader (it implements
+    /// <see cref="IStructSchemaSource"/>); otherwise (e.g. <see cref="StructReaderWrapper"/>) the binding of the
+    /// enclosing <see cref="StructOf"/> brand, if any, else AnyPointer.
     /// </summary>
-    public static TypeSchema Parameter<T>() where T : struct
-        => new(SchemaTypeKind.AnyPointer, null, null, null, static () => default(T) is IStructSchemaSource s ? s.StructSchema : null);
+    public static TypeSchema Parameter<T>(ulong scopeId, int index) where T : struct
+        => new(SchemaTypeKind.AnyPointer, null, null, null, static () => default(T) is IStructSchemaSource s ? s.StructSchema : null)
+        { ParameterScopeId = scopeId, ParameterIndex = index };
+
+    /// <summary>True for a generic parameter (see <see cref="Parameter{T}"/>).</summary>
+    public bool IsParameter => _parameter is not null;
+    /// <summary>The scope (struct or interface id) of a generic parameter.</summary>
+    public ulong ParameterScopeId { get; private init; }
+    /// <summary>The index of a generic parameter in its scope.</summary>
+    public int ParameterIndex { get; private init; }
+    /// <summary>For a struct type: the bindings of generic parameters (schema.capnp's Brand); empty when none.</summary>
+    public IReadOnlyList<BrandScope> Brand { get; private init; } = Array.Empty<BrandScope>();
 
     /// <summary>Size of a value of this type in a struct's data section, in bits (0 for Void; pointers are not data).</summary>
     internal int DataBits => Kind switch
@@ -154,6 +169,21 @@ public sealed class TypeSchema
     /// <summary>True for Text, Data, lists, structs, interfaces and AnyPointer.</summary>
     public bool IsPointer => Kind is SchemaTypeKind.Text or SchemaTypeKind.Data or SchemaTypeKind.List or SchemaTypeKind.Struct
         or SchemaTypeKind.Interface or SchemaTypeKind.AnyPointer;
+}
+
+/// <summary>Bindings of one generic scope's parameters (null: unbound, i.e. AnyPointer).</summary>
+public sealed class BrandScope
+{
+    /// <summary>Creates a scope binding.</summary>
+    public BrandScope(ulong scopeId, IReadOnlyList<TypeSchema?> bindings)
+    {
+        ScopeId = scopeId; Bindings = bindings ?? throw new ArgumentNullException(nameof(bindings));
+    }
+
+    /// <summary>The generic struct or interface whose parameters are bound.</summary>
+    public ulong ScopeId { get; }
+    /// <summary>One type per parameter; null when unbound.</summary>
+    public IReadOnlyList<TypeSchema?> Bindings { get; }
 }
 
 /// <summary>An enum's schema: its id, name and enumerant names (in ordinal order, as the schema spells them).</summary>

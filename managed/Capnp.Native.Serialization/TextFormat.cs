@@ -23,12 +23,12 @@ public static class TextFormat
     /// <summary>The one-line text form of <paramref name="reader"/> (what C++ <c>kj::str()</c> gives).</summary>
     /// <exception cref="CapnpFormatException">The message is malformed or exceeds its reader's limits.</exception>
     public static string Format(StructReader reader, StructSchema schema)
-        => PrintStruct(reader, schema ?? throw new ArgumentNullException(nameof(schema)), new Indent(0), Mode.Bare).ToString();
+        => PrintStruct(reader, schema ?? throw new ArgumentNullException(nameof(schema)), null, new Indent(0), Mode.Bare).ToString();
 
     /// <summary>The pretty (indented, multi-line) text form, byte for byte what <c>capnp decode</c> prints (without the trailing newline).</summary>
     /// <exception cref="CapnpFormatException">The message is malformed or exceeds its reader's limits.</exception>
     public static string FormatPretty(StructReader reader, StructSchema schema)
-        => PrintStruct(reader, schema ?? throw new ArgumentNullException(nameof(schema)), new Indent(1), Mode.Bare).ToString();
+        => PrintStruct(reader, schema ?? throw new ArgumentNullException(nameof(schema)), null, new Indent(1), Mode.Bare).ToString();
 
     /// <summary>The one-line text form of a generated reader.</summary>
     public static string Format<T>(T reader) where T : struct, IStructReader<T>, IStructSchemaProvider
@@ -77,7 +77,7 @@ public static class TextFormat
         }
     }
 
-    private static Piece PrintStruct(StructReader s, StructSchema schema, Indent indent, Mode mode)
+    private static Piece PrintStruct(StructReader s, StructSchema schema, BrandContext? brand, Indent indent, Mode mode)
     {
         EnsureStack();
         var items = new List<Piece>();
@@ -89,7 +89,7 @@ public static class TextFormat
             // A non-default union member prints even when its value is the default.
             if (which.DiscriminantValue != 0 || DynamicAccess.IsNonNull(s, which))
             {
-                unionValue = which.Name + " = " + PrintField(s, which, indent.Next()).Text;
+                unionValue = which.Name + " = " + PrintField(s, which, brand, indent.Next()).Text;
                 whichIndex = IndexOf(schema, which);
             }
         }
@@ -99,7 +99,7 @@ public static class TextFormat
             if (f.InUnion) continue;
             if (unionValue is not null && whichIndex < i) { items.Add(new Piece(unionValue)); unionValue = null; }
             if (DynamicAccess.IsNonNull(s, f))
-                items.Add(new Piece(f.Name + " = " + PrintField(s, f, indent.Next()).Text));
+                items.Add(new Piece(f.Name + " = " + PrintField(s, f, brand, indent.Next()).Text));
         }
         if (unionValue is not null) items.Add(new Piece(unionValue));
         return new Piece("(" + indent.Delimit(items, mode, record: true) + ")");
@@ -111,25 +111,26 @@ public static class TextFormat
         return -1;
     }
 
-    private static Piece PrintField(StructReader s, FieldSchema f, Indent indent)
+    private static Piece PrintField(StructReader s, FieldSchema f, BrandContext? brand, Indent indent)
     {
-        if (f.IsGroup) return PrintStruct(s, f.GroupSchema!, indent, Mode.Prefixed);
-        var t = f.Type;
+        if (f.IsGroup) return PrintStruct(s, f.GroupSchema!, brand, indent, Mode.Prefixed); // a group shares its struct's brand
+        var t = BrandContext.Resolve(f.Type, brand);
         switch (t.Kind)
         {
             case SchemaTypeKind.Text: return new Piece(Quote(DynamicAccess.ReadTextBytes(s, f), binary: false));
             case SchemaTypeKind.Data: return new Piece(Quote(s.ReadData((int)f.Offset, f.DefaultPointer).Span, binary: true));
-            case SchemaTypeKind.Struct: return PrintStruct(s.ReadStruct((int)f.Offset, f.DefaultPointer), t.Struct!, indent, Mode.Prefixed);
-            case SchemaTypeKind.List: return PrintList(s.ReadList((int)f.Offset, f.DefaultPointer), t.ElementType!, indent, Mode.Prefixed);
+            case SchemaTypeKind.Struct: return PrintStruct(s.ReadStruct((int)f.Offset, f.DefaultPointer), t.Struct!, BrandContext.Enter(t, brand), indent, Mode.Prefixed);
+            case SchemaTypeKind.List: return PrintList(s.ReadList((int)f.Offset, f.DefaultPointer), t.ElementType!, brand, indent, Mode.Prefixed);
             case SchemaTypeKind.Interface: return new Piece("<external capability>");
             case SchemaTypeKind.AnyPointer: return new Piece("<opaque pointer>");
             default: return new Piece(Scalar(t, DynamicAccess.ReadBits(s, f)));
         }
     }
 
-    private static Piece PrintList(ListReader list, TypeSchema element, Indent indent, Mode mode)
+    private static Piece PrintList(ListReader list, TypeSchema element, BrandContext? brand, Indent indent, Mode mode)
     {
         EnsureStack();
+        element = BrandContext.Resolve(element, brand);
         var items = new List<Piece>(Math.Min(list.Count, 1024));
         var next = indent.Next();
         int n = list.Count;
@@ -143,8 +144,8 @@ public static class TextFormat
             case SchemaTypeKind.Int64: case SchemaTypeKind.UInt64: case SchemaTypeKind.Float64: { var l = list.AsPrimitives<ulong>(); for (int i = 0; i < n; i++) items.Add(new Piece(Scalar(element, l[i]))); break; }
             case SchemaTypeKind.Text: { var l = list.AsTextList(); for (int i = 0; i < n; i++) items.Add(new Piece(Quote(l.GetBytes(i), binary: false))); break; }
             case SchemaTypeKind.Data: { var l = list.AsDataList(); for (int i = 0; i < n; i++) items.Add(new Piece(Quote(l[i].Span, binary: true))); break; }
-            case SchemaTypeKind.List: { var l = list.AsLists(); for (int i = 0; i < n; i++) items.Add(PrintList(l[i], element.ElementType!, next, Mode.Bare)); break; }
-            case SchemaTypeKind.Struct: { var l = list.AsStructs(); var st = element.Struct!; for (int i = 0; i < n; i++) items.Add(PrintStruct(l[i].Raw, st, next, Mode.Bare)); break; }
+            case SchemaTypeKind.List: { var l = list.AsLists(); for (int i = 0; i < n; i++) items.Add(PrintList(l[i], element.ElementType!, brand, next, Mode.Bare)); break; }
+            case SchemaTypeKind.Struct: { var l = list.AsStructs(); var st = element.Struct!; var inner = BrandContext.Enter(element, brand); for (int i = 0; i < n; i++) items.Add(PrintStruct(l[i].Raw, st, inner, next, Mode.Bare)); break; }
             case SchemaTypeKind.Interface: { list.AsPointers(); for (int i = 0; i < n; i++) items.Add(new Piece("<external capability>")); break; }
             default: { list.AsPointers(); for (int i = 0; i < n; i++) items.Add(new Piece("<opaque pointer>")); break; }
         }
@@ -288,4 +289,70 @@ internal static class DynamicAccess
     /// <summary>Text bytes of a slot; its default when the pointer is null.</summary>
     public static ReadOnlySpan<byte> ReadTextBytes(StructReader s, FieldSchema f)
         => !s.HasPointer((int)f.Offset) && f.DefaultPointer is { } d ? d : s.ReadTextBytes((int)f.Offset);
+}
+
+/// <summary>
+/// The generic bindings in force while walking a message: the brands of the struct types entered, innermost first,
+/// each already resolved against the scopes outside it.
+/// </summary>
+internal sealed class BrandContext
+{
+    private readonly IReadOnlyList<BrandScope> _scopes;
+    private readonly BrandContext? _outer;
+
+    private BrandContext(IReadOnlyList<BrandScope> scopes, BrandContext? outer) { _scopes = scopes; _outer = outer; }
+
+    /// <summary>The context inside a value of struct type <paramref name="structType"/>.</summary>
+    public static BrandContext? Enter(TypeSchema structType, BrandContext? current)
+        => structType.Brand.Count == 0 ? current : new BrandContext(ResolveScopes(structType.Brand, current), current);
+
+    private static IReadOnlyList<BrandScope> ResolveScopes(IReadOnlyList<BrandScope> scopes, BrandContext? ctx)
+    {
+        BrandScope[]? copy = null;
+        for (int i = 0; i < scopes.Count; i++)
+        {
+            var sc = scopes[i];
+            TypeSchema?[]? bindings = null;
+            for (int j = 0; j < sc.Bindings.Count; j++)
+            {
+                var b = sc.Bindings[j];
+                var r = b is null ? null : Resolve(b, ctx);
+                if (!ReferenceEquals(r, b)) { bindings ??= sc.Bindings.ToArray(); bindings[j] = r; }
+            }
+            if (bindings is not null) { copy ??= scopes.ToArray(); copy[i] = new BrandScope(sc.ScopeId, bindings); }
+        }
+        return copy ?? scopes;
+    }
+
+    /// <summary>
+    /// <paramref name="t"/> with generic parameters replaced by their bindings in <paramref name="ctx"/>; a parameter
+    /// without one stays as it is (a struct when its C# type argument is a generated reader, else AnyPointer).
+    /// </summary>
+    public static TypeSchema Resolve(TypeSchema t, BrandContext? ctx)
+    {
+        if (t.IsParameter)
+        {
+            // The brand comes first: it also carries the bindings of the bound type's own parameters
+            // (Wrap(Wrap(Data))), which its C# type argument (Wrap<StructReaderWrapper>.Reader) has lost.
+            for (var c = ctx; c is not null; c = c._outer)
+                foreach (var sc in c._scopes)
+                    if (sc.ScopeId == t.ParameterScopeId)
+                        return t.ParameterIndex < sc.Bindings.Count && sc.Bindings[t.ParameterIndex] is { } bound ? bound : t;
+            return t;
+        }
+        if (ctx is null) return t;
+        if (t.Kind == SchemaTypeKind.List)
+        {
+            var e = Resolve(t.ElementType!, ctx);
+            return ReferenceEquals(e, t.ElementType) ? t : TypeSchema.ListOf(e);
+        }
+        if (t.Kind == SchemaTypeKind.Struct && t.Brand.Count > 0)
+        {
+            var scopes = ResolveScopes(t.Brand, ctx);
+            if (ReferenceEquals(scopes, t.Brand)) return t;
+            var st = t.Struct!;
+            return TypeSchema.StructOf(() => st, scopes.ToArray());
+        }
+        return t;
+    }
 }

@@ -32,6 +32,7 @@ public class JsonCodecTests
         ["TestAll"] = For<global::Test.TestAll.Reader, global::Test.TestAll.Builder>(),
         ["TestDefaults"] = For<global::Test.TestDefaults.Reader, global::Test.TestDefaults.Builder>(),
         ["Node"] = For<global::Test.Node.Reader, global::Test.Node.Builder>(),
+        ["UsesWrap"] = For<global::CodeGenTests.Generics.UsesWrap.Reader, global::CodeGenTests.Generics.UsesWrap.Builder>(),
     };
 
     private static async Task<byte[]> CapnpEncode(string schema, string type, string literal)

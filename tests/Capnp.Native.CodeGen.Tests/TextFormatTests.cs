@@ -45,6 +45,9 @@ public class TextFormatTests
         new object[] { "codegen_test.capnp", "Outer", "(inner = (value = \"v\", deeper = (n = 7), kind = second))" },
         new object[] { "codegen_test.capnp", "Keywords", "(class = 1, object = \"o\", namespace = \"ns\", raw = 3, renamed = 4)" },
         new object[] { "codegen_test.capnp", "UsesGenerics", "(pointBox = (value = (x = 1, y = 2), label = \"p\"), pair = (key = (x = 3), value = (id = 9)))" },
+        new object[] { "codegen_test.capnp", "UsesGenerics", "(textBox = (value = \"bound to Text\", label = \"t\"), pointBox = (label = \"empty\"))" },
+        new object[] { "generics_text.capnp", "UsesWrap", "(texts = (value = \"a\", inner = (value = \"d\"), label = \"l\"), lists = (value = [1, 2], inner = (value = [3])), nested = (value = (value = \"xy\"), inner = (inner = (value = (value = \"q\")))), structs = (value = (n = 1), inner = (value = (n = 3))))" },
+        new object[] { "generics_text.capnp", "UsesWrap", "(nested = (inner = (value = (value = \"\\xff\\x00\"))), texts = (inner = (inner = (label = \"deep\", value = \"v\"))))" },
         new object[] { TestCapnp, "TestAll", "(int64Field = 1, structField = (textField = \"inner\", structField = (uint8Field = 3)), unionText = \"u\", grp = (gx = 5, gy = \"g\"), voidList = [void, void], float32List = [1.5, -0.25, 1e10], float64List = [0.3, 2.5e-300], uint64List = [0, 18446744073709551615], int8List = [-1, 1], nestedList = [[1], [2, 3]], structList = [(enumField = qux), (unionVoid = void)])" },
         new object[] { TestCapnp, "TestAll", "(unionVoid = void)" },
         new object[] { TestCapnp, "TestAll", "(unionInt = 0, grp = ())" },
@@ -63,6 +66,7 @@ public class TextFormatTests
         ["TestAll"] = Print<global::Test.TestAll.Reader>,
         ["TestDefaults"] = Print<global::Test.TestDefaults.Reader>,
         ["Node"] = Print<global::Test.Node.Reader>,
+        ["UsesWrap"] = Print<global::CodeGenTests.Generics.UsesWrap.Reader>,
     };
 
     private static (string, string) Print<T>(MessageReader m) where T : struct, IStructReader<T>, IStructSchemaProvider

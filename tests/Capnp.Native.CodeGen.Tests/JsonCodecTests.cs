@@ -195,6 +195,24 @@ public class JsonCodecTests
     }
 
     [Fact]
+    public async Task NullPointerUnionMembersPrintTheirDefaultAsCapnpDoes()
+    {
+        // unionText is the active member, but its pointer is null: C++ prints the default ("").
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot<global::Test.TestAll.Builder>();
+        b.Raw.SetWhich((int)global::Test.TestAll.__Schema.DiscriminantOffset, 1);
+        var framed = mb.ToFramedArray();
+        var r = MessageReader.FromFramed(framed).GetRoot<global::Test.TestAll.Reader>();
+        foreach (bool pretty in new[] { false, true })
+        {
+            var theirs = await Convert(framed, "binary:json", TextFormatTests.TestCapnp, "TestAll", pretty);
+            Assert.Equal(theirs.StdoutText.TrimEnd('\n'), JsonCodec.Encode(r, new JsonOptions { Pretty = pretty }));
+        }
+        Assert.Contains("unionText = \"\"", r.ToString());
+        await TextFormatTests.AssertDecodesAs(framed, TextFormatTests.TestCapnp, "TestAll", r.ToString(), TextFormat.FormatPretty(r));
+    }
+
+    [Fact]
     public void CapabilitiesAndAnyPointersCannotBeEncodedAsInCxx()
     {
         using var mb = new MessageBuilder();

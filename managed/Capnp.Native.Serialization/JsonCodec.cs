@@ -35,7 +35,8 @@ public sealed record class JsonOptions
 /// (<see cref="NotSupportedException"/>, as C++ fails).
 /// </summary>
 /// <remarks>
-/// Decoding follows C++ too: integers from numbers or decimal strings (range checked, no fractions), floats from
+/// Decoding follows C++ too: integers from numbers or strings (decimal, or hexadecimal after 0x, as kj parses them;
+/// range checked, no fractions), floats from
 /// numbers, strings (<c>"NaN"</c>, <c>"Infinity"</c>, ...) or <c>null</c> (NaN); Data from byte arrays; enums from
 /// names (and, unlike C++, from numbers, so unknown values round-trip); unknown members are ignored unless
 /// <see cref="JsonOptions.RejectUnknownFields"/>; setting a union member sets the discriminant. Malformed JSON or
@@ -619,7 +620,9 @@ public static class JsonCodec
             long r;
             if (v.Kind == JsonKind.String)
             {
-                if (!long.TryParse(v.String, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out r)) throw new JsonCodecException($"'{path}': \"{v.String}\" is not an integer.");
+                if (!TryParseC(v.String!, out bool negative, out ulong magnitude) || magnitude > (negative ? 1UL << 63 : long.MaxValue))
+                    throw new JsonCodecException($"'{path}': \"{v.String}\" is not an integer in range.");
+                r = negative ? (long)(0 - magnitude) : (long)magnitude;
             }
             else if (v.Kind == JsonKind.Number)
             {
@@ -637,7 +640,8 @@ public static class JsonCodec
             ulong r;
             if (v.Kind == JsonKind.String)
             {
-                if (!ulong.TryParse(v.String, NumberStyles.None, CultureInfo.InvariantCulture, out r)) throw new JsonCodecException($"'{path}': \"{v.String}\" is not an unsigned integer.");
+                if (!TryParseC(v.String!, out bool negative, out r) || negative)
+                    throw new JsonCodecException($"'{path}': \"{v.String}\" is not an unsigned integer in range.");
             }
             else if (v.Kind == JsonKind.Number)
             {
@@ -652,6 +656,31 @@ public static class JsonCodec
 
         // C++'s kj::nan() (a positive quiet NaN); .NET's double.NaN has the sign bit set, which would change the bits.
         private static readonly double QuietNaN = BitConverter.Int64BitsToDouble(0x7ff8000000000000);
+
+        /// <summary>
+        /// Integers in strings as kj's parseAs does (strtoll/strtoull): leading white space, a sign, and hexadecimal
+        /// when the text starts with 0x (or -0x); the whole text must be the number. False on bad syntax or overflow.
+        /// </summary>
+        private static bool TryParseC(string s, out bool negative, out ulong magnitude)
+        {
+            bool hex = s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) || s.StartsWith("-0x", StringComparison.OrdinalIgnoreCase);
+            int i = 0;
+            while (i < s.Length && s[i] is ' ' or '\t' or '\n' or '\v' or '\f' or '\r') i++;
+            negative = false;
+            if (i < s.Length && s[i] is '+' or '-') { negative = s[i] == '-'; i++; }
+            if (hex && i + 1 < s.Length && s[i] == '0' && s[i + 1] is 'x' or 'X') i += 2;
+            int start = i;
+            magnitude = 0;
+            uint radix = hex ? 16u : 10u;
+            for (; i < s.Length; i++)
+            {
+                uint d = s[i] switch { >= '0' and <= '9' => (uint)(s[i] - '0'), >= 'a' and <= 'f' => (uint)(s[i] - 'a' + 10), >= 'A' and <= 'F' => (uint)(s[i] - 'A' + 10), _ => 99 };
+                if (d >= radix) return false;
+                if (magnitude > (ulong.MaxValue - d) / radix) return false;
+                magnitude = magnitude * radix + d;
+            }
+            return i > start;
+        }
 
         private static double FloatValue(JsonValue v, string path)
         {

@@ -102,6 +102,16 @@ public class JsonCodecTests
         Assert.Equal(Color.Blue, b.EnumField);
         Assert.False(b.BoolDefault);
 
+        // Integers in strings are parsed as kj parses them: sign, leading white space, hexadecimal after 0x.
+        using var hm = new MessageBuilder();
+        var h = JsonCodec.DecodeRoot<AllTypes.Builder>(
+            "{\"int32Field\": \"0x7fffffff\", \"int64Field\": \"-0x10\", \"uint16Field\": \"+65535\", \"int8Field\": \" -128\", \"uint64Field\": \"0XFFFFFFFFFFFFFFFF\"}", hm);
+        Assert.Equal(int.MaxValue, h.Int32Field);
+        Assert.Equal(-16, h.Int64Field);
+        Assert.Equal(ushort.MaxValue, h.Uint16Field);
+        Assert.Equal(sbyte.MinValue, h.Int8Field);
+        Assert.Equal(ulong.MaxValue, h.Uint64Field);
+
         // Union members set the discriminant; groups decode into the same struct.
         using var sm = new MessageBuilder();
         var s = JsonCodec.DecodeRoot<Shape.Builder>("{\"rectangle\": {\"width\": 2}, \"fill\": {\"named\": \"blue\"}, \"nothing\": null}", sm);
@@ -129,6 +139,11 @@ public class JsonCodecTests
     [InlineData("{\"uint8Field\": -1}")]
     [InlineData("{\"int64Field\": \"12x\"}")]
     [InlineData("{\"uint64Field\": \"18446744073709551616\"}")]
+    [InlineData("{\"uint64Field\": \"-1\"}")]
+    [InlineData("{\"int64Field\": \"0x\"}")]
+    [InlineData("{\"int64Field\": \"0x8000000000000000\"}")]
+    [InlineData("{\"int64Field\": \"\"}")]
+    [InlineData("{\"int32Field\": \"12 \"}")]
     [InlineData("{\"boolField\": 1}")]
     [InlineData("{\"textField\": 5}")]
     [InlineData("{\"dataField\": [256]}")]

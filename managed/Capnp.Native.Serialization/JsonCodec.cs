@@ -689,7 +689,8 @@ public static class JsonCodec
                 case JsonKind.Null: return QuietNaN;
                 case JsonKind.Number: return v.Number;
                 case JsonKind.String:
-                    var s = v.String!.Trim();
+                    // strtod skips leading white space only; the rest must be the number.
+                    var s = v.String!.TrimStart(' ', '\t', '\n', '\v', '\f', '\r');
                     // strtod's spellings, as C++ parses them.
                     switch (s.ToLowerInvariant())
                     {
@@ -698,7 +699,7 @@ public static class JsonCodec
                         case "infinity": case "inf": case "+infinity": case "+inf": return double.PositiveInfinity;
                         case "-infinity": case "-inf": return double.NegativeInfinity;
                     }
-                    if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) return d;
+                    if (double.TryParse(s, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double d)) return d;
                     throw new JsonCodecException($"'{path}': \"{v.String}\" is not a number.");
                 default: throw Mismatch(path, "a number", v);
             }

@@ -98,6 +98,8 @@ internal sealed partial class CodeGenerator
         EmitReader(w, n, self, fields, hasUnion);
         w.Line();
         EmitBuilder(w, n, self, fields, hasUnion);
+        w.Line();
+        EmitSchemaMembers(w, n); // ToString, equality and the schema: CodeGenerator.Schema.cs
         if (HasCapabilityFields(n.Id))
         {
             w.Line();
@@ -226,8 +228,6 @@ internal sealed partial class CodeGenerator
                 }
             }
         }
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public override string ToString() => \"{n.ShortName} \" + _raw.ToString();");
         w.Close();
     }
 
@@ -364,8 +364,6 @@ internal sealed partial class CodeGenerator
                 }
             }
         }
-        w.Line("/// <inheritdoc/>");
-        w.Line($"public override string ToString() => \"{n.ShortName} \" + _raw.ToString();");
         w.Close();
     }
 }

@@ -77,8 +77,6 @@ namespace Schema
             public global::Schema.Node.Interface.Reader Interface => global::Schema.Node.Interface.Reader.Create(_raw);
             public global::Schema.Node.Const.Reader Const => global::Schema.Node.Const.Reader.Create(_raw);
             public global::Schema.Node.Annotation.Reader Annotation => global::Schema.Node.Annotation.Reader.Create(_raw);
-            /// <inheritdoc/>
-            public override string ToString() => "Node " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Node</c>.</summary>
@@ -151,9 +149,56 @@ namespace Schema
             public global::Schema.Node.Const.Builder InitConst() { _raw.SetWhich(6, 4); _raw.ClearPointer(3); _raw.ClearPointer(4); return global::Schema.Node.Const.Builder.Create(_raw); }
             public global::Schema.Node.Annotation.Builder Annotation => global::Schema.Node.Annotation.Builder.Create(_raw);
             public global::Schema.Node.Annotation.Builder InitAnnotation() { _raw.SetWhich(6, 5); _raw.ClearPointer(3); _raw.WriteBool(112, false); _raw.WriteBool(113, false); _raw.WriteBool(114, false); _raw.WriteBool(115, false); _raw.WriteBool(116, false); _raw.WriteBool(117, false); _raw.WriteBool(118, false); _raw.WriteBool(119, false); _raw.WriteBool(120, false); _raw.WriteBool(121, false); _raw.WriteBool(122, false); _raw.WriteBool(123, false); return global::Schema.Node.Annotation.Builder.Create(_raw); }
-            /// <inheritdoc/>
-            public override string ToString() => "Node " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xe682ab4cf923a417UL, "Node", 5, 6, 6, 6U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("displayName", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("displayNamePrefixLength", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt32),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("scopeId", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("nestedNodes", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.NestedNode.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("annotations", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Annotation.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("file", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Group("struct", 1, static () => global::Schema.Node.Struct.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("enum", 2, static () => global::Schema.Node.Enum.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("interface", 3, static () => global::Schema.Node.Interface.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("const", 4, static () => global::Schema.Node.Const.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("annotation", 5, static () => global::Schema.Node.Annotation.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("parameters", 65535, 5U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.Parameter.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("isGeneric", 65535, 288U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
         /// <summary>
         /// Information about one of the node's parameters.
         /// </summary>
@@ -175,8 +220,6 @@ namespace Schema
                 /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
                 public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                 public bool HasName => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "Parameter " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>Parameter</c>.</summary>
@@ -196,9 +239,43 @@ namespace Schema
                 public global::Schema.Node.Parameter.Reader AsReader() => global::Schema.Node.Parameter.Reader.Create(_raw.AsReader());
                 public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                 public bool HasName => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "Parameter " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xb9521bccf10fa3b1UL, "Parameter", 0, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Cap'n Proto struct <c>schema.capnp:Node.NestedNode</c> (id 0xdebf55bbfa0fc242).</summary>
@@ -230,8 +307,6 @@ namespace Schema
                 /// robust code should avoid relying on this.
                 /// </summary>
                 public ulong Id => _raw.ReadUInt64(0);
-                /// <inheritdoc/>
-                public override string ToString() => "NestedNode " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>NestedNode</c>.</summary>
@@ -261,9 +336,44 @@ namespace Schema
                 /// robust code should avoid relying on this.
                 /// </summary>
                 public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
-                /// <inheritdoc/>
-                public override string ToString() => "NestedNode " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xdebf55bbfa0fc242UL, "NestedNode", 1, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>
@@ -302,8 +412,6 @@ namespace Schema
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> Members => _raw.ReadList(1).AsStructs<global::Schema.Node.SourceInfo.Member.Reader>();
                 public bool HasMembers => _raw.HasPointer(1);
-                /// <inheritdoc/>
-                public override string ToString() => "SourceInfo " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>SourceInfo</c>.</summary>
@@ -337,9 +445,45 @@ namespace Schema
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => _raw.GetStructList<global::Schema.Node.SourceInfo.Member.Builder>(1);
                 public void SetMembers(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasMembers => _raw.HasPointer(1);
-                /// <inheritdoc/>
-                public override string ToString() => "SourceInfo " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xf38e1de3041357aeUL, "SourceInfo", 1, 2, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("docComment", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("members", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.SourceInfo.Member.__Schema!))),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
             /// <summary>Cap'n Proto struct <c>schema.capnp:Node.SourceInfo.Member</c> (id 0xc2ba9038898e1fa2).</summary>
             public static partial class Member
             {
@@ -360,8 +504,6 @@ namespace Schema
                     /// <summary>DocComment as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
                     public global::System.ReadOnlySpan<byte> DocCommentUtf8 => _raw.ReadTextBytes(0);
                     public bool HasDocComment => _raw.HasPointer(0);
-                    /// <inheritdoc/>
-                    public override string ToString() => "Member " + _raw.ToString();
                 }
 
                 /// <summary>Builds a <c>Member</c>.</summary>
@@ -382,9 +524,43 @@ namespace Schema
                     /// <summary>Doc comment on the member.</summary>
                     public string? DocComment { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                     public bool HasDocComment => _raw.HasPointer(0);
-                    /// <inheritdoc/>
-                    public override string ToString() => "Member " + _raw.ToString();
                 }
+
+                /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+                [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+                public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xc2ba9038898e1fa2UL, "Member", 0, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+                {
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("docComment", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+                });
+
+                public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The struct's schema.</summary>
+                    global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                    /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                    /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                    public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                    /// <inheritdoc/>
+                    public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                    /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                    public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                    /// <summary>Canonical value equality.</summary>
+                    public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                    /// <summary>Canonical value inequality.</summary>
+                    public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+                }
+
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+                }
+
             }
 
         }
@@ -458,8 +634,6 @@ namespace Schema
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> Fields => _raw.ReadList(3).AsStructs<global::Schema.Field.Reader>();
                 public bool HasFields => _raw.HasPointer(3);
-                /// <inheritdoc/>
-                public override string ToString() => "struct " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>struct</c>.</summary>
@@ -533,9 +707,39 @@ namespace Schema
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => _raw.GetStructList<global::Schema.Field.Builder>(3);
                 public void SetFields(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasFields => _raw.HasPointer(3);
-                /// <inheritdoc/>
-                public override string ToString() => "struct " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x9ea0b19b37fb4435UL, "struct", 5, 6, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("dataWordCount", 65535, 7U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("pointerCount", 65535, 12U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("preferredListEncoding", 65535, 13U, global::Capnp.Native.Serialization.TypeSchema.EnumOf(new global::Capnp.Native.Serialization.EnumSchema(0xd1958f7dba521926UL, "ElementSize", new string[] { "empty", "bit", "byte", "twoBytes", "fourBytes", "eightBytes", "pointer", "inlineComposite" }))),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("isGroup", 65535, 224U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("discriminantCount", 65535, 15U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("discriminantOffset", 65535, 8U, global::Capnp.Native.Serialization.TypeSchema.UInt32),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("fields", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Field.__Schema!))),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Node.enum</c>.</summary>
@@ -556,8 +760,6 @@ namespace Schema
                 /// <summary>Enumerants ordered by numeric value (ordinal).</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> Enumerants => _raw.ReadList(3).AsStructs<global::Schema.Enumerant.Reader>();
                 public bool HasEnumerants => _raw.HasPointer(3);
-                /// <inheritdoc/>
-                public override string ToString() => "enum " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>enum</c>.</summary>
@@ -580,9 +782,33 @@ namespace Schema
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => _raw.GetStructList<global::Schema.Enumerant.Builder>(3);
                 public void SetEnumerants(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasEnumerants => _raw.HasPointer(3);
-                /// <inheritdoc/>
-                public override string ToString() => "enum " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xb54ab3364333f598UL, "enum", 5, 6, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("enumerants", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Enumerant.__Schema!))),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Node.interface</c>.</summary>
@@ -606,8 +832,6 @@ namespace Schema
                 /// <summary>Superclasses of this interface.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> Superclasses => _raw.ReadList(4).AsStructs<global::Schema.Superclass.Reader>();
                 public bool HasSuperclasses => _raw.HasPointer(4);
-                /// <inheritdoc/>
-                public override string ToString() => "interface " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>interface</c>.</summary>
@@ -635,9 +859,34 @@ namespace Schema
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => _raw.GetStructList<global::Schema.Superclass.Builder>(4);
                 public void SetSuperclasses(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> value) { _raw.CopyFrom(4, value.Raw); }
                 public bool HasSuperclasses => _raw.HasPointer(4);
-                /// <inheritdoc/>
-                public override string ToString() => "interface " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xe82753cff0c2218fUL, "interface", 5, 6, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("methods", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Method.__Schema!))),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("superclasses", 65535, 4U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Superclass.__Schema!))),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Node.const</c>.</summary>
@@ -659,8 +908,6 @@ namespace Schema
                 public bool HasType => _raw.HasPointer(3);
                 public global::Schema.Value.Reader Value => global::Schema.Value.Reader.Create(_raw.ReadStruct(4));
                 public bool HasValue => _raw.HasPointer(4);
-                /// <inheritdoc/>
-                public override string ToString() => "const " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>const</c>.</summary>
@@ -686,9 +933,34 @@ namespace Schema
                 public global::Schema.Value.Builder InitValue() { return _raw.InitStruct<global::Schema.Value.Builder>(4); }
                 public void SetValue(global::Schema.Value.Reader value) { _raw.CopyFrom(4, value.Raw); }
                 public bool HasValue => _raw.HasPointer(4);
-                /// <inheritdoc/>
-                public override string ToString() => "const " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xb18aa5ac7a0d9420UL, "const", 5, 6, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("type", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Type.__Schema!)),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("value", 65535, 4U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Value.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Node.annotation</c>.</summary>
@@ -720,8 +992,6 @@ namespace Schema
                 public bool TargetsMethod => _raw.ReadBool(121);
                 public bool TargetsParam => _raw.ReadBool(122);
                 public bool TargetsAnnotation => _raw.ReadBool(123);
-                /// <inheritdoc/>
-                public override string ToString() => "annotation " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>annotation</c>.</summary>
@@ -755,9 +1025,45 @@ namespace Schema
                 public bool TargetsMethod { get => _raw.ReadBool(121); set { _raw.WriteBool(121, value); } }
                 public bool TargetsParam { get => _raw.ReadBool(122); set { _raw.WriteBool(122, value); } }
                 public bool TargetsAnnotation { get => _raw.ReadBool(123); set { _raw.WriteBool(123, value); } }
-                /// <inheritdoc/>
-                public override string ToString() => "annotation " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xec1619d4400a0290UL, "annotation", 5, 6, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("type", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Type.__Schema!)),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsFile", 65535, 112U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsConst", 65535, 113U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsEnum", 65535, 114U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsEnumerant", 65535, 115U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsStruct", 65535, 116U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsField", 65535, 117U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsUnion", 65535, 118U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsGroup", 65535, 119U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsInterface", 65535, 120U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsMethod", 65535, 121U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsParam", 65535, 122U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("targetsAnnotation", 65535, 123U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
     }
@@ -813,8 +1119,6 @@ namespace Schema
             /// <summary>A group.</summary>
             public global::Schema.Field.Group.Reader Group => global::Schema.Field.Group.Reader.Create(_raw);
             public global::Schema.Field.Ordinal.Reader Ordinal => global::Schema.Field.Ordinal.Reader.Create(_raw);
-            /// <inheritdoc/>
-            public override string ToString() => "Field " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Field</c>.</summary>
@@ -861,9 +1165,49 @@ namespace Schema
             public global::Schema.Field.Group.Builder Group => global::Schema.Field.Group.Builder.Create(_raw);
             public global::Schema.Field.Group.Builder InitGroup() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); return global::Schema.Field.Group.Builder.Create(_raw); }
             public global::Schema.Field.Ordinal.Builder Ordinal => global::Schema.Field.Ordinal.Builder.Create(_raw);
-            /// <inheritdoc/>
-            public override string ToString() => "Field " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x9aad50a41f4af45fUL, "Field", 3, 4, 2, 4U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("codeOrder", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("annotations", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Annotation.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("discriminantValue", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt16, 0xffffUL),
+            global::Capnp.Native.Serialization.FieldSchema.Group("slot", 0, static () => global::Schema.Field.Slot.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("group", 1, static () => global::Schema.Field.Group.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("ordinal", 65535, static () => global::Schema.Field.Ordinal.__Schema!),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
         /// <summary>Constant <c>schema.capnp:Field.noDiscriminant</c>.</summary>
         public const ushort NoDiscriminant = 65535;
         /// <summary>
@@ -900,8 +1244,6 @@ namespace Schema
                 /// explicitly-defaulted parameters may be allowed to be omitted when calling the method.
                 /// </summary>
                 public bool HadExplicitDefault => _raw.ReadBool(128);
-                /// <inheritdoc/>
-                public override string ToString() => "slot " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>slot</c>.</summary>
@@ -940,9 +1282,36 @@ namespace Schema
                 /// explicitly-defaulted parameters may be allowed to be omitted when calling the method.
                 /// </summary>
                 public bool HadExplicitDefault { get => _raw.ReadBool(128); set { _raw.WriteBool(128, value); } }
-                /// <inheritdoc/>
-                public override string ToString() => "slot " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xc42305476bb4746fUL, "slot", 3, 4, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("offset", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt32),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("type", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Type.__Schema!)),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("defaultValue", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Value.__Schema!)),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("hadExplicitDefault", 65535, 128U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>
@@ -964,8 +1333,6 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 /// <summary>The ID of the group's node.</summary>
                 public ulong TypeId => _raw.ReadUInt64(2);
-                /// <inheritdoc/>
-                public override string ToString() => "group " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>group</c>.</summary>
@@ -985,9 +1352,33 @@ namespace Schema
                 public global::Schema.Field.Group.Reader AsReader() => global::Schema.Field.Group.Reader.Create(_raw.AsReader());
                 /// <summary>The ID of the group's node.</summary>
                 public ulong TypeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
-                /// <inheritdoc/>
-                public override string ToString() => "group " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xcafccddb68db1d11UL, "group", 3, 4, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("typeId", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Field.ordinal</c>.</summary>
@@ -1021,8 +1412,6 @@ namespace Schema
                 /// the compiled version -- i.e. so that `capnp compile -ocapnp` can do its job.
                 /// </summary>
                 public ushort Explicit => _raw.ReadUInt16(6);
-                /// <inheritdoc/>
-                public override string ToString() => "ordinal " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>ordinal</c>.</summary>
@@ -1050,9 +1439,34 @@ namespace Schema
                 /// the compiled version -- i.e. so that `capnp compile -ocapnp` can do its job.
                 /// </summary>
                 public ushort Explicit { get => _raw.ReadUInt16(6); set { _raw.SetWhich(5, 1); _raw.WriteUInt16(6, value); } }
-                /// <inheritdoc/>
-                public override string ToString() => "ordinal " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xbb90d5c287870be6UL, "ordinal", 3, 4, 2, 5U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("implicit", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("explicit", 1, 6U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
     }
@@ -1085,8 +1499,6 @@ namespace Schema
             public ushort CodeOrder => _raw.ReadUInt16(0);
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(1).AsStructs<global::Schema.Annotation.Reader>();
             public bool HasAnnotations => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "Enumerant " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Enumerant</c>.</summary>
@@ -1115,9 +1527,45 @@ namespace Schema
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "Enumerant " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x978a7cebdc549a4dUL, "Enumerant", 1, 2, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("codeOrder", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("annotations", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Annotation.__Schema!))),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>Cap'n Proto struct <c>schema.capnp:Superclass</c> (id 0xa9962a9ed0a4d7f8).</summary>
@@ -1138,8 +1586,6 @@ namespace Schema
             public ulong Id => _raw.ReadUInt64(0);
             public global::Schema.Brand.Reader Brand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(0));
             public bool HasBrand => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Superclass " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Superclass</c>.</summary>
@@ -1162,9 +1608,44 @@ namespace Schema
             public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
             public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasBrand => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Superclass " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xa9962a9ed0a4d7f8UL, "Superclass", 1, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("brand", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>
@@ -1219,8 +1700,6 @@ namespace Schema
             public bool HasResultBrand => _raw.HasPointer(3);
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> Annotations => _raw.ReadList(1).AsStructs<global::Schema.Annotation.Reader>();
             public bool HasAnnotations => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "Method " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Method</c>.</summary>
@@ -1279,9 +1758,50 @@ namespace Schema
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "Method " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x9500cce23b334d80UL, "Method", 3, 5, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("codeOrder", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("paramStructType", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("resultStructType", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("annotations", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Annotation.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("paramBrand", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("resultBrand", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("implicitParameters", 65535, 4U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.Parameter.__Schema!))),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>
@@ -1332,8 +1852,6 @@ namespace Schema
             public global::Schema.Type.Struct.Reader Struct => global::Schema.Type.Struct.Reader.Create(_raw);
             public global::Schema.Type.Interface.Reader Interface => global::Schema.Type.Interface.Reader.Create(_raw);
             public global::Schema.Type.AnyPointer.Reader AnyPointer => global::Schema.Type.AnyPointer.Reader.Create(_raw);
-            /// <inheritdoc/>
-            public override string ToString() => "Type " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Type</c>.</summary>
@@ -1377,9 +1895,61 @@ namespace Schema
             public global::Schema.Type.Interface.Builder InitInterface() { _raw.SetWhich(0, 17); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Interface.Builder.Create(_raw); }
             public global::Schema.Type.AnyPointer.Builder AnyPointer => global::Schema.Type.AnyPointer.Builder.Create(_raw);
             public global::Schema.Type.AnyPointer.Builder InitAnyPointer() { _raw.SetWhich(0, 18); _raw.WriteUInt16(4, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Builder.Create(_raw); }
-            /// <inheritdoc/>
-            public override string ToString() => "Type " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xd07378ede1f9cc60UL, "Type", 3, 1, 19, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("void", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("bool", 1, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int8", 2, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int16", 3, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int32", 4, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int64", 5, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint8", 6, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint16", 7, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint32", 8, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint64", 9, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("float32", 10, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("float64", 11, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("text", 12, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("data", 13, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Group("list", 14, static () => global::Schema.Type.List.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("enum", 15, static () => global::Schema.Type.Enum.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("struct", 16, static () => global::Schema.Type.Struct.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("interface", 17, static () => global::Schema.Type.Interface.__Schema!),
+            global::Capnp.Native.Serialization.FieldSchema.Group("anyPointer", 18, static () => global::Schema.Type.AnyPointer.__Schema!),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
         /// <summary>Group <c>schema.capnp:Type.list</c>.</summary>
         public static partial class List
         {
@@ -1397,8 +1967,6 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                 public global::Schema.Type.Reader ElementType => global::Schema.Type.Reader.Create(_raw.ReadStruct(0));
                 public bool HasElementType => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "list " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>list</c>.</summary>
@@ -1420,9 +1988,33 @@ namespace Schema
                 public global::Schema.Type.Builder InitElementType() { return _raw.InitStruct<global::Schema.Type.Builder>(0); }
                 public void SetElementType(global::Schema.Type.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasElementType => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "list " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x87e739250a60ea97UL, "list", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("elementType", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Type.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Type.enum</c>.</summary>
@@ -1443,8 +2035,6 @@ namespace Schema
                 public ulong TypeId => _raw.ReadUInt64(1);
                 public global::Schema.Brand.Reader Brand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(0));
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "enum " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>enum</c>.</summary>
@@ -1467,9 +2057,34 @@ namespace Schema
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "enum " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x9e0e78711a7f87a9UL, "enum", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("typeId", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("brand", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Type.struct</c>.</summary>
@@ -1490,8 +2105,6 @@ namespace Schema
                 public ulong TypeId => _raw.ReadUInt64(1);
                 public global::Schema.Brand.Reader Brand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(0));
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "struct " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>struct</c>.</summary>
@@ -1514,9 +2127,34 @@ namespace Schema
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "struct " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xac3a6f60ef4cc6d3UL, "struct", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("typeId", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("brand", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Type.interface</c>.</summary>
@@ -1537,8 +2175,6 @@ namespace Schema
                 public ulong TypeId => _raw.ReadUInt64(1);
                 public global::Schema.Brand.Reader Brand => global::Schema.Brand.Reader.Create(_raw.ReadStruct(0));
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "interface " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>interface</c>.</summary>
@@ -1561,9 +2197,34 @@ namespace Schema
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "interface " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xed8bca69f7fb0cbfUL, "interface", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("typeId", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("brand", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Group <c>schema.capnp:Type.anyPointer</c>.</summary>
@@ -1606,8 +2267,6 @@ namespace Schema
                 /// legal context for this type to appear is inside Method.paramBrand or Method.resultBrand.
                 /// </summary>
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader.Create(_raw);
-                /// <inheritdoc/>
-                public override string ToString() => "anyPointer " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>anyPointer</c>.</summary>
@@ -1645,9 +2304,35 @@ namespace Schema
                 /// </summary>
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw);
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder InitImplicitMethodParameter() { _raw.SetWhich(4, 2); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw); }
-                /// <inheritdoc/>
-                public override string ToString() => "anyPointer " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xc2573fe8a23e49f1UL, "anyPointer", 3, 1, 3, 4U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Group("unconstrained", 0, static () => global::Schema.Type.AnyPointer.Unconstrained.__Schema!),
+                global::Capnp.Native.Serialization.FieldSchema.Group("parameter", 1, static () => global::Schema.Type.AnyPointer.Parameter.__Schema!),
+                global::Capnp.Native.Serialization.FieldSchema.Group("implicitMethodParameter", 2, static () => global::Schema.Type.AnyPointer.ImplicitMethodParameter.__Schema!),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
             /// <summary>
             /// A regular AnyPointer.
             /// 
@@ -1680,8 +2365,6 @@ namespace Schema
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                     /// <summary>Which member of the union is set.</summary>
                     public global::Schema.Type.AnyPointer.Unconstrained.Which Which => (global::Schema.Type.AnyPointer.Unconstrained.Which)_raw.Which(5);
-                    /// <inheritdoc/>
-                    public override string ToString() => "unconstrained " + _raw.ToString();
                 }
 
                 /// <summary>Builds a <c>unconstrained</c>.</summary>
@@ -1709,9 +2392,36 @@ namespace Schema
                     public void SetList() { _raw.SetWhich(5, 2); }
                     /// <summary>Capability</summary>
                     public void SetCapability() { _raw.SetWhich(5, 3); }
-                    /// <inheritdoc/>
-                    public override string ToString() => "unconstrained " + _raw.ToString();
                 }
+
+                /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+                [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+                public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x8e3b5f79fe593656UL, "unconstrained", 3, 1, 4, 5U, new global::Capnp.Native.Serialization.FieldSchema[]
+                {
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("anyKind", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("struct", 1, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("list", 2, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("capability", 3, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                });
+
+                public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The struct's schema.</summary>
+                    global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                    /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                }
+
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+                }
+
             }
 
             /// <summary>
@@ -1738,8 +2448,6 @@ namespace Schema
                     public ulong ScopeId => _raw.ReadUInt64(2);
                     /// <summary>Index of the parameter within the generic type's parameter list.</summary>
                     public ushort ParameterIndex => _raw.ReadUInt16(5);
-                    /// <inheritdoc/>
-                    public override string ToString() => "parameter " + _raw.ToString();
                 }
 
                 /// <summary>Builds a <c>parameter</c>.</summary>
@@ -1764,9 +2472,34 @@ namespace Schema
                     public ulong ScopeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
                     /// <summary>Index of the parameter within the generic type's parameter list.</summary>
                     public ushort ParameterIndex { get => _raw.ReadUInt16(5); set { _raw.WriteUInt16(5, value); } }
-                    /// <inheritdoc/>
-                    public override string ToString() => "parameter " + _raw.ToString();
                 }
+
+                /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+                [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+                public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x9dd1f724f4614a85UL, "parameter", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+                {
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("scopeId", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("parameterIndex", 65535, 5U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+                });
+
+                public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The struct's schema.</summary>
+                    global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                    /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                }
+
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+                }
+
             }
 
             /// <summary>
@@ -1788,8 +2521,6 @@ namespace Schema
                     /// <summary>The underlying raw struct reader.</summary>
                     public global::Capnp.Native.Serialization.StructReader Raw => _raw;
                     public ushort ParameterIndex => _raw.ReadUInt16(5);
-                    /// <inheritdoc/>
-                    public override string ToString() => "implicitMethodParameter " + _raw.ToString();
                 }
 
                 /// <summary>Builds a <c>implicitMethodParameter</c>.</summary>
@@ -1808,9 +2539,33 @@ namespace Schema
                     /// <summary>A reader over the same data.</summary>
                     public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader AsReader() => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Reader.Create(_raw.AsReader());
                     public ushort ParameterIndex { get => _raw.ReadUInt16(5); set { _raw.WriteUInt16(5, value); } }
-                    /// <inheritdoc/>
-                    public override string ToString() => "implicitMethodParameter " + _raw.ToString();
                 }
+
+                /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+                [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+                public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xbaefc9120c56e274UL, "implicitMethodParameter", 3, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+                {
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("parameterIndex", 65535, 5U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+                });
+
+                public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The struct's schema.</summary>
+                    global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                    /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                }
+
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+                }
+
             }
 
         }
@@ -1842,8 +2597,6 @@ namespace Schema
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> Scopes => _raw.ReadList(0).AsStructs<global::Schema.Brand.Scope.Reader>();
             public bool HasScopes => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Brand " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Brand</c>.</summary>
@@ -1870,9 +2623,43 @@ namespace Schema
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => _raw.GetStructList<global::Schema.Brand.Scope.Builder>(0);
             public void SetScopes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasScopes => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Brand " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0x903455f06065422bUL, "Brand", 0, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("scopes", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.Scope.__Schema!))),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
         /// <summary>Cap'n Proto struct <c>schema.capnp:Brand.Scope</c> (id 0xabd73485a9636bc9).</summary>
         public static partial class Scope
         {
@@ -1902,8 +2689,6 @@ namespace Schema
                 /// <summary>List of parameter bindings.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Binding.Reader> Bind => _raw.ReadList(0).AsStructs<global::Schema.Brand.Binding.Reader>();
                 public bool HasBind => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "Scope " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>Scope</c>.</summary>
@@ -1948,9 +2733,45 @@ namespace Schema
                 /// styles.
                 /// </summary>
                 public void SetInherit() { _raw.SetWhich(4, 1); }
-                /// <inheritdoc/>
-                public override string ToString() => "Scope " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xabd73485a9636bc9UL, "Scope", 2, 1, 2, 4U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("scopeId", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("bind", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.Binding.__Schema!))),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("inherit", 1, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
         /// <summary>Cap'n Proto struct <c>schema.capnp:Brand.Binding</c> (id 0xc863cd16969ee7fc).</summary>
@@ -1979,8 +2800,6 @@ namespace Schema
                 public global::Schema.Brand.Binding.Which Which => (global::Schema.Brand.Binding.Which)_raw.Which(0);
                 public global::Schema.Type.Reader Type => global::Schema.Type.Reader.Create(_raw.ReadStruct(0));
                 public bool HasType => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "Binding " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>Binding</c>.</summary>
@@ -2005,9 +2824,44 @@ namespace Schema
                 public global::Schema.Type.Builder InitType() { _raw.SetWhich(0, 1); return _raw.InitStruct<global::Schema.Type.Builder>(0); }
                 public void SetType(global::Schema.Type.Reader value) { _raw.SetWhich(0, 1); _raw.CopyFrom(0, value.Raw); }
                 public bool HasType => _raw.HasPointer(0);
-                /// <inheritdoc/>
-                public override string ToString() => "Binding " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xc863cd16969ee7fcUL, "Binding", 1, 1, 2, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("unbound", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("type", 1, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Type.__Schema!)),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
         }
 
     }
@@ -2079,8 +2933,6 @@ namespace Schema
             public bool HasStruct => _raw.HasPointer(0);
             public global::Capnp.Native.Serialization.AnyPointerReader AnyPointer => _raw.ReadAnyPointer(0);
             public bool HasAnyPointer => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Value " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Value</c>.</summary>
@@ -2128,9 +2980,61 @@ namespace Schema
             public void SetInterface() { _raw.SetWhich(0, 17); }
             public global::Capnp.Native.Serialization.AnyPointerBuilder AnyPointer { get { _raw.SetWhich(0, 18); return _raw.GetAnyPointer(0); } }
             public bool HasAnyPointer => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Value " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xce23dcd2d7b00c9bUL, "Value", 2, 1, 19, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("void", 0, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("bool", 1, 16U, global::Capnp.Native.Serialization.TypeSchema.Bool),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int8", 2, 2U, global::Capnp.Native.Serialization.TypeSchema.Int8),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int16", 3, 1U, global::Capnp.Native.Serialization.TypeSchema.Int16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int32", 4, 1U, global::Capnp.Native.Serialization.TypeSchema.Int32),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("int64", 5, 1U, global::Capnp.Native.Serialization.TypeSchema.Int64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint8", 6, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt8),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint16", 7, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint32", 8, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt32),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("uint64", 9, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("float32", 10, 1U, global::Capnp.Native.Serialization.TypeSchema.Float32),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("float64", 11, 1U, global::Capnp.Native.Serialization.TypeSchema.Float64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("text", 12, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("data", 13, 0U, global::Capnp.Native.Serialization.TypeSchema.Data),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("list", 14, 0U, global::Capnp.Native.Serialization.TypeSchema.AnyPointer),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("enum", 15, 1U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("struct", 16, 0U, global::Capnp.Native.Serialization.TypeSchema.AnyPointer),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("interface", 17, 0U, global::Capnp.Native.Serialization.TypeSchema.Void),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("anyPointer", 18, 0U, global::Capnp.Native.Serialization.TypeSchema.AnyPointer),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>
@@ -2162,8 +3066,6 @@ namespace Schema
             public bool HasBrand => _raw.HasPointer(1);
             public global::Schema.Value.Reader Value => global::Schema.Value.Reader.Create(_raw.ReadStruct(0));
             public bool HasValue => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Annotation " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>Annotation</c>.</summary>
@@ -2196,9 +3098,45 @@ namespace Schema
             public global::Schema.Value.Builder InitValue() { return _raw.InitStruct<global::Schema.Value.Builder>(0); }
             public void SetValue(global::Schema.Value.Reader value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasValue => _raw.HasPointer(0);
-            /// <inheritdoc/>
-            public override string ToString() => "Annotation " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xf1c8950dab257542UL, "Annotation", 1, 2, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("value", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Value.__Schema!)),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("brand", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Brand.__Schema!)),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>
@@ -2235,8 +3173,6 @@ namespace Schema
             public ushort Major => _raw.ReadUInt16(0);
             public byte Minor => _raw.ReadUInt8(2);
             public byte Micro => _raw.ReadUInt8(3);
-            /// <inheritdoc/>
-            public override string ToString() => "CapnpVersion " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>CapnpVersion</c>.</summary>
@@ -2257,9 +3193,45 @@ namespace Schema
             public ushort Major { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public byte Minor { get => _raw.ReadUInt8(2); set { _raw.WriteUInt8(2, value); } }
             public byte Micro { get => _raw.ReadUInt8(3); set { _raw.WriteUInt8(3, value); } }
-            /// <inheritdoc/>
-            public override string ToString() => "CapnpVersion " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xd85d305b7d839963UL, "CapnpVersion", 1, 0, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("major", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt16),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("minor", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.UInt8),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("micro", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.UInt8),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
     }
 
     /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest</c> (id 0xbfc546f6210ad7ce).</summary>
@@ -2302,8 +3274,6 @@ namespace Schema
             /// <summary>Files which were listed on the command line.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> RequestedFiles => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Reader>();
             public bool HasRequestedFiles => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "CodeGeneratorRequest " + _raw.ToString();
         }
 
         /// <summary>Builds a <c>CodeGeneratorRequest</c>.</summary>
@@ -2354,9 +3324,46 @@ namespace Schema
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1);
             public void SetRequestedFiles(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasRequestedFiles => _raw.HasPointer(1);
-            /// <inheritdoc/>
-            public override string ToString() => "CodeGeneratorRequest " + _raw.ToString();
         }
+
+        /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+        [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+        public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xbfc546f6210ad7ceUL, "CodeGeneratorRequest", 0, 4, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+        {
+            global::Capnp.Native.Serialization.FieldSchema.Slot("nodes", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("requestedFiles", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.CodeGeneratorRequest.RequestedFile.__Schema!))),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("capnpVersion", 65535, 2U, global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.CapnpVersion.__Schema!)),
+            global::Capnp.Native.Serialization.FieldSchema.Slot("sourceInfo", 65535, 3U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.Node.SourceInfo.__Schema!))),
+        });
+
+        public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The struct's schema.</summary>
+            global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+            /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+            /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+            public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+            /// <inheritdoc/>
+            public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+            /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+            public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+            /// <summary>Canonical value equality.</summary>
+            public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+            /// <summary>Canonical value inequality.</summary>
+            public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+        }
+
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        {
+            /// <summary>The struct's schema.</summary>
+            static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+            /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+            public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+        }
+
         /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest.RequestedFile</c> (id 0xcfea0eb02e810062).</summary>
         public static partial class RequestedFile
         {
@@ -2385,8 +3392,6 @@ namespace Schema
                 /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> Imports => _raw.ReadList(1).AsStructs<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader>();
                 public bool HasImports => _raw.HasPointer(1);
-                /// <inheritdoc/>
-                public override string ToString() => "RequestedFile " + _raw.ToString();
             }
 
             /// <summary>Builds a <c>RequestedFile</c>.</summary>
@@ -2417,9 +3422,45 @@ namespace Schema
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1);
                 public void SetImports(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasImports => _raw.HasPointer(1);
-                /// <inheritdoc/>
-                public override string ToString() => "RequestedFile " + _raw.ToString();
             }
+
+            /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+            [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+            public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xcfea0eb02e810062UL, "RequestedFile", 1, 2, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+            {
+                global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("filename", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+                global::Capnp.Native.Serialization.FieldSchema.Slot("imports", 65535, 1U, global::Capnp.Native.Serialization.TypeSchema.ListOf(global::Capnp.Native.Serialization.TypeSchema.StructOf(static () => global::Schema.CodeGeneratorRequest.RequestedFile.Import.__Schema!))),
+            });
+
+            public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The struct's schema.</summary>
+                global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                /// <inheritdoc/>
+                public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                /// <summary>Canonical value equality.</summary>
+                public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                /// <summary>Canonical value inequality.</summary>
+                public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+            }
+
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            {
+                /// <summary>The struct's schema.</summary>
+                static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+            }
+
             /// <summary>Cap'n Proto struct <c>schema.capnp:CodeGeneratorRequest.RequestedFile.Import</c> (id 0xae504193122357e5).</summary>
             public static partial class Import
             {
@@ -2449,8 +3490,6 @@ namespace Schema
                     /// <summary>Name as UTF-8 bytes (without the NUL), read in place without allocating.</summary>
                     public global::System.ReadOnlySpan<byte> NameUtf8 => _raw.ReadTextBytes(0);
                     public bool HasName => _raw.HasPointer(0);
-                    /// <inheritdoc/>
-                    public override string ToString() => "Import " + _raw.ToString();
                 }
 
                 /// <summary>Builds a <c>Import</c>.</summary>
@@ -2480,9 +3519,44 @@ namespace Schema
                     /// </summary>
                     public string? Name { get => _raw.HasPointer(0) ? _raw.ReadText(0) : null; set { _raw.WriteText(0, value); } }
                     public bool HasName => _raw.HasPointer(0);
-                    /// <inheritdoc/>
-                    public override string ToString() => "Import " + _raw.ToString();
                 }
+
+                /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
+                [global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]
+                public static readonly global::Capnp.Native.Serialization.StructSchema __Schema = new global::Capnp.Native.Serialization.StructSchema(0xae504193122357e5UL, "Import", 1, 1, 0, 0U, new global::Capnp.Native.Serialization.FieldSchema[]
+                {
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("id", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.UInt64),
+                    global::Capnp.Native.Serialization.FieldSchema.Slot("name", 65535, 0U, global::Capnp.Native.Serialization.TypeSchema.Text),
+                });
+
+                public readonly partial struct Reader : global::Capnp.Native.Serialization.IStructSchemaProvider, global::Capnp.Native.Serialization.IStructSchemaSource, global::System.IEquatable<Reader>
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The struct's schema.</summary>
+                    global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaSource.StructSchema => __Schema;
+                    /// <summary>The value in Cap'n Proto's text format, as C++ prints it (<c>capnp decode --short</c>).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
+                    /// <summary>True when both values have the same canonical encoding (see <see cref="global::Capnp.Native.Serialization.CanonicalEquality"/>).</summary>
+                    public bool Equals(Reader other) => global::Capnp.Native.Serialization.CanonicalEquality.AreEqual(_raw, other._raw);
+                    /// <inheritdoc/>
+                    public override bool Equals(object? obj) => obj is Reader other && Equals(other);
+                    /// <summary>A hash of the canonical encoding: equal values have equal hashes.</summary>
+                    public override int GetHashCode() => global::Capnp.Native.Serialization.CanonicalEquality.GetHashCode(_raw);
+                    /// <summary>Canonical value equality.</summary>
+                    public static bool operator ==(Reader left, Reader right) => left.Equals(right);
+                    /// <summary>Canonical value inequality.</summary>
+                    public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
+                }
+
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                {
+                    /// <summary>The struct's schema.</summary>
+                    static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
+                    /// <summary>The current value in Cap'n Proto's text format (as the reader prints it).</summary>
+                    public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw.AsReader(), __Schema);
+                }
+
             }
 
         }

@@ -1,0 +1,252 @@
+using System.Text;
+using Capnp.Native.Serialization;
+using CodeGenTests.Schema;
+
+namespace Capnp.Native.CodeGen.Tests;
+
+/// <summary>JsonCodec against <c>capnp convert</c> (C++ JsonCodec): byte for byte when encoding, value for value when decoding.</summary>
+public class JsonCodecTests
+{
+    public static IEnumerable<object[]> Cases() => TextFormatTests.Cases();
+
+    private sealed record Codec(
+        Func<MessageReader, JsonOptions, string> Encode,
+        Func<string, byte[]> Decode,
+        Func<MessageReader, MessageReader, bool> Same);
+
+    private static Codec For<TReader, TBuilder>()
+        where TReader : struct, IStructReader<TReader>, IStructSchemaProvider, IEquatable<TReader>
+        where TBuilder : struct, IStructBuilder<TBuilder>, IStructSchemaProvider
+        => new(
+            (m, o) => JsonCodec.Encode(m.GetRoot<TReader>(), o),
+            json => { using var mb = new MessageBuilder(); JsonCodec.DecodeRoot<TBuilder>(json, mb); return mb.ToFramedArray(); },
+            (a, b) => a.GetRoot<TReader>().Equals(b.GetRoot<TReader>()));
+
+    private static readonly Dictionary<string, Codec> Codecs = new()
+    {
+        ["AllTypes"] = For<AllTypes.Reader, AllTypes.Builder>(),
+        ["Shape"] = For<Shape.Reader, Shape.Builder>(),
+        ["Outer"] = For<Outer.Reader, Outer.Builder>(),
+        ["Keywords"] = For<Keywords.Reader, Keywords.Builder>(),
+        ["UsesGenerics"] = For<UsesGenerics.Reader, UsesGenerics.Builder>(),
+        ["TestAll"] = For<global::Test.TestAll.Reader, global::Test.TestAll.Builder>(),
+        ["TestDefaults"] = For<global::Test.TestDefaults.Reader, global::Test.TestDefaults.Builder>(),
+        ["Node"] = For<global::Test.Node.Reader, global::Test.Node.Builder>(),
+        ["UsesWrap"] = For<global::CodeGenTests.Generics.UsesWrap.Reader, global::CodeGenTests.Generics.UsesWrap.Builder>(),
+    };
+
+    private static async Task<byte[]> CapnpEncode(string schema, string type, string literal)
+    {
+        var enc = await TestEnvironment.CapnpAsync(Encoding.UTF8.GetBytes(literal), "encode", schema, type);
+        Assert.True(enc.ExitCode == 0, enc.Stderr);
+        return enc.Stdout;
+    }
+
+    private static async Task<TestEnvironment.Result> Convert(byte[] input, string formats, string schema, string type, bool pretty)
+    {
+        var args = new List<string> { "convert" };
+        if (!pretty) args.Add("--short");
+        args.AddRange(new[] { formats, schema, type });
+        var res = await TestEnvironment.CapnpAsync(input, args.ToArray());
+        Assert.True(res.ExitCode == 0, res.Stderr);
+        return res;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task EncodeMatchesCapnpConvertByteForByte(string schema, string type, string literal)
+    {
+        var framed = await CapnpEncode(schema, type, literal);
+        var codec = Codecs[type];
+        var m = MessageReader.FromFramed(framed);
+        foreach (bool pretty in new[] { false, true })
+        {
+            var theirs = await Convert(framed, "binary:json", schema, type, pretty);
+            Assert.Equal(theirs.StdoutText.TrimEnd('\n'), codec.Encode(m, new JsonOptions { Pretty = pretty }));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task DecodeMatchesCapnpConvertValueForValue(string schema, string type, string literal)
+    {
+        var framed = await CapnpEncode(schema, type, literal);
+        var codec = Codecs[type];
+        var original = MessageReader.FromFramed(framed);
+        foreach (bool pretty in new[] { false, true })
+        {
+            // Their JSON, decoded by us, is the original value.
+            var json = (await Convert(framed, "binary:json", schema, type, pretty)).StdoutText;
+            var ours = MessageReader.FromFramed(codec.Decode(json));
+            Assert.True(codec.Same(original, ours), $"decoded {json}");
+            // Our JSON, decoded by capnp, is the original value too.
+            var ourJson = codec.Encode(original, new JsonOptions { Pretty = pretty });
+            var theirs = await Convert(Encoding.UTF8.GetBytes(ourJson), "json:binary", schema, type, pretty: true);
+            Assert.True(codec.Same(original, MessageReader.FromFramed(theirs.Stdout)), $"capnp decoded {ourJson}");
+        }
+    }
+
+    [Fact]
+    public void DecodeAcceptsWhatCxxAcceptsForScalars()
+    {
+        using var mb = new MessageBuilder();
+        var b = JsonCodec.DecodeRoot<AllTypes.Builder>(
+            "{ \"int64Field\": -5, \"uint64Field\": \"18446744073709551615\", \"int32Field\": \"-7\", \"float32Field\": null, " +
+            "\"float64Field\": \"-Infinity\", \"intDefault\": 0, \"enumField\": 2, \"boolDefault\": false, \"unknown\": [1, {\"x\": 2}] }", mb);
+        Assert.Equal(-5, b.Int64Field);
+        Assert.Equal(ulong.MaxValue, b.Uint64Field);
+        Assert.Equal(-7, b.Int32Field);
+        Assert.True(float.IsNaN(b.Float32Field));
+        Assert.Equal(double.NegativeInfinity, b.Float64Field);
+        Assert.Equal(0, b.IntDefault);
+        Assert.Equal(Color.Blue, b.EnumField);
+        Assert.False(b.BoolDefault);
+
+        // Integers in strings are parsed as kj parses them: sign, leading white space, hexadecimal after 0x.
+        using var hm = new MessageBuilder();
+        var h = JsonCodec.DecodeRoot<AllTypes.Builder>(
+            "{\"int32Field\": \"0x7fffffff\", \"int64Field\": \"-0x10\", \"uint16Field\": \"+65535\", \"int8Field\": \" -128\", \"uint64Field\": \"0XFFFFFFFFFFFFFFFF\"}", hm);
+        Assert.Equal(int.MaxValue, h.Int32Field);
+        Assert.Equal(-16, h.Int64Field);
+        Assert.Equal(ushort.MaxValue, h.Uint16Field);
+        Assert.Equal(sbyte.MinValue, h.Int8Field);
+        Assert.Equal(ulong.MaxValue, h.Uint64Field);
+
+        // Union members set the discriminant; groups decode into the same struct.
+        using var sm = new MessageBuilder();
+        var s = JsonCodec.DecodeRoot<Shape.Builder>("{\"rectangle\": {\"width\": 2}, \"fill\": {\"named\": \"blue\"}, \"nothing\": null}", sm);
+        Assert.Equal(Shape.Which.Nothing, s.Which);
+        Assert.Equal(2, s.Rectangle.Width);
+        Assert.Equal(Color.Blue, s.Fill.Named);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("{")]
+    [InlineData("{\"int32Field\": }")]
+    [InlineData("{\"int32Field\": 1,}")]
+    [InlineData("{\"int32Field\" 1}")]
+    [InlineData("{int32Field: 1}")]
+    [InlineData("{} x")]
+    [InlineData("[1]")]
+    [InlineData("{\"textField\": \"a\\q\"}")]
+    [InlineData("{\"textField\": \"\\u12\"}")]
+    [InlineData("{\"textField\": \"unterminated}")]
+    [InlineData("{\"int32Field\": 1.5}")]
+    [InlineData("{\"int32Field\": 01}")]
+    [InlineData("{\"int32Field\": -}")]
+    [InlineData("{\"int8Field\": 300}")]
+    [InlineData("{\"uint8Field\": -1}")]
+    [InlineData("{\"int64Field\": \"12x\"}")]
+    [InlineData("{\"uint64Field\": \"18446744073709551616\"}")]
+    [InlineData("{\"uint64Field\": \"-1\"}")]
+    [InlineData("{\"int64Field\": \"0x\"}")]
+    [InlineData("{\"int64Field\": \"0x8000000000000000\"}")]
+    [InlineData("{\"int64Field\": \"\"}")]
+    [InlineData("{\"int32Field\": \"12 \"}")]
+    [InlineData("{\"boolField\": 1}")]
+    [InlineData("{\"textField\": 5}")]
+    [InlineData("{\"dataField\": [256]}")]
+    [InlineData("{\"dataField\": [1.5]}")]
+    [InlineData("{\"dataField\": \"abc\"}")]
+    [InlineData("{\"enumField\": \"purple\"}")]
+    [InlineData("{\"enumField\": true}")]
+    [InlineData("{\"structField\": [1]}")]
+    [InlineData("{\"int32List\": {\"a\": 1}}")]
+    [InlineData("{\"structList\": [1]}")]
+    [InlineData("{\"listList\": [[1], 2]}")]
+    [InlineData("{\"float64Field\": \"fast\"}")]
+    [InlineData("{\"anyField\": {}}")]
+    [InlineData("nul")]
+    public void MalformedOrMismatchedJsonThrowsJsonCodecException(string json)
+    {
+        using var mb = new MessageBuilder();
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<AllTypes.Builder>(json, mb));
+    }
+
+    [Fact]
+    public void NestingDepthAndUnknownFieldsAreEnforced()
+    {
+        using var mb = new MessageBuilder();
+        var deep = "{\"unknown\": " + new string('[', 100_000) + new string(']', 100_000) + "}";
+        var e = Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<AllTypes.Builder>(deep, mb));
+        Assert.Contains("nested too deeply", e.Message);
+        // Within the limit it is fine (and ignored).
+        JsonCodec.DecodeRoot<AllTypes.Builder>("{\"unknown\": " + new string('[', 60) + new string(']', 60) + "}", mb);
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<AllTypes.Builder>("{\"unknown\": 1}", mb, new JsonOptions { RejectUnknownFields = true }));
+
+        // Recursive structs: the depth limit stops hostile JSON before the stack does.
+        var chain = new StringBuilder();
+        for (int i = 0; i < 10_000; i++) chain.Append("{\"next\": ");
+        chain.Append("{}").Append('}', 10_000);
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::Test.Node.Builder>(chain.ToString(), mb));
+    }
+
+    [Fact]
+    public void EncodingHostileMessagesThrowsTypedExceptions()
+    {
+        using var mb = new MessageBuilder();
+        var cur = mb.InitRoot<global::Test.Node.Builder>();
+        for (int i = 0; i < 100_000; i++) cur = cur.InitNext();
+        var framed = mb.ToFramedArray();
+        var r = MessageReader.FromFramed(framed).GetRoot<global::Test.Node.Reader>();
+        Assert.ThrowsAny<CapnpFormatException>(() => JsonCodec.Encode(r)); // nesting limit 64
+        Assert.ThrowsAny<CapnpFormatException>(() => r.Equals(r));
+        var deep = MessageReader.FromFramed(framed, new ReaderOptions { NestingLimit = 1_000_000, TraversalLimitInWords = 1L << 30 })
+            .GetRoot<global::Test.Node.Reader>();
+        Exception? error = null;
+        var t = new Thread(() => { try { JsonCodec.Encode(deep); } catch (Exception e) { error = e; } }, 256 * 1024);
+        t.Start(); t.Join();
+        Assert.IsAssignableFrom<CapnpLimitExceededException>(error);
+
+        // A list pointer claiming more elements than the message holds.
+        var seg = new byte[24];
+        seg[0] = 0x00; // root struct pointer: offset 0, 0 data words, 1 pointer
+        seg[6] = 1;
+        seg[8] = 0x01; seg[12] = 0x05 | (0xff << 3) & 0xff; seg[13] = 0xff; seg[14] = 0xff; seg[15] = 0x0f; // list of 8-byte values, huge count
+        var bad = MessageReader.FromSingleSegment(seg).GetRoot<AllTypes.Reader>();
+        Assert.ThrowsAny<CapnpFormatException>(() => JsonCodec.Encode(bad));
+        Assert.ThrowsAny<CapnpFormatException>(() => bad.ToString());
+    }
+
+    [Fact]
+    public async Task NullPointerUnionMembersPrintTheirDefaultAsCapnpDoes()
+    {
+        // unionText is the active member, but its pointer is null: C++ prints the default ("").
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot<global::Test.TestAll.Builder>();
+        b.Raw.SetWhich((int)global::Test.TestAll.__Schema.DiscriminantOffset, 1);
+        var framed = mb.ToFramedArray();
+        var r = MessageReader.FromFramed(framed).GetRoot<global::Test.TestAll.Reader>();
+        foreach (bool pretty in new[] { false, true })
+        {
+            var theirs = await Convert(framed, "binary:json", TextFormatTests.TestCapnp, "TestAll", pretty);
+            Assert.Equal(theirs.StdoutText.TrimEnd('\n'), JsonCodec.Encode(r, new JsonOptions { Pretty = pretty }));
+        }
+        Assert.Contains("unionText = \"\"", r.ToString());
+        await TextFormatTests.AssertDecodesAs(framed, TextFormatTests.TestCapnp, "TestAll", r.ToString(), TextFormat.FormatPretty(r));
+    }
+
+    [Fact]
+    public void CapabilitiesAndAnyPointersCannotBeEncodedAsInCxx()
+    {
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot<AllTypes.Builder>();
+        Assert.DoesNotContain("anyField", JsonCodec.Encode(b.AsReader())); // null pointers are left out
+        b.AnyField.InitStruct(1, 0);
+        Assert.Throws<NotSupportedException>(() => JsonCodec.Encode(b.AsReader()));
+    }
+
+    [Fact]
+    public void UnknownEnumValuesRoundTripAsNumbers()
+    {
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot<Outer.Builder>();
+        var inner = b.InitInner();
+        inner.Raw.WriteUInt16((int)Outer.Inner.__Schema.FindField("kind")!.Offset, 9);
+        var json = JsonCodec.Encode(b.AsReader());
+        Assert.Equal("{\"inner\":{\"kind\":9}}", json);
+        using var back = new MessageBuilder();
+        Assert.Equal(b.AsReader(), JsonCodec.DecodeRoot<Outer.Builder>(json, back).AsReader());
+    }
+}

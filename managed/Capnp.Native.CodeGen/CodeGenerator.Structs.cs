@@ -57,7 +57,6 @@ internal sealed partial class CodeGenerator
     private string TypeParamList(NodeModel n) => n.Parameters.Count == 0 ? ""
         : "<" + string.Join(", ", Enumerable.Range(0, n.Parameters.Count).Select(i => ParamName(n, i))) + ">";
 
-
     private void EmitStruct(CodeWriter w, NodeModel n)
     {
         var self = TypeName(n.Id, null, n.Id);
@@ -154,13 +153,13 @@ internal sealed partial class CodeGenerator
         {
             var f = fi.Field;
             // A union member reads as its default value while another member is set (never another member's bits).
-            var R = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
+            var source = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
             if (f.IsGroup || f.Type.Kind != TypeKind.Void) EmitMemberDoc(w, n.Id, n.Fields.IndexOf(f));
             if (f.InUnion && (f.IsGroup || f.Type.Kind != TypeKind.Void)) w.Line(UnionReadRemark);
             if (f.IsGroup)
             {
                 var g = TypeName(f.GroupTypeId, null, n.Id);
-                w.Line($"public {g}.Reader {fi.Prop} => {g}.Reader.Create({R});");
+                w.Line($"public {g}.Reader {fi.Prop} => {g}.Reader.Create({source});");
                 continue;
             }
             var t = f.Type;
@@ -172,60 +171,60 @@ internal sealed partial class CodeGenerator
                 case TypeKind.Bool: case TypeKind.Int8: case TypeKind.Int16: case TypeKind.Int32: case TypeKind.Int64:
                 case TypeKind.UInt8: case TypeKind.UInt16: case TypeKind.UInt32: case TypeKind.UInt64:
                 case TypeKind.Float32: case TypeKind.Float64:
-                    w.Line($"public {ScalarType(t)} {fi.Prop} => {R}.Read{RuntimeSuffix(t.Kind)}({off}{ScalarDefaultArg(f)});");
+                    w.Line($"public {ScalarType(t)} {fi.Prop} => {source}.Read{RuntimeSuffix(t.Kind)}({off}{ScalarDefaultArg(f)});");
                     break;
                 case TypeKind.Enum:
                 {
                     var et = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {et} {fi.Prop} => ({et}){R}.ReadUInt16({off}{ScalarDefaultArg(f)});");
+                    w.Line($"public {et} {fi.Prop} => ({et}){source}.ReadUInt16({off}{ScalarDefaultArg(f)});");
                     break;
                 }
                 case TypeKind.Text:
-                    w.Line($"public string {fi.Prop} => {R}.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
+                    w.Line($"public string {fi.Prop} => {source}.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
                     // The same text as UTF-8 bytes read in place (no string allocated); the default when unset.
                     w.Line($"/// <summary>{fi.Prop} as UTF-8 bytes (without the NUL), read in place without allocating.</summary>");
                     w.Line(f.Default.Text is { Length: > 0 } du
-                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {R}.HasPointer({off}) ? {R}.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
-                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {R}.ReadTextBytes({off});");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {source}.HasPointer({off}) ? {source}.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
+                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {source}.ReadTextBytes({off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} => {R}.ReadData({off}{DefaultArg(fi)});");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} => {source}.ReadData({off}{DefaultArg(fi)});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {st}.Reader {fi.Prop} => {st}.Reader.Create({R}.ReadStruct({off}{DefaultArg(fi)}));");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                    w.Line($"public {st}.Reader {fi.Prop} => {st}.Reader.Create({source}.ReadStruct({off}{DefaultArg(fi)}));");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.List:
-                    w.Line($"public {ReaderType(t, n.Id)} {fi.Prop} => {ListReaderFromList(t, $"{R}.ReadList({off}{DefaultArg(fi)})", n.Id)};");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                    w.Line($"public {ReaderType(t, n.Id)} {fi.Prop} => {ListReaderFromList(t, $"{source}.ReadList({off}{DefaultArg(fi)})", n.Id)};");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Interface:
                 {
                     var it = TypeName(t.TypeId, t.Brand, n.Id);
                     // A method, not a property: each read makes a new reference the caller disposes.
-                    w.Line($"public {it}.Client? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>({R}, {off});");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                    w.Line($"public {it}.Client? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>({source}, {off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.AnyPointer:
                 {
                     var open = OpenParameter(t, n.Id);
                     if (open != null)
-                        w.Line($"public {open} {fi.Prop} => {Ser}.PointerValue<{open}>.Read({R}.ReadAnyPointer({off}));");
+                        w.Line($"public {open} {fi.Prop} => {Ser}.PointerValue<{open}>.Read({source}.ReadAnyPointer({off}));");
                     else if (t.AnyKind == AnyPointerKind.Capability)
                     {
-                        w.Line($"public {Rpc}.BareClient? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>({R}, {off});");
-                        w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                        w.Line($"public {Rpc}.BareClient? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>({source}, {off});");
+                        w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                         break;
                     }
                     else
-                        w.Line($"public {Ser}.AnyPointerReader {fi.Prop} => {R}.ReadAnyPointer({off});");
-                    w.Line($"public bool {fi.Has} => {R}.HasPointer({off});");
+                        w.Line($"public {Ser}.AnyPointerReader {fi.Prop} => {source}.ReadAnyPointer({off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
             }
@@ -299,14 +298,14 @@ internal sealed partial class CodeGenerator
             string setWhich = f.InUnion ? $"_raw.SetWhich({n.DiscriminantOffset}, {f.DiscriminantValue}); " : "";
             // Getters of union members: values read as their defaults while another member is set; getters that hand out
             // a builder into the member's pointer or group (which another member may be using) throw instead.
-            string A = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
-            string Q = f.InUnion ? $"__Require({f.DiscriminantValue}, \"{fi.Prop}\", \"{fi.Init}\")" : "_raw";
+            string active = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
+            string required = f.InUnion ? $"__Require({f.DiscriminantValue}, \"{fi.Prop}\", \"{fi.Init}\")" : "_raw";
             if (f.InUnion && (f.IsGroup || f.Type.Kind != TypeKind.Void))
                 w.Line(f.IsGroup || f.Type.Kind is TypeKind.Struct or TypeKind.List ? $"/// <remarks>Union member: the getter throws <see cref=\"global::System.InvalidOperationException\"/> while another member is set; <c>{fi.Init}</c> switches to this one.</remarks>" : UnionReadRemark);
             if (f.IsGroup)
             {
                 var g = TypeName(f.GroupTypeId, null, n.Id);
-                w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create({Q});");
+                w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create({required});");
                 if (f.InUnion)
                     w.Line($"public {g}.Builder {fi.Init}() {{ {setWhich}{GroupClear(f.GroupTypeId)}return {g}.Builder.Create(_raw); }}");
                 continue;
@@ -323,45 +322,45 @@ internal sealed partial class CodeGenerator
                 case TypeKind.Float32: case TypeKind.Float64:
                 {
                     var s = RuntimeSuffix(t.Kind); var d = ScalarDefaultArg(f);
-                    w.Line($"public {ScalarType(t)} {fi.Prop} {{ get => {A}.Read{s}({off}{d}); set {{ {setWhich}_raw.Write{s}({off}, value{d}); }} }}");
+                    w.Line($"public {ScalarType(t)} {fi.Prop} {{ get => {active}.Read{s}({off}{d}); set {{ {setWhich}_raw.Write{s}({off}, value{d}); }} }}");
                     break;
                 }
                 case TypeKind.Enum:
                 {
                     var et = TypeName(t.TypeId, t.Brand, n.Id); var d = ScalarDefaultArg(f);
-                    w.Line($"public {et} {fi.Prop} {{ get => ({et}){A}.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
+                    w.Line($"public {et} {fi.Prop} {{ get => ({et}){active}.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
                     break;
                 }
                 case TypeKind.Text:
                 {
                     // Unset: the schema default (as C++ getX() gives), or null when there is none.
                     var textDefault = f.Default.Text is { Length: > 0 } dt ? Names.StringLiteral(dt) : "null";
-                    w.Line($"public string? {fi.Prop} {{ get => {A}.HasPointer({off}) ? {A}.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                    w.Line($"public string? {fi.Prop} {{ get => {active}.HasPointer({off}) ? {active}.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
                 }
-                    w.Line($"public bool {fi.Has} => {A}.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => {A}.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
-                    w.Line($"public bool {fi.Has} => {A}.HasPointer({off});");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => {active}.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
                     // Unset: the default is copied into the message first, as C++ getX() does.
-                    w.Line($"public {st}.Builder {fi.Prop} => {Q}.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
+                    w.Line($"public {st}.Builder {fi.Prop} => {required}.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
                     w.Line($"public {st}.Builder {fi.Init}() {{ {setWhich}return _raw.InitStruct<{st}.Builder>({off}); }}");
                     w.Line($"public void {fi.Set}({st}.Reader value) {{ {setWhich}_raw.CopyFrom({off}, value.Raw); }}");
-                    w.Line($"public bool {fi.Has} => {A}.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.List:
-                    EmitListBuilderMembers(w, n, fi, setWhich, A, Q);
+                    EmitListBuilderMembers(w, n, fi, setWhich, active, required);
                     break;
                 case TypeKind.Interface:
                 {
                     var it = TypeName(t.TypeId, t.Brand, n.Id);
                     w.Line($"public {it}.Client? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
-                    w.Line($"public bool {fi.Has} => {A}.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.AnyPointer:
@@ -378,7 +377,7 @@ internal sealed partial class CodeGenerator
                         w.Line($"public {Rpc}.CapabilityClient? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
                     else
                         w.Line($"public {Ser}.AnyPointerBuilder {fi.Prop} {{ get {{ {setWhich}return _raw.GetAnyPointer({off}); }} }}");
-                    w.Line($"public bool {fi.Has} => {A}.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
             }

@@ -102,7 +102,7 @@ internal sealed partial class CodeGenerator
     {
         var self = TypeName(n.Id, null, n.Id);
         EmitDoc(w, n.Id, $"Cap'n Proto interface <c>{XmlText(QualifiedName(n))}</c> (id 0x{n.Id:x16}).");
-        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
+        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}");
         w.Open();
         w.Line("/// <summary>The interface id.</summary>");
         w.Line($"public const ulong InterfaceId = 0x{n.Id:x16}UL;");
@@ -192,8 +192,8 @@ internal sealed partial class CodeGenerator
                         case TypeKind.List:
                             w.Line($"if (!{a}.Raw.IsNull) __p.{fi.Set}({a});");
                             break;
-                        case TypeKind.AnyPointer: // a generic parameter bound to a struct reader
-                            w.Line($"if (!{a}.Raw.IsNull) __p.{fi.Prop}.SetStruct({a}.Raw);");
+                        case TypeKind.AnyPointer: // a generic parameter: written as its binding (struct, text, list, client...)
+                            w.Line($"__p.{fi.Set}({a});");
                             break;
                         case TypeKind.Text:
                             w.Line($"if ({a} != null) __p.{fi.Prop} = {a};");

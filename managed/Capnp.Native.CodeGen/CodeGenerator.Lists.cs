@@ -22,9 +22,9 @@ internal sealed partial class CodeGenerator
         TypeKind.Text => $"{Ser}.ListOfTextReader",
         TypeKind.Data => $"{Ser}.ListOfDataReader",
         TypeKind.Struct => $"{Ser}.ListOfStructsReader<{TypeName(e.TypeId, e.Brand, context)}.Reader>",
-        TypeKind.List => $"{Ser}.ListOfListsReader",
+        TypeKind.List => e.ElementType!.Kind == TypeKind.Void ? $"{Ser}.ListOfListsReader" : $"{Ser}.ListOfListsReader<{ListReaderType(e.ElementType!, context)}>",
         TypeKind.Interface => $"{Ser}.ListOfCapabilitiesReader",
-        TypeKind.AnyPointer => OpenParameter(e, context) is { } p ? $"{Ser}.ListOfStructsReader<{p}>" : $"{Ser}.ListOfPointersReader",
+        TypeKind.AnyPointer => $"{Ser}.ListOfPointersReader",
         _ => $"{Ser}.ListOfPrimitivesReader<{ScalarType(e)}>",
     };
 
@@ -39,9 +39,9 @@ internal sealed partial class CodeGenerator
             TypeKind.Text => $"{listExpr}.AsTextList()",
             TypeKind.Data => $"{listExpr}.AsDataList()",
             TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Reader>()",
-            TypeKind.List => $"{listExpr}.AsLists()",
+            TypeKind.List => e.ElementType!.Kind == TypeKind.Void ? $"{listExpr}.AsLists()" : $"{listExpr}.AsLists<{ListReaderType(e.ElementType!, context)}>()",
             TypeKind.Interface => $"{listExpr}.AsCapabilities()",
-            TypeKind.AnyPointer => OpenParameter(e, context) is { } p ? $"{listExpr}.AsStructs<{p}>()" : $"{listExpr}.AsPointers()",
+            TypeKind.AnyPointer => $"{listExpr}.AsPointers()",
             _ => $"{listExpr}.AsPrimitives<{ScalarType(e)}>()",
         };
     }
@@ -68,7 +68,7 @@ internal sealed partial class CodeGenerator
         TypeKind.Text => $"{Ser}.ListOfTextBuilder",
         TypeKind.Data => $"{Ser}.ListOfDataBuilder",
         TypeKind.Struct => $"{Ser}.ListOfStructsBuilder<{TypeName(e.TypeId, e.Brand, context)}.Builder>",
-        TypeKind.List => $"{Ser}.ListOfListsBuilder",
+        TypeKind.List => e.ElementType!.Kind == TypeKind.Void ? $"{Ser}.ListOfListsBuilder" : $"{Ser}.ListOfListsBuilder<{ListBuilderType(e.ElementType!, context)}>",
         TypeKind.Interface => $"{Ser}.ListOfCapabilitiesBuilder",
         TypeKind.AnyPointer => $"{Ser}.ListOfPointersBuilder",
         _ => $"{Ser}.ListOfPrimitivesBuilder<{ScalarType(e)}>",
@@ -82,13 +82,15 @@ internal sealed partial class CodeGenerator
         TypeKind.Text => $"{listExpr}.AsTextList()",
         TypeKind.Data => $"{listExpr}.AsDataList()",
         TypeKind.Struct => $"{listExpr}.AsStructs<{TypeName(e.TypeId, e.Brand, context)}.Builder>()",
-        TypeKind.List => $"{listExpr}.AsLists()",
+        TypeKind.List => e.ElementType!.Kind == TypeKind.Void ? $"{listExpr}.AsLists()" : $"{listExpr}.AsLists<{ListBuilderType(e.ElementType!, context)}>()",
         TypeKind.Interface => $"{listExpr}.AsCapabilities()",
         TypeKind.AnyPointer => $"{listExpr}.AsPointers()",
         _ => $"{listExpr}.AsPrimitives<{ScalarType(e)}>()",
     };
 
-    private void EmitListBuilderMembers(CodeWriter w, NodeModel n, FieldInfo fi, string setWhich)
+    /// <param name="active">The raw builder for reads (the default struct while another union member is set).</param>
+    /// <param name="required">The raw builder for getters handing out builders (throws while another union member is set).</param>
+    private void EmitListBuilderMembers(CodeWriter w, NodeModel n, FieldInfo fi, string setWhich, string active, string required)
     {
         var e = fi.Field.Type.ElementType!;
         int off = (int)fi.Field.Offset;
@@ -105,10 +107,10 @@ internal sealed partial class CodeGenerator
         // Like C++ getX(): an unset list with a default gets a copy of the default; a struct list written with a
         // smaller (older) element type is upgraded so every field of this schema can be set.
         if (e.Kind == TypeKind.Struct)
-            w.Line($"public {lt} {fi.Prop} => _raw.GetStructList<{TypeName(e.TypeId, e.Brand, n.Id)}.Builder>({off}{DefaultArg(fi)});");
+            w.Line($"public {lt} {fi.Prop} => {required}.GetStructList<{TypeName(e.TypeId, e.Brand, n.Id)}.Builder>({off}{DefaultArg(fi)});");
         else
-            w.Line($"public {lt} {fi.Prop} => {ListBuilderFromList(e, $"_raw.GetList({off}{DefaultArg(fi)})", n.Id)};");
+            w.Line($"public {lt} {fi.Prop} => {ListBuilderFromList(e, $"{required}.GetList({off}{DefaultArg(fi)})", n.Id)};");
         w.Line($"public void {fi.Set}({ListReaderType(e, n.Id)} value) {{ {setWhich}_raw.CopyFrom({off}, {(e.Kind == TypeKind.Void ? "value" : "value.Raw")}); }}");
-        w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+        w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
     }
 }

@@ -43,7 +43,7 @@ internal sealed partial class CodeGenerator
         }
         w.Close();
         w.Line();
-        w.Line($"public readonly partial struct Builder : {Ser}.IStructSchemaProvider");
+        w.Line($"public sealed partial class Builder : {Ser}.IStructSchemaProvider");
         w.Open();
         w.Line("/// <summary>The struct's schema.</summary>");
         w.Line($"static {Ser}.StructSchema {Ser}.IStructSchemaProvider.StructSchema => __Schema;");
@@ -99,7 +99,7 @@ internal sealed partial class CodeGenerator
                 if (t.AnyKind != AnyPointerKind.Parameter) return $"{T}.AnyPointer";
                 // A parameter open here is a C# type argument (a bound struct is that struct); otherwise the brand of
                 // the reference that led to this struct binds it at run time.
-                var open = OpenParameter(t, context) ?? AnyStruct;
+                var open = OpenParameter(t, context) ?? AnyPointerValue;
                 return $"{T}.Parameter<{open}>(0x{t.ParameterScopeId:x16}UL, {t.ParameterIndex})";
             }
             default:

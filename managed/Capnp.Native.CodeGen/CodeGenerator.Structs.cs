@@ -57,9 +57,6 @@ internal sealed partial class CodeGenerator
     private string TypeParamList(NodeModel n) => n.Parameters.Count == 0 ? ""
         : "<" + string.Join(", ", Enumerable.Range(0, n.Parameters.Count).Select(i => ParamName(n, i))) + ">";
 
-    private string TypeParamConstraints(NodeModel n) => string.Concat(Enumerable.Range(0, n.Parameters.Count)
-        .Select(i => $" where {ParamName(n, i)} : struct, {Ser}.IStructReader<{ParamName(n, i)}>"));
-
     private void EmitStruct(CodeWriter w, NodeModel n)
     {
         var self = TypeName(n.Id, null, n.Id);
@@ -68,7 +65,7 @@ internal sealed partial class CodeGenerator
         bool hasUnion = n.DiscriminantCount > 0;
 
         EmitDoc(w, n.Id, n.IsGroup ? $"Group <c>{XmlText(QualifiedName(n))}</c>." : $"Cap'n Proto struct <c>{XmlText(QualifiedName(n))}</c> (id 0x{n.Id:x16}).");
-        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}{TypeParamConstraints(n)}");
+        w.Line($"public static partial class {_csName[n.Id]}{TypeParamList(n)}");
         w.Open();
         w.Line($"/// <summary>The schema node id.</summary>");
         w.Line($"public const ulong TypeId = 0x{n.Id:x16}UL;");
@@ -116,6 +113,8 @@ internal sealed partial class CodeGenerator
         w.Line();
     }
 
+    private const string UnionReadRemark = "/// <remarks>Union member: reads as its default value while another member is set (check <c>Which</c>).</remarks>";
+
     private static bool HasDefaultBytes(FieldModel f) => f.Type.Kind switch
     {
         TypeKind.Struct or TypeKind.List or TypeKind.AnyPointer => f.Default.PointerMessage != null,
@@ -150,15 +149,19 @@ internal sealed partial class CodeGenerator
         {
             w.Line("/// <summary>Which member of the union is set.</summary>");
             w.Line($"public {self}.Which Which => ({self}.Which)_raw.Which({n.DiscriminantOffset});");
+            w.Line($"private {Ser}.StructReader __Active(ushort which) => _raw.Which({n.DiscriminantOffset}) == which ? _raw : default;");
         }
         foreach (var fi in fields)
         {
             var f = fi.Field;
+            // A union member reads as its default value while another member is set (never another member's bits).
+            var source = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
             if (f.IsGroup || f.Type.Kind != TypeKind.Void) EmitMemberDoc(w, n.Id, n.Fields.IndexOf(f));
+            if (f.InUnion && (f.IsGroup || f.Type.Kind != TypeKind.Void)) w.Line(UnionReadRemark);
             if (f.IsGroup)
             {
                 var g = TypeName(f.GroupTypeId, null, n.Id);
-                w.Line($"public {g}.Reader {fi.Prop} => {g}.Reader.Create(_raw);");
+                w.Line($"public {g}.Reader {fi.Prop} => {g}.Reader.Create({source});");
                 continue;
             }
             var t = f.Type;
@@ -170,60 +173,60 @@ internal sealed partial class CodeGenerator
                 case TypeKind.Bool: case TypeKind.Int8: case TypeKind.Int16: case TypeKind.Int32: case TypeKind.Int64:
                 case TypeKind.UInt8: case TypeKind.UInt16: case TypeKind.UInt32: case TypeKind.UInt64:
                 case TypeKind.Float32: case TypeKind.Float64:
-                    w.Line($"public {ScalarType(t)} {fi.Prop} => _raw.Read{RuntimeSuffix(t.Kind)}({off}{ScalarDefaultArg(f)});");
+                    w.Line($"public {ScalarType(t)} {fi.Prop} => {source}.Read{RuntimeSuffix(t.Kind)}({off}{ScalarDefaultArg(f)});");
                     break;
                 case TypeKind.Enum:
                 {
                     var et = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {et} {fi.Prop} => ({et})_raw.ReadUInt16({off}{ScalarDefaultArg(f)});");
+                    w.Line($"public {et} {fi.Prop} => ({et}){source}.ReadUInt16({off}{ScalarDefaultArg(f)});");
                     break;
                 }
                 case TypeKind.Text:
-                    w.Line($"public string {fi.Prop} => _raw.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
+                    w.Line($"public string {fi.Prop} => {source}.ReadText({off}{(f.Default.Text is { Length: > 0 } dt ? ", " + Names.StringLiteral(dt) : "")});");
                     // The same text as UTF-8 bytes read in place (no string allocated); the default when unset.
                     w.Line($"/// <summary>{fi.Prop} as UTF-8 bytes (without the NUL), read in place without allocating.</summary>");
                     w.Line(f.Default.Text is { Length: > 0 } du
-                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.HasPointer({off}) ? _raw.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
-                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => _raw.ReadTextBytes({off});");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                        ? $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {source}.HasPointer({off}) ? {source}.ReadTextBytes({off}) : {Names.StringLiteral(du)}u8;"
+                        : $"public global::System.ReadOnlySpan<byte> {fi.Utf8} => {source}.ReadTextBytes({off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} => _raw.ReadData({off}{DefaultArg(fi)});");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} => {source}.ReadData({off}{DefaultArg(fi)});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
-                    w.Line($"public {st}.Reader {fi.Prop} => {st}.Reader.Create(_raw.ReadStruct({off}{DefaultArg(fi)}));");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public {st}.Reader {fi.Prop} => {st}.Reader.Create({source}.ReadStruct({off}{DefaultArg(fi)}));");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.List:
-                    w.Line($"public {ReaderType(t, n.Id)} {fi.Prop} => {ListReaderFromList(t, $"_raw.ReadList({off}{DefaultArg(fi)})", n.Id)};");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public {ReaderType(t, n.Id)} {fi.Prop} => {ListReaderFromList(t, $"{source}.ReadList({off}{DefaultArg(fi)})", n.Id)};");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 case TypeKind.Interface:
                 {
                     var it = TypeName(t.TypeId, t.Brand, n.Id);
                     // A method, not a property: each read makes a new reference the caller disposes.
-                    w.Line($"public {it}.Client? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>(_raw, {off});");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public {it}.Client? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{it}.Client>({source}, {off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.AnyPointer:
                 {
                     var open = OpenParameter(t, n.Id);
                     if (open != null)
-                        w.Line($"public {open} {fi.Prop} => {open}.Create(_raw.ReadStruct({off}));");
+                        w.Line($"public {open} {fi.Prop} => {Ser}.PointerValue<{open}>.Read({source}.ReadAnyPointer({off}));");
                     else if (t.AnyKind == AnyPointerKind.Capability)
                     {
-                        w.Line($"public {Rpc}.BareClient? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>(_raw, {off});");
-                        w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                        w.Line($"public {Rpc}.BareClient? {fi.Get}() => {Rpc}.CapabilityClient.FromCapTable<{Rpc}.BareClient>({source}, {off});");
+                        w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                         break;
                     }
                     else
-                        w.Line($"public {Ser}.AnyPointerReader {fi.Prop} => _raw.ReadAnyPointer({off});");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                        w.Line($"public {Ser}.AnyPointerReader {fi.Prop} => {source}.ReadAnyPointer({off});");
+                    w.Line($"public bool {fi.Has} => {source}.HasPointer({off});");
                     break;
                 }
             }
@@ -263,7 +266,8 @@ internal sealed partial class CodeGenerator
     private void EmitBuilder(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields, bool hasUnion)
     {
         w.Line($"/// <summary>Builds a <c>{n.ShortName}</c>.</summary>");
-        w.Line($"public readonly partial struct Builder : {Ser}.IStructBuilder<Builder>");
+        // A class, not a struct: `e.Point.X = 1` and `list[0].X = 1` assign through the returned builder (CS1612 for a struct).
+        w.Line($"public sealed partial class Builder : {Ser}.IStructBuilder<Builder>");
         w.Open();
         w.Line($"private readonly {Ser}.StructBuilder _raw;");
         w.Line($"private Builder({Ser}.StructBuilder raw) {{ _raw = raw; }}");
@@ -283,16 +287,25 @@ internal sealed partial class CodeGenerator
         {
             w.Line("/// <summary>Which member of the union is set.</summary>");
             w.Line($"public {self}.Which Which => ({self}.Which)_raw.ReadUInt16({n.DiscriminantOffset});");
+            w.Line($"private {Ser}.StructBuilder __Active(ushort which) => _raw.ReadUInt16({n.DiscriminantOffset}) == which ? _raw : default;");
+            w.Line($"private {Ser}.StructBuilder __Require(ushort which, string member, string init) => _raw.ReadUInt16({n.DiscriminantOffset}) == which ? _raw");
+            w.Line($"    : throw new global::System.InvalidOperationException($\"{{member}} is not the active union member (Which is {{Which}}): call {{init}}() to switch to it.\");");
         }
         foreach (var fi in fields)
         {
             var f = fi.Field;
             if (f.IsGroup || f.Type.Kind != TypeKind.Void || f.InUnion) EmitMemberDoc(w, n.Id, n.Fields.IndexOf(f));
             string setWhich = f.InUnion ? $"_raw.SetWhich({n.DiscriminantOffset}, {f.DiscriminantValue}); " : "";
+            // Getters of union members: values read as their defaults while another member is set; getters that hand out
+            // a builder into the member's pointer or group (which another member may be using) throw instead.
+            string active = f.InUnion ? $"__Active({f.DiscriminantValue})" : "_raw";
+            string required = f.InUnion ? $"__Require({f.DiscriminantValue}, \"{fi.Prop}\", \"{fi.Init}\")" : "_raw";
+            if (f.InUnion && (f.IsGroup || f.Type.Kind != TypeKind.Void))
+                w.Line(f.IsGroup || f.Type.Kind is TypeKind.Struct or TypeKind.List ? $"/// <remarks>Union member: the getter throws <see cref=\"global::System.InvalidOperationException\"/> while another member is set; <c>{fi.Init}</c> switches to this one.</remarks>" : UnionReadRemark);
             if (f.IsGroup)
             {
                 var g = TypeName(f.GroupTypeId, null, n.Id);
-                w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create(_raw);");
+                w.Line($"public {g}.Builder {fi.Prop} => {g}.Builder.Create({required});");
                 if (f.InUnion)
                     w.Line($"public {g}.Builder {fi.Init}() {{ {setWhich}{GroupClear(f.GroupTypeId)}return {g}.Builder.Create(_raw); }}");
                 continue;
@@ -309,57 +322,62 @@ internal sealed partial class CodeGenerator
                 case TypeKind.Float32: case TypeKind.Float64:
                 {
                     var s = RuntimeSuffix(t.Kind); var d = ScalarDefaultArg(f);
-                    w.Line($"public {ScalarType(t)} {fi.Prop} {{ get => _raw.Read{s}({off}{d}); set {{ {setWhich}_raw.Write{s}({off}, value{d}); }} }}");
+                    w.Line($"public {ScalarType(t)} {fi.Prop} {{ get => {active}.Read{s}({off}{d}); set {{ {setWhich}_raw.Write{s}({off}, value{d}); }} }}");
                     break;
                 }
                 case TypeKind.Enum:
                 {
                     var et = TypeName(t.TypeId, t.Brand, n.Id); var d = ScalarDefaultArg(f);
-                    w.Line($"public {et} {fi.Prop} {{ get => ({et})_raw.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
+                    w.Line($"public {et} {fi.Prop} {{ get => ({et}){active}.ReadUInt16({off}{d}); set {{ {setWhich}_raw.WriteUInt16({off}, (ushort)value{d}); }} }}");
                     break;
                 }
                 case TypeKind.Text:
                 {
                     // Unset: the schema default (as C++ getX() gives), or null when there is none.
                     var textDefault = f.Default.Text is { Length: > 0 } dt ? Names.StringLiteral(dt) : "null";
-                    w.Line($"public string? {fi.Prop} {{ get => _raw.HasPointer({off}) ? _raw.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
+                    w.Line($"public string? {fi.Prop} {{ get => {active}.HasPointer({off}) ? {active}.ReadText({off}) : {textDefault}; set {{ {setWhich}_raw.WriteText({off}, value); }} }}");
                 }
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 case TypeKind.Data:
-                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => _raw.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public global::System.ReadOnlyMemory<byte> {fi.Prop} {{ get => {active}.ReadData({off}{DefaultArg(fi)}); set {{ {setWhich}_raw.WriteData({off}, value.Span); }} }}");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 case TypeKind.Struct:
                 {
                     var st = TypeName(t.TypeId, t.Brand, n.Id);
                     // Unset: the default is copied into the message first, as C++ getX() does.
-                    w.Line($"public {st}.Builder {fi.Prop} => _raw.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
+                    w.Line($"public {st}.Builder {fi.Prop} => {required}.GetStruct<{st}.Builder>({off}{DefaultArg(fi)});");
                     w.Line($"public {st}.Builder {fi.Init}() {{ {setWhich}return _raw.InitStruct<{st}.Builder>({off}); }}");
                     w.Line($"public void {fi.Set}({st}.Reader value) {{ {setWhich}_raw.CopyFrom({off}, value.Raw); }}");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.List:
-                    EmitListBuilderMembers(w, n, fi, setWhich);
+                    EmitListBuilderMembers(w, n, fi, setWhich, active, required);
                     break;
                 case TypeKind.Interface:
                 {
                     var it = TypeName(t.TypeId, t.Brand, n.Id);
                     w.Line($"public {it}.Client? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
                 case TypeKind.AnyPointer:
                 {
                     var open = OpenParameter(t, n.Id);
                     if (open != null)
-                        w.Line($"public TBuilder {fi.Init}<TBuilder>() where TBuilder : struct, {Ser}.IStructBuilder<TBuilder> {{ {setWhich}return _raw.InitStruct<TBuilder>({off}); }}");
+                    {
+                        w.Line($"public TBuilder {fi.Init}<TBuilder>() where TBuilder : {Ser}.IStructBuilder<TBuilder> {{ {setWhich}return _raw.InitStruct<TBuilder>({off}); }}");
+                        w.Line($"public TList {fi.Init}<TList>(int count) where TList : struct, {Ser}.IListBuilder<TList> {{ {setWhich}return TList.Init(_raw.GetAnyPointer({off}), count); }}");
+                        // The value as its binding's type: Box(Text) sets a string, Box(Point) copies a Point.Reader.
+                        w.Line($"public void {fi.Set}({open} value) {{ {setWhich}{Ser}.PointerValue<{open}>.Write(_raw.GetAnyPointer({off}), value); }}");
+                    }
                     if (t.AnyKind == AnyPointerKind.Capability)
                         w.Line($"public {Rpc}.CapabilityClient? {fi.Prop} {{ set {{ {setWhich}{Rpc}.CapabilityClient.WriteToCapTable(_raw, {off}, value); }} }}");
                     else
                         w.Line($"public {Ser}.AnyPointerBuilder {fi.Prop} {{ get {{ {setWhich}return _raw.GetAnyPointer({off}); }} }}");
-                    w.Line($"public bool {fi.Has} => _raw.HasPointer({off});");
+                    w.Line($"public bool {fi.Has} => {active}.HasPointer({off});");
                     break;
                 }
             }

@@ -51,10 +51,12 @@ public static class Program
 
     /// <summary>Generates C# for every requested file of a framed CodeGeneratorRequest.</summary>
     public static IReadOnlyList<(string FileName, string Content)> Generate(ReadOnlyMemory<byte> framedRequest)
+        => new CodeGenerator(Load(framedRequest)).GenerateAll().ToList();
+
+    private static RequestModel Load(ReadOnlyMemory<byte> framedRequest)
     {
         var message = MessageReader.FromFramed(framedRequest, new ReaderOptions { TraversalLimitInWords = long.MaxValue / 2, NestingLimit = 128 });
-        var model = SchemaLoader.Load(message);
-        return new CodeGenerator(model).GenerateAll().ToList();
+        return SchemaLoader.Load(message);
     }
 
     /// <summary>A message naming two schemas whose generated files would be the same file, or null when all differ.</summary>
@@ -77,6 +79,15 @@ public static class Program
         File.WriteAllText(path, content, new UTF8Encoding(false));
     }
 
+    /// <summary>The full path of a schema capnp names relative to the working directory or to an import directory.</summary>
+    private static string SchemaPath(string capnpName, IReadOnlyList<string> importDirs)
+    {
+        // capnp names a schema outside the working directory by its absolute path without the root.
+        var candidates = new[] { Path.GetFullPath(capnpName), Path.GetFullPath(Path.Combine(Path.GetPathRoot(Environment.CurrentDirectory) ?? "/", capnpName)) }
+            .Concat(importDirs.Select(d => Path.GetFullPath(Path.Combine(d, capnpName.TrimStart('/')))));
+        return candidates.FirstOrDefault(File.Exists) ?? capnpName;
+    }
+
     private static readonly Regex Diagnostic = new(@"^(?<file>.+?):(?<line>\d+):(?<col>\d+)(-\d+)?: (?<sev>error|warning): (?<msg>.*)$", RegexOptions.Compiled);
 
     private static int Driver(string[] args)
@@ -84,6 +95,8 @@ public static class Program
         string? outDir = null, capnp = "capnp";
         var imports = new List<string>();
         var files = new List<string>();
+        // Schemas whose generated code another assembly (a referenced project) provides: importing them is fine.
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
         // Output path (relative to --out) of each file, when given by `--output NAME` before it (the MSBuild targets
         // name every output, so they know the files to compile before the driver runs).
         var outputNames = new List<string?>();
@@ -96,6 +109,7 @@ public static class Program
                 case "--capnp": capnp = args[++i]; break;
                 case "-I": imports.Add(args[++i]); break;
                 case "--output": nextOutput = args[++i]; break;
+                case "--referenced": referenced.Add(Path.GetFullPath(args[++i])); break;
                 default:
                     if (args[i].StartsWith("-I", StringComparison.Ordinal)) imports.Add(args[i][2..]);
                     else { files.Add(args[i]); outputNames.Add(nextOutput); nextOutput = null; }
@@ -104,7 +118,7 @@ public static class Program
         }
         if (outDir == null || files.Count == 0)
         {
-            Console.Error.WriteLine("capnpc-csharp : error CAPNP0004: usage: capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... [--output NAME] file.capnp...");
+            Console.Error.WriteLine("capnpc-csharp : error CAPNP0004: usage: capnpc-csharp --compile --out DIR [--capnp PATH] [-I DIR]... [--referenced FILE]... [--output NAME] file.capnp...");
             return 2;
         }
 
@@ -161,7 +175,19 @@ public static class Program
             return 1;
         }
 
-        var generated = Generate(ms.ToArray());
+        var model = Load(ms.ToArray());
+        bool missing = false;
+        foreach (var (file, imported) in ImportCheck.Uncompiled(model, f => referenced.Contains(SchemaPath(f.DisplayName, imports))))
+        {
+            var importer = SchemaPath(file.Filename, imports);
+            var path = SchemaPath(imported.DisplayName, imports);
+            Console.Error.WriteLine($"{importer}: error CAPNP0008: {Path.GetFileName(importer)} uses types of the imported schema '{path}', which is not compiled: " +
+                $"add <CapnpSchema Include=\"{path}\" /> (or <CapnpReferencedSchema Include=\"{path}\" /> when a referenced project compiles it).");
+            missing = true;
+        }
+        if (missing) return 1;
+
+        var generated = new CodeGenerator(model).GenerateAll().ToList();
         // capnp lists the requested files in command-line order.
         if (generated.Count != files.Count)
         {

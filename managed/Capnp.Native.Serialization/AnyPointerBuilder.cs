@@ -280,12 +280,12 @@ public readonly struct AnyPointerBuilder
     /// <summary>Sets the pointer to a deep copy of a generated struct reader.</summary>
     public void SetStruct<T>(T value) where T : struct, IStructReader<T> => SetStruct(value.Raw);
     /// <summary>Initializes as a generated struct builder.</summary>
-    public T InitStruct<T>() where T : struct, IStructBuilder<T> => T.Create(InitStruct(T.DataWords, T.PointerCount));
+    public T InitStruct<T>() where T : IStructBuilder<T> => T.Create(InitStruct(T.DataWords, T.PointerCount));
     /// <summary>Gets (or initializes, from <paramref name="defaultValue"/> when given) as a generated struct builder.</summary>
-    public T GetStruct<T>(ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+    public T GetStruct<T>(ReadOnlySpan<byte> defaultValue = default) where T : IStructBuilder<T>
         => T.Create(GetStruct(T.DataWords, T.PointerCount, defaultValue));
     /// <summary>Gets a struct list of a generated type, upgrading it as <see cref="GetStructList(ushort, ushort, ReadOnlySpan{byte})"/> does.</summary>
-    public ListOfStructsBuilder<T> GetStructList<T>(ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+    public ListOfStructsBuilder<T> GetStructList<T>(ReadOnlySpan<byte> defaultValue = default) where T : IStructBuilder<T>
         => new(GetStructList(T.DataWords, T.PointerCount, defaultValue));
 }
 

@@ -144,17 +144,113 @@ internal static class Wire
 
 /// <summary>Implemented by generated reader structs.</summary>
 /// <typeparam name="TSelf">The generated reader type.</typeparam>
-public interface IStructReader<TSelf> where TSelf : struct, IStructReader<TSelf>
+public interface IStructReader<TSelf> : IPointerValue<TSelf> where TSelf : struct, IStructReader<TSelf>
 {
     /// <summary>Wraps a raw struct reader.</summary>
     static abstract TSelf Create(StructReader reader);
     /// <summary>The underlying raw struct reader.</summary>
     StructReader Raw { get; }
+
+    TSelf IPointerValue<TSelf>.Read(AnyPointerReader pointer) => TSelf.Create(pointer.AsStruct());
+    void IPointerValue<TSelf>.Write(AnyPointerBuilder pointer, TSelf value) => pointer.SetStruct(value.Raw);
 }
 
-/// <summary>Implemented by generated builder structs.</summary>
+/// <summary>Implemented by the typed list readers (<see cref="ListOfPrimitivesReader{T}"/>, <see cref="ListOfTextReader"/>, ...),
+/// so that a list of lists can hand out typed inner lists.</summary>
+/// <typeparam name="TSelf">The typed list reader.</typeparam>
+public interface IListReader<TSelf> : IPointerValue<TSelf> where TSelf : struct, IListReader<TSelf>
+{
+    /// <summary>The typed view of <paramref name="list"/>; throws <see cref="CapnpFormatException"/> when its element size does not fit.</summary>
+    static abstract TSelf Create(ListReader list);
+    /// <summary>The untyped list.</summary>
+    ListReader Raw { get; }
+
+    TSelf IPointerValue<TSelf>.Read(AnyPointerReader pointer) => TSelf.Create(pointer.AsList());
+    void IPointerValue<TSelf>.Write(AnyPointerBuilder pointer, TSelf value) => pointer.SetList(value.Raw);
+}
+
+/// <summary>Implemented by the typed list builders, so that a list of lists can allocate and hand out typed inner lists.</summary>
+/// <typeparam name="TSelf">The typed list builder.</typeparam>
+public interface IListBuilder<TSelf> where TSelf : struct, IListBuilder<TSelf>
+{
+    /// <summary>Allocates a list of <paramref name="count"/> elements of this type at <paramref name="pointer"/>.</summary>
+    static abstract TSelf Init(AnyPointerBuilder pointer, int count);
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    static abstract TSelf Get(AnyPointerBuilder pointer);
+    /// <summary>The untyped list.</summary>
+    ListBuilder Raw { get; }
+}
+
+/// <summary>
+/// How a value that generated code holds as a generic parameter (<c>Box&lt;T&gt;</c>) is read from and written to a
+/// pointer. Implemented by generated struct readers and the typed list readers; text, data and
+/// <see cref="AnyPointerReader"/> are known to <see cref="PointerValue{T}"/> directly, and capability clients register
+/// themselves with <see cref="PointerValue{T}.Register"/>.
+/// </summary>
+/// <typeparam name="TSelf">The value type.</typeparam>
+/// <remarks>The members are called on <c>default(TSelf)</c>: they must not use instance state.</remarks>
+public interface IPointerValue<TSelf>
+{
+    /// <summary>Reads the value at <paramref name="pointer"/>.</summary>
+    TSelf Read(AnyPointerReader pointer);
+    /// <summary>Writes (deep-copies) <paramref name="value"/> to <paramref name="pointer"/>.</summary>
+    void Write(AnyPointerBuilder pointer, TSelf value);
+}
+
+/// <summary>
+/// Reads and writes a value of type <typeparamref name="T"/> held in a pointer whose schema type is a generic
+/// parameter: generated code for <c>struct Box(T) { value @0 :T; }</c> reads <c>Box(Text).value</c> as a string
+/// through <c>PointerValue&lt;string&gt;.Read</c>.
+/// </summary>
+/// <typeparam name="T"><see cref="string"/> (Text), <see cref="ReadOnlyMemory{T}"/> of bytes (Data),
+/// <see cref="AnyPointerReader"/>, a generated struct reader, a typed list reader, or a registered capability client.</typeparam>
+public static class PointerValue<T>
+{
+    // Resolved once per T: the boxed default of a struct implementing IPointerValue<T> serves as the codec.
+    private static IPointerValue<T>? _codec = Resolve();
+
+    private static IPointerValue<T>? Resolve()
+    {
+        if (typeof(T) == typeof(string)) return (IPointerValue<T>)(object)new TextCodec();
+        if (typeof(T) == typeof(ReadOnlyMemory<byte>)) return (IPointerValue<T>)(object)new DataCodec();
+        if (typeof(T) == typeof(AnyPointerReader)) return (IPointerValue<T>)(object)new AnyCodec();
+        return default(T) as IPointerValue<T>;
+    }
+
+    /// <summary>Registers how a reference type (a generated capability client) is read and written; called by generated code.</summary>
+    public static void Register(IPointerValue<T> codec) => _codec = codec ?? throw new ArgumentNullException(nameof(codec));
+
+    private static IPointerValue<T> Codec => _codec ?? throw new InvalidOperationException(
+        $"{typeof(T)} cannot be the value of a generic parameter: use Text (string), Data (ReadOnlyMemory<byte>), AnyPointerReader, a generated struct reader, a typed list reader or a generated capability client.");
+
+    /// <summary>Reads the value at <paramref name="pointer"/> (for a null pointer: the empty text/data, a default struct, an empty list, a null client).</summary>
+    public static T Read(AnyPointerReader pointer) => Codec.Read(pointer);
+
+    /// <summary>Writes <paramref name="value"/> to <paramref name="pointer"/> (a deep copy for structs and lists).</summary>
+    public static void Write(AnyPointerBuilder pointer, T value) => Codec.Write(pointer, value);
+
+    private sealed class TextCodec : IPointerValue<string>
+    {
+        public string Read(AnyPointerReader pointer) => pointer.AsText();
+        public void Write(AnyPointerBuilder pointer, string value) => pointer.SetText(value);
+    }
+
+    private sealed class DataCodec : IPointerValue<ReadOnlyMemory<byte>>
+    {
+        public ReadOnlyMemory<byte> Read(AnyPointerReader pointer) => pointer.AsData();
+        public void Write(AnyPointerBuilder pointer, ReadOnlyMemory<byte> value) => pointer.SetData(value.Span);
+    }
+
+    private sealed class AnyCodec : IPointerValue<AnyPointerReader>
+    {
+        public AnyPointerReader Read(AnyPointerReader pointer) => pointer;
+        public void Write(AnyPointerBuilder pointer, AnyPointerReader value) => pointer.Set(value);
+    }
+}
+
+/// <summary>Implemented by generated builders (sealed classes, so that <c>e.Point.X = 1</c> and <c>list[0].X = 1</c> compile).</summary>
 /// <typeparam name="TSelf">The generated builder type.</typeparam>
-public interface IStructBuilder<TSelf> where TSelf : struct, IStructBuilder<TSelf>
+public interface IStructBuilder<TSelf> where TSelf : IStructBuilder<TSelf>
 {
     /// <summary>Wraps a raw struct builder.</summary>
     static abstract TSelf Create(StructBuilder builder);

@@ -76,12 +76,12 @@ public static class JsonCodec
 
     /// <summary>Decodes JSON text into a generated builder.</summary>
     /// <exception cref="JsonCodecException">The JSON is malformed or does not fit the schema.</exception>
-    public static void Decode<T>(string json, T builder, JsonOptions? options = null) where T : struct, IStructBuilder<T>, IStructSchemaProvider
+    public static void Decode<T>(string json, T builder, JsonOptions? options = null) where T : IStructBuilder<T>, IStructSchemaProvider
         => Decode(json, builder.Raw, T.StructSchema, options);
 
     /// <summary>Makes <paramref name="message"/>'s root a <typeparamref name="T"/> decoded from JSON text.</summary>
     /// <exception cref="JsonCodecException">The JSON is malformed or does not fit the schema.</exception>
-    public static T DecodeRoot<T>(string json, MessageBuilder message, JsonOptions? options = null) where T : struct, IStructBuilder<T>, IStructSchemaProvider
+    public static T DecodeRoot<T>(string json, MessageBuilder message, JsonOptions? options = null) where T : IStructBuilder<T>, IStructSchemaProvider
     {
         ArgumentNullException.ThrowIfNull(message);
         var root = message.InitRoot<T>();

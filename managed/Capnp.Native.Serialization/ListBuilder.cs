@@ -120,13 +120,15 @@ public readonly struct ListBuilder
     /// <summary>Typed view: enums.</summary>
     public ListOfEnumsBuilder<TEnum> AsEnums<TEnum>() where TEnum : unmanaged, Enum => new(this);
     /// <summary>Typed view: structs.</summary>
-    public ListOfStructsBuilder<T> AsStructs<T>() where T : struct, IStructBuilder<T> => new(this);
+    public ListOfStructsBuilder<T> AsStructs<T>() where T : IStructBuilder<T> => new(this);
     /// <summary>Typed view: Text.</summary>
     public ListOfTextBuilder AsTextList() => new(this);
     /// <summary>Typed view: Data.</summary>
     public ListOfDataBuilder AsDataList() => new(this);
     /// <summary>Typed view: lists.</summary>
     public ListOfListsBuilder AsLists() => new(this);
+    /// <summary>Typed view: lists whose inner lists are <typeparamref name="TInner"/>.</summary>
+    public ListOfListsBuilder<TInner> AsLists<TInner>() where TInner : struct, IListBuilder<TInner> => new(this);
     /// <summary>Typed view: capabilities.</summary>
     public ListOfCapabilitiesBuilder AsCapabilities() => new(this);
     /// <summary>Typed view: any pointers.</summary>
@@ -134,10 +136,22 @@ public readonly struct ListBuilder
 }
 
 /// <summary>List of primitives being built.</summary>
-public readonly struct ListOfPrimitivesBuilder<T> where T : unmanaged
+public readonly struct ListOfPrimitivesBuilder<T> : IListBuilder<ListOfPrimitivesBuilder<T>> where T : unmanaged
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfPrimitivesBuilder<T> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(SizeOf(), count));
+    private static ElementSize SizeOf() => Unsafe.SizeOf<T>() switch
+    {
+        1 => ElementSize.Byte,
+        2 => ElementSize.TwoBytes,
+        4 => ElementSize.FourBytes,
+        8 => ElementSize.EightBytes,
+        _ => throw new ArgumentException("Element type must be 1, 2, 4 or 8 bytes."),
+    };
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfPrimitivesBuilder<T> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfPrimitivesBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -151,10 +165,14 @@ public readonly struct ListOfPrimitivesBuilder<T> where T : unmanaged
 }
 
 /// <summary>List(Bool) being built.</summary>
-public readonly struct ListOfBitsBuilder
+public readonly struct ListOfBitsBuilder : IListBuilder<ListOfBitsBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfBitsBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Bit, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfBitsBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfBitsBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -164,10 +182,14 @@ public readonly struct ListOfBitsBuilder
 }
 
 /// <summary>List of 16-bit enums being built.</summary>
-public readonly struct ListOfEnumsBuilder<TEnum> where TEnum : unmanaged, Enum
+public readonly struct ListOfEnumsBuilder<TEnum> : IListBuilder<ListOfEnumsBuilder<TEnum>> where TEnum : unmanaged, Enum
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfEnumsBuilder<TEnum> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.TwoBytes, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfEnumsBuilder<TEnum> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfEnumsBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -181,10 +203,14 @@ public readonly struct ListOfEnumsBuilder<TEnum> where TEnum : unmanaged, Enum
 }
 
 /// <summary>List of structs being built; the indexer returns the element builder.</summary>
-public readonly struct ListOfStructsBuilder<T> where T : struct, IStructBuilder<T>
+public readonly struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfStructsBuilder<T> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitStructList(count, T.DataWords, T.PointerCount));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfStructsBuilder<T> Get(AnyPointerBuilder pointer) => pointer.GetStructList<T>();
     /// <summary>Wraps an untyped list.</summary>
     public ListOfStructsBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -194,10 +220,14 @@ public readonly struct ListOfStructsBuilder<T> where T : struct, IStructBuilder<
 }
 
 /// <summary>List(Text) being built.</summary>
-public readonly struct ListOfTextBuilder
+public readonly struct ListOfTextBuilder : IListBuilder<ListOfTextBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfTextBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfTextBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfTextBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -211,10 +241,14 @@ public readonly struct ListOfTextBuilder
 }
 
 /// <summary>List(Data) being built.</summary>
-public readonly struct ListOfDataBuilder
+public readonly struct ListOfDataBuilder : IListBuilder<ListOfDataBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfDataBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfDataBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfDataBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -228,10 +262,14 @@ public readonly struct ListOfDataBuilder
 }
 
 /// <summary>List(List(...)) being built.</summary>
-public readonly struct ListOfListsBuilder
+public readonly struct ListOfListsBuilder : IListBuilder<ListOfListsBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfListsBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfListsBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfListsBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -245,10 +283,14 @@ public readonly struct ListOfListsBuilder
 }
 
 /// <summary>List of capabilities being built (elements are cap-table indices).</summary>
-public readonly struct ListOfCapabilitiesBuilder
+public readonly struct ListOfCapabilitiesBuilder : IListBuilder<ListOfCapabilitiesBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfCapabilitiesBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfCapabilitiesBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfCapabilitiesBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
@@ -262,14 +304,40 @@ public readonly struct ListOfCapabilitiesBuilder
 }
 
 /// <summary>List(AnyPointer) being built.</summary>
-public readonly struct ListOfPointersBuilder
+public readonly struct ListOfPointersBuilder : IListBuilder<ListOfPointersBuilder>
 {
     /// <summary>The untyped list.</summary>
     public ListBuilder Raw { get; }
+    /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
+    public static ListOfPointersBuilder Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfPointersBuilder Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Wraps an untyped list.</summary>
     public ListOfPointersBuilder(ListBuilder raw) => Raw = raw;
     /// <summary>Number of elements.</summary>
     public int Count => Raw.Count;
     /// <summary>Pointer element <paramref name="index"/>.</summary>
     public AnyPointerBuilder this[int index] => Raw.GetPointer(index);
+}
+
+/// <summary>List(List(...)) being built, whose inner lists are typed (<c>List(List(Text))</c> → <c>ListOfListsBuilder&lt;ListOfTextBuilder&gt;</c>).</summary>
+/// <typeparam name="TInner">The typed builder of the inner lists.</typeparam>
+public readonly struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInner>> where TInner : struct, IListBuilder<TInner>
+{
+    /// <summary>The untyped list.</summary>
+    public ListBuilder Raw { get; }
+    /// <summary>Wraps an untyped list.</summary>
+    public ListOfListsBuilder(ListBuilder raw) => Raw = raw;
+    /// <summary>Allocates a list of <paramref name="count"/> inner lists at <paramref name="pointer"/>.</summary>
+    public static ListOfListsBuilder<TInner> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
+    /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
+    public static ListOfListsBuilder<TInner> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
+    /// <summary>Number of elements.</summary>
+    public int Count => Raw.Count;
+    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null).</summary>
+    public TInner this[int index] => TInner.Get(Raw.GetPointer(index));
+    /// <summary>Allocates inner list <paramref name="index"/> with <paramref name="count"/> elements (replacing any previous one).</summary>
+    public TInner Init(int index, int count) => TInner.Init(Raw.GetPointer(index), count);
+    /// <summary>A reader over the list.</summary>
+    public ListOfListsReader<TReader> AsReader<TReader>() where TReader : struct, IListReader<TReader> => Raw.AsReader().AsLists<TReader>();
 }

@@ -210,6 +210,8 @@ public readonly struct ListReader
     public ListOfDataReader AsDataList() { Require(0, 1, false); return new ListOfDataReader(this); }
     /// <summary>View as a List(List(...)).</summary>
     public ListOfListsReader AsLists() { Require(0, 1, false); return new ListOfListsReader(this); }
+    /// <summary>View as a List(List(...)) whose inner lists are read as <typeparamref name="TInner"/>.</summary>
+    public ListOfListsReader<TInner> AsLists<TInner>() where TInner : struct, IListReader<TInner> { Require(0, 1, false); return new ListOfListsReader<TInner>(this); }
     /// <summary>View as a list of capabilities.</summary>
     public ListOfCapabilitiesReader AsCapabilities() { Require(0, 1, false); return new ListOfCapabilitiesReader(this); }
     /// <summary>View as a list of untyped pointers (List(AnyPointer)).</summary>

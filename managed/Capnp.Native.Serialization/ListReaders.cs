@@ -4,12 +4,14 @@ using System.Runtime.InteropServices;
 namespace Capnp.Native.Serialization;
 
 /// <summary>List of primitive values (Int8..Float64 etc.).</summary>
-public readonly struct ListOfPrimitivesReader<T> : IReadOnlyList<T> where T : unmanaged
+public readonly struct ListOfPrimitivesReader<T> : IReadOnlyList<T>, IListReader<ListOfPrimitivesReader<T>> where T : unmanaged
 {
     private readonly ListReader _list;
     internal ListOfPrimitivesReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsPrimitives"/> does).</summary>
+    public static ListOfPrimitivesReader<T> Create(ListReader list) => list.AsPrimitives<T>();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -50,12 +52,14 @@ public readonly struct ListOfPrimitivesReader<T> : IReadOnlyList<T> where T : un
 }
 
 /// <summary>List(Bool).</summary>
-public readonly struct ListOfBitsReader : IReadOnlyList<bool>
+public readonly struct ListOfBitsReader : IReadOnlyList<bool>, IListReader<ListOfBitsReader>
 {
     private readonly ListReader _list;
     internal ListOfBitsReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsBits"/> does).</summary>
+    public static ListOfBitsReader Create(ListReader list) => list.AsBits();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -86,12 +90,14 @@ public readonly struct ListOfBitsReader : IReadOnlyList<bool>
 }
 
 /// <summary>List of 16-bit enums.</summary>
-public readonly struct ListOfEnumsReader<TEnum> : IReadOnlyList<TEnum> where TEnum : unmanaged, Enum
+public readonly struct ListOfEnumsReader<TEnum> : IReadOnlyList<TEnum>, IListReader<ListOfEnumsReader<TEnum>> where TEnum : unmanaged, Enum
 {
     private readonly ListReader _list;
     internal ListOfEnumsReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsEnums"/> does).</summary>
+    public static ListOfEnumsReader<TEnum> Create(ListReader list) => list.AsEnums<TEnum>();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -123,12 +129,14 @@ public readonly struct ListOfEnumsReader<TEnum> : IReadOnlyList<TEnum> where TEn
 }
 
 /// <summary>List of structs.</summary>
-public readonly struct ListOfStructsReader<T> : IReadOnlyList<T> where T : struct, IStructReader<T>
+public readonly struct ListOfStructsReader<T> : IReadOnlyList<T>, IListReader<ListOfStructsReader<T>> where T : struct, IStructReader<T>
 {
     private readonly ListReader _list;
     internal ListOfStructsReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsStructs"/> does).</summary>
+    public static ListOfStructsReader<T> Create(ListReader list) => list.AsStructs<T>();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -159,12 +167,14 @@ public readonly struct ListOfStructsReader<T> : IReadOnlyList<T> where T : struc
 }
 
 /// <summary>List(Text).</summary>
-public readonly struct ListOfTextReader : IReadOnlyList<string>
+public readonly struct ListOfTextReader : IReadOnlyList<string>, IListReader<ListOfTextReader>
 {
     private readonly ListReader _list;
     internal ListOfTextReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsTextList"/> does).</summary>
+    public static ListOfTextReader Create(ListReader list) => list.AsTextList();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -197,12 +207,14 @@ public readonly struct ListOfTextReader : IReadOnlyList<string>
 }
 
 /// <summary>List(Data).</summary>
-public readonly struct ListOfDataReader : IReadOnlyList<ReadOnlyMemory<byte>>
+public readonly struct ListOfDataReader : IReadOnlyList<ReadOnlyMemory<byte>>, IListReader<ListOfDataReader>
 {
     private readonly ListReader _list;
     internal ListOfDataReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsDataList"/> does).</summary>
+    public static ListOfDataReader Create(ListReader list) => list.AsDataList();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -233,12 +245,14 @@ public readonly struct ListOfDataReader : IReadOnlyList<ReadOnlyMemory<byte>>
 }
 
 /// <summary>List(List(...)); elements are untyped lists.</summary>
-public readonly struct ListOfListsReader : IReadOnlyList<ListReader>
+public readonly struct ListOfListsReader : IReadOnlyList<ListReader>, IListReader<ListOfListsReader>
 {
     private readonly ListReader _list;
     internal ListOfListsReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsLists"/> does).</summary>
+    public static ListOfListsReader Create(ListReader list) => list.AsLists();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -269,12 +283,14 @@ public readonly struct ListOfListsReader : IReadOnlyList<ListReader>
 }
 
 /// <summary>List of capabilities; elements are cap-table indices (<see cref="NullIndex"/> for null pointers).</summary>
-public readonly struct ListOfCapabilitiesReader : IReadOnlyList<uint>
+public readonly struct ListOfCapabilitiesReader : IReadOnlyList<uint>, IListReader<ListOfCapabilitiesReader>
 {
     private readonly ListReader _list;
     internal ListOfCapabilitiesReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsCapabilities"/> does).</summary>
+    public static ListOfCapabilitiesReader Create(ListReader list) => list.AsCapabilities();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -308,12 +324,14 @@ public readonly struct ListOfCapabilitiesReader : IReadOnlyList<uint>
 }
 
 /// <summary>List(AnyPointer).</summary>
-public readonly struct ListOfPointersReader : IReadOnlyList<AnyPointerReader>
+public readonly struct ListOfPointersReader : IReadOnlyList<AnyPointerReader>, IListReader<ListOfPointersReader>
 {
     private readonly ListReader _list;
     internal ListOfPointersReader(ListReader list) => _list = list;
     /// <summary>The untyped list.</summary>
     public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks its element size, as <see cref="ListReader.AsPointers"/> does).</summary>
+    public static ListOfPointersReader Create(ListReader list) => list.AsPointers();
     /// <summary>True when the list pointer was null.</summary>
     public bool IsNull => _list.IsNull;
     /// <summary>Number of elements.</summary>
@@ -342,3 +360,43 @@ public readonly struct ListOfPointersReader : IReadOnlyList<AnyPointerReader>
         public readonly void Dispose() { }
     }
 }
+
+/// <summary>List(List(...)) whose inner lists are typed (<c>List(List(Text))</c> → <c>ListOfListsReader&lt;ListOfTextReader&gt;</c>).</summary>
+/// <typeparam name="TInner">The typed reader of the inner lists.</typeparam>
+public readonly struct ListOfListsReader<TInner> : IReadOnlyList<TInner>, IListReader<ListOfListsReader<TInner>> where TInner : struct, IListReader<TInner>
+{
+    private readonly ListReader _list;
+    internal ListOfListsReader(ListReader list) => _list = list;
+    /// <summary>The untyped list.</summary>
+    public ListReader Raw => _list;
+    /// <summary>The typed view of <paramref name="list"/> (checks it is a pointer list).</summary>
+    public static ListOfListsReader<TInner> Create(ListReader list) => list.AsLists<TInner>();
+    /// <summary>True when the list pointer was null.</summary>
+    public bool IsNull => _list.IsNull;
+    /// <summary>Number of elements.</summary>
+    public int Count => _list.Count;
+    /// <summary>Inner list <paramref name="index"/> (empty when its pointer is null).</summary>
+    public TInner this[int index] => TInner.Create(_list.GetList(index));
+    /// <summary>Returns a struct enumerator.</summary>
+    public Enumerator GetEnumerator() => new(this);
+    IEnumerator<TInner> IEnumerable<TInner>.GetEnumerator() => GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Allocation-free enumerator.</summary>
+    public struct Enumerator : IEnumerator<TInner>
+    {
+        private readonly ListOfListsReader<TInner> _l;
+        private int _i;
+        internal Enumerator(ListOfListsReader<TInner> l) { _l = l; _i = -1; }
+        /// <inheritdoc/>
+        public bool MoveNext() => ++_i < _l.Count;
+        /// <inheritdoc/>
+        public readonly TInner Current => _l[_i];
+        readonly object System.Collections.IEnumerator.Current => Current!;
+        /// <inheritdoc/>
+        public void Reset() => _i = -1;
+        /// <inheritdoc/>
+        public readonly void Dispose() { }
+    }
+}
+

@@ -202,10 +202,10 @@ public sealed class MessageBuilder : IDisposable
     public StructBuilder InitRoot(ushort dataWords, ushort pointerCount) => new AnyPointerBuilder(this, 0, 0).InitStruct(dataWords, pointerCount);
 
     /// <summary>Initializes the root struct as a generated builder type.</summary>
-    public T InitRoot<T>() where T : struct, IStructBuilder<T> => T.Create(InitRoot(T.DataWords, T.PointerCount));
+    public T InitRoot<T>() where T : IStructBuilder<T> => T.Create(InitRoot(T.DataWords, T.PointerCount));
 
     /// <summary>Returns the root struct, initializing it when absent.</summary>
-    public T GetRoot<T>() where T : struct, IStructBuilder<T> => T.Create(new AnyPointerBuilder(this, 0, 0).GetStruct(T.DataWords, T.PointerCount));
+    public T GetRoot<T>() where T : IStructBuilder<T> => T.Create(new AnyPointerBuilder(this, 0, 0).GetStruct(T.DataWords, T.PointerCount));
 
     /// <summary>The root pointer, untyped.</summary>
     public AnyPointerBuilder Root => new(this, 0, 0);

@@ -142,7 +142,7 @@ public sealed class TypeSchema
     /// <see cref="IStructSchemaSource"/>); otherwise (e.g. <see cref="StructReaderWrapper"/>) the binding of the
     /// enclosing <see cref="StructOf"/> brand, if any, else AnyPointer.
     /// </summary>
-    public static TypeSchema Parameter<T>(ulong scopeId, int index) where T : struct
+    public static TypeSchema Parameter<T>(ulong scopeId, int index)
         => new(SchemaTypeKind.AnyPointer, null, null, null, static () => default(T) is IStructSchemaSource s ? s.StructSchema : null)
         { ParameterScopeId = scopeId, ParameterIndex = index };
 

@@ -140,22 +140,22 @@ public readonly struct StructBuilder
     /// <summary>Allocates a new struct for pointer <paramref name="index"/>.</summary>
     public StructBuilder InitStruct(int index, ushort dataWords, ushort pointerCount) => GetAnyPointer(index).InitStruct(dataWords, pointerCount);
     /// <summary>Allocates a new struct of a generated type for pointer <paramref name="index"/>.</summary>
-    public T InitStruct<T>(int index) where T : struct, IStructBuilder<T> => T.Create(InitStruct(index, T.DataWords, T.PointerCount));
+    public T InitStruct<T>(int index) where T : IStructBuilder<T> => T.Create(InitStruct(index, T.DataWords, T.PointerCount));
     /// <summary>Returns the struct at pointer <paramref name="index"/>, initializing it when null (from <paramref name="defaultValue"/> when given, see <see cref="AnyPointerBuilder.GetStruct(ushort, ushort, ReadOnlySpan{byte})"/>).</summary>
     public StructBuilder GetStruct(int index, ushort dataWords, ushort pointerCount, ReadOnlySpan<byte> defaultValue = default)
         => GetAnyPointer(index).GetStruct(dataWords, pointerCount, defaultValue);
     /// <summary>Returns the struct of a generated type at pointer <paramref name="index"/>, initializing it when null (from <paramref name="defaultValue"/> when given).</summary>
-    public T GetStruct<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+    public T GetStruct<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : IStructBuilder<T>
         => T.Create(GetStruct(index, T.DataWords, T.PointerCount, defaultValue));
     /// <summary>Returns the struct list at pointer <paramref name="index"/>, upgraded to at least the element sizes of <typeparamref name="T"/> (see <see cref="AnyPointerBuilder.GetStructList(ushort, ushort, ReadOnlySpan{byte})"/>).</summary>
-    public ListOfStructsBuilder<T> GetStructList<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : struct, IStructBuilder<T>
+    public ListOfStructsBuilder<T> GetStructList<T>(int index, ReadOnlySpan<byte> defaultValue = default) where T : IStructBuilder<T>
         => GetAnyPointer(index).GetStructList<T>(defaultValue);
     /// <summary>Allocates a list of non-struct elements for pointer <paramref name="index"/>.</summary>
     public ListBuilder InitList(int index, ElementSize size, int count) => GetAnyPointer(index).InitList(size, count);
     /// <summary>Allocates a struct list for pointer <paramref name="index"/>.</summary>
     public ListBuilder InitStructList(int index, int count, ushort dataWords, ushort pointerCount) => GetAnyPointer(index).InitStructList(count, dataWords, pointerCount);
     /// <summary>Allocates a struct list of a generated type for pointer <paramref name="index"/>.</summary>
-    public ListOfStructsBuilder<T> InitStructList<T>(int index, int count) where T : struct, IStructBuilder<T>
+    public ListOfStructsBuilder<T> InitStructList<T>(int index, int count) where T : IStructBuilder<T>
         => new(InitStructList(index, count, T.DataWords, T.PointerCount));
     /// <summary>Returns the existing list at pointer <paramref name="index"/>; when null, a copy of <paramref name="defaultValue"/> when given, else <c>default</c>.</summary>
     public ListBuilder GetList(int index, ReadOnlySpan<byte> defaultValue = default) => GetAnyPointer(index).GetList(defaultValue);

@@ -15,8 +15,8 @@ public class EqualityTests
         b.Int64Field = -3;
         var s = b.InitStructField(); s.X = 1; s.Y = 2;
         var lists = b.InitListList(2);
-        lists.Init(1, ElementSize.FourBytes, 0); // an empty list, not a null one (they differ canonically)
-        var inner = lists.Init(0, ElementSize.FourBytes, 3).AsPrimitives<int>();
+        lists.Init(1, 0); // an empty list, not a null one (they differ canonically)
+        var inner = lists.Init(0, 3);
         inner[2] = 7;
         b.DataField = new byte[] { 1, 2, 3 };
     }

@@ -145,6 +145,29 @@ public class MSBuildIntegrationTests : IDisposable
     }
 
     [Fact]
+    public async Task ImportedSchemaThatIsNotCompiledIsAClearError()
+    {
+        WriteProject(Schema);
+        // common.capnp is imported by person.capnp (which uses its enum) but is no longer a CapnpSchema item.
+        var project = Path.Combine(_dir, "Consumer.csproj");
+        File.WriteAllText(project, File.ReadAllText(project).Replace("<CapnpSchema Include=\"include/shared/common.capnp\" />", ""));
+        var build = await DotnetAsync("build");
+        Assert.NotEqual(0, build.ExitCode);
+        var common = Path.Combine(_dir, "include", "shared", "common.capnp");
+        Assert.Contains($"error CAPNP0008: person.capnp uses types of the imported schema '{common}', which is not compiled", build.StdoutText);
+        Assert.Contains($"<CapnpSchema Include=\"{common}\" />", build.StdoutText);
+        Assert.DoesNotContain("error CS", build.StdoutText);
+
+        // Compiled by a referenced project instead: the consumer declares it, and only the C# compiler is left to find the
+        // types (here they are missing, so it is the compiler that fails, not the schema check).
+        File.WriteAllText(project, File.ReadAllText(project).Replace("<CapnpImportPath Include=\"include\" />",
+            "<CapnpImportPath Include=\"include\" />\n    <CapnpReferencedSchema Include=\"include/shared/common.capnp\" />"));
+        build = await DotnetAsync("build");
+        Assert.DoesNotContain("CAPNP0008", build.StdoutText);
+        Assert.Contains("error CS0400", build.StdoutText);
+    }
+
+    [Fact]
     public async Task SchemaErrorIsReportedAtFileAndLine()
     {
         var schema = Schema + "struct Broken {\n  field @0 :NoSuchType;\n}\n";

@@ -88,6 +88,42 @@ public abstract class CapabilityClient : IDisposable
         builder.WriteCapabilityIndex(pointerIndex, (uint)(table.Count - 1));
     }
 
+    /// <summary>
+    /// Reads a capability held in a pointer whose schema type is a generic parameter (<c>Box(Calc).value</c>); the caller
+    /// gets a reference of its own, as with <see cref="FromCapTable{T}(StructReader, int)"/>.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static T? FromCapTable<T>(AnyPointerReader pointer) where T : CapabilityClient, ICapabilityClient<T>
+    {
+        var index = pointer.AsCapabilityIndex();
+        if (index is not uint capIndex || pointer.Message?.CapTable is not { } table || capIndex >= table.Count)
+        {
+            return null;
+        }
+
+        return table[(int)capIndex] switch
+        {
+            CapabilityClient client => T.Create(NewReference(client.Target)),
+            ICallTarget target => T.Create(NewReference(target)),
+            _ => null,
+        };
+    }
+
+    /// <summary>Writes a capability to a pointer whose schema type is a generic parameter; the message's cap table gets its own reference.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static void WriteToCapTable(AnyPointerBuilder pointer, CapabilityClient? client)
+    {
+        if (client is null)
+        {
+            pointer.Clear();
+            return;
+        }
+
+        var table = pointer.Message.CapTable;
+        table.Add(NewReference(client.Target));
+        pointer.SetCapabilityIndex((uint)(table.Count - 1));
+    }
+
     // Counted references (engine capabilities) get a new reference per holder; managed targets
     // are shared. The same rule as copying a capability between messages.
     internal static ICallTarget NewReference(ICallTarget target)

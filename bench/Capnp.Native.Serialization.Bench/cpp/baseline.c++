@@ -79,6 +79,35 @@ int main(int argc, char** argv) {
   });
   run("ReadAllFields", 1000000 * scale, [&]() -> long { return readAll(root); });
   run("ReadOneField", 20000000 * scale, [&]() -> long { return root.getId(); });
+
+  // Issue #12: 1,000-element List(Inner). Building includes the message builder, as a caller pays for it.
+  constexpr int kListCount = 1000;
+  run("BuildList1000", 100000 * scale, [&]() -> long {
+    capnp::MallocMessageBuilder mb(4096);
+    auto items = mb.initRoot<Outer>().initItems(kListCount);
+    for (int i = 0; i < kListCount; i++) {
+      auto it = items[i];
+      it.setValue(i);
+      it.setKind(static_cast<Kind>(i & 3));
+    }
+    return items[kListCount - 1].getValue();
+  });
+  kj::Array<capnp::word> listFramed;
+  {
+    capnp::MallocMessageBuilder mb(4096);
+    auto items = mb.initRoot<Outer>().initItems(kListCount);
+    for (int i = 0; i < kListCount; i++) {
+      items[i].setValue(i);
+      items[i].setKind(static_cast<Kind>(i & 3));
+    }
+    listFramed = capnp::messageToFlatArray(mb);
+  }
+  capnp::FlatArrayMessageReader listReader(listFramed, unlimited);
+  run("ReadList1000", 200000 * scale, [&]() -> long {
+    long sum = 0;
+    for (auto it : listReader.getRoot<Outer>().getItems()) sum += it.getValue() + static_cast<long>(it.getKind());
+    return sum;
+  });
   run("ParseFramed", 2000000 * scale, [&]() -> long {
     capnp::FlatArrayMessageReader r(framed);
     return r.getRoot<Person>().getPhones().size();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
@@ -85,6 +86,7 @@ public class SerializationBench
 
     /// <summary>Build a message holding a 1,000-element List(Inner) (the builder included, as C++'s MallocMessageBuilder).</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public long BuildList1000()
     {
         using var mb = new MessageBuilder(s_listOptions);
@@ -93,6 +95,7 @@ public class SerializationBench
 
     /// <summary>Read every element of a parsed 1,000-element List(Inner).</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public long ReadList1000()
     {
         long sum = 0;
@@ -128,6 +131,7 @@ public class SerializationBench
 
     /// <summary>Build the message, write it framed to a buffer, parse it back and read every field.</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public long BuildSerializeRead()
     {
         _out.ResetWrittenCount();
@@ -142,6 +146,7 @@ public class SerializationBench
 
     /// <summary>Same, packed.</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public long BuildPackedRead()
     {
         _out.ResetWrittenCount();
@@ -155,6 +160,7 @@ public class SerializationBench
 
     /// <summary>Read every field of an already parsed message (texts as UTF-8 spans).</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public long ReadAllFields() => ReadAll(_root);
 
     /// <summary>One Int64 field read.</summary>
@@ -163,10 +169,12 @@ public class SerializationBench
 
     /// <summary>Parse the framing of a message and get the root (no field access).</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public int ParseFramed() => MessageReader.FromFramed(_framed).Root.PointerCount;
 
     /// <summary>Read a 1 MiB Data field from a message in native memory: returns a slice, no copy.</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public int Read1MiBDataNative()
     {
         var d = _bigNative.Root.ReadData(0);
@@ -175,6 +183,7 @@ public class SerializationBench
 
     /// <summary>Parse + read a 1 MiB Data field from a managed array.</summary>
     [Benchmark]
+    [MethodImpl(MethodImplOptions.NoInlining)] // see Compare.Time
     public int ParseAndRead1MiBData()
     {
         var d = MessageReader.FromFramed(_bigFramed).Root.ReadData(0);
@@ -209,18 +218,27 @@ public static class Compare
     private sealed record Row(string Name, long Iterations, Func<long, long> Loop);
 
     // The operation runs inside the loop of the lambda, as the C++ lambda is inlined into its loop: a delegate call
-    // per operation would cost more than reading one field. Allocated bytes are counted around the measured loop.
+    // per operation would cost more than reading one field. The loop runs in chunks so that the lambda is called
+    // often enough to be compiled at tier 1 (a single long call would run on-stack-replacement code, which inlines
+    // less). Operations longer than a few nanoseconds are NoInlining methods, compiled on their own as an
+    // application's would be, rather than inlined into the harness (where the inlining budget of the harness runs
+    // out before their inner loops). Allocated bytes are counted around the measured loop.
+    private const int Chunks = 100;
+
     private static (double Ns, double Bytes) Time(Row row)
     {
-        GC.KeepAlive(row.Loop(Math.Max(1, row.Iterations / 10)));
+        long chunk = Math.Max(1, row.Iterations / Chunks);
+        for (int c = 0; c < Chunks / 10; c++) GC.KeepAlive(row.Loop(chunk));
         var sw = new System.Diagnostics.Stopwatch(); // before the count: the stopwatch is the harness's allocation
+        long sink = 0;
         long alloc0 = GC.GetAllocatedBytesForCurrentThread();
         sw.Start();
-        long sink = row.Loop(row.Iterations);
+        for (int c = 0; c < Chunks; c++) sink += row.Loop(chunk);
         sw.Stop();
         long alloc1 = GC.GetAllocatedBytesForCurrentThread();
         GC.KeepAlive(sink);
-        return (sw.Elapsed.TotalMilliseconds * 1e6 / row.Iterations, (double)(alloc1 - alloc0) / row.Iterations);
+        long iterations = chunk * Chunks;
+        return (sw.Elapsed.TotalMilliseconds * 1e6 / iterations, (double)(alloc1 - alloc0) / iterations);
     }
 
     private static Row[] Rows(SerializationBench b) =>
@@ -239,14 +257,16 @@ public static class Compare
     /// <summary>Rows that only read an already parsed message: they must not allocate.</summary>
     private static readonly HashSet<string> s_readRows = ["ReadAllFields", "ReadOneField", "ReadList1000", "Read1MiBDataNative"];
 
-    /// <summary><c>--compare [baseline-path] [--reps N]</c>.</summary>
+    /// <summary><c>--compare [baseline-path] [--reps N] [--only Row1,Row2]</c>.</summary>
     public static void Run(string[] args)
     {
         int reps = 5;
         string? baselinePath = null;
+        string[]? only = null; // a subset of the rows, e.g. to profile one of them
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--reps" && i + 1 < args.Length) reps = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (args[i] == "--only" && i + 1 < args.Length) only = args[++i].Split(',');
             else baselinePath = args[i];
         }
         baselinePath ??= Path.Combine(AppContext.BaseDirectory, "../../../cpp/serialization-baseline");
@@ -256,7 +276,7 @@ public static class Compare
         var b = new SerializationBench();
         b.Setup();
         b.SetupList();
-        var rows = Rows(b);
+        var rows = Rows(b).Where(r => only is null || only.Contains(r.Name)).ToArray();
         foreach (var row in rows) Time(row); // warm-up pass: tiered JIT reaches its final code before anything is reported
 
         var ours = rows.ToDictionary(r => r.Name, _ => new List<double>());

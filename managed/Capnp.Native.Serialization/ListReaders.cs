@@ -134,7 +134,11 @@ public readonly struct ListOfStructsReader<T> : IReadOnlyList<T> where T : struc
     /// <summary>Number of elements.</summary>
     public int Count => _list.Count;
     /// <summary>Element <paramref name="index"/>.</summary>
-    public T this[int index] => T.Create(_list.GetStruct(index));
+    public T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => T.Create(_list.StructAt(index));
+    }
     /// <summary>Returns a struct enumerator.</summary>
     public Enumerator GetEnumerator() => new(this);
     IEnumerator<T> IEnumerable<T>.GetEnumerator() => GetEnumerator();

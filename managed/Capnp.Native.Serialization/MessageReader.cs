@@ -73,6 +73,19 @@ public sealed class MessageReader
         return Segments[seg].Span;
     }
 
+    /// <summary>
+    /// The array segment <paramref name="seg"/> lies in (at <paramref name="offset"/>) when the caller's memory is an
+    /// array, so that readers can keep it and read fields without looking the segment up again; null for other memory
+    /// and for a builder's pooled segments (each access to those must check that the builder is not disposed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte[]? DirectArray(int seg, out int offset)
+    {
+        ref readonly var v = ref _views[seg];
+        offset = v.Offset;
+        return v.Owner is null ? v.Array : null;
+    }
+
     /// <summary>Number of segments.</summary>
     public int SegmentCount => Segments.Length;
 
@@ -252,8 +265,7 @@ public sealed class MessageReader
             {
                 if (NestingLimit <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
                 Charge(root.DataWords + root.PointerCount);
-                return new StructReader(this, root.Segment, root.ByteOffset, root.DataWords * 64,
-                                        root.ByteOffset + root.DataWords * 8, root.PointerCount, NestingLimit - 1);
+                return new StructReader(this, root.Segment, root.ByteOffset, root.DataWords * 64, root.PointerCount, NestingLimit - 1);
             }
 
             if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
@@ -335,7 +347,7 @@ public sealed class MessageReader
         long words = dw + pc;
         if (tpos < 0 || tpos + words * 8 > Segments[tseg].Length) ThrowOutOfBounds("Struct");
         Charge(words);
-        return new StructReader(this, tseg, (int)tpos, dw * 64, (int)tpos + dw * 8, pc, nesting - 1);
+        return new StructReader(this, tseg, (int)tpos, dw * 64, pc, nesting - 1);
     }
 
     internal ListReader ReadListPointer(int seg, int ptrPos, int nesting)

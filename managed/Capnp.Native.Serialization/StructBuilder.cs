@@ -193,7 +193,7 @@ public readonly struct StructBuilder
 
     /// <summary>A reader over this struct (no copy).</summary>
     public StructReader AsReader()
-        => Message is null ? default : new StructReader(Message.ReaderView, Segment, DataOffset, Data * 64, PointerOffset, Pointers, int.MaxValue);
+        => Message is null ? default : new StructReader(Message.ReaderView, Segment, DataOffset, Data * 64, Pointers, int.MaxValue);
 
     /// <summary>Copies all fields of <paramref name="source"/> (data and deep-copied pointers) into this struct, truncating to this struct's sizes.</summary>
     public void CopyContentFrom(StructReader source)

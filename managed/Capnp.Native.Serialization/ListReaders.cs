@@ -180,7 +180,7 @@ public readonly struct ListOfTextReader : IReadOnlyList<string>
     IEnumerator<string> IEnumerable<string>.GetEnumerator() => GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     /// <summary>Element <paramref name="index"/> as UTF-8 bytes without the NUL.</summary>
-    public ReadOnlySpan<byte> GetBytes(int index) { _list.CheckIndex(index); return _list.StructPointers == 0 ? default : _list.Message!.ReadListPointer(_list.Segment, _list.PointerPos(index), _list.Nesting).TextBytes(); }
+    public ReadOnlySpan<byte> GetBytes(int index) { _list.CheckIndex(index); return _list.StructPointers == 0 ? default : _list.Message!.ReadTextBytes(_list.Segment, _list.PointerPos(index), _list.Nesting); }
 
     /// <summary>Allocation-free enumerator.</summary>
     public struct Enumerator : IEnumerator<string>

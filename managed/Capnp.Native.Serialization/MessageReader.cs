@@ -350,6 +350,32 @@ public sealed class MessageReader
         return new StructReader(this, tseg, (int)tpos, dw * 64, pc, nesting - 1);
     }
 
+    /// <summary>
+    /// A Text pointer's bytes, without the NUL. The common case, a near pointer to a byte list, is read here with one
+    /// segment lookup and no <see cref="ListReader"/>, with the same checks (bounds, nesting, traversal limit, NUL);
+    /// anything else (null, far, wrong kind or size) takes the general path, which also gives its errors.
+    /// </summary>
+    internal ReadOnlySpan<byte> ReadTextBytes(int seg, int ptrPos, int nesting)
+    {
+        var s = Span(seg);
+        ulong w = Wire.ReadWord(s, ptrPos);
+        if ((w & 3) != 1 || ((w >> 32) & 7) != (ulong)ElementSize.Byte || nesting <= 0)
+            return ReadTextBytesSlow(seg, ptrPos, nesting);
+        long count = (long)(w >> 35);
+        long pos = ptrPos + 8 + Wire.SignedOffset(w) * 8;
+        if (pos < 0 || pos + count > s.Length) ThrowOutOfBounds("List");
+        Charge((count + 7) / 8);
+        if (count == 0 || s[(int)(pos + count - 1)] != 0) ThrowNotNulTerminated();
+        return s.Slice((int)pos, (int)count - 1);
+    }
+
+    // Out of line: inlined, its ListReader temporary would be zeroed on every call of the fast path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> ReadTextBytesSlow(int seg, int ptrPos, int nesting) => ReadListPointer(seg, ptrPos, nesting).TextBytes();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotNulTerminated() => throw new CapnpFormatException("Message contains Text that is not NUL-terminated.");
+
     internal ListReader ReadListPointer(int seg, int ptrPos, int nesting)
     {
         if (!Resolve(seg, ptrPos, out ulong tag, out int tseg, out long tpos)) return default;

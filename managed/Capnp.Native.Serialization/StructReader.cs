@@ -177,7 +177,7 @@ public readonly struct StructReader
 
     /// <summary>Reads a Text field as UTF-8 bytes (without the NUL terminator); empty when null.</summary>
     public ReadOnlySpan<byte> ReadTextBytes(int index)
-        => InPointers(index) ? Message!.ReadListPointer(Segment, PointerOffset + index * 8, Nesting).TextBytes() : default;
+        => InPointers(index) ? Message!.ReadTextBytes(Segment, PointerOffset + index * 8, Nesting) : default;
 
     /// <summary>Reads a Text field. Returns <paramref name="defaultValue"/> (or "" when that is null) when the pointer is null.</summary>
     public string ReadText(int index, string? defaultValue = null)

@@ -210,8 +210,8 @@ public sealed unsafe class NativeMemoryManager : MemoryManager<byte>
 
 /// <summary>
 /// Stopwatch loops over the same operations as the C++ baseline (cpp/baseline.c++), printed next to it with the ratio.
-/// Each repetition measures every C# row and then runs the C++ baseline once, so each ratio compares figures of the
-/// same moment (the machine is shared); the table shows medians and ranges over the repetitions.
+/// Each repetition measures each row in C# and then in C++ (the baseline run for that operation alone), so each ratio
+/// compares figures of the same moment (the machine is shared); the table shows medians and ranges over the repetitions.
 /// </summary>
 public static class Compare
 {
@@ -290,13 +290,14 @@ public static class Compare
                 var (ns, allocated) = Time(row);
                 ours[row.Name].Add(ns);
                 bytes[row.Name] = Math.Max(bytes[row.Name], allocated);
-            }
-            if (!haveCpp) continue;
-            foreach (var (name, ns) in RunBaseline(baselinePath))
-            {
-                if (!cpp.TryGetValue(name, out var list)) continue;
-                list.Add(ns);
-                ratios[name].Add(ours[name][^1] / ns);
+                if (!haveCpp) continue;
+                // C++ right after ours, the same operation only: the two figures of a ratio are a second apart.
+                foreach (var (name, cppNs) in RunBaseline(baselinePath, row.Name))
+                {
+                    if (name != row.Name) continue;
+                    cpp[name].Add(cppNs);
+                    ratios[name].Add(ns / cppNs);
+                }
             }
         }
         b.Cleanup();
@@ -321,9 +322,9 @@ public static class Compare
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    private static IEnumerable<(string Name, double Ns)> RunBaseline(string path)
+    private static IEnumerable<(string Name, double Ns)> RunBaseline(string path, string operation)
     {
-        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(path) { RedirectStandardOutput = true })!;
+        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(path, ["1", operation]) { RedirectStandardOutput = true })!;
         string output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))

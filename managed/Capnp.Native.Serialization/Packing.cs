@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Capnp.Native.Serialization;
 
@@ -36,13 +38,32 @@ public static class Packing
                 continue;
             }
             int tagPos = k++;
-            byte tag = 0;
-            for (int b = 0; b < 8; b++)
+            int tag = 0;
+            if (dst.Length - k >= 8)
             {
-                byte x = (byte)(v >> (b * 8));
-                if (x != 0) { tag |= (byte)(1 << b); dst[k++] = x; }
+                // Branch-free, as C++ does: every byte is stored and the position only advances past non-zero ones
+                // (which bytes are zero is data-dependent, so branching on it mispredicts). The 8 bytes from k are
+                // within dst (checked above), so the stores need no bounds check each.
+                ref byte d = ref MemoryMarshal.GetReference(dst);
+                for (int b = 0; b < 8; b++)
+                {
+                    byte x = (byte)(v >> (b * 8));
+                    int nonZero = x != 0 ? 1 : 0;
+                    Unsafe.Add(ref d, k) = x;
+                    k += nonZero;
+                    tag |= nonZero << b;
+                }
             }
-            dst[tagPos] = tag;
+            else
+            {
+                // Near the end of a destination smaller than MaxPackedSize: only the bytes kept are stored.
+                for (int b = 0; b < 8; b++)
+                {
+                    byte x = (byte)(v >> (b * 8));
+                    if (x != 0) { tag |= 1 << b; dst[k++] = x; }
+                }
+            }
+            dst[tagPos] = (byte)tag;
             i++;
             if (tag == 0xFF)
             {
@@ -125,6 +146,7 @@ public static class Packing
     /// (unpacked). The size announced by the segment table is checked against the traversal limit before any
     /// expansion, so zero-run amplification cannot allocate unbounded memory.
     /// </summary>
+    [SkipLocalsInit] // the 4 KiB scratch is written before it is read: zeroing it would cost more than unpacking a small message
     public static byte[] UnpackMessage(ReadOnlySpan<byte> packed, out int packedBytesConsumed, ReaderOptions options = default)
     {
         // Runs may cross the header/segment boundary (C++ packs the stream contiguously), so unpack the header
@@ -162,7 +184,24 @@ public static class Packing
             if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
             byte tag = packed[pos++];
             if (pos + BitOperations.PopCount(tag) > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            if (packed.Length - pos >= 8)
+            {
+                // Branch-free (see Pack): each bit of the tag either takes the next input byte or a zero. The 8 bytes
+                // from pos are within the input (checked above), so the loads need no bounds check each.
+                ref byte p = ref MemoryMarshal.GetReference(packed);
+                ulong word = 0;
+                for (int b = 0; b < 8; b++)
+                {
+                    int bit = (tag >> b) & 1;
+                    word |= (ulong)(Unsafe.Add(ref p, pos) & -bit & 0xFF) << (b * 8);
+                    pos += bit;
+                }
+                BinaryPrimitives.WriteUInt64LittleEndian(dest.Slice(o, 8), word);
+            }
+            else
+            {
+                for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            }
             o += 8;
             if (tag == 0 || tag == 0xFF)
             {

@@ -297,18 +297,24 @@ public sealed class MessageReader
     }
 
     /// <summary>Follows far pointers. Returns false for a null pointer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Resolve(int seg, int ptrPos, out ulong tag, out int targetSeg, out long targetPos)
     {
-        var s = Span(seg);
-        ulong w = Wire.ReadWord(s, ptrPos);
+        ulong w = Wire.ReadWord(Span(seg), ptrPos);
         if (w == 0) { tag = 0; targetSeg = 0; targetPos = 0; return false; }
-        int kind = (int)(w & 3);
-        if (kind != 2)
+        if ((w & 3) != 2)
         {
             tag = w; targetSeg = seg;
             targetPos = ptrPos + 8 + Wire.SignedOffset(w) * 8;
             return true;
         }
+        return ResolveFar(w, out tag, out targetSeg, out targetPos);
+    }
+
+    // Far pointers are rare (only across segments): out of line, so that the near case inlines into its callers.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ResolveFar(ulong w, out ulong tag, out int targetSeg, out long targetPos)
+    {
         bool isDouble = (w & 4) != 0;
         long padPos = (long)((uint)w >> 3) * 8;
         uint padSeg = (uint)(w >> 32);

@@ -182,7 +182,7 @@ public readonly struct ListReader
     {
         if (Message is null) return ReadOnlyMemory<byte>.Empty;
         if (Size != ElementSize.Byte) Incompatible("Message contains a non-byte list where Data was expected.");
-        return Message.Segments[Segment].Slice(Start, Length);
+        return Message.SegmentMemory(Segment).Slice(Start, Length);
     }
 
     /// <summary>The raw bytes of the list body (for primitive lists).</summary>

@@ -110,17 +110,9 @@ internal static class Wire
     public static int Kind(ulong w) => (int)(w & 3);
     public static long SignedOffset(ulong w) => ((int)(uint)w) >> 2;
 
-    public static int BitsPerElement(ElementSize s) => s switch
-    {
-        ElementSize.Void => 0,
-        ElementSize.Bit => 1,
-        ElementSize.Byte => 8,
-        ElementSize.TwoBytes => 16,
-        ElementSize.FourBytes => 32,
-        ElementSize.EightBytes => 64,
-        ElementSize.Pointer => 64,
-        _ => 0,
-    };
+    // A table rather than a switch, so that it inlines into pointer reads. InlineComposite (7) has no fixed size: 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int BitsPerElement(ElementSize s) => ((ReadOnlySpan<byte>)[0, 1, 8, 16, 32, 64, 64, 0])[(int)s & 7];
 
     public static ulong StructPointer(long offsetWords, ushort dataWords, ushort ptrCount)
         => (uint)((int)offsetWords << 2) | ((ulong)dataWords << 32) | ((ulong)ptrCount << 48);

@@ -33,9 +33,16 @@ public readonly struct ListBuilder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Pos(int index)
     {
-        if ((uint)index >= (uint)Length) throw new ArgumentOutOfRangeException(nameof(index));
+        if ((uint)index >= (uint)Length) ThrowIndex();
         return Start + (int)(((long)index * StepBits) >> 3);
     }
+
+    // Throws out of line, so that element access inlines.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowIndex() => throw new ArgumentOutOfRangeException("index");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotStructList() => throw new InvalidOperationException("Not a struct list.");
 
     private void RequireData(int bytes)
     {
@@ -90,10 +97,11 @@ public readonly struct ListBuilder
     }
 
     /// <summary>Struct element <paramref name="index"/> of a struct list.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public StructBuilder GetStruct(int index)
     {
         int p = Pos(index);
-        if (Size != ElementSize.InlineComposite) throw new InvalidOperationException("Not a struct list.");
+        if (Size != ElementSize.InlineComposite) ThrowNotStructList();
         return new StructBuilder(Message, Segment, p, StructData, StructPointers);
     }
 
@@ -216,7 +224,11 @@ public readonly struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuild
     /// <summary>Number of elements.</summary>
     public int Count => Raw.Count;
     /// <summary>The element builder.</summary>
-    public T this[int index] => T.Create(Raw.GetStruct(index));
+    public T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => T.Create(Raw.GetStruct(index));
+    }
 }
 
 /// <summary>List(Text) being built.</summary>

@@ -13,6 +13,10 @@ namespace Capnp.Native.Serialization;
 public readonly struct ListReader
 {
     internal readonly MessageReader? Message;
+    // As in StructReader: the segment's array when it is the caller's array memory (else null), and the index of the
+    // list's first element in it, looked up once here rather than for every element.
+    private readonly byte[]? _array;
+    private readonly int _arrayStart;
     internal readonly int Segment;
     internal readonly int Start;
     internal readonly int Length;
@@ -26,6 +30,8 @@ public readonly struct ListReader
     {
         Message = message; Segment = segment; Start = start; Length = count; StepBits = stepBits;
         StructDataBits = structDataBits; StructPointers = structPointers; Size = size; Nesting = nesting;
+        _array = message.DirectArray(segment, out int arrayOffset);
+        _arrayStart = arrayOffset + start;
     }
 
     /// <summary>True when this list comes from a null pointer (or is <c>default</c>).</summary>
@@ -82,8 +88,19 @@ public readonly struct ListReader
     {
         CheckIndex(index);
         if (Size == ElementSize.Bit) Incompatible("Found bit list where struct list was expected; upgrading boolean lists to structs is not supported.");
-        int pos = ElementPos(index);
-        return new StructReader(Message!, Segment, pos, StructDataBits, pos + (StructDataBits >> 3), StructPointers, Nesting);
+        return StructAt(index);
+    }
+
+    /// <summary>
+    /// <see cref="GetStruct"/> for a list already known not to be a bit list (<see cref="AsStructs{T}"/> checked it):
+    /// as in C++, the list pointer was validated once, when read, so each element only needs its index checked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal StructReader StructAt(int index)
+    {
+        CheckIndex(index);
+        int delta = (int)(((long)index * StepBits) >> 3);
+        return new StructReader(Message!, _array, _arrayStart + delta, Segment, Start + delta, StructDataBits, StructPointers, Nesting);
     }
 
     /// <summary>Reads a primitive element (first field of a struct element in upgraded lists).</summary>
@@ -92,7 +109,12 @@ public readonly struct ListReader
     {
         CheckIndex(index);
         if (Unsafe.SizeOf<T>() * 8 > StructDataBits) return default; // e.g. void lists / pointer-only structs
-        return Wire.ReadUnaligned<T>(Seg, ElementPos(index));
+        int delta = (int)(((long)index * StepBits) >> 3);
+        var array = _array;
+        // The element lies within the list, which pointer validation placed within the segment and its array.
+        if (array is not null)
+            return Unsafe.ReadUnaligned<T>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), (nint)(uint)(_arrayStart + delta)));
+        return Wire.ReadUnaligned<T>(Seg, Start + delta);
     }
 
     /// <summary>Reads a Bool element.</summary>
@@ -160,7 +182,7 @@ public readonly struct ListReader
     {
         if (Message is null) return ReadOnlyMemory<byte>.Empty;
         if (Size != ElementSize.Byte) Incompatible("Message contains a non-byte list where Data was expected.");
-        return Message.Segments[Segment].Slice(Start, Length);
+        return Message.SegmentMemory(Segment).Slice(Start, Length);
     }
 
     /// <summary>The raw bytes of the list body (for primitive lists).</summary>

@@ -142,7 +142,11 @@ public readonly struct ListOfStructsReader<T> : IReadOnlyList<T>, IListReader<Li
     /// <summary>Number of elements.</summary>
     public int Count => _list.Count;
     /// <summary>Element <paramref name="index"/>.</summary>
-    public T this[int index] => T.Create(_list.GetStruct(index));
+    public T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => T.Create(_list.StructAt(index));
+    }
     /// <summary>Returns a struct enumerator.</summary>
     public Enumerator GetEnumerator() => new(this);
     IEnumerator<T> IEnumerable<T>.GetEnumerator() => GetEnumerator();
@@ -186,7 +190,7 @@ public readonly struct ListOfTextReader : IReadOnlyList<string>, IListReader<Lis
     IEnumerator<string> IEnumerable<string>.GetEnumerator() => GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     /// <summary>Element <paramref name="index"/> as UTF-8 bytes without the NUL.</summary>
-    public ReadOnlySpan<byte> GetBytes(int index) { _list.CheckIndex(index); return _list.StructPointers == 0 ? default : _list.Message!.ReadListPointer(_list.Segment, _list.PointerPos(index), _list.Nesting).TextBytes(); }
+    public ReadOnlySpan<byte> GetBytes(int index) { _list.CheckIndex(index); return _list.StructPointers == 0 ? default : _list.Message!.ReadTextBytes(_list.Segment, _list.PointerPos(index), _list.Nesting); }
 
     /// <summary>Allocation-free enumerator.</summary>
     public struct Enumerator : IEnumerator<string>

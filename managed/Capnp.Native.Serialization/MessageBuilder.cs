@@ -33,8 +33,9 @@ public sealed record class BuilderOptions
 public sealed class MessageBuilder : IDisposable
 {
     internal byte[][] Buffers = new byte[4][];
-    // The same segments as memory that refuses access once this builder is disposed (see BuilderSegmentMemory).
-    private BuilderSegmentMemory[] _segmentMemory = new BuilderSegmentMemory[4];
+    // The same segments as memory that refuses access once this builder is disposed (see BuilderSegmentMemory);
+    // made when first asked for (SegmentMemory), as most messages are only written out.
+    private BuilderSegmentMemory?[] _segmentMemory = new BuilderSegmentMemory?[4];
     internal int[] Used = new int[4];      // words used
     internal int[] Capacity = new int[4];  // words usable
     internal int Count;
@@ -44,7 +45,8 @@ public sealed class MessageBuilder : IDisposable
     private bool _disposed;
 
     /// <summary>Capability table; capability pointers written by this builder index into it.</summary>
-    public IList<object?> CapTable { get; } = new List<object?>();
+    public IList<object?> CapTable => _capTable ??= new List<object?>();
+    private List<object?>? _capTable; // made on first use: most messages carry no capability
 
     /// <summary>Creates a builder.</summary>
     public MessageBuilder(BuilderOptions? options = null)
@@ -102,7 +104,6 @@ public sealed class MessageBuilder : IDisposable
             Array.Clear(buf, 0, cap * 8);
         }
         Buffers[Count] = buf; Capacity[Count] = cap; Used[Count] = 0;
-        _segmentMemory[Count] = new BuilderSegmentMemory(this, buf, cap * 8);
         _totalWords += cap;
         _readerView = null;
         return Count++;
@@ -218,6 +219,9 @@ public sealed class MessageBuilder : IDisposable
 
     // ------------------------------------------------------------------ output
 
+    private BuilderSegmentMemory SegmentMemory(int segment)
+        => _segmentMemory[segment] ??= new BuilderSegmentMemory(this, Buffers[segment], Capacity[segment] * 8);
+
     /// <summary>A reader view over the current segments (snapshot of the segment list; unlimited traversal).</summary>
     internal MessageReader ReaderView
     {
@@ -227,7 +231,7 @@ public sealed class MessageBuilder : IDisposable
             if (_readerView is null)
             {
                 var segs = new ReadOnlyMemory<byte>[Count];
-                for (int i = 0; i < Count; i++) segs[i] = _segmentMemory[i].Memory;
+                for (int i = 0; i < Count; i++) segs[i] = SegmentMemory(i).Memory;
                 _readerView = new MessageReader(segs, new ReaderOptions { TraversalLimitInWords = long.MaxValue, NestingLimit = int.MaxValue });
             }
             return _readerView;
@@ -247,7 +251,7 @@ public sealed class MessageBuilder : IDisposable
     {
         CheckDisposed();
         var a = new ReadOnlyMemory<byte>[Count];
-        for (int i = 0; i < Count; i++) a[i] = _segmentMemory[i].Memory.Slice(0, Used[i] * 8);
+        for (int i = 0; i < Count; i++) a[i] = SegmentMemory(i).Memory.Slice(0, Used[i] * 8);
         return a;
     }
 
@@ -338,7 +342,7 @@ public sealed class MessageBuilder : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        for (int i = 0; i < Count; i++) { ArrayPool<byte>.Shared.Return(Buffers[i]); Buffers[i] = null!; _segmentMemory[i] = null!; }
+        for (int i = 0; i < Count; i++) { ArrayPool<byte>.Shared.Return(Buffers[i]); Buffers[i] = null!; _segmentMemory[i] = null; }
         _readerView = null;
     }
 }

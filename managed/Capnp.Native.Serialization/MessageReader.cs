@@ -10,21 +10,22 @@ namespace Capnp.Native.Serialization;
 /// </summary>
 public sealed class MessageReader
 {
-    internal readonly ReadOnlyMemory<byte>[] Segments;
-    // Fast path for array-backed segments: avoids ReadOnlyMemory.Span's type dispatch on every access.
+    // Each segment, with a fast path for array-backed memory: avoids ReadOnlyMemory.Span's type dispatch on every
+    // access. One array for both, so that reading a message allocates little (this array and the reader).
     private readonly SegmentView[] _views;
 
     private readonly struct SegmentView
     {
+        public readonly ReadOnlyMemory<byte> Memory;
         public readonly byte[]? Array;
         public readonly int Offset;
         public readonly int Length;
         // The builder whose pooled array this is (null for memory the caller owns): checked on every access, so a
         // reader that outlives its builder throws rather than reading the array's next message.
         public readonly MessageBuilder? Owner;
-        public SegmentView(byte[]? array, int offset, int length, MessageBuilder? owner = null)
+        public SegmentView(ReadOnlyMemory<byte> memory, byte[]? array, int offset, MessageBuilder? owner = null)
         {
-            Array = array; Offset = offset; Length = length; Owner = owner;
+            Memory = memory; Array = array; Offset = offset; Length = memory.Length; Owner = owner;
         }
     }
     internal long RemainingWords;
@@ -39,25 +40,34 @@ public sealed class MessageReader
     /// </summary>
     public IReadOnlyList<object?>? CapTable { get; internal set; }
 
-    internal MessageReader(ReadOnlyMemory<byte>[] segments, ReaderOptions options)
+    internal MessageReader(ReadOnlySpan<ReadOnlyMemory<byte>> segments, ReaderOptions options)
     {
         Wire.EnsureLittleEndian();
         if (segments.Length == 0) throw new CapnpFormatException("Message has no segments.");
-        Segments = segments;
         _views = new SegmentView[segments.Length];
         for (int i = 0; i < segments.Length; i++)
         {
-            if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(segments[i], out BuilderSegmentMemory? pooled, out int start, out int length))
-                _views[i] = new SegmentView(pooled.Array, start, length, pooled.Owner);
+            var memory = segments[i];
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(memory, out BuilderSegmentMemory? pooled, out int start, out _))
+                _views[i] = new SegmentView(memory, pooled.Array, start, pooled.Owner);
             else
-                _views[i] = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(segments[i], out var seg) && seg.Array is not null
-                    ? new SegmentView(seg.Array, seg.Offset, seg.Count)
-                    : new SegmentView(null, 0, segments[i].Length);
+                _views[i] = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var seg) && seg.Array is not null
+                    ? new SegmentView(memory, seg.Array, seg.Offset)
+                    : new SegmentView(memory, null, 0);
         }
         Options = options;
         RemainingWords = options.EffectiveTraversalLimit;
         NestingLimit = options.EffectiveNestingLimit;
     }
+
+    /// <summary>Number of segments.</summary>
+    internal int SegmentsLength => _views.Length;
+
+    /// <summary>Segment <paramref name="seg"/> as memory (no copy).</summary>
+    internal ReadOnlyMemory<byte> SegmentMemory(int seg) => _views[seg].Memory;
+
+    /// <summary>Length of segment <paramref name="seg"/> in bytes.</summary>
+    internal int SegmentLength(int seg) => _views[seg].Length;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ReadOnlySpan<byte> Span(int seg)
@@ -70,14 +80,27 @@ public sealed class MessageReader
                 ref Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(v.Array), (nint)(uint)v.Offset),
                 v.Length);
         }
-        return Segments[seg].Span;
+        return v.Memory.Span;
+    }
+
+    /// <summary>
+    /// The array segment <paramref name="seg"/> lies in (at <paramref name="offset"/>) when the caller's memory is an
+    /// array, so that readers can keep it and read fields without looking the segment up again; null for other memory
+    /// and for a builder's pooled segments (each access to those must check that the builder is not disposed).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte[]? DirectArray(int seg, out int offset)
+    {
+        ref readonly var v = ref _views[seg];
+        offset = v.Offset;
+        return v.Owner is null ? v.Array : null;
     }
 
     /// <summary>Number of segments.</summary>
-    public int SegmentCount => Segments.Length;
+    public int SegmentCount => _views.Length;
 
     /// <summary>Returns segment <paramref name="index"/> (no copy).</summary>
-    public ReadOnlyMemory<byte> GetSegment(int index) => Segments[index];
+    public ReadOnlyMemory<byte> GetSegment(int index) => _views[index].Memory;
 
     /// <summary>Words still available under the traversal limit.</summary>
     public long RemainingTraversalWords => RemainingWords;
@@ -97,7 +120,9 @@ public sealed class MessageReader
         int count = (int)countMinusOne + 1;
         int headerBytes = ((4 + count * 4) + 7) & ~7;
         if (span.Length < headerBytes) throw new CapnpFormatException("Message is truncated: incomplete segment table.");
-        var segs = new ReadOnlyMemory<byte>[count];
+        // Most messages have one segment: it is passed as a span over a local, not in an array of its own.
+        ReadOnlyMemory<byte> single = default;
+        Span<ReadOnlyMemory<byte>> segs = count == 1 ? new Span<ReadOnlyMemory<byte>>(ref single) : new ReadOnlyMemory<byte>[count];
         long pos = headerBytes;
         for (int i = 0; i < count; i++)
         {
@@ -138,8 +163,8 @@ public sealed class MessageReader
                                                    ushort dataWords, ushort pointerCount, ReaderOptions options = default)
     {
         var reader = FromSegments(segments, options);
-        if (segment < 0 || segment >= reader.Segments.Length || wordOffset < 0
-            || ((long)wordOffset + dataWords + pointerCount) * 8 > reader.Segments[segment].Length)
+        if (segment < 0 || segment >= reader.SegmentsLength || wordOffset < 0
+            || ((long)wordOffset + dataWords + pointerCount) * 8 > reader.SegmentLength(segment))
         {
             throw new CapnpFormatException("The embedded root struct lies outside its segment.");
         }
@@ -252,11 +277,10 @@ public sealed class MessageReader
             {
                 if (NestingLimit <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
                 Charge(root.DataWords + root.PointerCount);
-                return new StructReader(this, root.Segment, root.ByteOffset, root.DataWords * 64,
-                                        root.ByteOffset + root.DataWords * 8, root.PointerCount, NestingLimit - 1);
+                return new StructReader(this, root.Segment, root.ByteOffset, root.DataWords * 64, root.PointerCount, NestingLimit - 1);
             }
 
-            if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
+            if (SegmentLength(0) < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
             return ReadStructPointer(0, 0, NestingLimit);
         }
     }
@@ -267,7 +291,7 @@ public sealed class MessageReader
         get
         {
             if (_embeddedRoot is not null) throw new InvalidOperationException("This message's root is an embedded struct, not a pointer: read Root.");
-            if (Segments[0].Length < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
+            if (SegmentLength(0) < 8) throw new CapnpFormatException("Message is empty: no root pointer.");
             return new AnyPointerReader(this, 0, 0, NestingLimit);
         }
     }
@@ -285,22 +309,28 @@ public sealed class MessageReader
     }
 
     /// <summary>Follows far pointers. Returns false for a null pointer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool Resolve(int seg, int ptrPos, out ulong tag, out int targetSeg, out long targetPos)
     {
-        var s = Span(seg);
-        ulong w = Wire.ReadWord(s, ptrPos);
+        ulong w = Wire.ReadWord(Span(seg), ptrPos);
         if (w == 0) { tag = 0; targetSeg = 0; targetPos = 0; return false; }
-        int kind = (int)(w & 3);
-        if (kind != 2)
+        if ((w & 3) != 2)
         {
             tag = w; targetSeg = seg;
             targetPos = ptrPos + 8 + Wire.SignedOffset(w) * 8;
             return true;
         }
+        return ResolveFar(w, out tag, out targetSeg, out targetPos);
+    }
+
+    // Far pointers are rare (only across segments): out of line, so that the near case inlines into its callers.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ResolveFar(ulong w, out ulong tag, out int targetSeg, out long targetPos)
+    {
         bool isDouble = (w & 4) != 0;
         long padPos = (long)((uint)w >> 3) * 8;
         uint padSeg = (uint)(w >> 32);
-        if (padSeg >= (uint)Segments.Length) throw new CapnpFormatException("Far pointer refers to a segment that does not exist.");
+        if (padSeg >= (uint)_views.Length) throw new CapnpFormatException("Far pointer refers to a segment that does not exist.");
         var ps = Span((int)padSeg);
         if (padPos + (isDouble ? 16 : 8) > ps.Length) throw new CapnpFormatException("Far pointer landing pad is out of bounds.");
         ulong pad = Wire.ReadWord(ps, padPos);
@@ -314,7 +344,7 @@ public sealed class MessageReader
         }
         if ((pad & 7) != 2) throw new CapnpFormatException("Double-far landing pad must begin with a single far pointer.");
         uint contentSeg = (uint)(pad >> 32);
-        if (contentSeg >= (uint)Segments.Length) throw new CapnpFormatException("Double-far pointer refers to a segment that does not exist.");
+        if (contentSeg >= (uint)_views.Length) throw new CapnpFormatException("Double-far pointer refers to a segment that does not exist.");
         tag = Wire.ReadWord(ps, padPos + 8);
         if ((tag & 3) == 2) throw new CapnpFormatException("Double-far tag is a far pointer.");
         targetSeg = (int)contentSeg;
@@ -333,10 +363,36 @@ public sealed class MessageReader
         if (nesting <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
         ushort dw = (ushort)(tag >> 32), pc = (ushort)(tag >> 48);
         long words = dw + pc;
-        if (tpos < 0 || tpos + words * 8 > Segments[tseg].Length) ThrowOutOfBounds("Struct");
+        if (tpos < 0 || tpos + words * 8 > SegmentLength(tseg)) ThrowOutOfBounds("Struct");
         Charge(words);
-        return new StructReader(this, tseg, (int)tpos, dw * 64, (int)tpos + dw * 8, pc, nesting - 1);
+        return new StructReader(this, tseg, (int)tpos, dw * 64, pc, nesting - 1);
     }
+
+    /// <summary>
+    /// A Text pointer's bytes, without the NUL. The common case, a near pointer to a byte list, is read here with one
+    /// segment lookup and no <see cref="ListReader"/>, with the same checks (bounds, nesting, traversal limit, NUL);
+    /// anything else (null, far, wrong kind or size) takes the general path, which also gives its errors.
+    /// </summary>
+    internal ReadOnlySpan<byte> ReadTextBytes(int seg, int ptrPos, int nesting)
+    {
+        var s = Span(seg);
+        ulong w = Wire.ReadWord(s, ptrPos);
+        if ((w & 3) != 1 || ((w >> 32) & 7) != (ulong)ElementSize.Byte || nesting <= 0)
+            return ReadTextBytesSlow(seg, ptrPos, nesting);
+        long count = (long)(w >> 35);
+        long pos = ptrPos + 8 + Wire.SignedOffset(w) * 8;
+        if (pos < 0 || pos + count > s.Length) ThrowOutOfBounds("List");
+        Charge((count + 7) / 8);
+        if (count == 0 || s[(int)(pos + count - 1)] != 0) ThrowNotNulTerminated();
+        return s.Slice((int)pos, (int)count - 1);
+    }
+
+    // Out of line: inlined, its ListReader temporary would be zeroed on every call of the fast path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> ReadTextBytesSlow(int seg, int ptrPos, int nesting) => ReadListPointer(seg, ptrPos, nesting).TextBytes();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotNulTerminated() => throw new CapnpFormatException("Message contains Text that is not NUL-terminated.");
 
     internal ListReader ReadListPointer(int seg, int ptrPos, int nesting)
     {
@@ -350,7 +406,7 @@ public sealed class MessageReader
         if (nesting <= 0) throw new CapnpLimitExceededException("Message is too deeply nested (nesting limit exceeded).");
         var size = (ElementSize)((tag >> 32) & 7);
         long count = (long)(tag >> 35);
-        int segLen = Segments[tseg].Length;
+        int segLen = SegmentLength(tseg);
         if (size == ElementSize.InlineComposite)
         {
             long wordCount = count;

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Capnp.Native.Serialization;
 
@@ -36,13 +39,26 @@ public static class Packing
                 continue;
             }
             int tagPos = k++;
-            byte tag = 0;
-            for (int b = 0; b < 8; b++)
+            int tag = NonZeroBytes(v);
+            if (dst.Length - k >= 8)
             {
-                byte x = (byte)(v >> (b * 8));
-                if (x != 0) { tag |= (byte)(1 << b); dst[k++] = x; }
+                // The kept bytes are gathered and stored as one word (the 8 bytes from k are within dst, checked
+                // above); the position advances past the kept ones only. No branch depends on which bytes are zero,
+                // which is data-dependent and would mispredict.
+                ulong kept = Bmi2.X64.IsSupported ? Bmi2.X64.ParallelBitExtract(v, ByteMask(tag)) : Gather(v, tag);
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref MemoryMarshal.GetReference(dst), k), kept);
+                k += BitOperations.PopCount((uint)tag);
             }
-            dst[tagPos] = tag;
+            else
+            {
+                // Near the end of a destination smaller than MaxPackedSize: only the bytes kept are stored.
+                for (int b = 0; b < 8; b++)
+                {
+                    byte x = (byte)(v >> (b * 8));
+                    if (x != 0) dst[k++] = x;
+                }
+            }
+            dst[tagPos] = (byte)tag;
             i++;
             if (tag == 0xFF)
             {
@@ -51,9 +67,7 @@ public static class Packing
                 while (i < n && i - start < 255)
                 {
                     ulong x = BinaryPrimitives.ReadUInt64LittleEndian(words.Slice(i * 8));
-                    int zeros = 0;
-                    for (int b = 0; b < 8; b++) if ((byte)(x >> (b * 8)) == 0) zeros++;
-                    if (zeros >= 2) break;
+                    if (BitOperations.PopCount((uint)NonZeroBytes(x)) <= 6) break; // two zero bytes or more
                     i++;
                 }
                 int cnt = i - start;
@@ -63,6 +77,47 @@ public static class Packing
             }
         }
         return k;
+    }
+
+    /// <summary>Bit b set when byte b of <paramref name="v"/> is not zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NonZeroBytes(ulong v)
+    {
+        const ulong Low7 = 0x7F7F7F7F7F7F7F7Ful;
+        ulong high = (((v & Low7) + Low7) | v) & ~Low7; // the high bit of each byte: set when the byte is not zero
+        return (int)(((high >> 7) * 0x0102040810204080ul) >> 56);
+    }
+
+    /// <summary>0xFF in byte b for each bit b of <paramref name="tag"/> (with BMI2 only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong ByteMask(int tag) => Bmi2.X64.ParallelBitDeposit((ulong)tag, 0x0101010101010101ul) * 0xFF;
+
+    // Without BMI2: the bytes of v selected by tag, packed towards the low end (what pext does).
+    private static ulong Gather(ulong v, int tag)
+    {
+        ulong r = 0;
+        int shift = 0;
+        for (int b = 0; b < 8; b++)
+        {
+            int bit = (tag >> b) & 1;
+            r |= ((v >> (b * 8)) & (ulong)(-bit & 0xFF)) << shift;
+            shift += bit * 8;
+        }
+        return r;
+    }
+
+    // Without BMI2: the low bytes of v spread to the bytes selected by tag (what pdep does with the byte mask).
+    private static ulong Scatter(ulong v, int tag)
+    {
+        ulong r = 0;
+        int shift = 0;
+        for (int b = 0; b < 8; b++)
+        {
+            int bit = (tag >> b) & 1;
+            r |= ((v >> shift) & (ulong)(-bit & 0xFF)) << (b * 8);
+            shift += bit * 8;
+        }
+        return r;
     }
 
     /// <summary>Packs whole words into a new array.</summary>
@@ -125,6 +180,7 @@ public static class Packing
     /// (unpacked). The size announced by the segment table is checked against the traversal limit before any
     /// expansion, so zero-run amplification cannot allocate unbounded memory.
     /// </summary>
+    [SkipLocalsInit] // the 4 KiB scratch is written before it is read: zeroing it would cost more than unpacking a small message
     public static byte[] UnpackMessage(ReadOnlySpan<byte> packed, out int packedBytesConsumed, ReaderOptions options = default)
     {
         // Runs may cross the header/segment boundary (C++ packs the stream contiguously), so unpack the header
@@ -162,7 +218,19 @@ public static class Packing
             if (pos >= packed.Length) throw new CapnpFormatException("Packed message is truncated.");
             byte tag = packed[pos++];
             if (pos + BitOperations.PopCount(tag) > packed.Length) throw new CapnpFormatException("Packed message is truncated.");
-            for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            if (packed.Length - pos >= 8)
+            {
+                // The 8 bytes from pos are within the input (checked above): one load, the tag's bytes spread to
+                // their places (the others zero), and the position advanced past the bytes taken.
+                ulong next = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetReference(packed), pos));
+                ulong word = Bmi2.X64.IsSupported ? Bmi2.X64.ParallelBitDeposit(next, ByteMask(tag)) : Scatter(next, tag);
+                pos += BitOperations.PopCount(tag);
+                BinaryPrimitives.WriteUInt64LittleEndian(dest.Slice(o, 8), word);
+            }
+            else
+            {
+                for (int b = 0; b < 8; b++) dest[o + b] = (tag & (1 << b)) != 0 ? packed[pos++] : (byte)0;
+            }
             o += 8;
             if (tag == 0 || tag == 0xFF)
             {

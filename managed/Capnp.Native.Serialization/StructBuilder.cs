@@ -61,25 +61,35 @@ public readonly struct StructBuilder
         else if (value != defaultValue) ThrowField();
     }
     /// <summary>Writes an Int8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteInt8(int offset, sbyte value, sbyte defaultValue = 0) => Write(offset, 0, (sbyte)(value ^ defaultValue), value == defaultValue);
     /// <summary>Writes a UInt8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt8(int offset, byte value, byte defaultValue = 0) => Write(offset, 0, (byte)(value ^ defaultValue), value == defaultValue);
     /// <summary>Writes an Int16 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteInt16(int offset, short value, short defaultValue = 0) => Write(offset, 1, (short)(value ^ defaultValue), value == defaultValue);
     /// <summary>Writes a UInt16 field (also enums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt16(int offset, ushort value, ushort defaultValue = 0) => Write(offset, 1, (ushort)(value ^ defaultValue), value == defaultValue);
     /// <summary>Writes an Int32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteInt32(int offset, int value, int defaultValue = 0) => Write(offset, 2, value ^ defaultValue, value == defaultValue);
     /// <summary>Writes a UInt32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt32(int offset, uint value, uint defaultValue = 0) => Write(offset, 2, value ^ defaultValue, value == defaultValue);
     /// <summary>Writes an Int64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteInt64(int offset, long value, long defaultValue = 0) => Write(offset, 3, value ^ defaultValue, value == defaultValue);
     /// <summary>Writes a UInt64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteUInt64(int offset, ulong value, ulong defaultValue = 0) => Write(offset, 3, value ^ defaultValue, value == defaultValue);
     /// <summary>Writes a Float32 field (default XORed bitwise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteFloat32(int offset, float value, float defaultValue = 0)
         => WriteUInt32(offset, BitConverter.SingleToUInt32Bits(value), BitConverter.SingleToUInt32Bits(defaultValue));
     /// <summary>Writes a Float64 field (default XORed bitwise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void WriteFloat64(int offset, double value, double defaultValue = 0)
         => WriteUInt64(offset, BitConverter.DoubleToUInt64Bits(value), BitConverter.DoubleToUInt64Bits(defaultValue));
     /// <summary>Writes an enum field (16-bit).</summary>
@@ -95,25 +105,35 @@ public readonly struct StructBuilder
     public bool ReadBool(int bitOffset, bool defaultValue = false)
         => (uint)bitOffset < (uint)(Data * 64) ? (((Buf[DataOffset + (bitOffset >> 3)] >> (bitOffset & 7)) & 1) != 0) ^ defaultValue : defaultValue;
     /// <summary>Reads back an Int8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public sbyte ReadInt8(int offset, sbyte defaultValue = 0) => (sbyte)(Read<sbyte>(offset, 0, 0) ^ defaultValue);
     /// <summary>Reads back a UInt8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte ReadUInt8(int offset, byte defaultValue = 0) => (byte)(Read<byte>(offset, 0, 0) ^ defaultValue);
     /// <summary>Reads back an Int16 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public short ReadInt16(int offset, short defaultValue = 0) => (short)(Read<short>(offset, 1, 0) ^ defaultValue);
     /// <summary>Reads back a UInt16 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort ReadUInt16(int offset, ushort defaultValue = 0) => (ushort)(Read<ushort>(offset, 1, 0) ^ defaultValue);
     /// <summary>Reads back an Int32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int ReadInt32(int offset, int defaultValue = 0) => Read<int>(offset, 2, 0) ^ defaultValue;
     /// <summary>Reads back a UInt32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadUInt32(int offset, uint defaultValue = 0) => Read<uint>(offset, 2, 0) ^ defaultValue;
     /// <summary>Reads back an Int64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ReadInt64(int offset, long defaultValue = 0) => Read<long>(offset, 3, 0) ^ defaultValue;
     /// <summary>Reads back a UInt64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadUInt64(int offset, ulong defaultValue = 0) => Read<ulong>(offset, 3, 0) ^ defaultValue;
     /// <summary>Reads back a Float32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float ReadFloat32(int offset, float defaultValue = 0)
         => BitConverter.UInt32BitsToSingle(ReadUInt32(offset, BitConverter.SingleToUInt32Bits(defaultValue)));
     /// <summary>Reads back a Float64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double ReadFloat64(int offset, double defaultValue = 0)
         => BitConverter.UInt64BitsToDouble(ReadUInt64(offset, BitConverter.DoubleToUInt64Bits(defaultValue)));
     /// <summary>Reads back an enum field.</summary>
@@ -193,7 +213,7 @@ public readonly struct StructBuilder
 
     /// <summary>A reader over this struct (no copy).</summary>
     public StructReader AsReader()
-        => Message is null ? default : new StructReader(Message.ReaderView, Segment, DataOffset, Data * 64, PointerOffset, Pointers, int.MaxValue);
+        => Message is null ? default : new StructReader(Message.ReaderView, Segment, DataOffset, Data * 64, Pointers, int.MaxValue);
 
     /// <summary>Copies all fields of <paramref name="source"/> (data and deep-copied pointers) into this struct, truncating to this struct's sizes.</summary>
     public void CopyContentFrom(StructReader source)

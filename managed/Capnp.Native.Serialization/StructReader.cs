@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Capnp.Native.Serialization;
@@ -11,18 +12,35 @@ namespace Capnp.Native.Serialization;
 public readonly struct StructReader
 {
     internal readonly MessageReader? Message;
+    // The segment's array when the message is array-backed memory of its caller (see MessageReader.DirectArray), and
+    // the index of the data section in it: data fields are read straight from the array, without looking the segment
+    // up again on every read. Null for other memory (native, or a builder's pooled segments, whose every access checks
+    // that the builder is not disposed): those reads go through MessageReader.Span.
+    private readonly byte[]? _array;
+    private readonly int _arrayDataIndex;
     internal readonly int Segment;
     internal readonly int DataOffset;
     internal readonly int DataBits;
-    internal readonly int PointerOffset;
     internal readonly ushort Pointers;
     internal readonly int Nesting;
 
-    internal StructReader(MessageReader message, int segment, int dataOffset, int dataBits, int pointerOffset, ushort pointers, int nesting)
+    internal StructReader(MessageReader message, int segment, int dataOffset, int dataBits, ushort pointers, int nesting)
     {
         Message = message; Segment = segment; DataOffset = dataOffset; DataBits = dataBits;
-        PointerOffset = pointerOffset; Pointers = pointers; Nesting = nesting;
+        Pointers = pointers; Nesting = nesting;
+        _array = message.DirectArray(segment, out int arrayOffset);
+        _arrayDataIndex = arrayOffset + dataOffset;
     }
+
+    /// <summary>A struct of a list whose segment array (<paramref name="array"/>, may be null) the list has looked up already.</summary>
+    internal StructReader(MessageReader message, byte[]? array, int arrayDataIndex, int segment, int dataOffset, int dataBits, ushort pointers, int nesting)
+    {
+        Message = message; _array = array; _arrayDataIndex = arrayDataIndex; Segment = segment; DataOffset = dataOffset;
+        DataBits = dataBits; Pointers = pointers; Nesting = nesting;
+    }
+
+    /// <summary>Byte offset of the pointer section in the segment (it follows the data section).</summary>
+    internal int PointerOffset => DataOffset + (DataBits >> 3);
 
     /// <summary>True when this reader comes from a null pointer (or is <c>default</c>).</summary>
     public bool IsNull => Message is null;
@@ -47,45 +65,66 @@ public readonly struct StructReader
     // ------------------------------------------------------------------ data fields
 
     /// <summary>Reads a Bool field at bit offset <paramref name="bitOffset"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool ReadBool(int bitOffset, bool defaultValue = false)
     {
         if ((uint)bitOffset < (uint)DataBits)
-            return (((Seg[DataOffset + (bitOffset >> 3)] >> (bitOffset & 7)) & 1) != 0) ^ defaultValue;
+            return (((Read<byte>(bitOffset >> 3, 0) >> (bitOffset & 7)) & 1) != 0) ^ defaultValue;
         return defaultValue;
     }
 
+    // The callers have checked that the field lies within the data section, which pointer validation placed within
+    // the segment (and the segment within its array): the read needs no further bounds check.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private T Read<T>(int offset, int shift) where T : unmanaged
-        => Wire.ReadUnaligned<T>(Seg, DataOffset + (offset << shift));
+    {
+        var array = _array;
+        if (array is not null)
+            return Unsafe.ReadUnaligned<T>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(array), (nint)(uint)(_arrayDataIndex + (offset << shift))));
+        return ReadSlow<T>(offset << shift);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private T ReadSlow<T>(int byteOffset) where T : unmanaged => Wire.ReadUnaligned<T>(Seg, DataOffset + byteOffset);
 
     /// <summary>Reads an Int8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public sbyte ReadInt8(int offset, sbyte defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 3) ? (sbyte)(Read<sbyte>(offset, 0) ^ defaultValue) : defaultValue;
     /// <summary>Reads a UInt8 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte ReadUInt8(int offset, byte defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 3) ? (byte)(Read<byte>(offset, 0) ^ defaultValue) : defaultValue;
     /// <summary>Reads an Int16 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public short ReadInt16(int offset, short defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 4) ? (short)(Read<short>(offset, 1) ^ defaultValue) : defaultValue;
     /// <summary>Reads a UInt16 field (also enums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort ReadUInt16(int offset, ushort defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 4) ? (ushort)(Read<ushort>(offset, 1) ^ defaultValue) : defaultValue;
     /// <summary>Reads an Int32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int ReadInt32(int offset, int defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 5) ? Read<int>(offset, 2) ^ defaultValue : defaultValue;
     /// <summary>Reads a UInt32 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadUInt32(int offset, uint defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 5) ? Read<uint>(offset, 2) ^ defaultValue : defaultValue;
     /// <summary>Reads an Int64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ReadInt64(int offset, long defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 6) ? Read<long>(offset, 3) ^ defaultValue : defaultValue;
     /// <summary>Reads a UInt64 field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadUInt64(int offset, ulong defaultValue = 0)
         => (uint)offset < (uint)(DataBits >> 6) ? Read<ulong>(offset, 3) ^ defaultValue : defaultValue;
     /// <summary>Reads a Float32 field (the default is XORed bitwise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public float ReadFloat32(int offset, float defaultValue = 0)
         => BitConverter.UInt32BitsToSingle(ReadUInt32(offset, BitConverter.SingleToUInt32Bits(defaultValue)));
     /// <summary>Reads a Float64 field (the default is XORed bitwise).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public double ReadFloat64(int offset, double defaultValue = 0)
         => BitConverter.UInt64BitsToDouble(ReadUInt64(offset, BitConverter.DoubleToUInt64Bits(defaultValue)));
     /// <summary>Reads a union discriminant (a UInt16 at <paramref name="discriminantOffset"/>).</summary>
@@ -138,7 +177,7 @@ public readonly struct StructReader
 
     /// <summary>Reads a Text field as UTF-8 bytes (without the NUL terminator); empty when null.</summary>
     public ReadOnlySpan<byte> ReadTextBytes(int index)
-        => InPointers(index) ? Message!.ReadListPointer(Segment, PointerOffset + index * 8, Nesting).TextBytes() : default;
+        => InPointers(index) ? Message!.ReadTextBytes(Segment, PointerOffset + index * 8, Nesting) : default;
 
     /// <summary>Reads a Text field. Returns <paramref name="defaultValue"/> (or "" when that is null) when the pointer is null.</summary>
     public string ReadText(int index, string? defaultValue = null)

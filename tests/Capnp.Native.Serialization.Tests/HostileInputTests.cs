@@ -186,6 +186,47 @@ public class HostileInputTests
         Assert.Throws<CapnpFormatException>(() => MessageReader.FromFramed(empty).Root.ReadText(0));
     }
 
+    // Text is read in place without a ListReader when the pointer is a near byte-list pointer (StructReader.ReadTextBytes):
+    // that path must check what the general one does.
+    [Fact]
+    public void TextReadInPlaceIsBoundsCheckedAndCharged()
+    {
+        ReadOnlySpan<byte> Text(byte[] framed, ReaderOptions options = default) => MessageReader.FromFramed(framed, options).Root.ReadTextBytes(0);
+        Assert.Throws<CapnpFormatException>(() => Text(Framed(new[] { StructPtr(0, 0, 1), ListPtr(0, ElementSize.Byte, 9), 0x6261ul })).ToArray());
+        Assert.Throws<CapnpFormatException>(() => Text(Framed(new[] { StructPtr(0, 0, 1), ListPtr(-3, ElementSize.Byte, 2), 0x6261ul })).ToArray());
+        Assert.Throws<CapnpFormatException>(() => Text(Framed(new[] { StructPtr(0, 0, 1), ListPtr(0, ElementSize.TwoBytes, 1), 0x61ul })).ToArray());
+        Assert.Equal("ab"u8.ToArray(), Text(Framed(new[] { StructPtr(0, 0, 1), ListPtr(0, ElementSize.Byte, 3), 0x6261ul })).ToArray());
+        Assert.Equal("ab"u8.ToArray(), Text(Framed(new[] { StructPtr(0, 0, 1), Far(false, 0, 1) }, new[] { ListPtr(0, ElementSize.Byte, 3), 0x6261ul })).ToArray());
+
+        // 17 bytes are 3 words: each read is charged, as C++ charges each dereference.
+        var longText = Framed(new[] { StructPtr(0, 0, 1), ListPtr(0, ElementSize.Byte, 17), 0x4141414141414141ul, 0x4141414141414141ul, 0ul });
+        var m = MessageReader.FromFramed(longText, new ReaderOptions { TraversalLimitInWords = 1 + 3 * 2 });
+        var root = m.Root;
+        Assert.Equal(16, root.ReadTextBytes(0).Length);
+        Assert.Equal(16, root.ReadTextBytes(0).Length);
+        Assert.Throws<CapnpLimitExceededException>(() => root.ReadTextBytes(0).Length);
+    }
+
+    // Data fields are read straight from the caller's array: fields past the data section (a struct written by an older
+    // schema, or a list element smaller than the reader's struct) must still read as their defaults.
+    [Fact]
+    public void FieldsPastTheDataSectionReadAsDefaults()
+    {
+        var msg = Framed(new[] { StructPtr(0, 1, 1), 0x0102030405060708ul, ListPtr(0, ElementSize.FourBytes, 2), 0x0000000B_0000000Aul });
+        var root = MessageReader.FromFramed(msg).Root;
+        Assert.Equal(0x0102030405060708L, root.ReadInt64(0));
+        Assert.Equal(0x0506, root.ReadInt16(1));
+        Assert.Equal(0L, root.ReadInt64(1));
+        Assert.Equal(5L, root.ReadInt64(1, 5));
+        Assert.Equal(7, root.ReadInt32(2, 7));
+        Assert.True(root.ReadBool(64, true));
+        var elements = root.ReadList(0).AsStructs();
+        Assert.Equal(new[] { 0xA, 0xB }, elements.Select(e => e.Raw.ReadInt32(0)).ToArray());
+        Assert.Equal(new[] { 9, 9 }, elements.Select(e => e.Raw.ReadInt32(1, 9)).ToArray());
+        Assert.Equal(new[] { 0L, 0L }, elements.Select(e => e.Raw.ReadInt64(0)).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => elements[2]);
+    }
+
     [Fact]
     public void PackedAmplificationIsBounded()
     {

@@ -83,6 +83,11 @@ public class PropertyTests
                 bytes.CopyTo(words, 0);
                 var packed = Packing.Pack(words);
                 Assert.Equal(words, Packing.Unpack(packed));
+                // A destination of exactly the packed size (smaller than MaxPackedSize) gets the same bytes: near
+                // its end, Pack stores only the bytes it keeps.
+                var exact = new byte[packed.Length];
+                Assert.Equal(packed.Length, Packing.Pack(words, exact));
+                Assert.Equal(packed, exact);
                 Assert.True(packed.Length <= words.Length + words.Length / 8 / 255 * 2 + 10 + words.Length / 8 * 2);
             }, iter: 500);
     }

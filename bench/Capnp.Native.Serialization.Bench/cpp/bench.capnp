@@ -13,3 +13,10 @@ struct Phone {
   number @1 :Text;
 }
 struct Blob { data @0 :Data; }
+# Issue #12: a list of 1,000 small structs (an Int64 and an enum each), built and read through generated code.
+enum Kind { alpha @0; beta @1; gamma @2; delta @3; }
+struct Inner {
+  value @0 :Int64;
+  kind @1 :Kind;
+}
+struct Outer { items @0 :List(Inner); }

@@ -43,7 +43,7 @@ internal sealed partial class CodeGenerator
         }
         w.Close();
         w.Line();
-        w.Line($"public sealed partial class Builder : {Ser}.IStructSchemaProvider");
+        w.Line($"public readonly partial struct Builder : {Ser}.IStructSchemaProvider");
         w.Open();
         w.Line("/// <summary>The struct's schema.</summary>");
         w.Line($"static {Ser}.StructSchema {Ser}.IStructSchemaProvider.StructSchema => __Schema;");

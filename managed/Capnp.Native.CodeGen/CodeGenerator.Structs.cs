@@ -266,8 +266,9 @@ internal sealed partial class CodeGenerator
     private void EmitBuilder(CodeWriter w, NodeModel n, string self, List<FieldInfo> fields, bool hasUnion)
     {
         w.Line($"/// <summary>Builds a <c>{n.ShortName}</c>.</summary>");
-        // A class, not a struct: `e.Point.X = 1` and `list[0].X = 1` assign through the returned builder (CS1612 for a struct).
-        w.Line($"public sealed partial class Builder : {Ser}.IStructBuilder<Builder>");
+        // A struct, so that navigating a message (e.g. each element of a struct list) allocates nothing: as a class it
+        // cost 40 bytes and about 30 ns per element (BuildList1000 at 14x C++). The price is CS1612 on `e.Point.X = 1`.
+        w.Line($"public readonly partial struct Builder : {Ser}.IStructBuilder<Builder>");
         w.Open();
         w.Line($"private readonly {Ser}.StructBuilder _raw;");
         w.Line($"private Builder({Ser}.StructBuilder raw) {{ _raw = raw; }}");

@@ -26,17 +26,21 @@ public class GeneratedApiTests
     }
 
     [Fact]
-    public async Task AssignmentsThroughReturnedBuildersWriteTheMessage()
+    public async Task AssignmentsThroughBuilderLocalsWriteTheMessage()
     {
         using var mb = new MessageBuilder();
         var h = mb.InitRoot<Holder.Builder>();
-        // Builders are classes: a property or indexer result can be assigned through without a local (no CS1612).
-        h.Point.X = 1;
-        h.Point.Y = 2;
-        h.InitPoints(2);
-        h.Points[0].X = 3;
-        h.Points[1].Y = 4;
-        h.InGroup.Inner.X = 5;
+        // Builders are structs (no allocation per navigation): a property or indexer result is set
+        // through a local, since assigning to it directly is CS1612.
+        var point = h.Point;
+        point.X = 1;
+        point.Y = 2;
+        var points = h.InitPoints(2);
+        var (p0, p1) = (points[0], points[1]);
+        p0.X = 3;
+        p1.Y = 4;
+        var inner = h.InGroup.Inner;
+        inner.X = 5;
 
         Assert.Equal("(point = (x = 1, y = 2), points = [(x = 3, y = 0), (x = 0, y = 4)], inGroup = (inner = (x = 5, y = 0)))",
             await DecodeAsync(mb, "Holder"));
@@ -53,7 +57,8 @@ public class GeneratedApiTests
         first[1] = "b";
         texts.Init(1, 1)[0] = "c";
         h.InitIntLists(2).Init(1, 3)[2] = 9;
-        h.InitPointLists(1).Init(0, 2)[1].X = 4;
+        var pointList = h.InitPointLists(1).Init(0, 2)[1];
+        pointList.X = 4;
         h.InitDeep(1).Init(0, 1).Init(0, 2)[1] = 6;
         // The getter hands out the same typed inner lists.
         Assert.Equal("b", h.TextLists[0][1]);

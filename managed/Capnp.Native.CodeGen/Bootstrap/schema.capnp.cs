@@ -86,7 +86,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Node</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -205,7 +205,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -237,7 +237,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>Parameter</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -282,7 +282,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -324,7 +324,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>NestedNode</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -380,7 +380,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -429,7 +429,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>SourceInfo</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -490,7 +490,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -521,7 +521,7 @@ namespace Schema
                 }
 
                 /// <summary>Builds a <c>Member</c>.</summary>
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
                 {
                     private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                     private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -567,7 +567,7 @@ namespace Schema
                     public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
                 }
 
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
                 {
                     /// <summary>The struct's schema.</summary>
                     static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -651,7 +651,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>struct</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -746,7 +746,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -777,7 +777,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>enum</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -815,7 +815,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -849,7 +849,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>interface</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -893,7 +893,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -925,7 +925,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>const</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -967,7 +967,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1009,7 +1009,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>annotation</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1070,7 +1070,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1139,7 +1139,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Field</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1222,7 +1222,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1269,7 +1269,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>slot</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1326,7 +1326,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1358,7 +1358,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>group</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1393,7 +1393,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1439,7 +1439,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>ordinal</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1487,7 +1487,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1530,7 +1530,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Enumerant</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1586,7 +1586,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1617,7 +1617,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Superclass</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1666,7 +1666,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1731,7 +1731,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Method</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1822,7 +1822,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -1889,7 +1889,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Type</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -1984,7 +1984,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2012,7 +2012,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>list</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2049,7 +2049,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2080,7 +2080,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>enum</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2119,7 +2119,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2150,7 +2150,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>struct</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2189,7 +2189,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2220,7 +2220,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>interface</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2259,7 +2259,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2316,7 +2316,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>anyPointer</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2377,7 +2377,7 @@ namespace Schema
                 public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2421,7 +2421,7 @@ namespace Schema
                 }
 
                 /// <summary>Builds a <c>unconstrained</c>.</summary>
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
                 {
                     private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                     private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2470,7 +2470,7 @@ namespace Schema
                     public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
                 }
 
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
                 {
                     /// <summary>The struct's schema.</summary>
                     static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2507,7 +2507,7 @@ namespace Schema
                 }
 
                 /// <summary>Builds a <c>parameter</c>.</summary>
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
                 {
                     private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                     private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2548,7 +2548,7 @@ namespace Schema
                     public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
                 }
 
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
                 {
                     /// <summary>The struct's schema.</summary>
                     static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2580,7 +2580,7 @@ namespace Schema
                 }
 
                 /// <summary>Builds a <c>implicitMethodParameter</c>.</summary>
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
                 {
                     private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                     private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2614,7 +2614,7 @@ namespace Schema
                     public override string ToString() => global::Capnp.Native.Serialization.TextFormat.Format(_raw, __Schema);
                 }
 
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
                 {
                     /// <summary>The struct's schema.</summary>
                     static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2656,7 +2656,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Brand</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2708,7 +2708,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2750,7 +2750,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>Scope</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2826,7 +2826,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -2867,7 +2867,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>Binding</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -2922,7 +2922,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3022,7 +3022,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Value</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3133,7 +3133,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3175,7 +3175,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>Annotation</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3235,7 +3235,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3282,7 +3282,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>CapnpVersion</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3330,7 +3330,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3383,7 +3383,7 @@ namespace Schema
         }
 
         /// <summary>Builds a <c>CodeGeneratorRequest</c>.</summary>
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
         {
             private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
             private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3462,7 +3462,7 @@ namespace Schema
             public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
         }
 
-        public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+        public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
         {
             /// <summary>The struct's schema.</summary>
             static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3501,7 +3501,7 @@ namespace Schema
             }
 
             /// <summary>Builds a <c>RequestedFile</c>.</summary>
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
             {
                 private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                 private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3559,7 +3559,7 @@ namespace Schema
                 public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
             }
 
-            public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+            public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
             {
                 /// <summary>The struct's schema.</summary>
                 static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;
@@ -3599,7 +3599,7 @@ namespace Schema
                 }
 
                 /// <summary>Builds a <c>Import</c>.</summary>
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructBuilder<Builder>
                 {
                     private readonly global::Capnp.Native.Serialization.StructBuilder _raw;
                     private Builder(global::Capnp.Native.Serialization.StructBuilder raw) { _raw = raw; }
@@ -3655,7 +3655,7 @@ namespace Schema
                     public static bool operator !=(Reader left, Reader right) => !left.Equals(right);
                 }
 
-                public sealed partial class Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
+                public readonly partial struct Builder : global::Capnp.Native.Serialization.IStructSchemaProvider
                 {
                     /// <summary>The struct's schema.</summary>
                     static global::Capnp.Native.Serialization.StructSchema global::Capnp.Native.Serialization.IStructSchemaProvider.StructSchema => __Schema;

@@ -17,36 +17,24 @@ internal sealed partial class EventLoop
         => ListenAsync(address, new ListenSettings { Bootstrap = bootstrap }, cancellationToken);
 
     /// <summary>As <see cref="ListenAsync(string, ICallTarget?, CancellationToken)"/>, with a restorer and TLS.</summary>
-    internal async Task<RpcListener> ListenAsync(string address, ListenSettings settings, CancellationToken cancellationToken)
-    {
-        var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
-        ListenerHandle? handle = null;
-        try
-        {
-            var listening = NativeGateway.Listen(this, address, offered?.LiveHandle, settings, cancellationToken);
-            handle = listening.Handle;
-            var bound = await listening.Bound.ConfigureAwait(false);
-            return new RpcListener(this, listening.Handle, offered, bound);
-        }
-        catch
-        {
-            handle?.Dispose();
-            offered?.Dispose();
-            throw;
-        }
-    }
+    internal Task<RpcListener> ListenAsync(string address, ListenSettings settings, CancellationToken cancellationToken)
+        => StartListenerAsync(settings, offered => NativeGateway.Listen(this, address, offered, settings, cancellationToken));
 
     /// <summary>
     /// A listener on this loop accepting from <paramref name="source"/>'s socket (a listener of
     /// another loop of the same vat, bound already), so the loops share the connections.
     /// </summary>
-    internal async Task<RpcListener> ShareListenerAsync(RpcListener source, ListenSettings settings, CancellationToken cancellationToken)
+    internal Task<RpcListener> ShareListenerAsync(RpcListener source, ListenSettings settings, CancellationToken cancellationToken)
+        => StartListenerAsync(settings, offered => NativeGateway.Share(source.Handle, this, offered, settings, cancellationToken));
+
+    // Exports the bootstrap on this loop, starts the native listener, and owns both once it is bound.
+    private async Task<RpcListener> StartListenerAsync(ListenSettings settings, Func<CapHandle?, (ListenerHandle Handle, Task<string> Bound)> start)
     {
         var offered = settings.Bootstrap is null ? null : CreateCapability(settings.Bootstrap);
         ListenerHandle? handle = null;
         try
         {
-            var listening = NativeGateway.Share(source.Handle, this, offered?.LiveHandle, settings, cancellationToken);
+            var listening = start(offered?.LiveHandle);
             handle = listening.Handle;
             var bound = await listening.Bound.ConfigureAwait(false);
             return new RpcListener(this, listening.Handle, offered, bound);

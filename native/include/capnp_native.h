@@ -405,7 +405,8 @@ CAPNP_NATIVE_API void capnp_tls_identity_release(capnp_tls_identity* identity);
  * a plain connection or an anonymous client (TLS without a certificate). Any thread. */
 CAPNP_NATIVE_API int32_t capnp_connection_peer_fingerprint(capnp_connection* connection, uint8_t* out_fingerprint, size_t fingerprint_len, int32_t* out_known);
 
-/** Runs a two-party connection over an already connected socket, taking ownership of fd.
+/** Runs a two-party connection over an already connected socket, taking ownership of fd (closed
+ * if anything fails, including a loop that stops before running the command).
  * is_server selects the two-party side (the two ends must differ). tag completes as for
  * capnp_connect. */
 CAPNP_NATIVE_API int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_t is_server, capnp_cap* bootstrap, uint64_t tag);

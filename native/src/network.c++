@@ -879,31 +879,28 @@ extern "C" int32_t capnp_connection_from_fd(capnp_loop* loop, int32_t fd, int32_
                                             capnp_cap* bootstrap, uint64_t tag) {
   using namespace capnp_native;
   return guarded([&] {
-    auto& owner = unwrapLoop(loop);
     requireArgument(fd >= 0, "capnp_connection_from_fd: invalid file descriptor");
+    // The descriptor is handed over: the command owns it, so it is closed if the loop refuses the
+    // command or stops before running it, and otherwise passed on to the stream.
+    kj::AutoCloseFd owned(fd);
+    auto& owner = unwrapLoop(loop);
     requireArgument(tag != 0, "capnp_connection_from_fd: tag 0 is reserved");
     Cap* offered = bootstrap == nullptr ? nullptr : &unwrap(bootstrap);
-    try {
-      owner.post({tag, [fd, is_server, offered, tag](Loop& loop) {
-        auto stream = loop.io().lowLevelProvider->wrapSocketFd(
-            fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-        auto connection = new Connection(loop);
-        try {
-          connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered),
-                            peerLimits(0, 0, 0));
-        } catch (...) {
-          delete connection;
-          throw;
-        }
-        // Not a tracked operation: the command itself completes the tag.
-        auto handle = wrap(connection);
-        complete(tag, CAPNP_STATUS_OK, bytesOf(handle));
-      }});
-    } catch (...) {
-      // The descriptor was handed over: it is closed even when the loop refuses it.
-      close(fd);
-      throw;
-    }
+    owner.post({tag, [owned = kj::mv(owned), is_server, offered, tag](Loop& loop) mutable {
+      auto stream = loop.io().lowLevelProvider->wrapSocketFd(
+          owned.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+      auto connection = new Connection(loop);
+      try {
+        connection->start(kj::mv(stream), is_server ? Side::SERVER : Side::CLIENT, optionalClient(offered),
+                          peerLimits(0, 0, 0));
+      } catch (...) {
+        delete connection;
+        throw;
+      }
+      // Not a tracked operation: the command itself completes the tag.
+      auto handle = wrap(connection);
+      complete(tag, CAPNP_STATUS_OK, bytesOf(handle));
+    }});
     return CAPNP_STATUS_OK;
   });
 }

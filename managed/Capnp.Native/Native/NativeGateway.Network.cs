@@ -138,16 +138,21 @@ internal static unsafe partial class NativeGateway
     /// <summary>Runs a connection over a duplicate of an already connected socket's descriptor.</summary>
     public static Task<RpcConnection> AdoptSocketAsync(EventLoop loop, Socket socket, bool isServer, CapHandle? bootstrap, CancellationToken cancellationToken)
     {
-        var fd = Dup((int)socket.SafeHandle.DangerousGetHandle());
-        if (fd < 0)
-        {
-            throw new IOException($"dup() of the socket failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
         using var held = new Held(bootstrap);
         var cap = bootstrap is null ? IntPtr.Zero : (IntPtr)bootstrap.Pointer;
         return loop.PostAsync(
-            (pointer, tag) => NativeMethods.capnp_connection_from_fd(pointer, fd, isServer ? 1 : 0, (capnp_cap*)cap, tag),
+            (pointer, tag) =>
+            {
+                // Duplicated only here, as the shim takes it over (and closes it on any failure):
+                // a post refused before this point leaves no descriptor behind.
+                var fd = Dup((int)socket.SafeHandle.DangerousGetHandle());
+                if (fd < 0)
+                {
+                    throw new IOException($"dup() of the socket failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+
+                return NativeMethods.capnp_connection_from_fd(pointer, fd, isServer ? 1 : 0, (capnp_cap*)cap, tag);
+            },
             payload => ReadConnection(loop, payload), cancellationToken);
     }
 

@@ -55,20 +55,7 @@ public abstract class CapabilityClient : IDisposable
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static T? FromCapTable<T>(StructReader reader, int pointerIndex) where T : CapabilityClient, ICapabilityClient<T>
-    {
-        var index = reader.ReadCapabilityIndex(pointerIndex);
-        if (index is not uint capIndex || reader.MessageReader?.CapTable is not { } table || capIndex >= table.Count)
-        {
-            return null;
-        }
-
-        return table[(int)capIndex] switch
-        {
-            CapabilityClient client => T.Create(NewReference(client.Target)),
-            ICallTarget target => T.Create(NewReference(target)),
-            _ => null,
-        };
-    }
+        => FromCapTable<T>(reader.ReadCapabilityIndex(pointerIndex), reader.MessageReader?.CapTable);
 
     /// <summary>
     /// Writes a capability field (generated builders call it): appends a reference to the client's capability to the message's
@@ -83,9 +70,7 @@ public abstract class CapabilityClient : IDisposable
             return;
         }
 
-        var table = builder.MessageBuilder.CapTable;
-        table.Add(NewReference(client.Target));
-        builder.WriteCapabilityIndex(pointerIndex, (uint)(table.Count - 1));
+        builder.WriteCapabilityIndex(pointerIndex, AddToCapTable(builder.MessageBuilder.CapTable, client));
     }
 
     /// <summary>
@@ -94,9 +79,25 @@ public abstract class CapabilityClient : IDisposable
     /// </summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public static T? FromCapTable<T>(AnyPointerReader pointer) where T : CapabilityClient, ICapabilityClient<T>
+        => FromCapTable<T>(pointer.AsCapabilityIndex(), pointer.Message?.CapTable);
+
+    /// <summary>Writes a capability to a pointer whose schema type is a generic parameter; the message's cap table gets its own reference.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public static void WriteToCapTable(AnyPointerBuilder pointer, CapabilityClient? client)
     {
-        var index = pointer.AsCapabilityIndex();
-        if (index is not uint capIndex || pointer.Message?.CapTable is not { } table || capIndex >= table.Count)
+        if (client is null)
+        {
+            pointer.Clear();
+            return;
+        }
+
+        pointer.SetCapabilityIndex(AddToCapTable(pointer.Message.CapTable, client));
+    }
+
+    // A client of the cap-table entry at index, with a reference of its own; null for a null or dangling index.
+    private static T? FromCapTable<T>(uint? index, IReadOnlyList<object?>? table) where T : CapabilityClient, ICapabilityClient<T>
+    {
+        if (index is not uint capIndex || table is null || capIndex >= table.Count)
         {
             return null;
         }
@@ -109,19 +110,11 @@ public abstract class CapabilityClient : IDisposable
         };
     }
 
-    /// <summary>Writes a capability to a pointer whose schema type is a generic parameter; the message's cap table gets its own reference.</summary>
-    [EditorBrowsable(EditorBrowsableState.Never)]
-    public static void WriteToCapTable(AnyPointerBuilder pointer, CapabilityClient? client)
+    // Appends a reference of the message's own and returns its index.
+    private static uint AddToCapTable(IList<object?> table, CapabilityClient client)
     {
-        if (client is null)
-        {
-            pointer.Clear();
-            return;
-        }
-
-        var table = pointer.Message.CapTable;
         table.Add(NewReference(client.Target));
-        pointer.SetCapabilityIndex((uint)(table.Count - 1));
+        return (uint)(table.Count - 1);
     }
 
     // Counted references (engine capabilities) get a new reference per holder; managed targets

@@ -527,7 +527,8 @@ internal static unsafe partial class NativeMethods
     internal static partial int capnp_connection_peer_fingerprint(capnp_connection* connection, byte* out_fingerprint, nuint fingerprint_len, int* out_known);
 
     /// <summary>
-    /// Runs a two-party connection over an already connected socket, taking ownership of fd.
+    /// Runs a two-party connection over an already connected socket, taking ownership of fd (closed
+    /// if anything fails, including a loop that stops before running the command).
     /// is_server selects the two-party side (the two ends must differ). tag completes as for
     /// capnp_connect.
     /// </summary>

@@ -73,9 +73,10 @@ internal static partial class Program
         {
             for (var i = 0; i < connections; i++)
             {
-                var connection = await loops[i % loops.Length].ConnectAsync(ToAddress(connect));
+                var loop = loops[i % loops.Length];
+                var connection = await loop.ConnectAsync(ToAddress(connect));
                 opened.Add(connection);
-                runs.Add(new Run(connection.GetBootstrap<BenchIface.Client>()));
+                runs.Add(new Run(connection.GetBootstrap<BenchIface.Client>(), loop, callersOnLoop: true));
             }
 
             await WarmUpAsync(seconds, roundSeconds => Task.WhenAll(runs.Select(run => run.RunConcurrent(inflight, false, roundSeconds))));

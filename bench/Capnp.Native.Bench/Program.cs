@@ -10,7 +10,10 @@
 //       exit (server_cpu_us counts from the first accepted connection: no runtime start-up).
 //   capnp-native-bench client [--transport T] --connect [tcp:]HOST:PORT
 //                             --scenario latency|throughput|bulk [--seconds N] [--inflight N]
-//                             [--payload BYTES] [--max-calls N] [--verbose]
+//                             [--payload BYTES] [--max-calls N] [--verbose] [--callers-on-pool]
+//       the calling code runs on the event loop thread (EventLoop.RunAsync, what
+//       Vat.RunOnEventLoopAsync offers: awaits resume without a thread hop); --callers-on-pool
+//       runs it on the thread pool instead, as code that does not opt in does.
 //       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
 //       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
 //   capnp-native-bench client --connect [tcp:]HOST:PORT --scenario bystander [--seconds N]
@@ -265,7 +268,7 @@ internal static partial class Program
 
     // ---------------------------------------------------------------- client
 
-    private sealed class Run(BenchIface.Client bench)
+    private sealed class Run(BenchIface.Client bench, EventLoop loop, bool callersOnLoop)
     {
         public long Calls;
         public long TotalCalls;
@@ -273,6 +276,10 @@ internal static partial class Program
         public long DeadlineTicks;
         public List<double> LatenciesUs = new(1 << 16);
         public ReadOnlyMemory<byte> Payload;
+
+        /// <summary>Starts calling code where the run's mode says: on the loop thread, or on the thread pool.</summary>
+        public Task Start(Func<Task> work)
+            => callersOnLoop ? loop.RunAsync(async () => { await work(); return true; }, CancellationToken.None) : Task.Run(work);
 
         private bool Done() => Stopwatch.GetTimestamp() >= DeadlineTicks || Volatile.Read(ref Calls) >= MaxCalls;
 
@@ -329,8 +336,8 @@ internal static partial class Program
             var workers = new Task[inflight];
             for (var i = 0; i < inflight; i++)
             {
-                // Start every worker from the thread pool so none runs inline on this thread.
-                workers[i] = echo ? Task.Run(EchoLoop) : Task.Run(PingLoop);
+                // Started on the loop or the thread pool, so none runs inline on this thread.
+                workers[i] = echo ? Start(EchoLoop) : Start(PingLoop);
             }
 
             await Task.WhenAll(workers);
@@ -374,6 +381,7 @@ internal static partial class Program
         var attackers = 8;
         var attackMib = 60;
         var connections = 8;
+        var callersOnLoop = true;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -386,6 +394,7 @@ internal static partial class Program
                 case "--payload" when i + 1 < args.Length: payloadBytes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--max-calls" when i + 1 < args.Length: maxCalls = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--verbose": verbose = true; break;
+                case "--callers-on-pool": callersOnLoop = false; break;
                 case "--attackers" when i + 1 < args.Length: attackers = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--attack-mib" when i + 1 < args.Length: attackMib = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--connections" when i + 1 < args.Length: connections = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -411,7 +420,7 @@ internal static partial class Program
         await using var loop = EventLoop.Start();
         using var connection = await loop.ConnectAsync(ToAddress(connect));
         using var bench = connection.GetBootstrap<BenchIface.Client>();
-        var run = new Run(bench);
+        var run = new Run(bench, loop, callersOnLoop);
 
         string figures;
         TimeSpan cpuStart;
@@ -422,7 +431,7 @@ internal static partial class Program
             await WarmUpAsync(seconds, roundSeconds =>
             {
                 run.SetDeadline(roundSeconds);
-                return run.LatencyLoop();
+                return run.Start(run.LatencyLoop);
             });
             run.LatenciesUs.Clear();
             run.Calls = 0;
@@ -436,13 +445,13 @@ internal static partial class Program
                 var server = (IPEndPoint)VatAddress.Parse(ToAddress(connect)).ToEndPoint();
                 await using var attack = LargeMessageAttack.Start(server, attackers, attackMib * 1024 * 1024);
                 run.SetDeadline(seconds);
-                await run.LatencyLoop();
+                await run.Start(run.LatencyLoop);
                 attackFigures = $" attackers={attackers} attack_mib={attackMib} attack_messages={attack.MessagesSent}";
             }
             else
             {
                 run.SetDeadline(seconds);
-                await run.LatencyLoop();
+                await run.Start(run.LatencyLoop);
             }
 
             var v = run.LatenciesUs;

@@ -20,7 +20,7 @@ extern "C" {
 #define CAPNP_NATIVE_API __attribute__((visibility("default")))
 
 /** Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs. */
-#define CAPNP_NATIVE_ABI_VERSION 7
+#define CAPNP_NATIVE_ABI_VERSION 8
 
 /** Status of a call, and kind of a failure. Values 1-4 are Cap'n Proto exception types. */
 typedef enum capnp_status {
@@ -272,6 +272,11 @@ CAPNP_NATIVE_API int32_t capnp_loop_route_log(capnp_loop* loop, uint64_t tag);
 /** Completes tag when the loop stops: CAPNP_STATUS_DISPOSED when it is released, or
  * CAPNP_STATUS_LOOP_FAILED with the reason when its thread failed, so the owner learns of it. */
 CAPNP_NATIVE_API int32_t capnp_loop_watch(capnp_loop* loop, uint64_t tag);
+
+/** Queues a command that completes tag with CAPNP_STATUS_OK (and no payload) on the loop thread,
+ * in order with the other commands: how managed code asks to run on the loop thread. If the loop
+ * stops first, tag completes with CAPNP_STATUS_DISPOSED (or the failure) instead. */
+CAPNP_NATIVE_API int32_t capnp_loop_call_back(capnp_loop* loop, uint64_t tag);
 
 /** Releases a received message. Any thread. */
 CAPNP_NATIVE_API void capnp_message_release(capnp_message* message);

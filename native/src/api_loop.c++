@@ -36,6 +36,16 @@ extern "C" int32_t capnp_loop_watch(capnp_loop* loop, uint64_t tag) {
   });
 }
 
+extern "C" int32_t capnp_loop_call_back(capnp_loop* loop, uint64_t tag) {
+  using namespace capnp_native;
+  return guarded([&] {
+    auto& target = unwrapLoop(loop);
+    requireArgument(tag != 0, "capnp_loop_call_back: tag 0 is reserved");
+    target.post({tag, [tag](Loop&) { complete(tag, CAPNP_STATUS_OK, nullptr); }});
+    return CAPNP_STATUS_OK;
+  });
+}
+
 extern "C" int32_t capnp_loop_route_log(capnp_loop* loop, uint64_t tag) {
   using namespace capnp_native;
   return guarded([&] {

@@ -266,7 +266,7 @@ internal static unsafe partial class NativeMethods
     public const string LibraryName = "capnp_native";
 
     /// <summary>Version of this ABI. The managed loader refuses a library whose capnp_abi_version() differs.</summary>
-    internal const int CAPNP_NATIVE_ABI_VERSION = 7;
+    internal const int CAPNP_NATIVE_ABI_VERSION = 8;
 
     /// <summary>Returns CAPNP_NATIVE_ABI_VERSION as compiled into the library.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_abi_version")]
@@ -329,6 +329,14 @@ internal static unsafe partial class NativeMethods
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_loop_watch")]
     internal static partial int capnp_loop_watch(capnp_loop* loop, ulong tag);
+
+    /// <summary>
+    /// Queues a command that completes tag with CAPNP_STATUS_OK (and no payload) on the loop thread,
+    /// in order with the other commands: how managed code asks to run on the loop thread. If the loop
+    /// stops first, tag completes with CAPNP_STATUS_DISPOSED (or the failure) instead.
+    /// </summary>
+    [LibraryImport(LibraryName, EntryPoint = "capnp_loop_call_back")]
+    internal static partial int capnp_loop_call_back(capnp_loop* loop, ulong tag);
 
     /// <summary>Releases a received message. Any thread.</summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_message_release")]

@@ -40,6 +40,7 @@ internal abstract unsafe class CallbackTarget(EventLoop owner)
     public static void Dispatch(ulong tag, int status, byte* payload, nuint length)
     {
         var target = (CallbackTarget)GCHandle.FromIntPtr((nint)tag).Target!;
+        LoopThread.Enter(target.Owner);
         try
         {
             target.OnCallback(new NativeCompletion(status, payload, length));
@@ -49,11 +50,17 @@ internal abstract unsafe class CallbackTarget(EventLoop owner)
             // A fault of this library, not of a peer: reported to the owner's log, never the loop.
             target.Owner.Logger.LogError(e, "Delivering a completion to {Target} failed", target.GetType().Name);
         }
+        finally
+        {
+            // Runs what code on this loop (EventLoopSynchronizationContext) deferred meanwhile.
+            LoopThread.Exit();
+        }
     }
 
     /// <summary>
-    /// Handles one callback. Runs on the loop thread: must not block, throw, call back into the
-    /// shim's loop synchronously, or run user code.
+    /// Handles one callback. Runs on the loop thread: must not block, throw, or call back into the
+    /// shim's loop synchronously; user code runs here only where the user asked for the loop
+    /// thread (servers that opt in, code run through the loop's synchronization context).
     /// </summary>
     protected abstract void OnCallback(NativeCompletion completion);
 }

@@ -7,7 +7,8 @@ namespace Capnp.Native;
 /// A Cap'n Proto (KJ) event loop running on its own native thread. Every native object of the
 /// RPC system lives on one loop; any .NET thread may use it: work is queued to the loop thread
 /// and its completion comes back as a task whose continuations run on the thread pool, never on
-/// the loop thread. Disposing stops the loop, fails pending work with
+/// the loop thread, unless the awaiting code itself runs on the loop (<see cref="RunAsync{T}"/>:
+/// then they resume there, without a hand-off). Disposing stops the loop, fails pending work with
 /// <see cref="ObjectDisposedException"/> and joins the thread.
 /// </summary>
 internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
@@ -23,6 +24,80 @@ internal sealed partial class EventLoop : IAsyncDisposable, IDisposable
     {
         this.handle = handle;
         completion = new Lazy<Task>(WatchAsync);
+        SynchronizationContext = new EventLoopSynchronizationContext(this);
+    }
+
+    /// <summary>The context of code that runs on this loop's thread (<see cref="RunAsync{T}"/>).</summary>
+    internal EventLoopSynchronizationContext SynchronizationContext { get; }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on this loop's thread with <see cref="SynchronizationContext"/>
+    /// current, so its awaits resume on the loop thread too; the returned task completes (on the
+    /// thread pool) as the work's task does. Work cancelled before it starts does not start.
+    /// </summary>
+    internal Task<T> RunAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var run = new LoopRun<T>(work, cancellationToken);
+        SynchronizationContext.PostThroughQueue(static s => ((LoopRun<T>)s!).Start(), run);
+        return run.Task;
+    }
+
+    // One RunAsync: starts the work where it is posted, and passes its outcome on.
+    private sealed class LoopRun<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        private readonly TaskCompletionSource<T> outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => outcome.Task;
+
+        public void Start()
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                outcome.TrySetCanceled(cancellationToken);
+                return;
+            }
+
+            Task<T> started;
+            try
+            {
+                started = work();
+            }
+            catch (Exception e)
+            {
+                outcome.TrySetException(e);
+                return;
+            }
+
+            started.ContinueWith(
+                static (done, s) => ((LoopRun<T>)s!).Finish(done), this,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        private void Finish(Task<T> done)
+        {
+            if (done.IsCompletedSuccessfully)
+            {
+                outcome.TrySetResult(done.Result);
+            }
+            else if (done.IsCanceled)
+            {
+                try
+                {
+                    done.GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException e)
+                {
+                    outcome.TrySetCanceled(e.CancellationToken);
+                }
+            }
+            else
+            {
+                outcome.TrySetException(done.Exception!.InnerExceptions);
+            }
+        }
     }
 
     /// <summary>Starts a new event loop thread and returns once it is running.</summary>

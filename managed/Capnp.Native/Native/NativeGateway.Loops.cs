@@ -29,6 +29,16 @@ internal static unsafe partial class NativeGateway
             },
             static payload => payload.ToArray());
 
+    /// <summary>
+    /// Asks the loop thread to complete <paramref name="tag"/> (OK, or DISPOSED if the loop stops
+    /// first) in order with the commands queued before; throws if the loop refuses.
+    /// </summary>
+    public static void CallBack(LoopHandle loop, ulong tag)
+    {
+        using var held = new Held(loop);
+        NativeStatus.ThrowIfFailed(NativeMethods.capnp_loop_call_back(loop.Pointer, tag));
+    }
+
     /// <summary>Asks the loop to cancel a pending operation; a refusal means the loop is stopping.</summary>
     public static void CancelOperation(LoopHandle loop, ulong tag)
     {

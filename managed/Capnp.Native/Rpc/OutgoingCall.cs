@@ -29,6 +29,8 @@ internal sealed class OutgoingCall : CallbackTarget
     private PipelineHandle? pipeline;
     private IDisposable? results;
     private bool completed;
+    private bool answered;
+    private IAnswerListener? listener;
 
     public OutgoingCall(NativeCapability target, MessageBuilder parameters, CancellationToken cancellationToken)
         : base(target.Loop)
@@ -157,6 +159,34 @@ internal sealed class OutgoingCall : CallbackTarget
         {
             answer.TrySetException(e);
         }
+
+        IAnswerListener? waiting;
+        lock (gate)
+        {
+            answered = true;
+            waiting = listener;
+            listener = null;
+        }
+
+        waiting?.Answered(answer.Task, answer.Task.IsCompletedSuccessfully ? answer.Task.Result : null);
+    }
+
+    /// <summary>
+    /// Tells <paramref name="waiting"/> once the answer is in: on the loop thread as it is delivered,
+    /// or at once if it is in already. One listener per call.
+    /// </summary>
+    public void NotifyWhenAnswered(IAnswerListener waiting)
+    {
+        lock (gate)
+        {
+            if (!answered)
+            {
+                listener = listener is null ? waiting : throw new InvalidOperationException("The call has a listener already.");
+                return;
+            }
+        }
+
+        waiting.Answered(answer.Task, answer.Task.IsCompletedSuccessfully ? answer.Task.Result : null);
     }
 
     /// <summary>Frees the results' native memory and capability references now.</summary>
@@ -189,10 +219,15 @@ internal sealed class NativeAnswer : PromisedAnswer
     private readonly OutgoingCall call;
 
     public NativeAnswer(OutgoingCall call)
-        : base(ResultsOf(call.Task))
     {
         this.call = call;
     }
+
+    // Made only when asked for (pipelining from the results, ICallTarget.CallAsync): an awaited
+    // answer is delivered through NotifyWhenAnswered, without this task's thread-pool hop.
+    private protected override Task<MessageReader> CreateResult() => ResultsOf(call.Task);
+
+    internal override void NotifyWhenAnswered(IAnswerListener listener) => call.NotifyWhenAnswered(listener);
 
     public override ICallTarget GetPipelinedCapability(ReadOnlyMemory<ushort> pointerPath)
     {

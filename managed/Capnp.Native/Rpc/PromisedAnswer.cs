@@ -13,13 +13,45 @@ namespace Capnp.Native.Rpc.Generated;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public class PromisedAnswer
 {
+    private Task<MessageReader>? result;
+
     internal PromisedAnswer(Task<MessageReader> result)
     {
-        Result = result;
+        this.result = result;
+    }
+
+    /// <summary>For answers that make <see cref="Result"/> only when something asks for it (<see cref="CreateResult"/>).</summary>
+    private protected PromisedAnswer()
+    {
     }
 
     /// <summary>Completes with the results message.</summary>
-    internal Task<MessageReader> Result { get; }
+    internal Task<MessageReader> Result
+    {
+        get
+        {
+            if (result is null)
+            {
+                Interlocked.CompareExchange(ref result, CreateResult(), null);
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Makes <see cref="Result"/> on first use (answers built with the parameterless constructor).</summary>
+    private protected virtual Task<MessageReader> CreateResult()
+        => throw new InvalidOperationException("This answer was built without its result.");
+
+    /// <summary>
+    /// Tells <paramref name="listener"/> once the answer is in (at once if it is). This one does so
+    /// from a continuation of <see cref="Result"/>; answers through the engine do so on the loop
+    /// thread as the answer is delivered, without a hand-off.
+    /// </summary>
+    internal virtual void NotifyWhenAnswered(IAnswerListener listener)
+        => Result.ContinueWith(
+            static (done, s) => ((IAnswerListener)s!).Answered(done, done.IsCompletedSuccessfully ? done.Result : null), listener,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// A capability inside the results, addressed by pointer indices from the results root (each
@@ -136,4 +168,15 @@ public class PromisedAnswer
             return await call.ConfigureAwait(false);
         }
     }
+}
+
+/// <summary>Learns that an answer is in: <see cref="PromisedAnswer.NotifyWhenAnswered"/>.</summary>
+internal interface IAnswerListener
+{
+    /// <summary>
+    /// The answer is in: <paramref name="answer"/> has completed, with <paramref name="results"/>
+    /// when it succeeded (null for a call that returned none). May run on a loop thread: it must
+    /// be quick and never run user code there.
+    /// </summary>
+    void Answered(Task answer, MessageReader? results);
 }

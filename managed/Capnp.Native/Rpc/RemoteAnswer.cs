@@ -13,28 +13,45 @@ namespace Capnp.Native.Rpc;
 /// <c>using var answer = client.EchoAsync(data); var results = await answer;</c>
 /// </summary>
 /// <typeparam name="TReader">The generated reader of the results struct.</typeparam>
-public abstract class RemoteAnswer<TReader> : IDisposable where TReader : struct, IStructReader<TReader>
+public abstract class RemoteAnswer<TReader> : IDisposable, IAnswerListener where TReader : struct, IStructReader<TReader>
 {
     private readonly PromisedAnswer answer;
-    private readonly Task<TReader> results;
+    // Continuations never run where the answer is delivered (a loop thread): they are posted to
+    // the awaiting code's synchronization context, or to the thread pool when it has none.
+    private readonly TaskCompletionSource<TReader> results = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Wraps a promised answer (generated promises call it).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected RemoteAnswer(PromisedAnswer answer)
     {
         this.answer = answer;
-        results = ReadAsync(answer.Result);
+        answer.NotifyWhenAnswered(this);
     }
 
     /// <summary>The results as a task (e.g. for <see cref="Task.WhenAll(Task[])"/>); awaiting the answer itself is the same.</summary>
-    public Task<TReader> AsTask() => results;
+    public Task<TReader> AsTask() => results.Task;
 
     /// <summary>Makes the answer awaitable.</summary>
-    public TaskAwaiter<TReader> GetAwaiter() => results.GetAwaiter();
+    public TaskAwaiter<TReader> GetAwaiter() => results.Task.GetAwaiter();
 
     /// <summary>Frees the results now; readers of them throw <see cref="ObjectDisposedException"/> afterwards.</summary>
     public void Dispose() => answer.ReleaseResults();
 
-    private static async Task<TReader> ReadAsync(Task<MessageReader> result)
-        => (await result.ConfigureAwait(false)).GetRoot<TReader>();
+    void IAnswerListener.Answered(Task answered, MessageReader? reader)
+    {
+        try
+        {
+            // Rethrows the call's failure or cancellation as awaiting it would.
+            answered.GetAwaiter().GetResult();
+            results.TrySetResult((reader ?? throw new RpcFailedException("the call returned no results")).GetRoot<TReader>());
+        }
+        catch (OperationCanceledException e)
+        {
+            results.TrySetCanceled(e.CancellationToken);
+        }
+        catch (Exception e)
+        {
+            results.TrySetException(e);
+        }
+    }
 }

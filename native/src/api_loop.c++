@@ -41,7 +41,8 @@ extern "C" int32_t capnp_loop_call_back(capnp_loop* loop, uint64_t tag) {
   return guarded([&] {
     auto& target = unwrapLoop(loop);
     requireArgument(tag != 0, "capnp_loop_call_back: tag 0 is reserved");
-    target.post({tag, [tag](Loop&) { complete(tag, CAPNP_STATUS_OK, nullptr); }});
+    // The next turn, never this one: code that yields this way lets the loop poll its I/O first.
+    target.post({tag, [tag](Loop&) { complete(tag, CAPNP_STATUS_OK, nullptr); }}, true);
     return CAPNP_STATUS_OK;
   });
 }

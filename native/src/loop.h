@@ -92,8 +92,10 @@ public:
   Loop();
   KJ_DISALLOW_COPY(Loop);
 
-  // Queues a command. Thread-safe. Throws a DISPOSED ShimError if the loop is stopping.
-  void post(Command command);
+  // Queues a command. Thread-safe. Throws a DISPOSED ShimError if the loop is stopping. Posted
+  // from the loop thread, the command runs later in the current turn (see drainLaterInThisTurn)
+  // unless `nextTurn`: then it waits for the loop's next batch, after I/O has been polled.
+  void post(Command command, bool nextTurn = false);
 
   // Stops the loop and joins its thread (or, on the loop thread itself, lets the thread finish
   // on its own), then drops the handle's reference. Queued commands and pending operations fail
@@ -175,6 +177,16 @@ private:
   void stop(const StopReason& reason, kj::Maybe<kj::String> failure);
   void failBatch(kj::Vector<Command>& batch, const StopReason& reason);
   void freeReleased(kj::Vector<LoopObject*>& released);
+  // Moves the queued commands and releases into the arguments; false when stopping (stop()
+  // fails them) or when nothing is queued.
+  bool takeQueued(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& released);
+  void runBatch(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& released);
+  // Loop thread, after its own code queued a command: runs the queue later in this same turn of
+  // the KJ loop (evalLater), before the transports flush (evalLast), so that what the command
+  // sends leaves in the same write as what the turn already produced. At most
+  // MAX_DRAINS_PER_TURN times between two batches: code that keeps posting commands that
+  // complete at once must not keep the loop from its I/O (or from seeing a stop request).
+  void drainLaterInThisTurn();
 
 public:
   // Loop thread: destroys an object's state and frees it now (for handles consumed on the loop).
@@ -195,6 +207,8 @@ private:
   // Owned by the loop thread while it runs.
   kj::AsyncIoContext* ioContext = nullptr;
   kj::Maybe<kj::Own<kj::TaskSet>> operations;
+  bool drainScheduled = false;
+  int drainsThisTurn = 0;
   // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
   std::unordered_map<uint64_t, kj::Canceler*> pending;
   std::unordered_set<LoopObject*> liveObjects;

@@ -32,6 +32,9 @@ public sealed record class BuilderOptions
 /// </summary>
 public sealed class MessageBuilder : IDisposable
 {
+    // Options are immutable: builders without their own share one instance.
+    private static readonly BuilderOptions DefaultOptions = new();
+
     internal byte[][] Buffers = new byte[4][];
     // The same segments as memory that refuses access once this builder is disposed (see BuilderSegmentMemory);
     // made when first asked for (SegmentMemory), as most messages are only written out.
@@ -52,7 +55,7 @@ public sealed class MessageBuilder : IDisposable
     public MessageBuilder(BuilderOptions? options = null)
     {
         Wire.EnsureLittleEndian();
-        _options = options ?? new BuilderOptions();
+        _options = options ?? DefaultOptions;
         if (_options.FirstSegmentWords < 1) throw new ArgumentOutOfRangeException(nameof(options), "FirstSegmentWords must be at least 1.");
         NewSegment(_options.FirstSegmentWords);
         Used[0] = 1; // root pointer

@@ -17,7 +17,9 @@ internal sealed class ServerDispatcher : CallbackTarget
 {
     private readonly EventLoop loop;
     private readonly ConcurrentQueue<IncomingCall> arrivals = new();
-    private readonly ConcurrentDictionary<NativeCall, CancellationTokenSource> running = new();
+    // The cancellation of each running call, for the engine's CallCancelled events. A plain
+    // dictionary under its own lock: a concurrent one allocates a node per call.
+    private readonly Dictionary<NativeCall, CancellationTokenSource> running = new();
     private ServerCallContext? lastPeerContext;
     private int draining;
 
@@ -41,7 +43,13 @@ internal sealed class ServerDispatcher : CallbackTarget
                 Arrive(completion.ReadIncomingCall());
                 break;
             case NativeEvent.CallCancelled:
-                if (running.TryGetValue(completion.ReadCancelledCall(), out var cancellation))
+                CancellationTokenSource? cancellation;
+                lock (running)
+                {
+                    running.TryGetValue(completion.ReadCancelledCall(), out cancellation);
+                }
+
+                if (cancellation is not null)
                 {
                     // Cancel runs the handler's callbacks: never on the loop thread.
                     ThreadPool.UnsafeQueueUserWorkItem(static s => CancelRunningCall(s.cancellation, s.Logger), (cancellation, loop.Logger), preferLocal: false);
@@ -70,8 +78,13 @@ internal sealed class ServerDispatcher : CallbackTarget
             return;
         }
 
-        running[call.Call] = new CancellationTokenSource();
-        var incoming = new IncomingCall(call.Call, call.InterfaceId, call.MethodId, parameters, nativeMemory, ContextOf(call));
+        var cancellation = new CancellationTokenSource();
+        lock (running)
+        {
+            running[call.Call] = cancellation;
+        }
+
+        var incoming = new IncomingCall(call.Call, call.InterfaceId, call.MethodId, parameters, nativeMemory, ContextOf(call), cancellation);
         if (Server.MethodsRunOnLoopThread)
         {
             // The server asked for it: start the method here, on the loop thread, in arrival order.
@@ -150,7 +163,7 @@ internal sealed class ServerDispatcher : CallbackTarget
 
     private void Start(IncomingCall call)
     {
-        var cancellation = running[call.Call];
+        var cancellation = call.Cancellation;
         var results = new MessageBuilder();
         Task work;
         try
@@ -203,8 +216,12 @@ internal sealed class ServerDispatcher : CallbackTarget
         // than when the garbage collector finds them (a later read throws ObjectDisposedException).
         IncomingMessage.ReleaseCapabilities(incoming.Parameters);
         incoming.NativeMemory?.Dispose();
-        running.TryRemove(incoming.Call, out var cancellation);
-        cancellation?.Dispose();
+        lock (running)
+        {
+            running.Remove(incoming.Call);
+        }
+
+        incoming.Cancellation.Dispose();
         if (work.IsCompletedSuccessfully)
         {
             NativeGateway.ReturnResults(loop, incoming.Call, results);
@@ -223,5 +240,5 @@ internal sealed class ServerDispatcher : CallbackTarget
         _ => (RpcExceptionType.Failed, exception.Message),
     };
 
-    private sealed record IncomingCall(NativeCall Call, ulong InterfaceId, ushort MethodId, MessageReader Parameters, IDisposable? NativeMemory, ServerCallContext Context);
+    private sealed record IncomingCall(NativeCall Call, ulong InterfaceId, ushort MethodId, MessageReader Parameters, IDisposable? NativeMemory, ServerCallContext Context, CancellationTokenSource Cancellation);
 }

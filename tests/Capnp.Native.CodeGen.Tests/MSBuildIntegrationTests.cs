@@ -288,6 +288,32 @@ public class MSBuildIntegrationTests : IDisposable
     }
 
     [Fact]
+    public async Task ListingOrUnlistingAnImportedSchemaRegenerates()
+    {
+        WriteProject(Schema);
+        UnlistCommon();
+        var build = await DotnetAsync("build", "-v:n");
+        Assert.True(build.ExitCode == 0, build.StdoutText + build.Stderr);
+        Assert.Single(ImportedSchemasList);
+
+        // No schema changes, the items do: common.capnp is an item now, so no longer an import to list (and compile twice).
+        AddToProject("<CapnpSchema Include=\"include/shared/common.capnp\" />");
+        var listed = await DotnetAsync("build", "--no-restore", "-v:n");
+        Assert.True(listed.ExitCode == 0, listed.StdoutText);
+        Assert.DoesNotContain("Skipping target \"CapnpGenerate\"", listed.StdoutText);
+        Assert.DoesNotContain("CS2002", listed.StdoutText);
+        Assert.Empty(ImportedSchemasList);
+
+        // And unlisted again: generated as an import, or the program would not compile.
+        UnlistCommon();
+        var unlisted = await DotnetAsync("build", "--no-restore", "-v:n");
+        Assert.True(unlisted.ExitCode == 0, unlisted.StdoutText);
+        Assert.Single(ImportedSchemasList);
+        var run = await RunConsumerAsync();
+        Assert.Equal("Ada 7 High", run.StdoutText.Trim());
+    }
+
+    [Fact]
     public async Task SchemaErrorIsReportedAtFileAndLine()
     {
         var schema = Schema + "struct Broken {\n  field @0 :NoSuchType;\n}\n";

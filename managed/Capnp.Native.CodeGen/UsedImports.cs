@@ -2,9 +2,10 @@ namespace Capnp.Native.CodeGen;
 
 /// <summary>
 /// Finds the imported schemas whose types a requested file's generated code refers to but that are not compiled with
-/// it: the C# compiler would otherwise fail in generated code (CS0400, the type is not found) without naming the schema.
+/// it: the driver compiles them too, as the C# compiler would otherwise fail in generated code (CS0400, the type is not
+/// found). Imports used only for annotations (<c>/csharp.capnp</c>, <c>/capnp/c++.capnp</c>) are never found.
 /// </summary>
-internal static class ImportCheck
+internal static class UsedImports
 {
     /// <summary>/capnp/stream.capnp: its StreamResult is handled by the runtime, never referenced by generated code.</summary>
     private const ulong StreamFileId = 0x86c366a91393f3f8;
@@ -13,7 +14,7 @@ internal static class ImportCheck
     /// Each (requested file, imported file node) where the requested file's code uses a type declared in a file that is
     /// neither requested nor accepted by <paramref name="compiledElsewhere"/>.
     /// </summary>
-    public static IEnumerable<(RequestedFileModel File, NodeModel Imported)> Uncompiled(RequestModel req, Func<NodeModel, bool> compiledElsewhere)
+    public static IEnumerable<(RequestedFileModel File, NodeModel Imported)> NotRequested(RequestModel req, Func<NodeModel, bool> compiledElsewhere)
     {
         var requested = req.RequestedFiles.Select(f => f.Id).ToHashSet();
         foreach (var rf in req.RequestedFiles)

@@ -51,6 +51,9 @@ public sealed class MessageBuilder : IDisposable
     public IList<object?> CapTable => _capTable ??= new List<object?>();
     private List<object?>? _capTable; // made on first use: most messages carry no capability
 
+    /// <summary>The capability table if one was made (null: the message carries no capability), without making one.</summary>
+    internal List<object?>? ExistingCapTable => _capTable;
+
     /// <summary>Creates a builder.</summary>
     public MessageBuilder(BuilderOptions? options = null)
     {

@@ -89,7 +89,7 @@ void LoopObject::release() {
 }
 
 void LoopObject::attach() {
-  owner->liveObjects.insert(this);
+  owner->linkLive(this);
   attached = true;
 }
 
@@ -191,7 +191,10 @@ void Loop::drainLaterInThisTurn() {
       drainScheduled = false;
       kj::Vector<Command> batch;
       kj::Vector<LoopObject*> released;
-      if (takeQueued(batch, released)) runBatch(batch, released);
+      if (takeQueued(batch, released)) {
+        runBatch(batch, released);
+        recycle(batch, released);
+      }
     }));
   }
 }
@@ -200,9 +203,9 @@ bool Loop::takeQueued(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& relea
   auto lock = queue.lockExclusive();
   if (lock->stopping || lock->commands.empty()) return false;
   batch = kj::mv(lock->commands);
-  lock->commands = kj::Vector<Command>();
+  lock->commands = kj::mv(spareCommands);
   released = kj::mv(lock->releases);
-  lock->releases = kj::Vector<LoopObject*>();
+  lock->releases = kj::mv(spareReleases);
   return true;
 }
 
@@ -243,7 +246,7 @@ void Loop::queueRelease(LoopObject* object) {
       // Releases share the command queue (even while stopping) so that a command posted before
       // a release still finds the object's state.
       lock->releases.add(object);
-      lock->commands.add(Command{0, [](Loop&) {}, true});
+      lock->commands.add(Command{0, {}, true});
       wake = kj::mv(lock->wake);
       lock->wake = nullptr;
     }
@@ -275,7 +278,8 @@ void Loop::track(uint64_t tag, kj::Promise<void> operation) {
   KJ_IF_MAYBE(tasks, operations) {
     auto canceler = kj::heap<kj::Canceler>();
     auto wrapped = canceler->wrap(kj::mv(operation));
-    KJ_REQUIRE(pending.emplace(tag, canceler.get()).second, "operation tag already in use", tag);
+    KJ_REQUIRE(pending.find(tag) == nullptr, "operation tag already in use", tag);
+    pending.insert(tag, canceler.get());
     counters().livePendingOperations++;
     // The canceler is attached after the wrapped promise, so it outlives its adapter.
     (*tasks)->add(wrapped
@@ -290,17 +294,20 @@ void Loop::track(uint64_t tag, kj::Promise<void> operation) {
 
 bool Loop::finish(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload) {
   // Completing exactly once: whoever removes the tag completes it.
-  if (pending.erase(tag) == 0) return false;
+  if (!pending.erase(tag)) return false;
   counters().livePendingOperations--;
   complete(tag, status, payload);
   return true;
 }
 
 void Loop::cancel(uint64_t tag) {
-  auto found = pending.find(tag);
-  if (found == pending.end()) return;
-  auto canceler = found->second;
-  pending.erase(found);
+  kj::Canceler* canceler;
+  KJ_IF_MAYBE(found, pending.find(tag)) {
+    canceler = *found;
+  } else {
+    return;
+  }
+  pending.erase(tag);
   counters().livePendingOperations--;
   completeWithError(tag, CAPNP_STATUS_CANCELLED, "the operation was cancelled");
   canceler->cancel("the operation was cancelled");
@@ -311,7 +318,7 @@ void Loop::endPendingOperations(const StopReason& reason) {
   pending.clear();
   for (auto& entry: tags) {
     counters().livePendingOperations--;
-    completeWithError(entry.first, reason.status,
+    completeWithError(entry.key, reason.status,
                       kj::str(reason.prefix, " before the operation completed", reason.detail));
   }
   // Destroying the task set cancels the operations; their continuations never run.
@@ -430,9 +437,9 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
         wakeUp = kj::mv(paf.promise);
       } else {
         batch = kj::mv(lock->commands);
-        lock->commands = kj::Vector<Command>();
+        lock->commands = kj::mv(spareCommands);
         released = kj::mv(lock->releases);
-        lock->releases = kj::Vector<LoopObject*>();
+        lock->releases = kj::mv(spareReleases);
       }
     }
     if (poll) {
@@ -448,6 +455,7 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
       continue;
     }
     runBatch(batch, released);
+    recycle(batch, released);
     // Let the work this batch started make progress before the next batch.
     waitScope.poll();
   }
@@ -467,9 +475,35 @@ void Loop::freeReleased(kj::Vector<LoopObject*>& released) {
   for (auto object: released) freeReleased(object);
 }
 
+void Loop::recycle(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& released) {
+  batch.clear();
+  released.clear();
+  // A nested drain may have left a spare already: keep the bigger one.
+  if (batch.capacity() > spareCommands.capacity()) spareCommands = kj::mv(batch);
+  if (released.capacity() > spareReleases.capacity()) spareReleases = kj::mv(released);
+}
+
+void Loop::linkLive(LoopObject* object) {
+  object->previousLive = nullptr;
+  object->nextLive = liveObjects;
+  if (liveObjects != nullptr) liveObjects->previousLive = object;
+  liveObjects = object;
+}
+
+void Loop::unlinkLive(LoopObject* object) {
+  if (object->previousLive != nullptr) {
+    object->previousLive->nextLive = object->nextLive;
+  } else {
+    liveObjects = object->nextLive;
+  }
+  if (object->nextLive != nullptr) object->nextLive->previousLive = object->previousLive;
+  object->previousLive = nullptr;
+  object->nextLive = nullptr;
+}
+
 void Loop::freeReleased(LoopObject* object) {
   if (object->attached) {
-    liveObjects.erase(object);
+    unlinkLive(object);
     object->attached = false;
     try {
       object->dropState();
@@ -489,9 +523,9 @@ void Loop::freeReleased(LoopObject* object) {
 void Loop::destroyLiveObjects() {
   // Dropping one object's state may release others (e.g. a connection's capabilities): loop
   // until none is left.
-  while (!liveObjects.empty()) {
-    auto object = *liveObjects.begin();
-    liveObjects.erase(liveObjects.begin());
+  while (liveObjects != nullptr) {
+    auto object = liveObjects;
+    unlinkLive(object);
     object->attached = false;
     try {
       object->dropState();

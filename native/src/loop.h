@@ -25,8 +25,8 @@
 #include <future>
 #include <sys/types.h>
 #include <thread>
+#include <kj/map.h>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace capnp_native {
 
@@ -69,6 +69,9 @@ protected:
 private:
   Loop* owner;
   bool attached = false;
+  // Links in the loop's list of attached objects (intrusive: attaching allocates nothing).
+  LoopObject* previousLive = nullptr;
+  LoopObject* nextLive = nullptr;
   friend class Loop;
 };
 
@@ -210,8 +213,16 @@ private:
   bool drainScheduled = false;
   int drainsThisTurn = 0;
   // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
-  std::unordered_map<uint64_t, kj::Canceler*> pending;
-  std::unordered_set<LoopObject*> liveObjects;
+  // Open addressing: tracking an operation allocates no node.
+  kj::HashMap<uint64_t, kj::Canceler*> pending;
+  // The attached LoopObjects, whose state the loop destroys if it stops first.
+  LoopObject* liveObjects = nullptr;
+  void linkLive(LoopObject* object);
+  void unlinkLive(LoopObject* object);
+  // Emptied batch vectors, kept with their capacity for the next batch (loop thread only).
+  kj::Vector<Command> spareCommands;
+  kj::Vector<LoopObject*> spareReleases;
+  void recycle(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& released);
   kj::Maybe<kj::Own<SegmentLease>> commandLease;
   kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> connectionLossWaiters;
 

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.InteropServices;
 using Capnp.Native.Interop;
 using Capnp.Native.Rpc;
 using Capnp.Native.Serialization;
@@ -16,24 +16,41 @@ namespace Capnp.Native;
 internal sealed unsafe class OutgoingMessage : IDisposable
 {
     private readonly MessageBuilder builder;
-    private readonly MemoryHandle[] pins;
-    private readonly capnp_segment[] segments;
+    // Most messages have one segment: it is described here, without arrays.
+    private GCHandle firstPin;
+    private readonly capnp_segment firstSegment;
+    private readonly GCHandle[]? otherPins;
+    private readonly capnp_segment[]? allSegments;
     private readonly CapHandle[] caps;
-    private readonly List<NativeCapability> temporaryExports = [];
+    private List<NativeCapability>? temporaryExports;
 
     public OutgoingMessage(EventLoop loop, MessageBuilder builder)
     {
         this.builder = builder;
-        var source = builder.GetSegmentsSpan();
-        pins = new MemoryHandle[source.Length];
-        segments = new capnp_segment[source.Length];
-        for (var i = 0; i < source.Length; i++)
+        builder.ThrowIfDisposed();
+        // The builder's own segments (pooled arrays), pinned until this message is disposed.
+        var count = builder.Count;
+        firstPin = GCHandle.Alloc(builder.Buffers[0], GCHandleType.Pinned);
+        firstSegment = new capnp_segment { data = (byte*)firstPin.AddrOfPinnedObject(), size = (nuint)builder.Used[0] * 8 };
+        if (count > 1)
         {
-            pins[i] = source[i].Pin();
-            segments[i] = new capnp_segment { data = (byte*)pins[i].Pointer, size = (nuint)source[i].Length };
+            otherPins = new GCHandle[count - 1];
+            allSegments = new capnp_segment[count];
+            allSegments[0] = firstSegment;
+            for (var i = 1; i < count; i++)
+            {
+                otherPins[i - 1] = GCHandle.Alloc(builder.Buffers[i], GCHandleType.Pinned);
+                allSegments[i] = new capnp_segment { data = (byte*)otherPins[i - 1].AddrOfPinnedObject(), size = (nuint)builder.Used[i] * 8 };
+            }
         }
 
-        var table = builder.CapTable;
+        var table = builder.ExistingCapTable;
+        if (table is null || table.Count == 0)
+        {
+            caps = [];
+            return;
+        }
+
         caps = new CapHandle[table.Count];
         try
         {
@@ -61,17 +78,34 @@ internal sealed unsafe class OutgoingMessage : IDisposable
             capPointers[i] = caps[i].Pointer;
         }
 
-        fixed (capnp_segment* segmentPointer = segments)
+        if (allSegments is null)
         {
-            return send(segmentPointer, (uint)segments.Length, capPointers, (uint)caps.Length);
+            var one = firstSegment;
+            return send(&one, 1, capPointers, (uint)caps.Length);
+        }
+
+        fixed (capnp_segment* segmentPointer = allSegments)
+        {
+            return send(segmentPointer, (uint)allSegments.Length, capPointers, (uint)caps.Length);
         }
     }
 
     public void Dispose()
     {
-        foreach (var pin in pins)
+        if (firstPin.IsAllocated)
         {
-            pin.Dispose();
+            firstPin.Free();
+        }
+
+        if (otherPins is not null)
+        {
+            for (var i = 0; i < otherPins.Length; i++)
+            {
+                if (otherPins[i].IsAllocated)
+                {
+                    otherPins[i].Free();
+                }
+            }
         }
 
         foreach (var cap in caps)
@@ -81,18 +115,24 @@ internal sealed unsafe class OutgoingMessage : IDisposable
 
         // The cap table owns its counted references (see CapabilityClient.WriteToCapTable and
         // ICapabilityReference); managed targets are shared and stay.
-        foreach (var entry in builder.CapTable)
+        if (builder.ExistingCapTable is { } table)
         {
-            if (entry is ICapabilityReference and IDisposable owned)
+            foreach (var entry in table)
             {
-                owned.Dispose();
+                if (entry is ICapabilityReference and IDisposable owned)
+                {
+                    owned.Dispose();
+                }
             }
         }
 
         // Capabilities exported just for this message: the message holds its own references.
-        foreach (var export in temporaryExports)
+        if (temporaryExports is not null)
         {
-            export.Dispose();
+            foreach (var export in temporaryExports)
+            {
+                export.Dispose();
+            }
         }
 
         builder.Dispose();
@@ -111,7 +151,7 @@ internal sealed unsafe class OutgoingMessage : IDisposable
             case ICallTarget target:
                 // A local server (or any other managed target) travels as a capability served here.
                 var export = loop.CreateCapability(target);
-                temporaryExports.Add(export);
+                (temporaryExports ??= []).Add(export);
                 return export.Handle;
             default:
                 throw new ArgumentException($"A message's cap table holds a {entry.GetType()}, not a capability.");

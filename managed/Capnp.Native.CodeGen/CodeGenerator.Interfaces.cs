@@ -127,6 +127,12 @@ internal sealed partial class CodeGenerator
         w.Line($"public Client({Rpc}.ICallTarget target) : base(target) {{ }}");
         w.Line($"/// <summary>Wraps a call target.</summary>");
         w.Line($"public static Client Create({Rpc}.ICallTarget target) => new Client(target);");
+        if (GenericScopes(n.Id).Any())
+        {
+            // A generic interface's clients cannot be listed in the file's module initializer (one
+            // per binding): each binding registers itself here, which PointerValue runs on first use.
+            w.Line($"static Client() => {Ser}.PointerValue<Client>.Register({Rpc}.Generated.ClientPointerValue<Client>.Instance);");
+        }
         foreach (var (sup, brand) in SuperclassClosure(n))
         {
             var st = TypeName(sup.Id, brand, n.Id);

@@ -177,7 +177,8 @@ public interface IListBuilder<TSelf> where TSelf : struct, IListBuilder<TSelf>
 /// How a value that generated code holds as a generic parameter (<c>Box&lt;T&gt;</c>) is read from and written to a
 /// pointer. Implemented by generated struct readers and the typed list readers; text, data and
 /// <see cref="AnyPointerReader"/> are known to <see cref="PointerValue{T}"/> directly, and capability clients register
-/// themselves with <see cref="PointerValue{T}.Register"/>.
+/// themselves with <see cref="PointerValue{T}.Register"/> (clients of generic interfaces from their static constructor,
+/// which <see cref="PointerValue{T}"/> runs on first use).
 /// </summary>
 /// <typeparam name="TSelf">The value type.</typeparam>
 /// <remarks>The members are called on <c>default(TSelf)</c>: they must not use instance state.</remarks>
@@ -206,6 +207,15 @@ public static class PointerValue<T>
         if (typeof(T) == typeof(string)) return (IPointerValue<T>)(object)new TextCodec();
         if (typeof(T) == typeof(ReadOnlyMemory<byte>)) return (IPointerValue<T>)(object)new DataCodec();
         if (typeof(T) == typeof(AnyPointerReader)) return (IPointerValue<T>)(object)new AnyCodec();
+        if (!typeof(T).IsValueType)
+        {
+            // A client of a generic interface (Store<string>.Client) registers itself from its
+            // static constructor, which code that only reads Box<Store<string>.Client> may never
+            // have run: run it now. Register, called from there, sets _codec already.
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(T).TypeHandle);
+            return _codec;
+        }
+
         return default(T) as IPointerValue<T>;
     }
 

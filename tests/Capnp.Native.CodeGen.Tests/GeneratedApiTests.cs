@@ -145,6 +145,46 @@ public class GeneratedApiTests
     }
 
     [Fact]
+    public async Task GenericParameterBoundToAGenericInterfaceHoldsATypedCapability()
+    {
+        // Box(Store(Text)): the struct's parameter is itself a generic interface, bound to Text.
+        using var mb = new MessageBuilder();
+        var b = mb.InitRoot<Boxes.Builder>();
+        using (var client = new Store<string>.Client(new TextStore()))
+            b.InitStore().SetValue(client);
+
+        using Store<string>.Client? store = mb.AsReader().GetRoot<Boxes.Reader>().Store.Value;
+        Assert.NotNull(store);
+        Assert.Equal(1u, (await store.PutAsync("first")).Count);
+        Assert.Equal(2u, (await store.PutAsync("second")).Count);
+        Assert.Equal("second", (await store.GetAsync()).Value);
+
+        // Read as a binding nothing in this process has constructed (Store(Data)): the client
+        // type registers itself on first use, so the capability still reads.
+        var asData = Box<Store<ReadOnlyMemory<byte>>.Client>.Reader.Create(mb.AsReader().GetRoot<Boxes.Reader>().Store.Raw);
+        using var dataStore = asData.Value;
+        Assert.NotNull(dataStore);
+    }
+
+    private sealed class TextStore : Store<string>.Server
+    {
+        private readonly List<string> values = [];
+
+        public override Task PutAsync(Store<string>.PutParams.Reader parameters, Store<string>.PutResults.Builder results, CancellationToken cancellationToken)
+        {
+            values.Add(parameters.Value);
+            results.Count = (uint)values.Count;
+            return Task.CompletedTask;
+        }
+
+        public override Task GetAsync(Store<string>.GetParams.Reader parameters, Store<string>.GetResults.Builder results, CancellationToken cancellationToken)
+        {
+            results.SetValue(values[^1]);
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
     public async Task UnionMembersReadTheirDefaultWhileAnotherIsSet()
     {
         using var mb = new MessageBuilder();

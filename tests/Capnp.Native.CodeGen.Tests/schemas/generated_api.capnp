@@ -38,6 +38,12 @@ struct Boxes {
   any @4 :Box(AnyPointer);
   echo @5 :Box(Echo);
   texts @6 :Box(List(Text));
+  store @7 :Box(Store(Text));
+}
+
+interface Store(T) {
+  put @0 (value :T) -> (count :UInt32);
+  get @1 () -> (value :T);
 }
 
 struct Choice {

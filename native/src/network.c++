@@ -1,6 +1,7 @@
 // Two-party connections: listening, accepting, connecting, adopting a socket; one RpcSystem over
 // one TwoPartyVatNetwork per connection.
 
+#include "accept_balance.h"
 #include "handles.h"
 #include "objects.h"
 #include "guarded_vat_network.h"
@@ -367,10 +368,31 @@ public:
              kj::Maybe<kj::Own<UnixSocketFile>> socketFile, kj::AutoCloseFd shared, kj::String boundAddress) {
     state = kj::heap<State>(kj::mv(receiver), tcp, kj::mv(offer));
     this->socketFile = kj::mv(socketFile);
+    // A listener that can be shared balances what it accepts with the listeners sharing it.
+    if (shared.get() >= 0) {
+      auto created = kj::atomicRefcounted<AcceptBalance>();
+      member = created->join();
+      balance = kj::mv(created);
+    }
     sharedSocket = kj::mv(shared);
     bound = kj::mv(boundAddress);
     tcpSocket = tcp;
     attach();
+  }
+
+  // Loop thread, from capnp_listener_share: this listener accepts from a socket it shares with
+  // `primary`'s other listeners, balanced with them.
+  void startShared(kj::Own<kj::ConnectionReceiver> receiver, bool tcp, Offer offer, kj::String boundAddress,
+                   kj::Own<const AcceptBalance> sharedBalance) {
+    start(kj::mv(receiver), tcp, kj::mv(offer), nullptr, kj::AutoCloseFd(), kj::mv(boundAddress));
+    member = sharedBalance->join();
+    balance = kj::mv(sharedBalance);
+  }
+
+  // Caller's thread, after the listen completed: the balance the listeners sharing it join.
+  kj::Own<const AcceptBalance> shareBalance() const {
+    KJ_IF_MAYBE(b, balance) { return kj::atomicAddRef(**b); }
+    throw ShimError{CAPNP_STATUS_INVALID_ARGUMENT, kj::str("the listener is not bound yet, or cannot be shared")};
   }
 
   // Caller's thread, after the listen completed and before the listener is released: a new
@@ -434,10 +456,13 @@ protected:
     // Once nobody listens, the socket's file goes too.
     socketFile = nullptr;
     sharedSocket = kj::AutoCloseFd();
+    KJ_IF_MAYBE(b, balance) { (*b)->leave(member); }
   }
 
 private:
   kj::AutoCloseFd sharedSocket;
+  kj::Maybe<kj::Own<const AcceptBalance>> balance;
+  size_t member = 0;
   kj::String bound;
   bool tcpSocket = false;
 
@@ -526,9 +551,18 @@ private:
 
   // Serving: secures an accepted stream beside the accept loop, then serves it. A failed or
   // timed-out handshake drops the connection and is counted.
+  // Tells the balance how many connections this listener serves now (handshakes included).
+  void connectionsChanged() {
+    KJ_IF_MAYBE(b, balance) {
+      auto& s = live();
+      (*b)->update(member, static_cast<uint32_t>(s.served.size()) + s.handshaking);
+    }
+  }
+
   void handshakeThenServe(kj::Own<kj::AsyncIoStream> stream) {
     auto& s = live();
     ++s.handshaking;
+    connectionsChanged();
     s.tasks.add(secure(kj::mv(stream))
         .then([this](SecuredStream secured) {
           --live().handshaking;
@@ -537,6 +571,7 @@ private:
           auto& s = live();
           --s.handshaking;
           ++s.handshakeFailures;
+          connectionsChanged();
         })
         .then([this]() { slotMayBeFree(); }));
   }
@@ -556,6 +591,12 @@ private:
       auto paf = kj::newPromiseAndFulfiller<void>();
       s.slotFreed = kj::mv(paf.fulfiller);
       return paf.promise.then([this]() { return acceptLoop(); });
+    }
+    KJ_IF_MAYBE(b, balance) {
+      if (!(*b)->mayAccept(member)) {
+        // Busier than another loop of the vat: let that one take the next peer.
+        return s.pendingAccepts.wrap((*b)->whenMayAccept(member)).then([this]() { return acceptLoop(); });
+      }
     }
     return s.pendingAccepts.wrap(s.receiver->accept())
         .then([this](kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<void> {
@@ -590,6 +631,7 @@ private:
     auto& s = live();
     if (s.served.erase(connection) == 0) return;
     loop().freeReleased(connection);
+    connectionsChanged();
     slotMayBeFree();
   }
 
@@ -703,14 +745,15 @@ extern "C" int32_t capnp_listener_share(capnp_listener* source, capnp_loop* loop
     requireArgument(out_listener != nullptr, "capnp_listener_share: null out-parameter");
     auto& primary = unwrap(source);
     auto socket = primary.duplicateSocket();
+    auto balance = primary.shareBalance();
     auto bound = kj::heapString(primary.boundAddress());
     bool tcp = primary.isTcp();
     auto listener = new Listener(owner);
     postOrDelete(owner, listener, tag, [listener, socket = kj::mv(socket), bound = kj::mv(bound), tcp,
-                                        given = kj::mv(given), tag](Loop& loop) mutable {
+                                        given = kj::mv(given), balance = kj::mv(balance), tag](Loop& loop) mutable {
       auto receiver = loop.io().lowLevelProvider->wrapListenSocketFd(socket.release(), LISTEN_FD_FLAGS);
       // The socket file (unix) stays the primary listener's to remove.
-      listener->start(kj::mv(receiver), tcp, given.offer(), nullptr, kj::AutoCloseFd(), kj::heapString(bound));
+      listener->startShared(kj::mv(receiver), tcp, given.offer(), kj::heapString(bound), kj::mv(balance));
       // Done within the command (nothing was tracked): complete the tag directly.
       complete(tag, CAPNP_STATUS_OK, bound.asBytes());
     });

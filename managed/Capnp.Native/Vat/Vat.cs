@@ -77,6 +77,14 @@ public sealed partial class Vat : IAsyncDisposable
     /// <summary>The listener, when the vat listens (for statistics in tests and the vat dump).</summary>
     internal RpcListener? Listener => listener;
 
+    /// <summary>What the vat's listeners served, summed over its loops (for tests and the dump); peaks are summed too.</summary>
+    internal async Task<ListenerStatistics> ReadListenerStatisticsAsync()
+    {
+        var all = await Task.WhenAll(Listeners.Select(l => l.ReadStatisticsAsync())).ConfigureAwait(false);
+        return new ListenerStatistics(all.Sum(s => s.Connections), all.Sum(s => s.PeakConnections), all.Sum(s => s.Accepted),
+                                      all.Sum(s => s.AcceptFailures), all.Sum(s => s.HandshakeFailures));
+    }
+
     /// <summary>Every listener of the vat, one per loop (for statistics in tests).</summary>
     internal IEnumerable<RpcListener> Listeners => listener is null ? [] : [listener, .. moreLoops.Select(m => m.Listener)];
 
@@ -108,7 +116,8 @@ public sealed partial class Vat : IAsyncDisposable
         var identity = options.Identity ?? VatIdentity.CreateEphemeral();
         var tlsIdentity = CreateTlsIdentity(identity);
         var stopping = new CancellationTokenSource();
-        var loopCount = options.EventLoops ?? 1;
+        // Never more loops than connections: each loop serves at least one.
+        var loopCount = (int)Math.Min(options.EventLoops ?? Environment.ProcessorCount, maxConnections);
         var loop = EventLoop.Start();
         RpcListener? listener = null;
         var moreLoops = new List<(EventLoop Loop, RpcListener? Listener)>();
@@ -129,8 +138,8 @@ public sealed partial class Vat : IAsyncDisposable
                     Limits = LimitsOf(options),
                 };
                 listener = await loop.ListenAsync(address.ToString(), settings, cancellationToken).ConfigureAwait(false);
-                // Each loop serves its share of the connections (rounded up, so none gets 0).
-                var perLoop = (maxConnections + loopCount - 1) / loopCount;
+                // Each loop serves its share of the connections: together exactly MaxConnections.
+                int ShareOf(int loopIndex) => maxConnections / loopCount + (loopIndex < maxConnections % loopCount ? 1 : 0);
                 for (var i = 1; i < loopCount; i++)
                 {
                     var more = EventLoop.Start();
@@ -138,10 +147,10 @@ public sealed partial class Vat : IAsyncDisposable
                     more.RouteLogTo(logger);
                     var shared = await more.ShareListenerAsync(listener, settings, cancellationToken).ConfigureAwait(false);
                     moreLoops[^1] = (more, shared);
-                    await shared.ServeAsync(perLoop, cancellationToken).ConfigureAwait(false);
+                    await shared.ServeAsync(ShareOf(i), cancellationToken).ConfigureAwait(false);
                 }
 
-                await listener.ServeAsync(perLoop, cancellationToken).ConfigureAwait(false);
+                await listener.ServeAsync(ShareOf(0), cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Vat listening on {Address} ({Security}, at most {MaxConnections} connections, {Loops} event loops)",
                     listener.Address, options.DisableTls ? "insecure" : "TLS", maxConnections, loopCount);
             }

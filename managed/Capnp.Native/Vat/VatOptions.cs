@@ -89,10 +89,14 @@ public sealed record VatOptions
     /// How many event loops (threads) serve the connections the vat accepts: each loop accepts
     /// from the same listening socket and serves the connections it took, so one connection's
     /// work (e.g. a 60 MiB message) never stalls the calls of connections on other loops, and a
-    /// server can use more than one core. <see cref="MaxConnections"/> is shared out between
-    /// them. Null (the default): 1. The connections this vat makes (sturdy refs it connects to)
-    /// run on its first loop. A capability that arrived on one loop and is passed on over a
-    /// connection of another is forwarded between them in process (a hop on the thread pool).
+    /// server can use more than one core. Each new peer goes to the loop serving the fewest
+    /// connections. <see cref="MaxConnections"/> is shared out between them (never more loops
+    /// than connections). Null (the default): one per core (<see cref="Environment.ProcessorCount"/>);
+    /// only a vat that listens starts more than one. The connections this vat makes (sturdy refs
+    /// it connects to) run on its first loop. The trade-off: a capability that arrived on one
+    /// loop and is passed on over a connection of another is forwarded between them in process
+    /// (a hop on the thread pool per call, and no path shortening); set 1 when your peers mostly
+    /// call each other's capabilities through this vat.
     /// </summary>
     public int? EventLoops { get; init; }
 

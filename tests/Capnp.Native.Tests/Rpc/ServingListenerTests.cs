@@ -95,13 +95,20 @@ public sealed class ServingListenerTests
         Assert.Equal(text, (await service.EchoAsync(text).AsTask().WaitAsync(RpcPair.Bound)).Text);
     }
 
-    internal static async Task WaitUntilServingNoneAsync(RpcListener listener, int expected = 0)
+    internal static Task WaitUntilServingNoneAsync(RpcListener listener, int expected = 0)
+        => WaitUntilServingAsync(() => listener.ReadStatisticsAsync(), expected);
+
+    /// <summary>The same for a vat, over all its loops' listeners.</summary>
+    internal static Task WaitUntilServingNoneAsync(Native.Vat server, int expected = 0)
+        => WaitUntilServingAsync(server.ReadListenerStatisticsAsync, expected);
+
+    private static async Task WaitUntilServingAsync(Func<Task<ListenerStatistics>> read, int expected)
     {
         // Bounded polling of the server's own count: the server frees a connection once it has
         // seen the peer's close, which the client cannot observe.
         for (var poll = 0; poll < 100_000; poll++)
         {
-            if ((await listener.ReadStatisticsAsync().WaitAsync(RpcPair.Bound)).Connections == expected)
+            if ((await read().WaitAsync(RpcPair.Bound)).Connections == expected)
             {
                 return;
             }

@@ -53,12 +53,12 @@ public sealed class TlsInteropTests
 
     private static async Task WaitForHandshakeFailuresAsync(Native.Vat vat, long count)
     {
-        for (var poll = 0; poll < 100_000 && (await vat.Listener!.ReadStatisticsAsync()).HandshakeFailures < count; poll++)
+        for (var poll = 0; poll < 100_000 && (await vat.ReadListenerStatisticsAsync()).HandshakeFailures < count; poll++)
         {
             await Task.Yield();
         }
 
-        Assert.Equal(count, (await vat.Listener!.ReadStatisticsAsync()).HandshakeFailures);
+        Assert.Equal(count, (await vat.ReadListenerStatisticsAsync()).HandshakeFailures);
     }
 
     [Theory]
@@ -139,7 +139,7 @@ public sealed class TlsInteropTests
         Assert.Contains($"PASS {scenario}", output);
         // It came by the ID (the vat has no bootstrap to fall back on).
         Assert.True(restorer.Restored >= 1);
-        Assert.Equal(0, (await vat.Listener!.ReadStatisticsAsync()).HandshakeFailures);
+        Assert.Equal(0, (await vat.ReadListenerStatisticsAsync()).HandshakeFailures);
     }
 
     [Fact]
@@ -199,7 +199,7 @@ public sealed class TlsInteropTests
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("PASS callback", output);
-        var statistics = await vat.Listener!.ReadStatisticsAsync();
+        var statistics = await vat.ReadListenerStatisticsAsync();
         Assert.Equal(1, statistics.Accepted);
         Assert.Equal(0, statistics.HandshakeFailures);
         Assert.Equal(1, restorer.Restored);

@@ -69,7 +69,7 @@ public sealed class HostileFrameTests
         }
 
         Assert.Equal("after", (await polite.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server, expected: 1);
     }
 
     [Theory]
@@ -95,7 +95,7 @@ public sealed class HostileFrameTests
         }
 
         Assert.Equal("after", (await polite.EchoAsync("after").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server, expected: 1);
     }
 
     private static async Task ReadUntilClosedAsync(Stream stream)

@@ -26,7 +26,7 @@ public sealed class IdleConnectionTests
         }
 
         Assert.Contains("idle", System.Text.Encoding.UTF8.GetString([.. received]));
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server);
     }
 
     [Fact]
@@ -41,11 +41,11 @@ public sealed class IdleConnectionTests
         // has to pass for the check: the timer would have closed the connection by now.)
         await Task.Delay(ShortIdle * 5);
         Assert.Equal("b", (await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        Assert.Equal(1, (await server.Listener!.ReadStatisticsAsync()).Connections);
+        Assert.Equal(1, (await server.ReadListenerStatisticsAsync()).Connections);
 
         // Released: neither side holds anything, and the server closes the connection.
         service.Dispose();
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server);
 
         // Once the client vat has seen the close too, it connects anew for the next sturdy ref.
         // (Until then a restore may still go to the closing connection and fail Disconnected,

@@ -21,7 +21,7 @@ public sealed class PeerLimitTests
         var error = await Assert.ThrowsAnyAsync<RpcException>(() => waiting[^1].AsTask().WaitAsync(RpcPair.Bound));
         Assert.Contains("questions outstanding", error.Message);
         Assert.Equal("served", (await polite.EchoAsync("served").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!, expected: 1);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server, expected: 1);
     }
 
     [Fact]

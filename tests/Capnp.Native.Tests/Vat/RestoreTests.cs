@@ -82,7 +82,7 @@ public sealed class RestoreTests
             Assert.Equal(1, restorer.Requests);
         }
 
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server);
         gate.SetResult(true);
 
         await using var client = await Native.Vat.StartAsync(new VatOptions());
@@ -101,7 +101,7 @@ public sealed class RestoreTests
         using var service = await vat.ConnectAsync<TestService.Client>(vat.GetSturdyRef(id)).WaitAsync(RpcPair.Bound);
 
         Assert.Equal("local", (await service.EchoAsync("local").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        Assert.Equal(0, (await vat.Listener!.ReadStatisticsAsync()).Accepted);
+        Assert.Equal(0, (await vat.ReadListenerStatisticsAsync()).Accepted);
         Assert.Equal(1, restorer.Requests);
     }
 }

@@ -30,7 +30,7 @@ public sealed class VatTests
         }
 
         Assert.Equal("b", (await service.EchoAsync("b").AsTask().WaitAsync(RpcPair.Bound)).Text);
-        var served = await server.Listener!.ReadStatisticsAsync();
+        var served = await server.ReadListenerStatisticsAsync();
         Assert.Equal(1, served.Connections);
         Assert.Equal(0, served.HandshakeFailures);
     }
@@ -73,12 +73,12 @@ public sealed class VatTests
 
         await Assert.ThrowsAnyAsync<RpcException>(() => service.EchoAsync("hello?").AsTask().WaitAsync(RpcPair.Bound));
 
-        for (var poll = 0; poll < 100_000 && (await server.Listener!.ReadStatisticsAsync()).HandshakeFailures == 0; poll++)
+        for (var poll = 0; poll < 100_000 && (await server.ReadListenerStatisticsAsync()).HandshakeFailures == 0; poll++)
         {
             await Task.Yield();
         }
 
-        var statistics = await server.Listener!.ReadStatisticsAsync();
+        var statistics = await server.ReadListenerStatisticsAsync();
         Assert.Equal(1, statistics.HandshakeFailures);
         Assert.Equal(0, statistics.Connections);
     }
@@ -95,7 +95,7 @@ public sealed class VatTests
         var received = await silent.ReceiveAsync(buffer).WaitAsync(RpcPair.Bound);
 
         Assert.Equal(0, received);
-        Assert.Equal(1, (await server.Listener!.ReadStatisticsAsync()).HandshakeFailures);
+        Assert.Equal(1, (await server.ReadListenerStatisticsAsync()).HandshakeFailures);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class VatTests
                 Assert.Equal($"{i}", (await service.EchoAsync($"{i}").AsTask().WaitAsync(RpcPair.Bound)).Text);
             }
 
-            Assert.Equal(1, (await server.Listener!.ReadStatisticsAsync()).Accepted);
+            Assert.Equal(1, (await server.ReadListenerStatisticsAsync()).Accepted);
         }
         finally
         {
@@ -171,7 +171,7 @@ public sealed class VatTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => waiting.AsTask().WaitAsync(RpcPair.Bound));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ConnectAsync<TestService.Client>(server.GetSturdyRef()));
         // The server frees the connection once it sees the client go.
-        await ServingListenerTests.WaitUntilServingNoneAsync(server.Listener!);
+        await ServingListenerTests.WaitUntilServingNoneAsync(server);
     }
 
     [Fact]

@@ -202,6 +202,9 @@ public static class PointerValue<T>
     // Resolved once per T: the boxed default of a struct implementing IPointerValue<T> serves as the codec.
     private static IPointerValue<T>? _codec = Resolve();
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2059",
+        Justification = "Only clients of generic interfaces rely on their static constructor; if trimming removed it, " +
+                        "reading such a client throws the InvalidOperationException of Codec, it does not misbehave.")]
     private static IPointerValue<T>? Resolve()
     {
         if (typeof(T) == typeof(string)) return (IPointerValue<T>)(object)new TextCodec();

@@ -314,8 +314,9 @@ void Loop::cancel(uint64_t tag) {
 }
 
 void Loop::endPendingOperations(const StopReason& reason) {
+  // A fresh map, not clear(): clearing a moved-from kj::HashMap passes memset a null pointer.
   auto tags = kj::mv(pending);
-  pending.clear();
+  pending = kj::HashMap<uint64_t, kj::Canceler*>();
   for (auto& entry: tags) {
     counters().livePendingOperations--;
     completeWithError(entry.key, reason.status,

@@ -3,11 +3,12 @@
 //
 // The engine (0.9.2) does not tell a capability which connection a call came from. But every
 // call from a peer arrives as a Call message, and its parameters are read in place in that
-// message, which the engine keeps alive until the call is dispatched. So each connection
-// registers the parameters' address of every Call message while the message lives
-// (AttributedIncomingCall), and the server looks its parameters up by address. Live messages
-// never overlap, so a match is exact; a call whose parameters are not in a live Call message
-// (a call made in this process, or a peer's call with null parameters) has no known caller.
+// message, which the engine keeps alive until the call is dispatched. So each connection's
+// stream attaches the peer to every Call message it reads (GuardedVatNetwork, as the stream's
+// ReadObserver), and the server finds the message its parameters lie in by address. Live
+// messages never overlap, so a match is exact; a call whose parameters are not in a live Call
+// message (a call made in this process, or a peer's call with null parameters) has no known
+// caller.
 
 #pragma once
 
@@ -24,11 +25,6 @@ struct PeerIdentity final: public kj::Refcounted {
   // (an anonymous TLS client) or the connection is plain.
   kj::Maybe<kj::Array<kj::byte>> fingerprint;
 };
-
-// The engine's incoming message, registered as the call of `peer` while it lives when it is a
-// Call (other messages pass through unchanged). Loop thread.
-kj::Own<capnp::IncomingRpcMessage> attributeIncomingCall(kj::Own<capnp::IncomingRpcMessage> message,
-                                                         PeerIdentity& peer);
 
 // The peer whose Call message holds `params`, if any. Loop thread.
 kj::Maybe<const PeerIdentity&> callerOf(capnp::AnyPointer::Reader params);

@@ -36,11 +36,7 @@ public:
       : network(network), inner(kj::mv(inner)) {
     if (network.limits.idleTimeout > 0 * kj::SECONDS) idleWatch = watchIdle().eagerlyEvaluate(nullptr);
   }
-  ~GuardedConnection() noexcept(false) {
-    // The engine drops its reads before the connection; nothing wrapped is left to cancel.
-    idleCanceler.release();
-    network.current = nullptr;
-  }
+  ~GuardedConnection() noexcept(false) { network.current = nullptr; }
 
   bool wraps(Connection& connection) const { return inner.get() == &connection; }
 
@@ -55,10 +51,14 @@ public:
   }
 
   kj::Promise<kj::Maybe<kj::Own<capnp::IncomingRpcMessage>>> receiveIncomingMessage() override {
-    KJ_IF_MAYBE(reason, idleReason) {
-      return kj::Promise<kj::Maybe<kj::Own<capnp::IncomingRpcMessage>>>(kj::cp(*reason));
+    // Each message is checked as the stream reads it (GuardedVatNetwork::messageRead), so the
+    // usual read is the engine's own, with no wrapper promise.
+    auto& limits = network.limits;
+    if (limits.maxUnwrittenBytes != 0 && network.inner.getCurrentQueueSize() > limits.maxUnwrittenBytes) {
+      // The peer does not read what we send: read nothing more of it until writes catch up.
+      return network.stream.whenFlushed().then([this]() { return receiveIncomingMessage(); });
     }
-    return idleCanceler.wrap(receiveWithinLimits());
+    return inner->receiveIncomingMessage();
   }
 
   kj::Promise<void> shutdown() override {
@@ -67,34 +67,6 @@ public:
   }
 
 private:
-  kj::Promise<kj::Maybe<kj::Own<capnp::IncomingRpcMessage>>> receiveWithinLimits() {
-    auto& limits = network.limits;
-    if (limits.maxUnwrittenBytes != 0 && network.inner.getCurrentQueueSize() > limits.maxUnwrittenBytes) {
-      // The peer does not read what we send: read nothing more of it until writes catch up.
-      return network.stream.whenFlushed().then([this]() { return receiveWithinLimits(); });
-    }
-    return inner->receiveIncomingMessage().then([this](kj::Maybe<kj::Own<capnp::IncomingRpcMessage>> message)
-                                                    -> kj::Maybe<kj::Own<capnp::IncomingRpcMessage>> {
-      KJ_IF_MAYBE(m, message) {
-        observe(**m);
-        return attributeIncomingCall(kj::mv(*m), *network.peer);
-      }
-      return nullptr;
-    });
-  }
-
-  void observe(capnp::IncomingRpcMessage& message) {
-    network.tables.received(message.getBody().getAs<capnp::rpc::Message>());
-    network.logTableChanges();
-    network.lastActivity = network.now();
-    auto max = network.limits.maxOutstandingQuestions;
-    if (max != 0 && network.tables.answerCount() > max) {
-      // Thrown from the engine's read loop: it aborts the connection with this reason.
-      kj::throwFatalException(KJ_EXCEPTION(FAILED, kj::str(
-          "the peer has more than ", max, " questions outstanding (asked and not finished)")));
-    }
-  }
-
   // Wakes when the connection may have been idle for the timeout; closes it if it was and
   // neither side holds anything.
   kj::Promise<void> watchIdle() {
@@ -104,19 +76,15 @@ private:
       // Something held is not idle, however quiet: the peer may call on it at any time.
       if (!network.tables.isEmpty()) network.lastActivity = now;
       if (now - network.lastActivity < timeout) return watchIdle();
-      auto reason = KJ_EXCEPTION(DISCONNECTED, kj::str(
-          "the connection was idle for ", timeout / kj::MILLISECONDS, " ms with nothing held by either side"));
-      idleReason = kj::cp(reason);
-      idleCanceler.cancel(kj::mv(reason));
+      // Failing the engine's read makes it abort the connection with this reason.
+      network.stream.abortReads(KJ_EXCEPTION(DISCONNECTED, kj::str(
+          "the connection was idle for ", timeout / kj::MILLISECONDS, " ms with nothing held by either side")));
       return kj::Promise<void>(kj::READY_NOW);
     });
   }
 
   GuardedVatNetwork& network;
   kj::Own<capnp::TwoPartyVatNetworkBase::Connection> inner;
-  // Ends the engine's pending read when the connection goes idle.
-  kj::Canceler idleCanceler;
-  kj::Maybe<kj::Exception> idleReason;
   kj::Maybe<kj::Promise<void>> idleWatch;
 };
 
@@ -125,6 +93,25 @@ GuardedVatNetwork::GuardedVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inne
                                      kj::Own<PeerIdentity> peer)
     : loop(loop), inner(inner), stream(stream), limits(limits), peer(kj::mv(peer)), lastActivity(now()) {
   tables.setTracing(limits.traceTables);
+  stream.setReadObserver(*this);
+}
+
+GuardedVatNetwork::~GuardedVatNetwork() noexcept(false) { stream.setReadObserver(nullptr); }
+
+kj::Own<kj::Refcounted> GuardedVatNetwork::messageRead(capnp::MessageReader& message) {
+  auto body = message.getRoot<capnp::rpc::Message>();
+  tables.received(body);
+  logTableChanges();
+  lastActivity = now();
+  auto max = limits.maxOutstandingQuestions;
+  if (max != 0 && tables.answerCount() > max) {
+    // Fails the engine's read: it aborts the connection with this reason.
+    kj::throwFatalException(KJ_EXCEPTION(FAILED, kj::str(
+        "the peer has more than ", max, " questions outstanding (asked and not finished)")));
+  }
+  // The peer made this call (see caller_identity.h).
+  if (body.which() == capnp::rpc::Message::CALL) return kj::addRef(*peer);
+  return {};
 }
 
 kj::TimePoint GuardedVatNetwork::now() { return loop.io().provider->getTimer().now(); }

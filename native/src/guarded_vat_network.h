@@ -3,7 +3,7 @@
 // - lets outgoing messages reference lent segments (see referenced_segments.h),
 // - holds the peer to PeerLimits (questions outstanding, unread answers, idleness),
 // - keeps the protocol's tables (RpcTables) for the idle check and the vat dump,
-// - registers each incoming Call as the peer's (caller_identity.h).
+// - attributes each incoming Call to the peer (caller_identity.h).
 
 #pragma once
 
@@ -37,10 +37,12 @@ struct PeerLimits {
   bool traceTables = false;
 };
 
-class GuardedVatNetwork final: public capnp::TwoPartyVatNetworkBase {
+class GuardedVatNetwork final: public capnp::TwoPartyVatNetworkBase,
+                               private CoalescingMessageStream::ReadObserver {
 public:
   GuardedVatNetwork(Loop& loop, capnp::TwoPartyVatNetwork& inner, CoalescingMessageStream& stream,
                     PeerLimits limits, kj::Own<PeerIdentity> peer);
+  ~GuardedVatNetwork() noexcept(false);
 
   kj::Maybe<kj::Own<Connection>> connect(capnp::rpc::twoparty::VatId::Reader hostId) override;
   kj::Promise<kj::Own<Connection>> accept() override;
@@ -62,6 +64,10 @@ private:
   // two-party connection must point at the same wrapper.
   kj::Own<Connection> wrap(kj::Own<Connection> inner);
   kj::TimePoint now();
+
+  // Every message the peer sends, as the stream reads it: the tables and the questions limit
+  // see it, and a Call is attributed to the peer.
+  kj::Own<kj::Refcounted> messageRead(capnp::MessageReader& message) override;
   // Logs the table changes the last message made (traceTables).
   void logTableChanges();
 

@@ -177,6 +177,14 @@ public:
 
   kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments() const { return segs; }
 
+  bool containsOrEnds(const void* location) const {
+    auto word = reinterpret_cast<const capnp::word*>(location);
+    return word >= begin && word <= end;
+  }
+
+  // Set once, by the stream's ReadObserver, before the reader is handed out.
+  kj::Own<kj::Refcounted> attachment;
+
 private:
   static constexpr uint INLINE_SEGMENTS = 4;
 
@@ -195,13 +203,19 @@ private:
 
 namespace {
 
-kj::Maybe<const ChunkMessageReader&> findReader(const void* location) {
+// The reader whose message starts at or before `location`, if any (a candidate only).
+kj::Maybe<ChunkMessageReader&> lastReaderFrom(const void* location) {
   auto word = reinterpret_cast<const capnp::word*>(location);
   auto next = messagesBeingRead.upper_bound(word);
   if (next == messagesBeingRead.begin()) return nullptr;
-  auto& candidate = *std::prev(next)->second;
-  if (!candidate.contains(location)) return nullptr;
-  return candidate;
+  return *std::prev(next)->second;
+}
+
+kj::Maybe<const ChunkMessageReader&> findReader(const void* location) {
+  KJ_IF_MAYBE(candidate, lastReaderFrom(location)) {
+    if (candidate->contains(location)) return *candidate;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -218,6 +232,16 @@ kj::Maybe<kj::Own<const kj::AtomicRefcounted>> shareMessageReadInPlace(const voi
 kj::Maybe<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> borrowMessageRead(
     const void* location) {
   KJ_IF_MAYBE(reader, findReader(location)) return reader->segments();
+  return nullptr;
+}
+
+kj::Maybe<kj::Refcounted&> attachmentOfMessageRead(const void* location) {
+  // A message's end is never the start of the next one's segments (its table lies between).
+  KJ_IF_MAYBE(candidate, lastReaderFrom(location)) {
+    if (candidate->containsOrEnds(location) && candidate->attachment.get() != nullptr) {
+      return *candidate->attachment;
+    }
+  }
   return nullptr;
 }
 
@@ -480,6 +504,11 @@ void CoalescingMessageStream::failWrites(kj::Exception&& e) {
   writeError = kj::mv(e);
 }
 
+void CoalescingMessageStream::abortReads(kj::Exception&& reason) {
+  if (readError == nullptr) readError = kj::cp(reason);
+  if (!readCanceler.isEmpty()) readCanceler.cancel(kj::mv(reason));
+}
+
 kj::Maybe<int> CoalescingMessageStream::getSendBufferSize() {
   int bufSize = 0;
   KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
@@ -553,7 +582,7 @@ kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
     return nullptr;
   }
 
-  kj::Own<capnp::MessageReader> reader;
+  kj::Own<ChunkMessageReader> reader;
   if (options.pinRatio > 0 && messageBytes * options.pinRatio < chunk->capacity()) {
     // Small relative to its buffer: a private copy, so that a long-lived reader (e.g. a kept
     // Response) never pins a whole read buffer, and the buffer can be reused at once.
@@ -573,7 +602,10 @@ kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
   }
   readPos += messageBytes;
   ++stats.messagesRead;
-  return kj::mv(reader);
+  KJ_IF_MAYBE(observer, readObserver) {
+    reader->attachment = observer->messageRead(*reader);
+  }
+  return kj::Own<capnp::MessageReader>(kj::mv(reader));
 }
 
 void CoalescingMessageStream::ensureSpace(size_t needBytes) {

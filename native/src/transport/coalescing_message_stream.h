@@ -64,6 +64,12 @@ void setPoisonReleasedMessages(bool poison);
 kj::Maybe<kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>> borrowMessageRead(
     const void* location);
 
+// What the ReadObserver of the stream that read the message containing `location` attached to
+// it, while its reader exists; null for anything else. `location` may also be the end of the
+// message (where an empty struct at its end points). Call on the thread of the streams' event
+// loop.
+kj::Maybe<kj::Refcounted&> attachmentOfMessageRead(const void* location);
+
 class CoalescingMessageStream final: public capnp::MessageStream {
 public:
   struct Options {
@@ -150,6 +156,22 @@ public:
   kj::Promise<void> end() override;
   // Flushes everything queued, then shuts down the write side of `inner`.
 
+  // Sees each message as it is read, before the read returns it: a connection that checks its
+  // peer's messages does it here rather than by wrapping every read's promise (each wrapper is
+  // several heap objects per message). It may throw: that read then fails with the exception,
+  // and so does every later one.
+  class ReadObserver {
+  public:
+    // What the message keeps while its reader exists (see attachmentOfMessageRead), or null.
+    virtual kj::Own<kj::Refcounted> messageRead(capnp::MessageReader& message) = 0;
+  };
+  // The observer must outlive the stream's reads, or be removed first (null).
+  void setReadObserver(kj::Maybe<ReadObserver&> observer) { readObserver = observer; }
+
+  // Fails the pending read, if any, and every later one with `reason` (e.g. the connection was
+  // idle too long). Writes go on.
+  void abortReads(kj::Exception&& reason);
+
   // Statistics (for tests and benchmarks) ----------------------------------------------------
   struct Stats {
     uint64_t messagesWritten = 0;
@@ -214,6 +236,7 @@ private:
   bool reading = false;
   bool readEof = false;
   kj::Maybe<kj::Exception> readError;  // sticky: framing is lost after any read failure
+  kj::Maybe<ReadObserver&> readObserver;
   kj::Canceler readCanceler;           // last member: cancels the read before buffers go away
 
   void queueMessage(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments,

@@ -27,18 +27,20 @@ public:
   const uint64_t tag;
 };
 
-// The state of one incoming call, shared by its capnp_call handle and the promise the engine
-// holds for it.
-struct CallState final: public kj::Refcounted {
-  CallState(kj::Own<ServerTarget> server, capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context,
-            kj::Own<kj::PromiseFulfiller<void>> fulfiller)
-      : server(kj::mv(server)), context(kj::mv(context)), fulfiller(kj::mv(fulfiller)) {}
+// The engine's side of one incoming call: lives inside the promise dispatchCall returns (a
+// kj adapter, so the promise and this state are one allocation), until the call is answered or
+// the caller cancels it (the engine drops the promise).
+class CallAnswer final {
+public:
+  CallAnswer(kj::PromiseFulfiller<void>& fulfiller, Call& call,
+             capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context);
+  // Dropped unanswered: the caller cancelled; the managed handler is told.
+  ~CallAnswer() noexcept(false);
 
-  kj::Own<ServerTarget> server;
-  kj::Maybe<capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer>> context;
-  kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> fulfiller;
-  bool answered = false;
-  bool cancelled = false;
+  kj::PromiseFulfiller<void>& fulfiller;
+  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context;
+  // Null once the handle is gone.
+  Call* call;
 };
 
 }  // namespace
@@ -47,7 +49,7 @@ struct CallState final: public kj::Refcounted {
 // answers, which consumes it.
 class Call final: public LoopObject {
 public:
-  Call(Loop& loop, kj::Own<CallState> state): LoopObject(loop), state(kj::mv(state)) {
+  Call(Loop& loop, kj::Own<ServerTarget> server): LoopObject(loop), server(kj::mv(server)) {
     counters().liveCalls++;
     attach();
   }
@@ -55,50 +57,73 @@ public:
 
   // Loop thread: answers with results (or fails); a call cancelled meanwhile is just dropped.
   void answer(kj::Maybe<OutgoingMessage&> results, kj::Maybe<kj::Exception> failure) {
-    auto& call = *state;
-    if (call.cancelled || call.answered) return;
-    call.answered = true;
-    KJ_IF_MAYBE(fulfiller, call.fulfiller) {
+    if (answered) return;
+    answered = true;
+    KJ_IF_MAYBE(engine, pending) {
       KJ_IF_MAYBE(exception, failure) {
-        (*fulfiller)->reject(kj::mv(*exception));
+        engine->fulfiller.reject(kj::mv(*exception));
       } else {
         KJ_IF_MAYBE(message, results) {
-          KJ_IF_MAYBE(context, call.context) {
-            if (!message->isEmpty()) {
-              fillEngineMessage(loop(), *message, [&](capnp::MessageSize sizeHint) {
-                return context->getResults(sizeHint);
-              });
-            }
+          if (!message->isEmpty()) {
+            fillEngineMessage(loop(), *message, [&](capnp::MessageSize sizeHint) {
+              return engine->context.getResults(sizeHint);
+            });
           }
         }
-        (*fulfiller)->fulfill();
+        engine->fulfiller.fulfill();
       }
     }
   }
+
+  // Loop thread: the caller cancelled (the engine dropped the call's promise unanswered).
+  void cancelledByCaller() {
+    pending = nullptr;
+    if (answered) return;
+    answered = true;
+    tellCancelled();
+  }
+
+  kj::Maybe<CallAnswer&> pending;
 
 protected:
   void dropState() override {
     // The handle is gone (answered, or released by a stopping loop): a call still unanswered
-    // fails, and the loop-bound parts of the state go now, on the loop thread.
-    auto& call = *state;
-    if (!call.answered && !call.cancelled) {
-      KJ_IF_MAYBE(fulfiller, call.fulfiller) {
-        (*fulfiller)->reject(KJ_EXCEPTION(DISCONNECTED, "the call was dropped unanswered"));
+    // fails, and the managed handler, still running, is cancelled so it ends (and answers into
+    // the void).
+    if (!answered) {
+      answered = true;
+      KJ_IF_MAYBE(engine, pending) {
+        engine->fulfiller.reject(KJ_EXCEPTION(DISCONNECTED, "the call was dropped unanswered"));
       }
-      call.answered = true;
-      // The managed handler is still running: cancel it so it ends (and answers into the void).
-      auto handle = wrap(this);
-      complete(call.server->tag, CAPNP_EVENT_CALL_CANCELLED, bytesOf(handle));
+      tellCancelled();
     }
-    call.context = nullptr;
-    call.fulfiller = nullptr;
+    KJ_IF_MAYBE(engine, pending) engine->call = nullptr;
+    pending = nullptr;
+    server = nullptr;
   }
 
 private:
-  kj::Own<CallState> state;
+  void tellCancelled() {
+    auto handle = wrap(this);
+    complete(server->tag, CAPNP_EVENT_CALL_CANCELLED, bytesOf(handle));
+  }
+
+  // Holds the server's tag: its SERVER_RELEASED must not come before this call's events.
+  kj::Own<ServerTarget> server;
+  bool answered = false;
 };
 
 namespace {
+
+CallAnswer::CallAnswer(kj::PromiseFulfiller<void>& fulfiller, Call& call,
+                       capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context)
+    : fulfiller(fulfiller), context(context), call(&call) {
+  call.pending = *this;
+}
+
+CallAnswer::~CallAnswer() noexcept(false) {
+  if (call != nullptr) call->cancelledByCaller();
+}
 
 // Fills in who made the call whose parameters are `params` (see caller_identity.h).
 void describeCaller(capnp::AnyPointer::Reader params, capnp_incoming_call& event) {
@@ -139,9 +164,8 @@ public:
 
     auto params = new Message(loop, context.getParams());
 
-    auto paf = kj::newPromiseAndFulfiller<void>();
-    auto state = kj::refcounted<CallState>(kj::addRef(*target), context, kj::mv(paf.fulfiller));
-    auto call = new Call(loop, kj::addRef(*state));
+    auto call = new Call(loop, kj::addRef(*target));
+    auto answer = kj::newAdaptedPromise<void, CallAnswer>(*call, context);
 
     capnp_incoming_call event;
     memset(&event, 0, sizeof(event));
@@ -154,18 +178,7 @@ public:
     complete(target->tag, CAPNP_EVENT_INCOMING_CALL, bytesOf(event));
     // Only now: the event may have borrowed the parameters' segments from the request.
     context.releaseParams();
-
-    // Dropped unanswered = cancelled by the caller: tell the managed handler.
-    auto onDropped = kj::defer([state = kj::mv(state), call]() mutable {
-      if (!state->answered) {
-        state->cancelled = true;
-        state->context = nullptr;
-        state->fulfiller = nullptr;
-        auto handle = wrap(call);
-        complete(state->server->tag, CAPNP_EVENT_CALL_CANCELLED, bytesOf(handle));
-      }
-    });
-    return {paf.promise.attach(kj::mv(onDropped)), streaming};
+    return {kj::mv(answer), streaming};
   }
 
 private:

@@ -70,7 +70,7 @@ bool Message::readInPlace(capnp::AnyPointer::Reader content) {
           capnp::unbound(root.getDataSectionSize() / capnp::BITS) / 64);
       rootPointerCount = static_cast<uint16_t>(
           capnp::unbound(root.getPointerSectionSize() / capnp::POINTERS));
-      segments = kj::heapArray<capnp_segment>(carrier.size());
+      allocateSegments(carrier.size());
       for (auto j: kj::indices(carrier)) {
         segments[j] = capnp_segment{reinterpret_cast<const uint8_t*>(carrier[j].begin()),
                                     carrier[j].size() * sizeof(capnp::word)};
@@ -95,7 +95,7 @@ void Message::copy(Loop& loop, capnp::AnyPointer::Reader content) {
   capTable.imbue(copied.getRoot<capnp::AnyPointer>()).set(content);
 
   auto output = copied.getSegmentsForOutput();
-  segments = kj::heapArray<capnp_segment>(output.size());
+  allocateSegments(output.size());
   for (auto i: kj::indices(output)) {
     segments[i] = capnp_segment{reinterpret_cast<const uint8_t*>(output[i].begin()),
                                 output[i].size() * sizeof(capnp::word)};
@@ -114,6 +114,15 @@ void Message::copy(Loop& loop, capnp::AnyPointer::Reader content) {
       caps[i] = wrap(newAttachedCap(loop, capnp::Capability::Client(
           capnp::newBrokenCap("null capability in a received message"))));
     }
+  }
+}
+
+void Message::allocateSegments(size_t count) {
+  if (count == 1) {
+    segments = kj::arrayPtr(&firstSegment, 1);  // the message is never moved (KJ_DISALLOW_COPY)
+  } else {
+    moreSegments = kj::heapArray<capnp_segment>(count);
+    segments = moreSegments;
   }
 }
 
@@ -141,47 +150,58 @@ OutgoingMessage OutgoingMessage::describe(Loop& loop, const capnp_segment* segme
   requireArgument(segments != nullptr || segmentCount == 0, "null segment array");
   requireArgument(caps != nullptr || capCount == 0, "null capability array");
   OutgoingMessage result;
-  result.segments = kj::heapArray<capnp_segment>(segments, segmentCount);
-  for (auto& segment: result.segments) {
+  result.segmentCount = segmentCount;
+  if (segmentCount == 1) {
+    result.firstSegment = segments[0];
+  } else if (segmentCount > 1) {
+    result.moreSegments = kj::heapArray<capnp_segment>(segments, segmentCount);
+  }
+  for (auto& segment: result.segments()) {
     requireArgument(segment.size % sizeof(capnp::word) == 0, "segment size is not a multiple of 8 bytes");
     requireArgument(reinterpret_cast<uintptr_t>(segment.data) % sizeof(capnp::word) == 0,
                     "segment data is not 8-byte aligned");
     requireArgument(segment.data != nullptr || segment.size == 0, "null segment data");
   }
-  auto capObjects = kj::heapArrayBuilder<Cap*>(capCount);
   for (uint32_t i = 0; i < capCount; i++) {
-    auto& cap = unwrap(caps[i]);
-    requireArgument(&cap.loop() == &loop, "a capability of another event loop was passed");
-    capObjects.add(&cap);
+    requireArgument(&unwrap(caps[i]).loop() == &loop, "a capability of another event loop was passed");
   }
-  result.caps = capObjects.finish();
+  result.capCount = capCount;
+  if (capCount == 1) {
+    result.firstCap = &unwrap(caps[0]);
+  } else if (capCount > 1) {
+    result.moreCaps = kj::heapArray<Cap*>(capCount);
+    for (uint32_t i = 0; i < capCount; i++) result.moreCaps[i] = &unwrap(caps[i]);
+  }
   return result;
 }
 
 void OutgoingMessage::copySegments() {
   size_t words = 0;
-  for (auto& segment: segments) words += segment.size / sizeof(capnp::word);
+  for (auto& segment: segments()) words += segment.size / sizeof(capnp::word);
   ownedData = kj::heapArray<capnp::word>(words);
   auto next = reinterpret_cast<uint8_t*>(ownedData.begin());
-  for (auto& segment: segments) {
+  for (auto& segment: segments()) {
     if (segment.size > 0) memcpy(next, segment.data, segment.size);
     segment.data = next;
     next += segment.size;
   }
 }
 
-kj::Array<kj::ArrayPtr<const capnp::word>> OutgoingMessage::wordSegments() const {
-  auto words = kj::heapArrayBuilder<kj::ArrayPtr<const capnp::word>>(segments.size());
-  for (auto& segment: segments) {
-    words.add(reinterpret_cast<const capnp::word*>(segment.data), segment.size / sizeof(capnp::word));
+template <typename Use>
+void OutgoingMessage::withWordSegments(Use&& use) const {
+  auto described = segments();
+  KJ_STACK_ARRAY(kj::ArrayPtr<const capnp::word>, words, described.size(), 8, 64);
+  for (auto i: kj::indices(described)) {
+    words[i] = kj::arrayPtr(reinterpret_cast<const capnp::word*>(described[i].data),
+                            described[i].size / sizeof(capnp::word));
   }
-  return words.finish();
+  use(kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(words));
 }
 
 capnp::MessageSize OutgoingMessage::sizeHint() const {
   uint64_t words = 0;
-  for (auto& segment: segments) words += segment.size / sizeof(capnp::word);
-  return capnp::MessageSize{words, static_cast<uint>(caps.size())};
+  for (auto& segment: segments()) words += segment.size / sizeof(capnp::word);
+  return capnp::MessageSize{words, capCount};
 }
 
 namespace {
@@ -245,30 +265,37 @@ void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target) {
 
 void OutgoingMessage::copyInto(capnp::AnyPointer::Builder target,
                                kj::Maybe<LeasedOutgoingMessage&> referencing) {
-  auto segmentWords = wordSegments();
-  // The managed builder is ours, but its content is still checked as any message is.
-  capnp::SegmentArrayMessageReader reader(segmentWords);
-
-  auto table = kj::heapArrayBuilder<kj::Maybe<kj::Own<capnp::ClientHook>>>(caps.size());
-  for (auto cap: caps) {
-    table.add(capnp::ClientHook::from(cap->client()));
-  }
-  capnp::ReaderCapabilityTable capTable(table.finish());
-  auto root = capTable.imbue(reader.getRoot<capnp::AnyPointer>());
-  KJ_IF_MAYBE(message, referencing) {
-    copyReferencing(root, target, *message);
-  } else {
-    target.set(root);
-  }
+  withWordSegments([&](kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segmentWords) {
+    // The managed builder is ours, but its content is still checked as any message is.
+    capnp::SegmentArrayMessageReader reader(segmentWords);
+    auto root = reader.getRoot<capnp::AnyPointer>();
+    auto copy = [&](capnp::AnyPointer::Reader content) {
+      KJ_IF_MAYBE(message, referencing) {
+        copyReferencing(content, target, *message);
+      } else {
+        target.set(content);
+      }
+    };
+    // Without capabilities, an empty table (an empty kj::Array allocates nothing).
+    kj::Array<kj::Maybe<kj::Own<capnp::ClientHook>>> table;
+    if (capCount > 0) {
+      auto builder = kj::heapArrayBuilder<kj::Maybe<kj::Own<capnp::ClientHook>>>(capCount);
+      for (auto cap: caps()) builder.add(capnp::ClientHook::from(cap->client()));
+      table = builder.finish();
+    }
+    capnp::ReaderCapabilityTable capTable(kj::mv(table));
+    copy(capTable.imbue(root));
+  });
 }
 
 capnp::MessageSize OutgoingMessage::sizeHintWithoutLargeBlobs() const {
   auto hint = sizeHint();
-  if (segments.size() == 0) return hint;
-  auto segmentWords = wordSegments();
-  capnp::SegmentArrayMessageReader reader(segmentWords);
-  uint64_t referenced = (referencedBytes(reader.getRoot<capnp::AnyPointer>()) + 7) / sizeof(capnp::word);
-  hint.wordCount -= kj::min(hint.wordCount, referenced);
+  if (segmentCount == 0) return hint;
+  withWordSegments([&](kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segmentWords) {
+    capnp::SegmentArrayMessageReader reader(segmentWords);
+    uint64_t referenced = (referencedBytes(reader.getRoot<capnp::AnyPointer>()) + 7) / sizeof(capnp::word);
+    hint.wordCount -= kj::min(hint.wordCount, referenced);
+  });
   return hint;
 }
 

@@ -71,11 +71,16 @@ public:
 private:
   bool readInPlace(capnp::AnyPointer::Reader content);
   void copy(Loop& loop, capnp::AnyPointer::Reader content);
+  // Room for `count` segment descriptions in `segments`.
+  void allocateSegments(size_t count);
 
   kj::Maybe<capnp::MallocMessageBuilder> builder;
   // Keeps a shared read buffer (and so `segments`) alive.
   kj::Maybe<kj::Own<const kj::AtomicRefcounted>> shared;
-  kj::Array<capnp_segment> segments;
+  // The segments: `firstSegment` when there is one (no heap array), else `moreSegments`.
+  kj::ArrayPtr<capnp_segment> segments;
+  capnp_segment firstSegment = {nullptr, 0};
+  kj::Array<capnp_segment> moreSegments;
   kj::Array<capnp_cap*> caps;
   kj::Array<uint64_t> serverTags;
   uint32_t rootIsStruct = 0;
@@ -132,12 +137,10 @@ struct TlsIdentityHandle {
 class LeasedOutgoingMessage;
 
 // An outgoing message as the managed side describes it: segments and cap handles, read on the
-// loop thread when the command runs (the managed side keeps them unchanged until then).
+// loop thread when the command runs (the managed side keeps them unchanged until then). A
+// message of one segment and at most one capability (nearly every call) is described without
+// heap arrays.
 struct OutgoingMessage {
-  kj::Array<capnp_segment> segments;
-  kj::Array<Cap*> caps;
-  kj::Array<capnp::word> ownedData;  // set by copySegments()
-
   static OutgoingMessage describe(Loop& loop, const capnp_segment* segments, uint32_t segmentCount,
                                   capnp_cap* const* caps, uint32_t capCount);
   // Copies the segments' data now, so the caller's buffers may change once this returns.
@@ -147,15 +150,34 @@ struct OutgoingMessage {
   // As copyInto(target), except that, given the engine message holding target, large blobs are
   // not copied: the message references them where they are (see referenced_segments.h).
   void copyInto(capnp::AnyPointer::Builder target, kj::Maybe<LeasedOutgoingMessage&> referencing);
-  bool isEmpty() const { return segments.size() == 0; }
+  bool isEmpty() const { return segmentCount == 0; }
   // The space the message takes, so that the engine builds it in one segment.
   capnp::MessageSize sizeHint() const;
   // The space it takes in the engine's own segments when its large blobs are referenced.
   capnp::MessageSize sizeHintWithoutLargeBlobs() const;
 
 private:
-  // The segments as capnp word arrays, for a SegmentArrayMessageReader.
-  kj::Array<kj::ArrayPtr<const capnp::word>> wordSegments() const;
+  // Recomputed on each use: the message is moved (into commands), its inline parts with it.
+  kj::ArrayPtr<capnp_segment> segments() {
+    return segmentCount > 1 ? moreSegments.asPtr() : kj::arrayPtr(&firstSegment, segmentCount);
+  }
+  kj::ArrayPtr<const capnp_segment> segments() const {
+    return segmentCount > 1 ? moreSegments.asPtr() : kj::arrayPtr(&firstSegment, segmentCount);
+  }
+  kj::ArrayPtr<Cap* const> caps() const {
+    return capCount > 1 ? moreCaps.asPtr() : kj::arrayPtr(&firstCap, capCount);
+  }
+  // Calls `use` with the segments as capnp word arrays (for a SegmentArrayMessageReader).
+  template <typename Use>
+  void withWordSegments(Use&& use) const;
+
+  uint32_t segmentCount = 0;
+  uint32_t capCount = 0;
+  capnp_segment firstSegment = {nullptr, 0};
+  kj::Array<capnp_segment> moreSegments;
+  Cap* firstCap = nullptr;
+  kj::Array<Cap*> moreCaps;
+  kj::Array<capnp::word> ownedData;  // set by copySegments()
 };
 
 class Connection;

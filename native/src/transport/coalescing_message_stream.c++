@@ -129,12 +129,12 @@ std::atomic<bool> poisonReleasedMessages{false};
 constexpr kj::byte POISON = 0xAB;
 
 class ChunkMessageReader final: public capnp::MessageReader {
-  // A message read in place: either from a chunk, which it keeps alive, or from a private copy.
+  // A message read in place: either from a chunk, which it keeps alive, or from a private copy
+  // that lies right after the reader, in the same allocation (see copyOf).
 public:
   ChunkMessageReader(capnp::ReaderOptions options, kj::Own<const kj::AtomicRefcounted> chunk,
-                     kj::Array<capnp::word> copy,
                      const capnp::word* start, const kj::byte* table, uint segmentCount)
-      : capnp::MessageReader(options), chunk(kj::mv(chunk)), copy(kj::mv(copy)), begin(start) {
+      : capnp::MessageReader(options), chunk(kj::mv(chunk)), begin(start) {
     if (segmentCount > INLINE_SEGMENTS) {
       moreSegments = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segmentCount);
       segs = moreSegments;
@@ -185,11 +185,41 @@ public:
   // Set once, by the stream's ReadObserver, before the reader is handed out.
   kj::Own<kj::Refcounted> attachment;
 
+  // A reader of a private copy of the message whose segment table starts at `table`: one
+  // allocation holds both (a small message is one heap block, not two).
+  static kj::Own<ChunkMessageReader> copyOf(capnp::ReaderOptions options, const kj::byte* table,
+                                            size_t tableBytes, size_t messageBytes, uint segmentCount) {
+    constexpr size_t readerBytes = (sizeof(ChunkMessageReader) + WORD_BYTES - 1) / WORD_BYTES * WORD_BYTES;
+    void* block = operator new(readerBytes + messageBytes);
+    kj::byte* copy = reinterpret_cast<kj::byte*>(block) + readerBytes;
+    memcpy(copy, table, messageBytes);
+    ChunkMessageReader* reader;
+    KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+      reader = new (block) ChunkMessageReader(options, kj::Own<const kj::AtomicRefcounted>(),
+                                              reinterpret_cast<const capnp::word*>(copy + tableBytes),
+                                              copy, segmentCount);
+    })) {
+      operator delete(block);
+      kj::throwFatalException(kj::mv(*exception));
+    }
+    return kj::Own<ChunkMessageReader>(reader, CopyDisposer::instance);
+  }
+
 private:
   static constexpr uint INLINE_SEGMENTS = 4;
 
+  // Destroys a reader made by copyOf and frees its block.
+  class CopyDisposer final: public kj::Disposer {
+  public:
+    static const CopyDisposer instance;
+  protected:
+    void disposeImpl(void* pointer) const override {
+      static_cast<ChunkMessageReader*>(pointer)->~ChunkMessageReader();
+      operator delete(pointer);
+    }
+  };
+
   kj::Own<const kj::AtomicRefcounted> chunk;
-  kj::Array<capnp::word> copy;
   kj::ArrayPtr<const capnp::word> inlineSegments[INLINE_SEGMENTS];
   kj::Array<kj::ArrayPtr<const capnp::word>> moreSegments;
   // The segment table: inlineSegments, or moreSegments for messages with many segments.
@@ -198,6 +228,8 @@ private:
   const capnp::word* end;
   mutable bool sharedOut = false;
 };
+
+const ChunkMessageReader::CopyDisposer ChunkMessageReader::CopyDisposer::instance;
 
 }  // namespace
 
@@ -586,17 +618,12 @@ kj::Maybe<kj::Own<capnp::MessageReader>> CoalescingMessageStream::tryParse(
   if (options.pinRatio > 0 && messageBytes * options.pinRatio < chunk->capacity()) {
     // Small relative to its buffer: a private copy, so that a long-lived reader (e.g. a kept
     // Response) never pins a whole read buffer, and the buffer can be reused at once.
-    auto copy = kj::heapArray<capnp::word>(messageBytes / WORD_BYTES);
-    memcpy(copy.begin(), start, messageBytes);
-    const kj::byte* copyStart = reinterpret_cast<const kj::byte*>(copy.begin());
-    reader = kj::heap<ChunkMessageReader>(
-        readerOptions, kj::Own<const kj::AtomicRefcounted>(), kj::mv(copy),
-        reinterpret_cast<const capnp::word*>(copyStart + tableBytes), copyStart,
-        static_cast<uint>(segmentCount));
+    reader = ChunkMessageReader::copyOf(readerOptions, start, tableBytes, messageBytes,
+                                        static_cast<uint>(segmentCount));
     ++stats.messagesCopied;
   } else {
     reader = kj::heap<ChunkMessageReader>(
-        readerOptions, kj::atomicAddRef(*chunk), kj::Array<capnp::word>(),
+        readerOptions, kj::atomicAddRef(*chunk),
         reinterpret_cast<const capnp::word*>(start + tableBytes), start,
         static_cast<uint>(segmentCount));
   }

@@ -61,8 +61,10 @@ public class GeneratedApiTests
         h.InitDeep(1).Init(0, 1).Init(0, 2)[1] = 6;
         // The getter hands out the same typed inner lists.
         Assert.Equal("b", h.TextLists[0][1]);
-        // The getter's list of lists and its inner list are references (BuilderSlot): the element is set directly.
-        h.IntLists[1][0] = 8;
+        // The getter is a reference (BuilderSlot), but a list of lists' indexer returns the inner list by value:
+        // an element of the inner list is set through a local.
+        var second = h.IntLists[1];
+        second[0] = 8;
 
         Assert.Equal(
             "(textLists = [[\"a\", \"b\"], [\"c\"]], intLists = [[], [8, 0, 9]], pointLists = [[(x = 0, y = 0), (x = 4, y = 0)]], deep = [[[0, 6]]], inGroup = ())",

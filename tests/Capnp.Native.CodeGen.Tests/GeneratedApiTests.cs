@@ -5,7 +5,7 @@ using CodeGenTests.Api;
 namespace Capnp.Native.CodeGen.Tests;
 
 /// <summary>
-/// The generated API of schemas/generated_api.capnp (issue 12): assignment through returned builders, typed nested lists,
+/// The generated API of schemas/generated_api.capnp (issue 12): assignment through builders kept in locals, typed nested lists,
 /// generic parameters bound to Text/Data/lists/AnyPointer/interfaces, and union members. Checked against capnp's own
 /// encoder and decoder.
 /// </summary>
@@ -30,8 +30,7 @@ public class GeneratedApiTests
     {
         using var mb = new MessageBuilder();
         var h = mb.InitRoot<Holder.Builder>();
-        // Builders are structs (no allocation per navigation): a property or indexer result is set
-        // through a local, since assigning to it directly is CS1612.
+        // A builder copied to a local writes the message as the getter's reference does (DirectAssignmentTests).
         var point = h.Point;
         point.X = 1;
         point.Y = 2;
@@ -62,7 +61,8 @@ public class GeneratedApiTests
         h.InitDeep(1).Init(0, 1).Init(0, 2)[1] = 6;
         // The getter hands out the same typed inner lists.
         Assert.Equal("b", h.TextLists[0][1]);
-        // Typed list builders are structs: an element of a list returned by a property is set through a local.
+        // The getter is a reference (BuilderSlot), but a list of lists' indexer returns the inner list by value:
+        // an element of the inner list is set through a local.
         var second = h.IntLists[1];
         second[0] = 8;
 

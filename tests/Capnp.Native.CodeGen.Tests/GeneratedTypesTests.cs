@@ -38,7 +38,7 @@ public class GeneratedTypesTests
         var texts = b.InitTextList(2);
         texts[0] = "a"; texts[1] = "b";
         var points = b.InitStructList(2);
-        var second = points[1]; // builders are structs: assign through a local
+        var second = points[1]; // a struct list's indexer returns by value: assign through a local
         second.X = 7;
         var enums = b.InitEnumList(2);
         enums[0] = Color.Blue;

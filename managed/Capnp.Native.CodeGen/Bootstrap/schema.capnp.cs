@@ -129,7 +129,7 @@ namespace Schema
             public ulong ScopeId { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
             /// <summary>If this node is parameterized (generic), the list of parameters. Empty for non-generic types.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(5, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> Parameters => _raw.GetStructList<global::Schema.Node.Parameter.Builder>(5);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> Parameters => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.Parameter.Builder>(5));
             public void SetParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(5, value.Raw); }
             public bool HasParameters => _raw.HasPointer(5);
             /// <summary>
@@ -139,29 +139,29 @@ namespace Schema
             public bool IsGeneric { get => _raw.ReadBool(288); set { _raw.WriteBool(288, value); } }
             /// <summary>List of nodes nested within this node, along with the names under which they were declared.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> InitNestedNodes(int count) { return _raw.InitStructList<global::Schema.Node.NestedNode.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> NestedNodes => _raw.GetStructList<global::Schema.Node.NestedNode.Builder>(1);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder> NestedNodes => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.NestedNode.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.NestedNode.Builder>(1));
             public void SetNestedNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.NestedNode.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasNestedNodes => _raw.HasPointer(1);
             /// <summary>Annotations applied to this node.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(2, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(2);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder>>.Hold(_raw.GetStructList<global::Schema.Annotation.Builder>(2));
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(2);
             public void SetFile() { _raw.SetWhich(6, 0); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitStruct</c> switches to this one.</remarks>
-            public global::Schema.Node.Struct.Builder Struct => global::Schema.Node.Struct.Builder.Create(__Require(1, "Struct", "InitStruct"));
+            public ref readonly global::Schema.Node.Struct.Builder Struct => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Node.Struct.Builder>.Hold(global::Schema.Node.Struct.Builder.Create(__Require(1, "Struct", "InitStruct")));
             public global::Schema.Node.Struct.Builder InitStruct() { _raw.SetWhich(6, 1); _raw.WriteUInt16(7, 0); _raw.WriteUInt16(12, 0); _raw.WriteUInt16(13, 0); _raw.WriteBool(224, false); _raw.WriteUInt16(15, 0); _raw.WriteUInt32(8, 0); _raw.ClearPointer(3); return global::Schema.Node.Struct.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitEnum</c> switches to this one.</remarks>
-            public global::Schema.Node.Enum.Builder Enum => global::Schema.Node.Enum.Builder.Create(__Require(2, "Enum", "InitEnum"));
+            public ref readonly global::Schema.Node.Enum.Builder Enum => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Node.Enum.Builder>.Hold(global::Schema.Node.Enum.Builder.Create(__Require(2, "Enum", "InitEnum")));
             public global::Schema.Node.Enum.Builder InitEnum() { _raw.SetWhich(6, 2); _raw.ClearPointer(3); return global::Schema.Node.Enum.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitInterface</c> switches to this one.</remarks>
-            public global::Schema.Node.Interface.Builder Interface => global::Schema.Node.Interface.Builder.Create(__Require(3, "Interface", "InitInterface"));
+            public ref readonly global::Schema.Node.Interface.Builder Interface => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Node.Interface.Builder>.Hold(global::Schema.Node.Interface.Builder.Create(__Require(3, "Interface", "InitInterface")));
             public global::Schema.Node.Interface.Builder InitInterface() { _raw.SetWhich(6, 3); _raw.ClearPointer(3); _raw.ClearPointer(4); return global::Schema.Node.Interface.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitConst</c> switches to this one.</remarks>
-            public global::Schema.Node.Const.Builder Const => global::Schema.Node.Const.Builder.Create(__Require(4, "Const", "InitConst"));
+            public ref readonly global::Schema.Node.Const.Builder Const => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Node.Const.Builder>.Hold(global::Schema.Node.Const.Builder.Create(__Require(4, "Const", "InitConst")));
             public global::Schema.Node.Const.Builder InitConst() { _raw.SetWhich(6, 4); _raw.ClearPointer(3); _raw.ClearPointer(4); return global::Schema.Node.Const.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitAnnotation</c> switches to this one.</remarks>
-            public global::Schema.Node.Annotation.Builder Annotation => global::Schema.Node.Annotation.Builder.Create(__Require(5, "Annotation", "InitAnnotation"));
+            public ref readonly global::Schema.Node.Annotation.Builder Annotation => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Node.Annotation.Builder>.Hold(global::Schema.Node.Annotation.Builder.Create(__Require(5, "Annotation", "InitAnnotation")));
             public global::Schema.Node.Annotation.Builder InitAnnotation() { _raw.SetWhich(6, 5); _raw.ClearPointer(3); _raw.WriteBool(112, false); _raw.WriteBool(113, false); _raw.WriteBool(114, false); _raw.WriteBool(115, false); _raw.WriteBool(116, false); _raw.WriteBool(117, false); _raw.WriteBool(118, false); _raw.WriteBool(119, false); _raw.WriteBool(120, false); _raw.WriteBool(121, false); _raw.WriteBool(122, false); _raw.WriteBool(123, false); return global::Schema.Node.Annotation.Builder.Create(_raw); }
         }
 
@@ -456,7 +456,7 @@ namespace Schema
                 /// Node.struct.fields, Node.enum.enumerants, or Node.interface.methods.
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> InitMembers(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Member.Builder>(1, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => _raw.GetStructList<global::Schema.Node.SourceInfo.Member.Builder>(1);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder> Members => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Member.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.SourceInfo.Member.Builder>(1));
                 public void SetMembers(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Member.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasMembers => _raw.HasPointer(1);
             }
@@ -718,7 +718,7 @@ namespace Schema
                 /// most sense to use the field's index in this list rather than its ordinal.
                 /// </summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> InitFields(int count) { return _raw.InitStructList<global::Schema.Field.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => _raw.GetStructList<global::Schema.Field.Builder>(3);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder> Fields => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Field.Builder>>.Hold(_raw.GetStructList<global::Schema.Field.Builder>(3));
                 public void SetFields(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Field.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasFields => _raw.HasPointer(3);
             }
@@ -793,7 +793,7 @@ namespace Schema
                 public global::Schema.Node.Enum.Reader AsReader() => global::Schema.Node.Enum.Reader.Create(_raw.AsReader());
                 /// <summary>Enumerants ordered by numeric value (ordinal).</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> InitEnumerants(int count) { return _raw.InitStructList<global::Schema.Enumerant.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => _raw.GetStructList<global::Schema.Enumerant.Builder>(3);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder> Enumerants => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Enumerant.Builder>>.Hold(_raw.GetStructList<global::Schema.Enumerant.Builder>(3));
                 public void SetEnumerants(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Enumerant.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasEnumerants => _raw.HasPointer(3);
             }
@@ -865,12 +865,12 @@ namespace Schema
                 public global::Schema.Node.Interface.Reader AsReader() => global::Schema.Node.Interface.Reader.Create(_raw.AsReader());
                 /// <summary>Methods ordered by ordinal.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> InitMethods(int count) { return _raw.InitStructList<global::Schema.Method.Builder>(3, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> Methods => _raw.GetStructList<global::Schema.Method.Builder>(3);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder> Methods => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Method.Builder>>.Hold(_raw.GetStructList<global::Schema.Method.Builder>(3));
                 public void SetMethods(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Method.Reader> value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasMethods => _raw.HasPointer(3);
                 /// <summary>Superclasses of this interface.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> InitSuperclasses(int count) { return _raw.InitStructList<global::Schema.Superclass.Builder>(4, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => _raw.GetStructList<global::Schema.Superclass.Builder>(4);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder> Superclasses => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Superclass.Builder>>.Hold(_raw.GetStructList<global::Schema.Superclass.Builder>(4));
                 public void SetSuperclasses(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Superclass.Reader> value) { _raw.CopyFrom(4, value.Raw); }
                 public bool HasSuperclasses => _raw.HasPointer(4);
             }
@@ -939,11 +939,11 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.Const.Reader AsReader() => global::Schema.Node.Const.Reader.Create(_raw.AsReader());
-                public global::Schema.Type.Builder Type => _raw.GetStruct<global::Schema.Type.Builder>(3);
+                public ref readonly global::Schema.Type.Builder Type => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Builder>.Hold(_raw.GetStruct<global::Schema.Type.Builder>(3));
                 public global::Schema.Type.Builder InitType() { return _raw.InitStruct<global::Schema.Type.Builder>(3); }
                 public void SetType(global::Schema.Type.Reader value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasType => _raw.HasPointer(3);
-                public global::Schema.Value.Builder Value => _raw.GetStruct<global::Schema.Value.Builder>(4);
+                public ref readonly global::Schema.Value.Builder Value => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Value.Builder>.Hold(_raw.GetStruct<global::Schema.Value.Builder>(4));
                 public global::Schema.Value.Builder InitValue() { return _raw.InitStruct<global::Schema.Value.Builder>(4); }
                 public void SetValue(global::Schema.Value.Reader value) { _raw.CopyFrom(4, value.Raw); }
                 public bool HasValue => _raw.HasPointer(4);
@@ -1023,7 +1023,7 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Node.Annotation.Reader AsReader() => global::Schema.Node.Annotation.Reader.Create(_raw.AsReader());
-                public global::Schema.Type.Builder Type => _raw.GetStruct<global::Schema.Type.Builder>(3);
+                public ref readonly global::Schema.Type.Builder Type => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Builder>.Hold(_raw.GetStruct<global::Schema.Type.Builder>(3));
                 public global::Schema.Type.Builder InitType() { return _raw.InitStruct<global::Schema.Type.Builder>(3); }
                 public void SetType(global::Schema.Type.Reader value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasType => _raw.HasPointer(3);
@@ -1170,7 +1170,7 @@ namespace Schema
             /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder>>.Hold(_raw.GetStructList<global::Schema.Annotation.Builder>(1));
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
             /// <summary>
@@ -1180,13 +1180,13 @@ namespace Schema
             public ushort DiscriminantValue { get => _raw.ReadUInt16(1, 65535); set { _raw.WriteUInt16(1, value, 65535); } }
             /// <summary>A regular, non-group, non-fixed-list field.</summary>
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitSlot</c> switches to this one.</remarks>
-            public global::Schema.Field.Slot.Builder Slot => global::Schema.Field.Slot.Builder.Create(__Require(0, "Slot", "InitSlot"));
+            public ref readonly global::Schema.Field.Slot.Builder Slot => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Field.Slot.Builder>.Hold(global::Schema.Field.Slot.Builder.Create(__Require(0, "Slot", "InitSlot")));
             public global::Schema.Field.Slot.Builder InitSlot() { _raw.SetWhich(4, 0); _raw.WriteUInt32(1, 0); _raw.ClearPointer(2); _raw.ClearPointer(3); _raw.WriteBool(128, false); return global::Schema.Field.Slot.Builder.Create(_raw); }
             /// <summary>A group.</summary>
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitGroup</c> switches to this one.</remarks>
-            public global::Schema.Field.Group.Builder Group => global::Schema.Field.Group.Builder.Create(__Require(1, "Group", "InitGroup"));
+            public ref readonly global::Schema.Field.Group.Builder Group => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Field.Group.Builder>.Hold(global::Schema.Field.Group.Builder.Create(__Require(1, "Group", "InitGroup")));
             public global::Schema.Field.Group.Builder InitGroup() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); return global::Schema.Field.Group.Builder.Create(_raw); }
-            public global::Schema.Field.Ordinal.Builder Ordinal => global::Schema.Field.Ordinal.Builder.Create(_raw);
+            public ref readonly global::Schema.Field.Ordinal.Builder Ordinal => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Field.Ordinal.Builder>.Hold(global::Schema.Field.Ordinal.Builder.Create(_raw));
         }
 
         /// <summary>The schema of this struct, for the text format, JSON and canonical equality.</summary>
@@ -1289,11 +1289,11 @@ namespace Schema
                 /// beginning of the data section.
                 /// </summary>
                 public uint Offset { get => _raw.ReadUInt32(1); set { _raw.WriteUInt32(1, value); } }
-                public global::Schema.Type.Builder Type => _raw.GetStruct<global::Schema.Type.Builder>(2);
+                public ref readonly global::Schema.Type.Builder Type => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Builder>.Hold(_raw.GetStruct<global::Schema.Type.Builder>(2));
                 public global::Schema.Type.Builder InitType() { return _raw.InitStruct<global::Schema.Type.Builder>(2); }
                 public void SetType(global::Schema.Type.Reader value) { _raw.CopyFrom(2, value.Raw); }
                 public bool HasType => _raw.HasPointer(2);
-                public global::Schema.Value.Builder DefaultValue => _raw.GetStruct<global::Schema.Value.Builder>(3);
+                public ref readonly global::Schema.Value.Builder DefaultValue => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Value.Builder>.Hold(_raw.GetStruct<global::Schema.Value.Builder>(3));
                 public global::Schema.Value.Builder InitDefaultValue() { return _raw.InitStruct<global::Schema.Value.Builder>(3); }
                 public void SetDefaultValue(global::Schema.Value.Reader value) { _raw.CopyFrom(3, value.Raw); }
                 public bool HasDefaultValue => _raw.HasPointer(3);
@@ -1552,7 +1552,7 @@ namespace Schema
             /// </summary>
             public ushort CodeOrder { get => _raw.ReadUInt16(0); set { _raw.WriteUInt16(0, value); } }
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder>>.Hold(_raw.GetStructList<global::Schema.Annotation.Builder>(1));
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
         }
@@ -1632,7 +1632,7 @@ namespace Schema
             /// <summary>A reader over the same data.</summary>
             public global::Schema.Superclass.Reader AsReader() => global::Schema.Superclass.Reader.Create(_raw.AsReader());
             public ulong Id { get => _raw.ReadUInt64(0); set { _raw.WriteUInt64(0, value); } }
-            public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(0);
+            public ref readonly global::Schema.Brand.Builder Brand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(0));
             public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
             public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasBrand => _raw.HasPointer(0);
@@ -1757,7 +1757,7 @@ namespace Schema
             /// to be inferred rather than specified explicitly, although not all languages support this.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> InitImplicitParameters(int count) { return _raw.InitStructList<global::Schema.Node.Parameter.Builder>(4, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> ImplicitParameters => _raw.GetStructList<global::Schema.Node.Parameter.Builder>(4);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder> ImplicitParameters => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Parameter.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.Parameter.Builder>(4));
             public void SetImplicitParameters(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Parameter.Reader> value) { _raw.CopyFrom(4, value.Raw); }
             public bool HasImplicitParameters => _raw.HasPointer(4);
             /// <summary>
@@ -1771,19 +1771,19 @@ namespace Schema
             /// </summary>
             public ulong ParamStructType { get => _raw.ReadUInt64(1); set { _raw.WriteUInt64(1, value); } }
             /// <summary>Brand of param struct type.</summary>
-            public global::Schema.Brand.Builder ParamBrand => _raw.GetStruct<global::Schema.Brand.Builder>(2);
+            public ref readonly global::Schema.Brand.Builder ParamBrand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(2));
             public global::Schema.Brand.Builder InitParamBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(2); }
             public void SetParamBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasParamBrand => _raw.HasPointer(2);
             /// <summary>ID of the return struct type; similar to `paramStructType`.</summary>
             public ulong ResultStructType { get => _raw.ReadUInt64(2); set { _raw.WriteUInt64(2, value); } }
             /// <summary>Brand of result struct type.</summary>
-            public global::Schema.Brand.Builder ResultBrand => _raw.GetStruct<global::Schema.Brand.Builder>(3);
+            public ref readonly global::Schema.Brand.Builder ResultBrand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(3));
             public global::Schema.Brand.Builder InitResultBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(3); }
             public void SetResultBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(3, value.Raw); }
             public bool HasResultBrand => _raw.HasPointer(3);
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> InitAnnotations(int count) { return _raw.InitStructList<global::Schema.Annotation.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => _raw.GetStructList<global::Schema.Annotation.Builder>(1);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder> Annotations => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Annotation.Builder>>.Hold(_raw.GetStructList<global::Schema.Annotation.Builder>(1));
             public void SetAnnotations(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Annotation.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasAnnotations => _raw.HasPointer(1);
         }
@@ -1923,19 +1923,19 @@ namespace Schema
             public void SetText() { _raw.SetWhich(0, 12); }
             public void SetData() { _raw.SetWhich(0, 13); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitList</c> switches to this one.</remarks>
-            public global::Schema.Type.List.Builder List => global::Schema.Type.List.Builder.Create(__Require(14, "List", "InitList"));
+            public ref readonly global::Schema.Type.List.Builder List => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.List.Builder>.Hold(global::Schema.Type.List.Builder.Create(__Require(14, "List", "InitList")));
             public global::Schema.Type.List.Builder InitList() { _raw.SetWhich(0, 14); _raw.ClearPointer(0); return global::Schema.Type.List.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitEnum</c> switches to this one.</remarks>
-            public global::Schema.Type.Enum.Builder Enum => global::Schema.Type.Enum.Builder.Create(__Require(15, "Enum", "InitEnum"));
+            public ref readonly global::Schema.Type.Enum.Builder Enum => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Enum.Builder>.Hold(global::Schema.Type.Enum.Builder.Create(__Require(15, "Enum", "InitEnum")));
             public global::Schema.Type.Enum.Builder InitEnum() { _raw.SetWhich(0, 15); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Enum.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitStruct</c> switches to this one.</remarks>
-            public global::Schema.Type.Struct.Builder Struct => global::Schema.Type.Struct.Builder.Create(__Require(16, "Struct", "InitStruct"));
+            public ref readonly global::Schema.Type.Struct.Builder Struct => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Struct.Builder>.Hold(global::Schema.Type.Struct.Builder.Create(__Require(16, "Struct", "InitStruct")));
             public global::Schema.Type.Struct.Builder InitStruct() { _raw.SetWhich(0, 16); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Struct.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitInterface</c> switches to this one.</remarks>
-            public global::Schema.Type.Interface.Builder Interface => global::Schema.Type.Interface.Builder.Create(__Require(17, "Interface", "InitInterface"));
+            public ref readonly global::Schema.Type.Interface.Builder Interface => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Interface.Builder>.Hold(global::Schema.Type.Interface.Builder.Create(__Require(17, "Interface", "InitInterface")));
             public global::Schema.Type.Interface.Builder InitInterface() { _raw.SetWhich(0, 17); _raw.WriteUInt64(1, 0); _raw.ClearPointer(0); return global::Schema.Type.Interface.Builder.Create(_raw); }
             /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitAnyPointer</c> switches to this one.</remarks>
-            public global::Schema.Type.AnyPointer.Builder AnyPointer => global::Schema.Type.AnyPointer.Builder.Create(__Require(18, "AnyPointer", "InitAnyPointer"));
+            public ref readonly global::Schema.Type.AnyPointer.Builder AnyPointer => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.AnyPointer.Builder>.Hold(global::Schema.Type.AnyPointer.Builder.Create(__Require(18, "AnyPointer", "InitAnyPointer")));
             public global::Schema.Type.AnyPointer.Builder InitAnyPointer() { _raw.SetWhich(0, 18); _raw.WriteUInt16(4, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Builder.Create(_raw); }
         }
 
@@ -2026,7 +2026,7 @@ namespace Schema
                 public global::Capnp.Native.Serialization.StructBuilder Raw => _raw;
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Type.List.Reader AsReader() => global::Schema.Type.List.Reader.Create(_raw.AsReader());
-                public global::Schema.Type.Builder ElementType => _raw.GetStruct<global::Schema.Type.Builder>(0);
+                public ref readonly global::Schema.Type.Builder ElementType => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Builder>.Hold(_raw.GetStruct<global::Schema.Type.Builder>(0));
                 public global::Schema.Type.Builder InitElementType() { return _raw.InitStruct<global::Schema.Type.Builder>(0); }
                 public void SetElementType(global::Schema.Type.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasElementType => _raw.HasPointer(0);
@@ -2095,7 +2095,7 @@ namespace Schema
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Type.Enum.Reader AsReader() => global::Schema.Type.Enum.Reader.Create(_raw.AsReader());
                 public ulong TypeId { get => _raw.ReadUInt64(1); set { _raw.WriteUInt64(1, value); } }
-                public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(0);
+                public ref readonly global::Schema.Brand.Builder Brand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(0));
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
@@ -2165,7 +2165,7 @@ namespace Schema
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Type.Struct.Reader AsReader() => global::Schema.Type.Struct.Reader.Create(_raw.AsReader());
                 public ulong TypeId { get => _raw.ReadUInt64(1); set { _raw.WriteUInt64(1, value); } }
-                public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(0);
+                public ref readonly global::Schema.Brand.Builder Brand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(0));
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
@@ -2235,7 +2235,7 @@ namespace Schema
                 /// <summary>A reader over the same data.</summary>
                 public global::Schema.Type.Interface.Reader AsReader() => global::Schema.Type.Interface.Reader.Create(_raw.AsReader());
                 public ulong TypeId { get => _raw.ReadUInt64(1); set { _raw.WriteUInt64(1, value); } }
-                public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(0);
+                public ref readonly global::Schema.Brand.Builder Brand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(0));
                 public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(0); }
                 public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(0, value.Raw); }
                 public bool HasBrand => _raw.HasPointer(0);
@@ -2343,18 +2343,18 @@ namespace Schema
                 /// to be a struct, list, or capability.
                 /// </summary>
                 /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitUnconstrained</c> switches to this one.</remarks>
-                public global::Schema.Type.AnyPointer.Unconstrained.Builder Unconstrained => global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(__Require(0, "Unconstrained", "InitUnconstrained"));
+                public ref readonly global::Schema.Type.AnyPointer.Unconstrained.Builder Unconstrained => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.AnyPointer.Unconstrained.Builder>.Hold(global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(__Require(0, "Unconstrained", "InitUnconstrained")));
                 public global::Schema.Type.AnyPointer.Unconstrained.Builder InitUnconstrained() { _raw.SetWhich(4, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Unconstrained.Builder.Create(_raw); }
                 /// <summary>This is actually a reference to a type parameter defined within this scope.</summary>
                 /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitParameter</c> switches to this one.</remarks>
-                public global::Schema.Type.AnyPointer.Parameter.Builder Parameter => global::Schema.Type.AnyPointer.Parameter.Builder.Create(__Require(1, "Parameter", "InitParameter"));
+                public ref readonly global::Schema.Type.AnyPointer.Parameter.Builder Parameter => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.AnyPointer.Parameter.Builder>.Hold(global::Schema.Type.AnyPointer.Parameter.Builder.Create(__Require(1, "Parameter", "InitParameter")));
                 public global::Schema.Type.AnyPointer.Parameter.Builder InitParameter() { _raw.SetWhich(4, 1); _raw.WriteUInt64(2, 0); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.Parameter.Builder.Create(_raw); }
                 /// <summary>
                 /// This is actually a reference to an implicit (generic) parameter of a method. The only
                 /// legal context for this type to appear is inside Method.paramBrand or Method.resultBrand.
                 /// </summary>
                 /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitImplicitMethodParameter</c> switches to this one.</remarks>
-                public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder ImplicitMethodParameter => global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(__Require(2, "ImplicitMethodParameter", "InitImplicitMethodParameter"));
+                public ref readonly global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder ImplicitMethodParameter => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder>.Hold(global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(__Require(2, "ImplicitMethodParameter", "InitImplicitMethodParameter")));
                 public global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder InitImplicitMethodParameter() { _raw.SetWhich(4, 2); _raw.WriteUInt16(5, 0); return global::Schema.Type.AnyPointer.ImplicitMethodParameter.Builder.Create(_raw); }
             }
 
@@ -2676,7 +2676,7 @@ namespace Schema
             /// that scope has no parameters or all parameters should be considered to be `AnyPointer`.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> InitScopes(int count) { return _raw.InitStructList<global::Schema.Brand.Scope.Builder>(0, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => _raw.GetStructList<global::Schema.Brand.Scope.Builder>(0);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder> Scopes => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Scope.Builder>>.Hold(_raw.GetStructList<global::Schema.Brand.Scope.Builder>(0));
             public void SetScopes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Scope.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasScopes => _raw.HasPointer(0);
         }
@@ -2774,7 +2774,7 @@ namespace Schema
                 /// <summary>List of parameter bindings.</summary>
                 /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitBind</c> switches to this one.</remarks>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> InitBind(int count) { _raw.SetWhich(4, 0); return _raw.InitStructList<global::Schema.Brand.Binding.Builder>(0, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> Bind => __Require(0, "Bind", "InitBind").GetStructList<global::Schema.Brand.Binding.Builder>(0);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder> Bind => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Brand.Binding.Builder>>.Hold(__Require(0, "Bind", "InitBind").GetStructList<global::Schema.Brand.Binding.Builder>(0));
                 public void SetBind(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Brand.Binding.Reader> value) { _raw.SetWhich(4, 0); _raw.CopyFrom(0, value.Raw); }
                 public bool HasBind => __Active(0).HasPointer(0);
                 /// <summary>
@@ -2888,7 +2888,7 @@ namespace Schema
                     : throw new global::System.InvalidOperationException($"{member} is not the active union member (Which is {Which}): call {init}() to switch to it.");
                 public void SetUnbound() { _raw.SetWhich(0, 0); }
                 /// <remarks>Union member: the getter throws <see cref="global::System.InvalidOperationException"/> while another member is set; <c>InitType</c> switches to this one.</remarks>
-                public global::Schema.Type.Builder Type => __Require(1, "Type", "InitType").GetStruct<global::Schema.Type.Builder>(0);
+                public ref readonly global::Schema.Type.Builder Type => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Type.Builder>.Hold(__Require(1, "Type", "InitType").GetStruct<global::Schema.Type.Builder>(0));
                 public global::Schema.Type.Builder InitType() { _raw.SetWhich(0, 1); return _raw.InitStruct<global::Schema.Type.Builder>(0); }
                 public void SetType(global::Schema.Type.Reader value) { _raw.SetWhich(0, 1); _raw.CopyFrom(0, value.Raw); }
                 public bool HasType => __Active(1).HasPointer(0);
@@ -3196,11 +3196,11 @@ namespace Schema
             /// 
             /// Note that the annotation itself is not allowed to be parameterized, but its scope might be.
             /// </summary>
-            public global::Schema.Brand.Builder Brand => _raw.GetStruct<global::Schema.Brand.Builder>(1);
+            public ref readonly global::Schema.Brand.Builder Brand => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Brand.Builder>.Hold(_raw.GetStruct<global::Schema.Brand.Builder>(1));
             public global::Schema.Brand.Builder InitBrand() { return _raw.InitStruct<global::Schema.Brand.Builder>(1); }
             public void SetBrand(global::Schema.Brand.Reader value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasBrand => _raw.HasPointer(1);
-            public global::Schema.Value.Builder Value => _raw.GetStruct<global::Schema.Value.Builder>(0);
+            public ref readonly global::Schema.Value.Builder Value => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.Value.Builder>.Hold(_raw.GetStruct<global::Schema.Value.Builder>(0));
             public global::Schema.Value.Builder InitValue() { return _raw.InitStruct<global::Schema.Value.Builder>(0); }
             public void SetValue(global::Schema.Value.Reader value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasValue => _raw.HasPointer(0);
@@ -3405,7 +3405,7 @@ namespace Schema
             /// The first version of 'capnp' to set this was 0.6.0. So, if it's missing, the compiler version
             /// is older than that.
             /// </summary>
-            public global::Schema.CapnpVersion.Builder CapnpVersion => _raw.GetStruct<global::Schema.CapnpVersion.Builder>(2);
+            public ref readonly global::Schema.CapnpVersion.Builder CapnpVersion => ref global::Capnp.Native.Serialization.BuilderSlot<global::Schema.CapnpVersion.Builder>.Hold(_raw.GetStruct<global::Schema.CapnpVersion.Builder>(2));
             public global::Schema.CapnpVersion.Builder InitCapnpVersion() { return _raw.InitStruct<global::Schema.CapnpVersion.Builder>(2); }
             public void SetCapnpVersion(global::Schema.CapnpVersion.Reader value) { _raw.CopyFrom(2, value.Raw); }
             public bool HasCapnpVersion => _raw.HasPointer(2);
@@ -3414,7 +3414,7 @@ namespace Schema
             /// imports.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> InitNodes(int count) { return _raw.InitStructList<global::Schema.Node.Builder>(0, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> Nodes => _raw.GetStructList<global::Schema.Node.Builder>(0);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder> Nodes => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.Builder>(0));
             public void SetNodes(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.Reader> value) { _raw.CopyFrom(0, value.Raw); }
             public bool HasNodes => _raw.HasPointer(0);
             /// <summary>
@@ -3422,12 +3422,12 @@ namespace Schema
             /// omitted or may be missing some nodes if no info is available for them.
             /// </summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> InitSourceInfo(int count) { return _raw.InitStructList<global::Schema.Node.SourceInfo.Builder>(3, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> SourceInfo => _raw.GetStructList<global::Schema.Node.SourceInfo.Builder>(3);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder> SourceInfo => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.Node.SourceInfo.Builder>>.Hold(_raw.GetStructList<global::Schema.Node.SourceInfo.Builder>(3));
             public void SetSourceInfo(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.Node.SourceInfo.Reader> value) { _raw.CopyFrom(3, value.Raw); }
             public bool HasSourceInfo => _raw.HasPointer(3);
             /// <summary>Files which were listed on the command line.</summary>
             public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> InitRequestedFiles(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1, count); }
-            public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1);
+            public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder> RequestedFiles => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>>.Hold(_raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Builder>(1));
             public void SetRequestedFiles(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Reader> value) { _raw.CopyFrom(1, value.Raw); }
             public bool HasRequestedFiles => _raw.HasPointer(1);
         }
@@ -3525,7 +3525,7 @@ namespace Schema
                 public bool HasFilename => _raw.HasPointer(0);
                 /// <summary>List of all imported paths seen in this file.</summary>
                 public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> InitImports(int count) { return _raw.InitStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1, count); }
-                public global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => _raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1);
+                public ref readonly global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder> Imports => ref global::Capnp.Native.Serialization.BuilderSlot<global::Capnp.Native.Serialization.ListOfStructsBuilder<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>>.Hold(_raw.GetStructList<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Builder>(1));
                 public void SetImports(global::Capnp.Native.Serialization.ListOfStructsReader<global::Schema.CodeGeneratorRequest.RequestedFile.Import.Reader> value) { _raw.CopyFrom(1, value.Raw); }
                 public bool HasImports => _raw.HasPointer(1);
             }

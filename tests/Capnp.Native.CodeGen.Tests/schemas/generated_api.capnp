@@ -56,3 +56,26 @@ struct Choice {
   }
   tag @5 :UInt16;
 }
+
+# Assignment straight through what getters and indexers hand out (e.Point.X = 1): every kind of builder getter.
+struct Node {
+  x @0 :Int32;
+  next @1 :Node;
+}
+
+struct Direct {
+  point @0 :Point;
+  node @1 :Node;
+  grp :group {
+    x @2 :Int32;
+    inner @3 :Point;
+  }
+  points @4 :List(Point);
+  ints @5 :List(Int32);
+  names @6 :List(Text);
+  pointLists @7 :List(List(Point));
+  union {
+    none @8 :Void;
+    member @9 :Point;
+  }
+}

@@ -120,10 +120,75 @@ namespace {
 
 class ChunkMessageReader;
 
+// Hands out nodes of one type from a per-thread free list, so that a container whose size goes
+// up and down by one per message (below) does not call malloc and free for every message. Keeps
+// at most MAX_FREE nodes; single nodes only.
+template <typename T>
+class RecyclingAllocator {
+public:
+  using value_type = T;
+  RecyclingAllocator() = default;
+  template <typename U>
+  RecyclingAllocator(const RecyclingAllocator<U>&) noexcept {}
+
+  T* allocate(size_t count) {
+    auto& free = freeNodes();
+    if (count == 1 && free.head != nullptr) {
+      auto node = free.head;
+      free.head = node->next;
+      --free.count;
+      return reinterpret_cast<T*>(node);
+    }
+    return static_cast<T*>(operator new(sizeof(T) * count));
+  }
+  void deallocate(T* pointer, size_t count) noexcept {
+    auto& free = freeNodes();
+    if (count == 1 && free.alive && free.count < MAX_FREE) {
+      auto node = reinterpret_cast<FreeNode*>(pointer);
+      node->next = free.head;
+      free.head = node;
+      ++free.count;
+      return;
+    }
+    operator delete(pointer);
+  }
+  template <typename U>
+  bool operator==(const RecyclingAllocator<U>&) const noexcept { return true; }
+  template <typename U>
+  bool operator!=(const RecyclingAllocator<U>&) const noexcept { return false; }
+
+private:
+  struct FreeNode { FreeNode* next; };
+  static_assert(sizeof(T) >= sizeof(FreeNode) && alignof(T) >= alignof(FreeNode));
+  static constexpr size_t MAX_FREE = 1024;
+
+  struct FreeList {
+    FreeNode* head = nullptr;
+    size_t count = 0;
+    // False once the thread's list is gone: a node freed later (by a container destroyed after
+    // it at thread exit) goes straight back to the heap.
+    bool alive = true;
+    ~FreeList() {
+      while (head != nullptr) {
+        auto next = head->next;
+        operator delete(head);
+        head = next;
+      }
+      alive = false;
+    }
+  };
+  static FreeList& freeNodes() {
+    static thread_local FreeList list;
+    return list;
+  }
+};
+
 // The messages this thread's streams have read and not yet released, by the address of their
 // first segment, so that borrowMessageRead and shareMessageReadInPlace find them. The segments
 // of one message are contiguous (as on the wire) and messages never overlap.
-thread_local std::map<const capnp::word*, ChunkMessageReader*> messagesBeingRead;
+using ReadersByStart = std::map<const capnp::word*, ChunkMessageReader*, std::less<const capnp::word*>,
+                                RecyclingAllocator<std::pair<const capnp::word* const, ChunkMessageReader*>>>;
+thread_local ReadersByStart messagesBeingRead;
 
 std::atomic<bool> poisonReleasedMessages{false};
 constexpr kj::byte POISON = 0xAB;

@@ -274,22 +274,33 @@ void Loop::requestStop() {
 // ---------------------------------------------------------------------------------------------
 // Loop: tracked operations
 
+// One tracked operation: its promise, evaluated eagerly. Three heap objects per operation (this,
+// the continuation and the eager node) where a kj::Canceler in a kj::TaskSet took seven; every
+// call a managed client makes is one.
+struct Loop::Operation {
+  uint64_t tag;
+  kj::Promise<void> promise = nullptr;
+  // Links in the loop's list of operations still running (completed or not).
+  Operation* previous = nullptr;
+  Operation* next = nullptr;
+};
+
 void Loop::track(uint64_t tag, kj::Promise<void> operation) {
-  KJ_IF_MAYBE(tasks, operations) {
-    auto canceler = kj::heap<kj::Canceler>();
-    auto wrapped = canceler->wrap(kj::mv(operation));
-    KJ_REQUIRE(pending.find(tag) == nullptr, "operation tag already in use", tag);
-    pending.insert(tag, canceler.get());
-    counters().livePendingOperations++;
-    // The canceler is attached after the wrapped promise, so it outlives its adapter.
-    (*tasks)->add(wrapped
-        .catch_([this, tag](kj::Exception&& exception) {
-          finish(tag, statusOf(exception), exception.getDescription().asBytes());
-        })
-        .attach(kj::mv(canceler)));
-  } else {
-    throw refusal(nullptr);
-  }
+  if (!operationsOpen) throw refusal(nullptr);
+  KJ_REQUIRE(pending.find(tag) == nullptr, "operation tag already in use", tag);
+  auto op = new Operation{tag};
+  // The last continuation: once it has run, nothing of the promise runs any more, so the
+  // operation can go (later: not from inside its own promise).
+  op->promise = operation.then([this, op]() { retire(op); },
+                               [this, op](kj::Exception&& exception) {
+    finish(op->tag, statusOf(exception), exception.getDescription().asBytes());
+    retire(op);
+  }).eagerlyEvaluate(nullptr);
+  op->next = runningOperations;
+  if (runningOperations != nullptr) runningOperations->previous = op;
+  runningOperations = op;
+  pending.insert(tag, op);
+  counters().livePendingOperations++;
 }
 
 bool Loop::finish(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> payload) {
@@ -301,29 +312,65 @@ bool Loop::finish(uint64_t tag, int32_t status, kj::ArrayPtr<const kj::byte> pay
 }
 
 void Loop::cancel(uint64_t tag) {
-  kj::Canceler* canceler;
+  Operation* op;
   KJ_IF_MAYBE(found, pending.find(tag)) {
-    canceler = *found;
+    op = *found;
   } else {
     return;
   }
   pending.erase(tag);
   counters().livePendingOperations--;
   completeWithError(tag, CAPNP_STATUS_CANCELLED, "the operation was cancelled");
-  canceler->cancel("the operation was cancelled");
+  // Dropping the promise cancels the operation; its continuations never run.
+  destroyOperation(op);
+}
+
+void Loop::retire(Operation* op) {
+  // An operation that ended without finishing its tag (none should) leaves no stale entry.
+  KJ_IF_MAYBE(found, pending.find(op->tag)) {
+    if (*found == op) {
+      pending.erase(op->tag);
+      counters().livePendingOperations--;
+      completeWithError(op->tag, CAPNP_STATUS_FAILED, "the operation ended without a result");
+    }
+  }
+  retiredOperations.add(op);
+}
+
+void Loop::destroyOperation(Operation* op) {
+  if (op->previous != nullptr) {
+    op->previous->next = op->next;
+  } else {
+    runningOperations = op->next;
+  }
+  if (op->next != nullptr) op->next->previous = op->previous;
+  // Unlinked first: what the promise's destruction runs may track or end other operations.
+  delete op;
+}
+
+void Loop::destroyRetiredOperations() {
+  while (!retiredOperations.empty()) {
+    auto retired = kj::mv(retiredOperations);
+    retiredOperations = kj::Vector<Operation*>();
+    for (auto op: retired) destroyOperation(op);
+  }
 }
 
 void Loop::endPendingOperations(const StopReason& reason) {
+  operationsOpen = false;
   // A fresh map, not clear(): clearing a moved-from kj::HashMap passes memset a null pointer.
   auto tags = kj::mv(pending);
-  pending = kj::HashMap<uint64_t, kj::Canceler*>();
+  pending = kj::HashMap<uint64_t, Operation*>();
   for (auto& entry: tags) {
     counters().livePendingOperations--;
     completeWithError(entry.key, reason.status,
                       kj::str(reason.prefix, " before the operation completed", reason.detail));
   }
-  // Destroying the task set cancels the operations; their continuations never run.
+  // Dropping the operations' promises cancels them; their continuations never run.
   try {
+    destroyRetiredOperations();
+    while (runningOperations != nullptr) destroyOperation(runningOperations);
+    destroyRetiredOperations();
     operations = nullptr;
   } catch (...) {
     auto error = describeCurrentException();
@@ -413,6 +460,8 @@ void Loop::runUntilStopped(kj::WaitScope& waitScope) {
   int pollRounds = 0;
   uint64_t delivered = callbacksDelivered;
   for (;;) {
+    // Operations whose promise ended since the last round (they cannot go from inside it).
+    destroyRetiredOperations();
     kj::Vector<Command> batch;
     kj::Vector<LoopObject*> released;
     bool poll = false;

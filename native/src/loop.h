@@ -209,12 +209,22 @@ private:
 
   // Owned by the loop thread while it runs.
   kj::AsyncIoContext* ioContext = nullptr;
+  // Work the loop runs for itself (the drains of drainLaterInThisTurn).
   kj::Maybe<kj::Own<kj::TaskSet>> operations;
+  // Tracked operations (track): by tag while their tag is pending, all of them in a list while
+  // their promise runs, and those whose promise has ended until the loop can destroy them (not
+  // from inside their own continuation).
+  struct Operation;
+  bool operationsOpen = true;
+  Operation* runningOperations = nullptr;
+  kj::Vector<Operation*> retiredOperations;
+  void retire(Operation* op);
+  void destroyOperation(Operation* op);
+  void destroyRetiredOperations();
   bool drainScheduled = false;
   int drainsThisTurn = 0;
-  // The cancelers are owned by the tracked promises (attached), so they outlive their adapters.
   // Open addressing: tracking an operation allocates no node.
-  kj::HashMap<uint64_t, kj::Canceler*> pending;
+  kj::HashMap<uint64_t, Operation*> pending;
   // The attached LoopObjects, whose state the loop destroys if it stops first.
   LoopObject* liveObjects = nullptr;
   void linkLive(LoopObject* object);

@@ -211,27 +211,27 @@ public readonly struct ListOfEnumsBuilder<TEnum> : IListBuilder<ListOfEnumsBuild
 }
 
 /// <summary>List of structs being built; the indexer returns the element builder.</summary>
-public readonly struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
+public struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
 {
+    private readonly ListBuilder _raw;
+    private T _element; // the indexer's slot: lives in this value, so on the caller's stack for a local list
+
     /// <summary>The untyped list.</summary>
-    public ListBuilder Raw { get; }
+    public readonly ListBuilder Raw => _raw;
     /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
     public static ListOfStructsBuilder<T> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitStructList(count, T.DataWords, T.PointerCount));
     /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
     public static ListOfStructsBuilder<T> Get(AnyPointerBuilder pointer) => pointer.GetStructList<T>();
     /// <summary>Wraps an untyped list.</summary>
-    public ListOfStructsBuilder(ListBuilder raw) => Raw = raw;
+    public ListOfStructsBuilder(ListBuilder raw) { _raw = raw; _element = default!; }
     /// <summary>Number of elements.</summary>
-    public int Count => Raw.Count;
-    /// <summary>The element builder, by value: set its fields through a local (<c>var e = list[0]; e.X = 1;</c>);
-    /// <c>list[0].X = 1</c> is CS1612.</summary>
-    /// <remarks>Not <c>ref readonly</c> through a per-thread slot (<see cref="BuilderSlot{T}"/>) as generated getters
-    /// are: in a loop over the elements the by-value builder stays in registers, while a slot costs a thread-local
-    /// store and reload per element (BuildList1000 measured 0.67x C++ by value, 2.8x through a slot).</remarks>
-    public T this[int index]
+    public readonly int Count => _raw.Count;
+    /// <summary>The element builder.</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public ref readonly T this[int index]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => T.Create(Raw.GetStruct(index));
+        get { _element = T.Create(_raw.GetStruct(index)); return ref _element; }
     }
 }
 
@@ -338,23 +338,30 @@ public readonly struct ListOfPointersBuilder : IListBuilder<ListOfPointersBuilde
 
 /// <summary>List(List(...)) being built, whose inner lists are typed (<c>List(List(Text))</c> → <c>ListOfListsBuilder&lt;ListOfTextBuilder&gt;</c>).</summary>
 /// <typeparam name="TInner">The typed builder of the inner lists.</typeparam>
-public readonly struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInner>> where TInner : struct, IListBuilder<TInner>
+public struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInner>> where TInner : struct, IListBuilder<TInner>
 {
+    private readonly ListBuilder _raw;
+    private TInner _element; // the indexer's slot, as in ListOfStructsBuilder<T>
+
     /// <summary>The untyped list.</summary>
-    public ListBuilder Raw { get; }
+    public readonly ListBuilder Raw => _raw;
     /// <summary>Wraps an untyped list.</summary>
-    public ListOfListsBuilder(ListBuilder raw) => Raw = raw;
+    public ListOfListsBuilder(ListBuilder raw) { _raw = raw; _element = default; }
     /// <summary>Allocates a list of <paramref name="count"/> inner lists at <paramref name="pointer"/>.</summary>
     public static ListOfListsBuilder<TInner> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
     /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
     public static ListOfListsBuilder<TInner> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Number of elements.</summary>
-    public int Count => Raw.Count;
-    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null), by value, as for
-    /// <see cref="ListOfStructsBuilder{T}"/>'s indexer: <c>var inner = lists[0]; inner[1] = 5;</c>.</summary>
-    public TInner this[int index] => TInner.Get(Raw.GetPointer(index));
+    public readonly int Count => _raw.Count;
+    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null).</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public ref readonly TInner this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get { _element = TInner.Get(_raw.GetPointer(index)); return ref _element; }
+    }
     /// <summary>Allocates inner list <paramref name="index"/> with <paramref name="count"/> elements (replacing any previous one).</summary>
-    public TInner Init(int index, int count) => TInner.Init(Raw.GetPointer(index), count);
+    public readonly TInner Init(int index, int count) => TInner.Init(_raw.GetPointer(index), count);
     /// <summary>A reader over the list.</summary>
-    public ListOfListsReader<TReader> AsReader<TReader>() where TReader : struct, IListReader<TReader> => Raw.AsReader().AsLists<TReader>();
+    public readonly ListOfListsReader<TReader> AsReader<TReader>() where TReader : struct, IListReader<TReader> => _raw.AsReader().AsLists<TReader>();
 }

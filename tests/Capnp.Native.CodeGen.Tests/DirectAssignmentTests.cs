@@ -84,6 +84,26 @@ public class DirectAssignmentTests
     }
 
     [Fact]
+    public void InnerListsAndInitResultsAreAssignedThroughTheIndexer()
+    {
+        using var mb = new MessageBuilder();
+        var h = mb.InitRoot<Holder.Builder>();
+        h.InitPoints(2)[1].X = 4;           // an Init method's result, indexed
+        h.InitIntLists(2).Init(1, 3);
+        h.IntLists[1][2] = 5;               // inner primitive list through the list of lists' indexer
+        h.InitTextLists(1).Init(0, 2);
+        h.TextLists[0][1] = "t";
+        h.InitDeep(1).Init(0, 2).Init(1, 3);
+        h.Deep[0][1][2] = 6;
+
+        var r = mb.AsReader().GetRoot<Holder.Reader>();
+        Assert.Equal(4, r.Points[1].X);
+        Assert.Equal(5, r.IntLists[1][2]);
+        Assert.Equal("t", r.TextLists[0][1]);
+        Assert.Equal(6, r.Deep[0][1][2]);
+    }
+
+    [Fact]
     public void AKeptElementReferenceSeesTheNextIndexerCallOnTheSameListValue()
     {
         // The documented caveat (ListOfStructsBuilder<T>, RuntimeContract.md): the slot is in the list value.

@@ -211,6 +211,12 @@ public readonly struct ListOfEnumsBuilder<TEnum> : IListBuilder<ListOfEnumsBuild
 }
 
 /// <summary>List of structs being built; the indexer returns the element builder.</summary>
+/// <remarks>Not a <c>readonly</c> struct: it holds the slot its indexer returns a reference to, so that
+/// <c>list[0].X = 1</c> compiles (a builder returned by value is a temporary: CS1612). For a local list the slot is
+/// on the caller's stack: no thread-local storage and no GC write barrier, and a loop over the elements stays as
+/// fast as with a by-value indexer (a per-thread slot, <see cref="BuilderSlot{T}"/>, made BuildList1000 2.8x C++).
+/// Indexing a list held by a <c>ref readonly</c> (a generated getter's result, an <c>in</c> parameter, a
+/// <c>readonly</c> field) indexes a copy the compiler makes, with its own slot.</remarks>
 public struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
 {
     private readonly ListBuilder _raw;
@@ -226,7 +232,10 @@ public struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> wh
     public ListOfStructsBuilder(ListBuilder raw) { _raw = raw; _element = default!; }
     /// <summary>Number of elements.</summary>
     public readonly int Count => _raw.Count;
-    /// <summary>The element builder.</summary>
+    /// <summary>The element builder: <c>list[0].X = 1</c> writes the message.</summary>
+    /// <remarks>The reference designates this list value's slot: it is valid until the next indexer call on the same
+    /// list value (a <c>ref readonly</c> local kept across <c>list[1]</c> then designates element 1). A copy
+    /// (<c>var e = list[0];</c>) is always valid.</remarks>
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
     public ref readonly T this[int index]
     {
@@ -353,7 +362,9 @@ public struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInne
     public static ListOfListsBuilder<TInner> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Number of elements.</summary>
     public readonly int Count => _raw.Count;
-    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null).</summary>
+    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null): <c>lists[0][1] = 5</c>
+    /// and <c>lists[0][1].X = 1</c> write the message. The reference is valid until the next indexer call on the same
+    /// list value, as for <see cref="ListOfStructsBuilder{T}"/>'s indexer; a copy is always valid.</summary>
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
     public ref readonly TInner this[int index]
     {

@@ -56,11 +56,8 @@ connect.SetAction(async (parseResult, cancellationToken) =>
             var call = p.InitExpression().InitCall();
             call.Function = add;
             var parameters = call.InitParams(2);
-            // A struct list's indexer returns the element by value: set its fields through a local
-            // (parameters[0].Literal = 40.0 is CS1612).
-            var (left, right) = (parameters[0], parameters[1]);
-            left.Literal = 40.0;
-            right.Literal = 2.0;
+            parameters[0].Literal = 40.0;
+            parameters[1].Literal = 2.0;
         }, cancellationToken);
         using var value = evaluate.GetValue();
         var result = await value.ReadAsync(cancellationToken);

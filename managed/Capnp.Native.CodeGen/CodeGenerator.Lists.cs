@@ -106,8 +106,9 @@ internal sealed partial class CodeGenerator
         }
         // Like C++ getX(): an unset list with a default gets a copy of the default; a struct list written with a
         // smaller (older) element type is upgraded so every field of this schema can be set.
-        // ref readonly through a slot (HoldBuilder), so that `s.Ints[0] = 1` compiles. `s.Points[0].X = 1` stays CS1612:
-        // the struct list's indexer returns by value (ListOfStructsBuilder<T>: a slot there cost BuildList1000 0.67x -> 2.8x C++).
+        // ref readonly through a slot (HoldBuilder), so that `s.Ints[0] = 1` compiles. `s.Points[0].X = 1` compiles too:
+        // the struct list's indexer returns ref readonly to a slot in the list value (ListOfStructsBuilder<T>; C# indexes a
+        // defensive copy of the held list, since that indexer is not a readonly member).
         var list = e.Kind == TypeKind.Struct
             ? $"{required}.GetStructList<{TypeName(e.TypeId, e.Brand, n.Id)}.Builder>({off}{DefaultArg(fi)})"
             : ListBuilderFromList(e, $"{required}.GetList({off}{DefaultArg(fi)})", n.Id);

@@ -22,9 +22,9 @@ namespace Capnp.Native.Serialization;
 /// are returned to the pool by <see cref="MessageBuilder.Dispose"/> whatever the slot holds).</para>
 /// <para>One slot per type rather than a ring of several: a ring of 8 cost about twice as much per hand-out in a
 /// microbenchmark (the cursor is read and written in thread-local storage too).</para>
-/// <para>The indexers of struct lists and lists of lists do not use it and return by value (<c>list[0].X = 1</c> is
-/// CS1612; <c>var e = list[0]; e.X = 1;</c>): in a loop over the elements a by-value builder stays in registers,
-/// while a slot costs a thread-local store and reload per element (BuildList1000 went from 0.67x C++ to 2.8x).</para>
+/// <para>The indexers of struct lists and lists of lists do not use it: they return <c>ref readonly</c> to a slot
+/// inside the list value (<see cref="ListOfStructsBuilder{T}"/>), on the caller's stack for a local list. Through
+/// this per-thread slot, a thread-local store and reload per element, BuildList1000 went from 0.67x C++ to 2.8x.</para>
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class BuilderSlot<T>

@@ -253,7 +253,7 @@ public static class PointerValue<T>
     }
 }
 
-/// <summary>Implemented by generated builders (<c>readonly</c> structs, handed out by generated getters as <c>ref readonly</c>, so that <c>e.Point.X = 1</c> compiles: see <see cref="BuilderSlot{T}"/>; struct-list indexers return them by value, so <c>list[0].X = 1</c> needs a local).</summary>
+/// <summary>Implemented by generated builders (<c>readonly</c> structs, handed out by generated getters as <c>ref readonly</c>, so that <c>e.Point.X = 1</c> compiles: see <see cref="BuilderSlot{T}"/>; struct-list indexers return them <c>ref readonly</c> from a slot in the list value, so <c>list[0].X = 1</c> compiles too).</summary>
 /// <typeparam name="TSelf">The generated builder type.</typeparam>
 public interface IStructBuilder<TSelf> where TSelf : IStructBuilder<TSelf>
 {

@@ -211,27 +211,36 @@ public readonly struct ListOfEnumsBuilder<TEnum> : IListBuilder<ListOfEnumsBuild
 }
 
 /// <summary>List of structs being built; the indexer returns the element builder.</summary>
-public readonly struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
+/// <remarks>Not a <c>readonly</c> struct: it holds the slot its indexer returns a reference to, so that
+/// <c>list[0].X = 1</c> compiles (a builder returned by value is a temporary: CS1612). For a local list the slot is
+/// on the caller's stack: no thread-local storage and no GC write barrier, and a loop over the elements stays as
+/// fast as with a by-value indexer (a per-thread slot, <see cref="BuilderSlot{T}"/>, made BuildList1000 2.8x C++).
+/// Indexing a list held by a <c>ref readonly</c> (a generated getter's result, an <c>in</c> parameter, a
+/// <c>readonly</c> field) indexes a copy the compiler makes, with its own slot.</remarks>
+public struct ListOfStructsBuilder<T> : IListBuilder<ListOfStructsBuilder<T>> where T : IStructBuilder<T>
 {
+    private readonly ListBuilder _raw;
+    private T _element; // the indexer's slot: lives in this value, so on the caller's stack for a local list
+
     /// <summary>The untyped list.</summary>
-    public ListBuilder Raw { get; }
+    public readonly ListBuilder Raw => _raw;
     /// <summary>Allocates a list of <paramref name="count"/> elements at <paramref name="pointer"/>.</summary>
     public static ListOfStructsBuilder<T> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitStructList(count, T.DataWords, T.PointerCount));
     /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
     public static ListOfStructsBuilder<T> Get(AnyPointerBuilder pointer) => pointer.GetStructList<T>();
     /// <summary>Wraps an untyped list.</summary>
-    public ListOfStructsBuilder(ListBuilder raw) => Raw = raw;
+    public ListOfStructsBuilder(ListBuilder raw) { _raw = raw; _element = default!; }
     /// <summary>Number of elements.</summary>
-    public int Count => Raw.Count;
-    /// <summary>The element builder, by value: set its fields through a local (<c>var e = list[0]; e.X = 1;</c>);
-    /// <c>list[0].X = 1</c> is CS1612.</summary>
-    /// <remarks>Not <c>ref readonly</c> through a per-thread slot (<see cref="BuilderSlot{T}"/>) as generated getters
-    /// are: in a loop over the elements the by-value builder stays in registers, while a slot costs a thread-local
-    /// store and reload per element (BuildList1000 measured 0.67x C++ by value, 2.8x through a slot).</remarks>
-    public T this[int index]
+    public readonly int Count => _raw.Count;
+    /// <summary>The element builder: <c>list[0].X = 1</c> writes the message.</summary>
+    /// <remarks>The reference designates this list value's slot: it is valid until the next indexer call on the same
+    /// list value (a <c>ref readonly</c> local kept across <c>list[1]</c> then designates element 1). A copy
+    /// (<c>var e = list[0];</c>) is always valid.</remarks>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public ref readonly T this[int index]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => T.Create(Raw.GetStruct(index));
+        get { _element = T.Create(_raw.GetStruct(index)); return ref _element; }
     }
 }
 
@@ -338,23 +347,32 @@ public readonly struct ListOfPointersBuilder : IListBuilder<ListOfPointersBuilde
 
 /// <summary>List(List(...)) being built, whose inner lists are typed (<c>List(List(Text))</c> → <c>ListOfListsBuilder&lt;ListOfTextBuilder&gt;</c>).</summary>
 /// <typeparam name="TInner">The typed builder of the inner lists.</typeparam>
-public readonly struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInner>> where TInner : struct, IListBuilder<TInner>
+public struct ListOfListsBuilder<TInner> : IListBuilder<ListOfListsBuilder<TInner>> where TInner : struct, IListBuilder<TInner>
 {
+    private readonly ListBuilder _raw;
+    private TInner _element; // the indexer's slot, as in ListOfStructsBuilder<T>
+
     /// <summary>The untyped list.</summary>
-    public ListBuilder Raw { get; }
+    public readonly ListBuilder Raw => _raw;
     /// <summary>Wraps an untyped list.</summary>
-    public ListOfListsBuilder(ListBuilder raw) => Raw = raw;
+    public ListOfListsBuilder(ListBuilder raw) { _raw = raw; _element = default; }
     /// <summary>Allocates a list of <paramref name="count"/> inner lists at <paramref name="pointer"/>.</summary>
     public static ListOfListsBuilder<TInner> Init(AnyPointerBuilder pointer, int count) => new(pointer.InitList(ElementSize.Pointer, count));
     /// <summary>The list at <paramref name="pointer"/> (<c>default</c> when null).</summary>
     public static ListOfListsBuilder<TInner> Get(AnyPointerBuilder pointer) => new(pointer.GetList());
     /// <summary>Number of elements.</summary>
-    public int Count => Raw.Count;
-    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null), by value, as for
-    /// <see cref="ListOfStructsBuilder{T}"/>'s indexer: <c>var inner = lists[0]; inner[1] = 5;</c>.</summary>
-    public TInner this[int index] => TInner.Get(Raw.GetPointer(index));
+    public readonly int Count => _raw.Count;
+    /// <summary>The existing inner list <paramref name="index"/> (<c>default</c> when null): <c>lists[0][1] = 5</c>
+    /// and <c>lists[0][1].X = 1</c> write the message. The reference is valid until the next indexer call on the same
+    /// list value, as for <see cref="ListOfStructsBuilder{T}"/>'s indexer; a copy is always valid.</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public ref readonly TInner this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get { _element = TInner.Get(_raw.GetPointer(index)); return ref _element; }
+    }
     /// <summary>Allocates inner list <paramref name="index"/> with <paramref name="count"/> elements (replacing any previous one).</summary>
-    public TInner Init(int index, int count) => TInner.Init(Raw.GetPointer(index), count);
+    public readonly TInner Init(int index, int count) => TInner.Init(_raw.GetPointer(index), count);
     /// <summary>A reader over the list.</summary>
-    public ListOfListsReader<TReader> AsReader<TReader>() where TReader : struct, IListReader<TReader> => Raw.AsReader().AsLists<TReader>();
+    public readonly ListOfListsReader<TReader> AsReader<TReader>() where TReader : struct, IListReader<TReader> => _raw.AsReader().AsLists<TReader>();
 }

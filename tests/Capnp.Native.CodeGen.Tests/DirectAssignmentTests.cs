@@ -8,8 +8,9 @@ namespace Capnp.Native.CodeGen.Tests;
 /// Builders that generated getters (struct, group, list and union-member fields) hand out are <c>ref readonly</c>
 /// to a per-thread slot (<see cref="BuilderSlot{T}"/>, issue 12): assigning through them compiles and writes the
 /// message, without allocating; a copy stays valid; two references of one type kept alive together share the slot.
-/// The indexers of struct lists and lists of lists return by value (a slot there made BuildList1000 2.8x C++ instead
-/// of 0.67x), so an element's fields are set through a local: <c>var p = d.Points[1]; p.X = 7;</c>.
+/// The indexers of struct lists and lists of lists return <c>ref readonly</c> to a slot inside the list value itself
+/// (on the caller's stack for a local list, not per thread), so <c>items[1].X = 7</c> and <c>d.Points[1].X = 7</c>
+/// compile too; a reference into it is valid until the next indexer call on the same list value.
 /// Schema: <c>Direct</c> in schemas/generated_api.capnp.
 /// </summary>
 public class DirectAssignmentTests
@@ -33,15 +34,13 @@ public class DirectAssignmentTests
         d.Grp.X = 5;                        // group
         d.Grp.Inner.Y = 6;                  // struct field of a group
         d.InitPoints(2);
-        var p = d.Points[1];                // struct list field, element: the indexer returns by value (CS1612 without a local)
-        p.X = 7;
+        d.Points[1].X = 7;                  // struct list field, element
         d.InitInts(2);
         d.Ints[0] = 8;                      // primitive list field, element
         d.InitNames(2);
         d.Names[1] = "x";                   // text list field, element
         d.InitPointLists(2).Init(0, 2);
-        var q = d.PointLists[0][1];         // list of lists: inner list, element, through a local
-        q.X = 9;
+        d.PointLists[0][1].X = 9;           // list of lists: inner list, element
         d.InitMember();
         d.Member.Y = 10;                    // union member
 
@@ -67,6 +66,64 @@ public class DirectAssignmentTests
     }
 
     [Fact]
+    public void ElementsOfALocalListAreAssignedThroughTheIndexer()
+    {
+        using var mb = new MessageBuilder();
+        var d = mb.InitRoot<Direct.Builder>();
+        var items = d.InitPoints(3);
+        items[1].X = 7;
+        items[2].Y = 8;
+        var lists = d.InitPointLists(2);
+        lists.Init(1, 3);
+        lists[1][2].X = 9;
+
+        var r = mb.AsReader().GetRoot<Direct.Reader>();
+        Assert.Equal((0, 0, 7, 0, 0, 8), (r.Points[0].X, r.Points[0].Y, r.Points[1].X, r.Points[1].Y, r.Points[2].X, r.Points[2].Y));
+        Assert.Equal(0, r.PointLists[0].Count);
+        Assert.Equal((0, 9), (r.PointLists[1][1].X, r.PointLists[1][2].X));
+    }
+
+    [Fact]
+    public void InnerListsAndInitResultsAreAssignedThroughTheIndexer()
+    {
+        using var mb = new MessageBuilder();
+        var h = mb.InitRoot<Holder.Builder>();
+        h.InitPoints(2)[1].X = 4;           // an Init method's result, indexed
+        h.InitIntLists(2).Init(1, 3);
+        h.IntLists[1][2] = 5;               // inner primitive list through the list of lists' indexer
+        h.InitTextLists(1).Init(0, 2);
+        h.TextLists[0][1] = "t";
+        h.InitDeep(1).Init(0, 2).Init(1, 3);
+        h.Deep[0][1][2] = 6;
+
+        var r = mb.AsReader().GetRoot<Holder.Reader>();
+        Assert.Equal(4, r.Points[1].X);
+        Assert.Equal(5, r.IntLists[1][2]);
+        Assert.Equal("t", r.TextLists[0][1]);
+        Assert.Equal(6, r.Deep[0][1][2]);
+    }
+
+    [Fact]
+    public void AKeptElementReferenceSeesTheNextIndexerCallOnTheSameListValue()
+    {
+        // The documented caveat (ListOfStructsBuilder<T>, RuntimeContract.md): the slot is in the list value.
+        using var mb = new MessageBuilder();
+        var d = mb.InitRoot<Direct.Builder>();
+        var items = d.InitPoints(2);
+        ref readonly Point.Builder first = ref items[0];
+        _ = items[1];                       // reuses items' slot: `first` now designates element 1
+        first.X = 1;
+        var copy = items;                   // another list value has its own slot
+        ref readonly Point.Builder zero = ref copy[0];
+        _ = items[1];
+        zero.Y = 2;
+
+        var r = mb.AsReader().GetRoot<Direct.Reader>();
+        Assert.Equal((0, 2), (r.Points[0].X, r.Points[0].Y));
+        Assert.Equal((1, 0), (r.Points[1].X, r.Points[1].Y));
+    }
+
+    [Fact]
     public void UnionMemberGetterStillThrowsWhileAnotherMemberIsSet()
     {
         using var mb = new MessageBuilder();
@@ -87,7 +144,7 @@ public class DirectAssignmentTests
         point.X = 1;
         point.Y = 2;
         var points = d.InitPoints(2);
-        var first = points[0];
+        var first = points[0];              // copies: the indexer's slot (in `points`) is reused by the next call
         var second = points[1];
         second.X = 3;
         first.Y = 4;
@@ -178,15 +235,17 @@ public class DirectAssignmentTests
             d.Ints[i] = i;
             d.Member.Y = i;
         }
-        // List elements, through locals.
+        // List elements, through the indexers and through locals.
         var points = d.Points;
         var inner = d.PointLists[0];
         for (int i = 0; i < points.Count; i++)
         {
+            points[i].X = i;
+            d.Points[i].Y = i;
+            inner[i].X = i;
+            d.PointLists[0][i].Y = i;
             var p = points[i];
             p.X = i;
-            var q = d.Points[i];
-            q.Y = i;
             var r = inner[i];
             r.Y = i;
         }

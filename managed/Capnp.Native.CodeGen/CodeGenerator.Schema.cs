@@ -53,7 +53,28 @@ internal sealed partial class CodeGenerator
         w.Line();
     }
 
-    private string FieldSchemaExpression(FieldModel f, ulong context)
+    // Annotations of /capnp/compat/json.capnp that JsonCodec applies.
+    private const ulong JsonNameAnnotation = 0xfa5b1fd61c2e7c3d;
+    private const ulong JsonBase64Annotation = 0xd7d879450a253e4b;
+    private const ulong JsonHexAnnotation = 0xf061e22f0ae5c7b5;
+
+    private static string? JsonName(List<AnnotationModel> anns)
+        => anns.LastOrDefault(a => a.Id == JsonNameAnnotation)?.Value.Text;
+
+    private string FieldSchemaExpression(FieldModel f, ulong context) => FieldSchemaCore(f, context) + JsonFieldSuffix(f);
+
+    // ".WithJson(...)" for a field with JSON annotations; nothing otherwise, so unannotated schemas are unchanged.
+    private static string JsonFieldSuffix(FieldModel f)
+    {
+        var args = new List<string>();
+        if (JsonName(f.Annotations) is { } jsonName) args.Add($"name: {Names.StringLiteral(jsonName)}");
+        // C++ applies the annotations in order; the last Data encoding wins.
+        var data = f.Annotations.LastOrDefault(a => a.Id is JsonBase64Annotation or JsonHexAnnotation);
+        if (data != null) args.Add($"data: {Ser}.JsonDataEncoding.{(data.Id == JsonBase64Annotation ? "Base64" : "Hex")}");
+        return args.Count == 0 ? "" : $".WithJson({string.Join(", ", args)})";
+    }
+
+    private string FieldSchemaCore(FieldModel f, ulong context)
     {
         var name = Names.StringLiteral(f.Name);
         if (f.IsGroup)
@@ -82,7 +103,11 @@ internal sealed partial class CodeGenerator
             {
                 var e = Node(t.TypeId);
                 var names = string.Join(", ", e.Enumerants.Select(x => Names.StringLiteral(x.Name)));
-                return $"{T}.EnumOf(new {Ser}.EnumSchema(0x{e.Id:x16}UL, {Names.StringLiteral(e.ShortName)}, new string[] {{ {names} }}))";
+                // JSON names only when some enumerant has $Json.name, so unannotated enums are unchanged.
+                var json = e.Enumerants.Any(x => JsonName(x.Annotations) != null)
+                    ? $", new string[] {{ {string.Join(", ", e.Enumerants.Select(x => Names.StringLiteral(JsonName(x.Annotations) ?? x.Name)))} }}"
+                    : "";
+                return $"{T}.EnumOf(new {Ser}.EnumSchema(0x{e.Id:x16}UL, {Names.StringLiteral(e.ShortName)}, new string[] {{ {names} }}{json}))";
             }
             case TypeKind.Struct:
             {

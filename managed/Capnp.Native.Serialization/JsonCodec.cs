@@ -115,9 +115,9 @@ public static class JsonCodec
         TextFormat.EnsureStack();
         var members = new List<KeyValuePair<string, JsonValue>>();
         foreach (var f in schema.Fields)
-            if (!f.InUnion && DynamicAccess.IsNonNull(s, f)) members.Add(new(f.Name, EncodeField(s, f, brand)));
+            if (!f.InUnion && DynamicAccess.IsNonNull(s, f)) members.Add(new(f.JsonName, EncodeField(s, f, brand)));
         // capnp convert's JsonCodec (handleByAnnotation) writes the active union member last, even when it is null.
-        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which) members.Add(new(which.Name, EncodeField(s, which, brand)));
+        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which) members.Add(new(which.JsonName, EncodeField(s, which, brand)));
         return new JsonValue { Kind = JsonKind.Object, Members = members };
     }
 
@@ -189,7 +189,7 @@ public static class JsonCodec
             case SchemaTypeKind.Enum:
             {
                 ushort v = (ushort)bits;
-                return v < t.Enum!.Enumerants.Count ? JsonValue.Of(t.Enum.Enumerants[v]) : JsonValue.Of(v);
+                return v < t.Enum!.JsonNames.Count ? JsonValue.Of(t.Enum.JsonNames[v]) : JsonValue.Of(v);
             }
             default: throw new ArgumentOutOfRangeException(nameof(t), t.Kind, "not a scalar type");
         }
@@ -439,7 +439,7 @@ public static class JsonCodec
             if (v.Kind != JsonKind.Object) throw Mismatch(path, "an object", v);
             foreach (var (name, value) in v.Members!)
             {
-                var f = schema.FindField(name);
+                var f = schema.FindJsonField(name);
                 if (f is null)
                 {
                     if (_options.RejectUnknownFields) throw new JsonCodecException($"Unknown field '{Join(path, name)}' of {schema.Name}.");
@@ -604,7 +604,7 @@ public static class JsonCodec
                 case SchemaTypeKind.Enum:
                     if (v.Kind == JsonKind.String)
                     {
-                        int i = t.Enum!.IndexOf(v.String!);
+                        int i = t.Enum!.IndexOfJsonName(v.String!);
                         if (i < 0) throw new JsonCodecException($"'{path}': '{v.String}' is not an enumerant of {t.Enum.Name}.");
                         return (ulong)i;
                     }

@@ -194,6 +194,17 @@ public sealed class EnumSchema
     {
         Id = id; Name = name ?? throw new ArgumentNullException(nameof(name));
         Enumerants = enumerants ?? throw new ArgumentNullException(nameof(enumerants));
+        JsonNames = enumerants;
+    }
+
+    /// <summary>
+    /// Creates an enum schema whose enumerants have JSON names (<c>$Json.name</c> of
+    /// <c>/capnp/compat/json.capnp</c>); <paramref name="jsonNames"/> has one name per enumerant, in ordinal order.
+    /// </summary>
+    public EnumSchema(ulong id, string name, IReadOnlyList<string> enumerants, IReadOnlyList<string> jsonNames) : this(id, name, enumerants)
+    {
+        JsonNames = jsonNames ?? throw new ArgumentNullException(nameof(jsonNames));
+        if (jsonNames.Count != enumerants.Count) throw new ArgumentException("One JSON name per enumerant is needed.", nameof(jsonNames));
     }
 
     /// <summary>The schema node id.</summary>
@@ -202,6 +213,8 @@ public sealed class EnumSchema
     public string Name { get; }
     /// <summary>Enumerant names by value.</summary>
     public IReadOnlyList<string> Enumerants { get; }
+    /// <summary>Enumerant names in JSON by value: <c>$Json.name</c> where annotated, else <see cref="Enumerants"/>' name.</summary>
+    public IReadOnlyList<string> JsonNames { get; }
 
     /// <summary>The value of the enumerant called <paramref name="name"/>, or -1.</summary>
     public int IndexOf(string name)
@@ -209,6 +222,24 @@ public sealed class EnumSchema
         for (int i = 0; i < Enumerants.Count; i++) if (Enumerants[i] == name) return i;
         return -1;
     }
+
+    /// <summary>The value of the enumerant whose JSON name (see <see cref="JsonNames"/>) is <paramref name="name"/>, or -1.</summary>
+    public int IndexOfJsonName(string name)
+    {
+        for (int i = 0; i < JsonNames.Count; i++) if (JsonNames[i] == name) return i;
+        return -1;
+    }
+}
+
+/// <summary>How a Data field is written in JSON (<c>$Json.base64</c> and <c>$Json.hex</c> of <c>/capnp/compat/json.capnp</c>).</summary>
+public enum JsonDataEncoding : byte
+{
+    /// <summary>An array of byte numbers (no annotation).</summary>
+    ByteArray,
+    /// <summary>A Base64 string (<c>$Json.base64</c>).</summary>
+    Base64,
+    /// <summary>A lowercase hexadecimal string (<c>$Json.hex</c>).</summary>
+    Hex,
 }
 
 /// <summary>A field of a struct or group: a slot (with offset, type and default) or a group.</summary>
@@ -240,8 +271,28 @@ public sealed class FieldSchema
     public static FieldSchema Group(string name, ushort discriminantValue, Func<StructSchema> group)
         => new(name, discriminantValue, 0, null, 0, null, group ?? throw new ArgumentNullException(nameof(group)));
 
+    /// <summary>
+    /// A copy of this field with the JSON annotations of <c>/capnp/compat/json.capnp</c> applied (generated code calls
+    /// it only for annotated fields): <paramref name="name"/> is <c>$Json.name</c> (null: the schema name),
+    /// <paramref name="data"/> is <c>$Json.base64</c> or <c>$Json.hex</c> (Data fields only).
+    /// </summary>
+    public FieldSchema WithJson(string? name = null, JsonDataEncoding data = JsonDataEncoding.ByteArray)
+    {
+        if (data != JsonDataEncoding.ByteArray && (IsGroup || Type.Kind != SchemaTypeKind.Data))
+            throw new ArgumentException($"Field '{Name}': only Data fields can be Base64 or hex in JSON.", nameof(data));
+        return new FieldSchema(Name, DiscriminantValue, Offset, IsGroup ? null : Type, DefaultBits, DefaultPointer, _group)
+        {
+            JsonName = name ?? JsonName, JsonData = data,
+        };
+    }
+
     /// <summary>The field's name as written in the schema.</summary>
     public string Name { get; }
+    /// <summary>The field's name in JSON: <c>$Json.name</c> where annotated, else <see cref="Name"/>.</summary>
+    public string JsonName { get => _jsonName ?? Name; private init => _jsonName = value; }
+    private readonly string? _jsonName;
+    /// <summary>How a Data field is written in JSON (<c>$Json.base64</c>, <c>$Json.hex</c>, or neither).</summary>
+    public JsonDataEncoding JsonData { get; private init; }
     /// <summary>The union discriminant value, or <see cref="NoDiscriminant"/>.</summary>
     public ushort DiscriminantValue { get; }
     /// <summary>True when the field is a member of its struct's (or group's) unnamed union.</summary>
@@ -293,6 +344,13 @@ public sealed class StructSchema
     public FieldSchema? FindField(string name)
     {
         foreach (var f in Fields) if (f.Name == name) return f;
+        return null;
+    }
+
+    /// <summary>The field whose JSON name (<see cref="FieldSchema.JsonName"/>) is <paramref name="name"/>, or null.</summary>
+    public FieldSchema? FindJsonField(string name)
+    {
+        foreach (var f in Fields) if (f.JsonName == name) return f;
         return null;
     }
 }

@@ -7,7 +7,16 @@ namespace Capnp.Native.CodeGen.Tests;
 /// <summary>JsonCodec against <c>capnp convert</c> (C++ JsonCodec): byte for byte when encoding, value for value when decoding.</summary>
 public class JsonCodecTests
 {
-    public static IEnumerable<object[]> Cases() => TextFormatTests.Cases();
+    public static IEnumerable<object[]> Cases() => TextFormatTests.Cases().Concat(AnnotatedCases());
+
+    // Schemas with the $Json annotations of /capnp/compat/json.capnp.
+    private static IEnumerable<object[]> AnnotatedCases() => new[]
+    {
+        new object[] { "json_annotated.capnp", "Renamed", "(fooBar = 5, plain = \"p\", mood = sleepyHead, moods = [happy, grumpy, sleepyHead], inner = (fooBar = 1, mood = happy), grp = (x = 3, y = \"yy\"), count = 7, named = (a = -2))" },
+        new object[] { "json_annotated.capnp", "Renamed", "(none = void, named = (b = true), mood = grumpy)" },
+        new object[] { "json_annotated.capnp", "Renamed", "(label = \"l\", inner = (inner = (count = 0, moods = [])))" },
+        new object[] { "json_annotated.capnp", "Renamed", "()" },
+    };
 
     private sealed record Codec(
         Func<MessageReader, JsonOptions, string> Encode,
@@ -33,6 +42,7 @@ public class JsonCodecTests
         ["TestDefaults"] = For<global::Test.TestDefaults.Reader, global::Test.TestDefaults.Builder>(),
         ["Node"] = For<global::Test.Node.Reader, global::Test.Node.Builder>(),
         ["UsesWrap"] = For<global::CodeGenTests.Generics.UsesWrap.Reader, global::CodeGenTests.Generics.UsesWrap.Builder>(),
+        ["Renamed"] = For<global::CodeGenTests.Json.Renamed.Reader, global::CodeGenTests.Json.Renamed.Builder>(),
     };
 
     private static async Task<byte[]> CapnpEncode(string schema, string type, string literal)

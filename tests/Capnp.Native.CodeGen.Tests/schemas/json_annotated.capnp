@@ -1,0 +1,32 @@
+# The JSON annotations of /capnp/compat/json.capnp that JsonCodec applies, as capnp convert (C++ JsonCodec) does.
+@0xf78f64f2646d3f32;
+using CSharp = import "/csharp.capnp";
+using Json = import "/capnp/compat/json.capnp";
+$CSharp.namespace("CodeGenTests.Json");
+
+enum Mood {
+  happy @0 $Json.name("HAPPY");
+  grumpy @1;
+  sleepyHead @2 $Json.name("sleepy-head");
+}
+
+struct Renamed {
+  fooBar @0 :Int32 $Json.name("foo_bar");
+  plain @1 :Text;
+  mood @2 :Mood $Json.name("the mood");
+  moods @3 :List(Mood);
+  inner @4 :Renamed $Json.name("nested");
+  grp :group $Json.name("g") {
+    x @5 :UInt8 $Json.name("x_x");
+    y @6 :Text;
+  }
+  union {
+    none @7 :Void $Json.name("nothing");
+    count @8 :UInt32 $Json.name("n");
+    label @9 :Text;
+  }
+  named :union $Json.name("choice") {
+    a @10 :Int16 $Json.name("alpha");
+    b @11 :Bool;
+  }
+}

@@ -129,7 +129,13 @@ public static class JsonCodec
         return t.Kind switch
         {
             SchemaTypeKind.Text => JsonValue.Of(Encoding.UTF8.GetString(DynamicAccess.ReadTextBytes(s, f))),
-            SchemaTypeKind.Data => Bytes(s.ReadData(off, f.DefaultPointer).Span),
+            SchemaTypeKind.Data => f.JsonData switch
+            {
+                // kj::encodeBase64 (padded, no line breaks) and kj::encodeHex (lowercase), as C++'s handlers write them.
+                JsonDataEncoding.Base64 => JsonValue.Of(Convert.ToBase64String(s.ReadData(off, f.DefaultPointer).Span)),
+                JsonDataEncoding.Hex => JsonValue.Of(Convert.ToHexStringLower(s.ReadData(off, f.DefaultPointer).Span)),
+                _ => Bytes(s.ReadData(off, f.DefaultPointer).Span),
+            },
             SchemaTypeKind.Struct => EncodeStruct(s.ReadStruct(off, f.DefaultPointer), t.Struct!, BrandContext.Enter(t, brand)),
             SchemaTypeKind.List => EncodeList(s.ReadList(off, f.DefaultPointer), t.ElementType!, brand),
             SchemaTypeKind.Interface => throw new NotSupportedException($"Field '{f.Name}': capabilities have no JSON encoding."),
@@ -465,7 +471,7 @@ public static class JsonCodec
                     b.WriteText(off, v.String);
                     return;
                 case SchemaTypeKind.Data:
-                    b.WriteData(off, DataBytes(v, path));
+                    b.WriteData(off, f.JsonData == JsonDataEncoding.ByteArray ? DataBytes(v, path) : EncodedBytes(v, f.JsonData, path));
                     return;
                 case SchemaTypeKind.Struct:
                 {
@@ -511,6 +517,26 @@ public static class JsonCodec
                 bytes[i] = (byte)x.Number;
             }
             return bytes;
+        }
+
+        // $Json.base64 / $Json.hex. Padding may be left out, as kj::decodeBase64 allows; characters outside the
+        // alphabet (which kj skips) and odd-length hex are rejected.
+        private static byte[] EncodedBytes(JsonValue v, JsonDataEncoding encoding, string path)
+        {
+            if (v.Kind != JsonKind.String) throw Mismatch(path, encoding == JsonDataEncoding.Base64 ? "a Base64 string" : "a hex string", v);
+            var text = v.String!;
+            try
+            {
+                if (encoding == JsonDataEncoding.Hex) return Convert.FromHexString(text);
+                var trimmed = string.Concat(text.Where(c => c is not (' ' or '\t' or '\r' or '\n'))).TrimEnd('=');
+                int rest = trimmed.Length % 4;
+                if (rest == 1) throw new FormatException();
+                return Convert.FromBase64String(rest == 0 ? trimmed : trimmed + new string('=', 4 - rest));
+            }
+            catch (FormatException e)
+            {
+                throw new JsonCodecException($"'{path}': \"{text}\" is not {(encoding == JsonDataEncoding.Base64 ? "Base64" : "hexadecimal")}.", e);
+            }
         }
 
         private void DecodeList(List<JsonValue> items, TypeSchema element, AnyPointerBuilder target, BrandContext? brand, string path)

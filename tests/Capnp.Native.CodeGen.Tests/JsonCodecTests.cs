@@ -16,6 +16,10 @@ public class JsonCodecTests
         new object[] { "json_annotated.capnp", "Renamed", "(none = void, named = (b = true), mood = grumpy)" },
         new object[] { "json_annotated.capnp", "Renamed", "(label = \"l\", inner = (inner = (count = 0, moods = [])))" },
         new object[] { "json_annotated.capnp", "Renamed", "()" },
+        new object[] { "json_annotated.capnp", "Blobs", "(b64 = \"hi\", hex = \"hi\", plain = \"hi\", renamed = \"a longer piece of bytes\\xff\\x00\", withDefault = \"\", bytes = \"\\xab\\xcd\", list = [\"x\"])" },
+        new object[] { "json_annotated.capnp", "Blobs", "(b64 = \"\", hex = \"\", renamed = \"ab\")" },
+        new object[] { "json_annotated.capnp", "Blobs", "(b64 = \"abcd\", withDefault = \"\\x01\\x02\\x03\", bytes = \"\")" },
+        new object[] { "json_annotated.capnp", "Blobs", "()" },
     };
 
     private sealed record Codec(
@@ -43,6 +47,7 @@ public class JsonCodecTests
         ["Node"] = For<global::Test.Node.Reader, global::Test.Node.Builder>(),
         ["UsesWrap"] = For<global::CodeGenTests.Generics.UsesWrap.Reader, global::CodeGenTests.Generics.UsesWrap.Builder>(),
         ["Renamed"] = For<global::CodeGenTests.Json.Renamed.Reader, global::CodeGenTests.Json.Renamed.Builder>(),
+        ["Blobs"] = For<global::CodeGenTests.Json.Blobs.Reader, global::CodeGenTests.Json.Blobs.Builder>(),
     };
 
     private static async Task<byte[]> CapnpEncode(string schema, string type, string literal)
@@ -129,6 +134,34 @@ public class JsonCodecTests
         // The later member won; the earlier one reads as its default (RuntimeContract: inactive members).
         Assert.Equal(0, s.AsReader().Rectangle.Width);
         Assert.Equal(Color.Blue, s.Fill.Named);
+    }
+
+    [Fact]
+    public async Task Base64AndHexDecodeAsCapnpConvertDoes()
+    {
+        // Padding may be left out; hex digits may be uppercase; white space in Base64 is skipped.
+        const string json = "{\"b64\": \"aGk\", \"hex\": \"6A6b\", \"r\": \" YW\\nI= \"}";
+        using var mb = new MessageBuilder();
+        var ours = JsonCodec.DecodeRoot<global::CodeGenTests.Json.Blobs.Builder>(json, mb).AsReader();
+        Assert.Equal("hi"u8.ToArray(), ours.B64.ToArray());
+        Assert.Equal("jk"u8.ToArray(), ours.Hex.ToArray());
+        Assert.Equal("ab"u8.ToArray(), ours.Renamed.ToArray());
+        var theirs = await Convert(Encoding.UTF8.GetBytes(json), "json:binary", "json_annotated.capnp", "Blobs", pretty: true);
+        Assert.Equal(MessageReader.FromFramed(theirs.Stdout).GetRoot<global::CodeGenTests.Json.Blobs.Reader>(), ours);
+    }
+
+    [Theory]
+    [InlineData("{\"b64\": [1]}")]
+    [InlineData("{\"b64\": \"a?Gk\"}")]
+    [InlineData("{\"b64\": \"a\"}")]
+    [InlineData("{\"hex\": \"6A6\"}")]
+    [InlineData("{\"hex\": \"zz\"}")]
+    [InlineData("{\"plain\": \"aGk=\"}")]
+    public void MalformedBase64OrHexThrowsJsonCodecException(string json)
+    {
+        // Stricter than C++, whose kj::decodeBase64/decodeHex skip what they cannot read.
+        using var mb = new MessageBuilder();
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::CodeGenTests.Json.Blobs.Builder>(json, mb));
     }
 
     [Theory]

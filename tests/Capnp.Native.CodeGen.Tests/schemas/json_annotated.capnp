@@ -30,3 +30,16 @@ struct Renamed {
     b @11 :Bool;
   }
 }
+
+struct Blobs {
+  b64 @0 :Data $Json.base64;
+  hex @1 :Data $Json.hex;
+  plain @2 :Data;
+  renamed @3 :Data $Json.base64 $Json.name("r");
+  withDefault @4 :Data = 0x"0102" $Json.hex;
+  union {
+    none @5 :Void;
+    bytes @6 :Data $Json.hex;
+  }
+  list @7 :List(Data);
+}

@@ -27,18 +27,28 @@ public sealed record class JsonOptions
 
 /// <summary>
 /// JSON encoding of Cap'n Proto values compatible with C++'s <c>capnp/compat/json.h</c> <c>JsonCodec</c> as
-/// <c>capnp convert</c> uses it (0.9.2, no JSON annotations in the schema): objects with the schema's field names;
+/// <c>capnp convert</c> uses it (0.9.2, <c>handleByAnnotation</c>): objects with the schema's field names;
 /// every non-pointer field (Void as <c>null</c>) and group, pointers when not null, then the active union member
 /// last; Int64/UInt64 as decimal strings, other integers as numbers; Float32/Float64 as numbers with C++'s digits, or
 /// the strings <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>; Data as an array of byte numbers; enums by name
 /// (a value the schema does not know as its number); capabilities and AnyPointer cannot be encoded
 /// (<see cref="NotSupportedException"/>, as C++ fails).
+/// <para>
+/// Annotations of <c>/capnp/compat/json.capnp</c> are applied as C++ applies them: <c>$Json.name</c> renames
+/// fields, groups, union members and enumerants (<see cref="FieldSchema.JsonName"/>,
+/// <see cref="EnumSchema.JsonNames"/>); <c>$Json.base64</c> and <c>$Json.hex</c> write a Data field as a padded
+/// Base64 or lowercase hexadecimal string (<see cref="FieldSchema.JsonData"/>; not the elements of a List(Data),
+/// as in C++). <c>$Json.flatten</c> and <c>$Json.discriminator</c> are not supported: they are ignored, so such
+/// schemas do not match <c>capnp convert</c>.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Decoding follows C++ too: integers from numbers or strings (decimal, or hexadecimal after 0x, as kj parses them;
 /// range checked, no fractions), floats from
 /// numbers, strings (<c>"NaN"</c>, <c>"Infinity"</c>, ...) or <c>null</c> (NaN); Data from byte arrays; enums from
-/// names (and, unlike C++, from numbers, so unknown values round-trip); unknown members are ignored unless
+/// names (and, unlike C++, from numbers, so unknown values round-trip); Base64 and hex strings of annotated Data
+/// fields (padding may be left out; unlike C++, which skips them, characters that are not Base64 or hex and
+/// odd-length hex are errors); unknown members are ignored unless
 /// <see cref="JsonOptions.RejectUnknownFields"/>; setting a union member sets the discriminant. Malformed JSON or
 /// values that do not fit the schema throw <see cref="JsonCodecException"/>. Encoding reads under the message's
 /// traversal and nesting limits.

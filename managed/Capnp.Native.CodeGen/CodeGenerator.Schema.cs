@@ -16,7 +16,9 @@ internal sealed partial class CodeGenerator
         w.Line($"public static readonly {Ser}.StructSchema __Schema = new {Ser}.StructSchema(0x{n.Id:x16}UL, {Names.StringLiteral(n.ShortName)}, {n.DataWordCount}, {n.PointerCount}, {n.DiscriminantCount}, {n.DiscriminantOffset}U, new {Ser}.FieldSchema[]");
         w.Open();
         foreach (var f in n.Fields) w.Line(FieldSchemaExpression(f, n.Id) + ",");
-        w.Close(");");
+        // $Json.discriminator on the struct (its unnamed union); only then, so other structs are unchanged.
+        var disc = JsonDiscriminatorExpression(n.Annotations);
+        w.Close(disc == null ? ");" : $"}}) {{ JsonDiscriminator = {disc} }};".Substring(1));
         w.Line();
 
         w.Line($"public readonly partial struct Reader : {Ser}.IStructSchemaProvider, {Ser}.IStructSchemaSource{(n.IsGroup ? "" : ", global::System.IEquatable<Reader>")}");
@@ -57,6 +59,26 @@ internal sealed partial class CodeGenerator
     private const ulong JsonNameAnnotation = 0xfa5b1fd61c2e7c3d;
     private const ulong JsonBase64Annotation = 0xd7d879450a253e4b;
     private const ulong JsonHexAnnotation = 0xf061e22f0ae5c7b5;
+    private const ulong JsonFlattenAnnotation = 0x82d3e852af0336bf;
+    private const ulong JsonDiscriminatorAnnotation = 0xcfa794e8d19a0162;
+
+    // Text fields of a struct-typed annotation value (FlattenOptions, DiscriminatorOptions); null when unset.
+    private static string? AnnotationText(AnnotationModel a, int pointer)
+    {
+        if (a.Value.PointerMessage is not { } message) return null;
+        var root = Capnp.Native.Serialization.MessageReader.FromSingleSegment(message).Root;
+        return root.HasText(pointer) ? root.ReadText(pointer) : null;
+    }
+
+    // "new JsonDiscriminator(...)" for a $Json.discriminator, or null.
+    private static string? JsonDiscriminatorExpression(List<AnnotationModel> anns)
+    {
+        var d = anns.LastOrDefault(a => a.Id == JsonDiscriminatorAnnotation);
+        if (d == null) return null;
+        var name = AnnotationText(d, 0);
+        var valueName = AnnotationText(d, 1);
+        return $"new {Ser}.JsonDiscriminator({(name == null ? "null" : Names.StringLiteral(name))}, {(valueName == null ? "null" : Names.StringLiteral(valueName))})";
+    }
 
     private static string? JsonName(List<AnnotationModel> anns)
         => anns.LastOrDefault(a => a.Id == JsonNameAnnotation)?.Value.Text;
@@ -71,6 +93,9 @@ internal sealed partial class CodeGenerator
         // C++ applies the annotations in order; the last Data encoding wins.
         var data = f.Annotations.LastOrDefault(a => a.Id is JsonBase64Annotation or JsonHexAnnotation);
         if (data != null) args.Add($"data: {Ser}.JsonDataEncoding.{(data.Id == JsonBase64Annotation ? "Base64" : "Hex")}");
+        if (f.Annotations.LastOrDefault(a => a.Id == JsonFlattenAnnotation) is { } flatten)
+            args.Add($"flattenPrefix: {Names.StringLiteral(AnnotationText(flatten, 0) ?? "")}");
+        if (JsonDiscriminatorExpression(f.Annotations) is { } disc) args.Add($"discriminator: {disc}");
         return args.Count == 0 ? "" : $".WithJson({string.Join(", ", args)})";
     }
 

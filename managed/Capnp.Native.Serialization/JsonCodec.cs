@@ -38,8 +38,13 @@ public sealed record class JsonOptions
 /// fields, groups, union members and enumerants (<see cref="FieldSchema.JsonName"/>,
 /// <see cref="EnumSchema.JsonNames"/>); <c>$Json.base64</c> and <c>$Json.hex</c> write a Data field as a padded
 /// Base64 or lowercase hexadecimal string (<see cref="FieldSchema.JsonData"/>; not the elements of a List(Data),
-/// as in C++). <c>$Json.flatten</c> and <c>$Json.discriminator</c> are not supported: they are ignored, so such
-/// schemas do not match <c>capnp convert</c>.
+/// as in C++); <c>$Json.flatten</c> (with its prefix) writes a struct or group field's members, prefixed, into
+/// the parent object (<see cref="FieldSchema.JsonFlattenPrefix"/>); <c>$Json.discriminator</c> on a struct or a
+/// named union adds a tag member naming the active member (the union's name by default when it is flattened; no tag
+/// when unnamed), leaves Void members out, and with <c>valueName</c> writes the active member under that name
+/// (<see cref="JsonDiscriminator"/>). Decoding follows C++'s: members of a discriminated union that come before its
+/// tag are retried once the tag is known, and are ignored if it never comes. <c>$Json.notification</c> concerns
+/// JSON-RPC, not values.
 /// </para>
 /// </summary>
 /// <remarks>
@@ -120,20 +125,53 @@ public static class JsonCodec
 
     // ------------------------------------------------------------------ encoding
 
-    private static JsonValue EncodeStruct(StructReader s, StructSchema schema, BrandContext? brand)
+    // disc: $Json.discriminator of a named union (from its group field), else the struct's own.
+    private static JsonValue EncodeStruct(StructReader s, StructSchema schema, BrandContext? brand, JsonDiscriminator? disc = null)
     {
         TextFormat.EnsureStack();
         var members = new List<KeyValuePair<string, JsonValue>>();
-        foreach (var f in schema.Fields)
-            if (!f.InUnion && DynamicAccess.IsNonNull(s, f)) members.Add(new(f.JsonName, EncodeField(s, f, brand)));
-        // capnp convert's JsonCodec (handleByAnnotation) writes the active union member last, even when it is null.
-        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which) members.Add(new(which.JsonName, EncodeField(s, which, brand)));
+        Gather(s, schema, brand, disc ?? schema.JsonDiscriminator, null, "", members, 0);
         return new JsonValue { Kind = JsonKind.Object, Members = members };
+    }
+
+    // C++ AnnotatedHandler::gatherForEncode: members of flattened structs and groups join their parent's object.
+    // declName is the name of a flattened named union, its discriminator's default tag name.
+    private static void Gather(StructReader s, StructSchema schema, BrandContext? brand, JsonDiscriminator? disc, string? declName,
+        string prefix, List<KeyValuePair<string, JsonValue>> members, int depth)
+    {
+        if (depth > 64) throw new CapnpLimitExceededException("JSON flattening is nested too deeply.");
+        string? tag = disc is null ? null : disc.Name ?? declName;
+        foreach (var f in schema.Fields)
+        {
+            if (f.InUnion || !DynamicAccess.IsNonNull(s, f)) continue;
+            if (f.JsonFlattenPrefix is { } p) GatherFlattened(s, f, brand, prefix + p, members, depth);
+            else members.Add(new(prefix + f.JsonName, EncodeField(s, f, brand)));
+        }
+        // capnp convert's JsonCodec (handleByAnnotation) writes the active union member last, even when it is null.
+        if (DynamicAccess.ActiveUnionMember(s, schema) is { } which)
+        {
+            if (tag != null) members.Add(new(prefix + tag, JsonValue.Of(which.JsonName)));
+            if (which.JsonFlattenPrefix is { } p) GatherFlattened(s, which, brand, prefix + p, members, depth);
+            else if (tag != null && !which.IsGroup && BrandContext.Resolve(which.Type, brand).Kind == SchemaTypeKind.Void) { } // the tag says it all
+            else members.Add(new(prefix + (disc?.ValueName ?? which.JsonName), EncodeField(s, which, brand)));
+        }
+    }
+
+    private static void GatherFlattened(StructReader s, FieldSchema f, BrandContext? brand, string prefix, List<KeyValuePair<string, JsonValue>> members, int depth)
+    {
+        if (f.IsGroup)
+        {
+            Gather(s, f.GroupSchema!, brand, f.JsonDiscriminator, f.Name, prefix, members, depth + 1);
+            return;
+        }
+        var t = BrandContext.Resolve(f.Type, brand);
+        var st = t.Struct!;
+        Gather(s.ReadStruct((int)f.Offset, f.DefaultPointer), st, BrandContext.Enter(t, brand), st.JsonDiscriminator, null, prefix, members, depth + 1);
     }
 
     private static JsonValue EncodeField(StructReader s, FieldSchema f, BrandContext? brand)
     {
-        if (f.IsGroup) return EncodeStruct(s, f.GroupSchema!, brand);
+        if (f.IsGroup) return EncodeStruct(s, f.GroupSchema!, brand, f.JsonDiscriminator);
         var t = BrandContext.Resolve(f.Type, brand);
         int off = (int)f.Offset;
         return t.Kind switch
@@ -449,10 +487,16 @@ public static class JsonCodec
         private static JsonCodecException Mismatch(string path, string expected, JsonValue got)
             => new($"{(path.Length == 0 ? "Root" : "'" + path + "'")}: expected {expected}, got JSON {got.Kind.ToString().ToLowerInvariant()}.");
 
-        public void DecodeObject(JsonValue v, StructBuilder b, StructSchema schema, BrandContext? brand, string path)
+        public void DecodeObject(JsonValue v, StructBuilder b, StructSchema schema, BrandContext? brand, string path, JsonDiscriminator? disc = null)
         {
             TextFormat.EnsureStack();
             if (v.Kind != JsonKind.Object) throw Mismatch(path, "an object", v);
+            disc ??= schema.JsonDiscriminator;
+            if (disc != null || schema.HasFlattenedFields)
+            {
+                DecodeAnnotatedObject(v, b, new Layout(schema, brand, disc, null, 0), path);
+                return;
+            }
             foreach (var (name, value) in v.Members!)
             {
                 var f = schema.FindJsonField(name);
@@ -467,10 +511,141 @@ public static class JsonCodec
 
         private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
 
+        // ---- $Json.flatten and $Json.discriminator (C++ AnnotatedHandler::decode/decodeField)
+
+        private enum NameKind : byte { Normal, Flattened, UnionTag, FlattenedFromUnion, UnionValue }
+
+        private readonly record struct NameInfo(NameKind Kind, FieldSchema? Field, int PrefixLength);
+
+        /// <summary>The JSON member names of a struct or group, with its flattened members' names (C++ fieldsByName).</summary>
+        private sealed class Layout
+        {
+            public readonly StructSchema Schema;
+            public readonly BrandContext? Brand;
+            public readonly Dictionary<string, NameInfo> Names = new();
+            public readonly Dictionary<string, FieldSchema> TagValues = new();
+            public readonly Dictionary<FieldSchema, Layout> Children = new(ReferenceEqualityComparer.Instance);
+
+            public Layout(StructSchema schema, BrandContext? brand, JsonDiscriminator? disc, string? declName, int depth)
+            {
+                if (depth > 64) throw new JsonCodecException($"JSON flattening of {schema.Name} is nested too deeply.");
+                Schema = schema; Brand = brand;
+                if (disc != null)
+                {
+                    if ((disc.Name ?? declName) is { } tag) Names[tag] = new(NameKind.UnionTag, null, 0);
+                    if (disc.ValueName is { } valueName) Names[valueName] = new(NameKind.UnionValue, null, 0);
+                }
+                foreach (var f in schema.Fields)
+                {
+                    if (f.JsonFlattenPrefix is { } prefix)
+                    {
+                        Layout child;
+                        if (f.IsGroup) child = new Layout(f.GroupSchema!, brand, f.JsonDiscriminator, f.Name, depth + 1);
+                        else
+                        {
+                            var t = BrandContext.Resolve(f.Type, brand);
+                            child = new Layout(t.Struct!, BrandContext.Enter(t, brand), t.Struct!.JsonDiscriminator, null, depth + 1);
+                        }
+                        Children[f] = child;
+                        var kind = f.InUnion ? NameKind.FlattenedFromUnion : NameKind.Flattened;
+                        foreach (var name in child.Names.Keys)
+                        {
+                            if (Names.TryGetValue(prefix + name, out var existing))
+                            {
+                                if (existing.Kind != NameKind.FlattenedFromUnion || kind != NameKind.FlattenedFromUnion)
+                                    throw new JsonCodecException($"{schema.Name}: flattened members named '{prefix + name}' are not mutually exclusive.");
+                            }
+                            else Names[prefix + name] = new(kind, f, prefix.Length);
+                        }
+                    }
+                    else if (!(f.InUnion && disc?.ValueName != null)) Names.TryAdd(f.JsonName, new(NameKind.Normal, f, 0));
+                    if (f.InUnion) TagValues.TryAdd(f.JsonName, f);
+                }
+            }
+        }
+
+        private void DecodeAnnotatedObject(JsonValue v, StructBuilder b, Layout layout, string path)
+        {
+            // Members of a flattened union may come before its tag: they are retried until no more progress is made.
+            var unionsSeen = new HashSet<string>();
+            var retries = new List<KeyValuePair<string, JsonValue>>();
+            foreach (var m in v.Members!)
+                if (!DecodeMember(layout, m.Key, m.Key, m.Value, b, "", unionsSeen, path)) retries.Add(m);
+            while (retries.Count > 0)
+            {
+                var again = new List<KeyValuePair<string, JsonValue>>();
+                foreach (var m in retries)
+                    if (!DecodeMember(layout, m.Key, m.Key, m.Value, b, "", unionsSeen, path)) again.Add(m);
+                if (again.Count == retries.Count) break; // no progress: the rest is ignored, as in C++
+                retries = again;
+            }
+        }
+
+        // key identifies the (flattened) struct or group whose union a tag selects, as C++ uses the discriminant's address.
+        private bool DecodeMember(Layout layout, string fullName, string name, JsonValue value, StructBuilder b, string key, HashSet<string> unionsSeen, string path)
+        {
+            if (!layout.Names.TryGetValue(name, out var info))
+            {
+                if (_options.RejectUnknownFields) throw new JsonCodecException($"Unknown field '{Join(path, fullName)}' of {layout.Schema.Name}.");
+                return true;
+            }
+            switch (info.Kind)
+            {
+                case NameKind.Normal:
+                    DecodeField(info.Field!, value, b, layout.Schema, layout.Brand, Join(path, fullName));
+                    return true;
+                case NameKind.Flattened:
+                    return DecodeFlattened(layout, info.Field!, fullName, name.Substring(info.PrefixLength), value, b, key, unionsSeen, path);
+                case NameKind.UnionTag:
+                {
+                    if (value.Kind != JsonKind.String) throw Mismatch(Join(path, fullName), "a string", value);
+                    if (layout.TagValues.TryGetValue(value.String!, out var member))
+                    {
+                        ClearMember(member, b, layout.Schema);
+                        unionsSeen.Add(key);
+                    }
+                    return true;
+                }
+                case NameKind.FlattenedFromUnion:
+                {
+                    if (!unionsSeen.Contains(key)) return false;
+                    var variant = ActiveMember(b, layout, fullName, path);
+                    if (variant.JsonFlattenPrefix is null) throw new JsonCodecException($"'{Join(path, fullName)}': the active member of {layout.Schema.Name}'s union is not flattened.");
+                    return DecodeFlattened(layout, variant, fullName, name.Substring(info.PrefixLength), value, b, key, unionsSeen, path);
+                }
+                default: // UnionValue
+                {
+                    if (!unionsSeen.Contains(key)) return false;
+                    DecodeField(ActiveMember(b, layout, fullName, path), value, b, layout.Schema, layout.Brand, Join(path, fullName));
+                    return true;
+                }
+            }
+        }
+
+        private bool DecodeFlattened(Layout layout, FieldSchema f, string fullName, string name, JsonValue value, StructBuilder b, string key, HashSet<string> unionsSeen, string path)
+        {
+            var child = layout.Children[f];
+            var target = f.IsGroup ? b : b.GetStruct((int)f.Offset, child.Schema.DataWords, child.Schema.PointerCount, f.DefaultPointer);
+            return DecodeMember(child, fullName, name, value, target, key + "/" + f.Name, unionsSeen, path);
+        }
+
+        private static FieldSchema ActiveMember(StructBuilder b, Layout layout, string fullName, string path)
+            => DynamicAccess.ActiveUnionMember(b.AsReader(), layout.Schema)
+                ?? throw new JsonCodecException($"'{Join(path, fullName)}': {layout.Schema.Name}'s union has an unknown member active.");
+
+        // C++ DynamicStruct::Builder::clear: makes the member active, zeroed.
+        private static void ClearMember(FieldSchema f, StructBuilder b, StructSchema owner)
+        {
+            b.SetWhich((int)owner.DiscriminantOffset, f.DiscriminantValue);
+            if (f.IsGroup) return;
+            if (f.Type.IsPointer) b.ClearPointer((int)f.Offset);
+            else WriteBits(b, f, 0);
+        }
+
         private void DecodeField(FieldSchema f, JsonValue v, StructBuilder b, StructSchema owner, BrandContext? brand, string path)
         {
             if (f.InUnion) b.SetWhich((int)owner.DiscriminantOffset, f.DiscriminantValue);
-            if (f.IsGroup) { DecodeObject(v, b, f.GroupSchema!, brand, path); return; }
+            if (f.IsGroup) { DecodeObject(v, b, f.GroupSchema!, brand, path, f.JsonDiscriminator); return; }
             var t = BrandContext.Resolve(f.Type, brand);
             int off = (int)f.Offset;
             switch (t.Kind)

@@ -242,6 +242,20 @@ public enum JsonDataEncoding : byte
     Hex,
 }
 
+/// <summary>
+/// <c>$Json.discriminator</c> of <c>/capnp/compat/json.capnp</c> (schema.capnp-free copy of its
+/// <c>DiscriminatorOptions</c>): the union's active member is named by a tag member.
+/// </summary>
+public sealed class JsonDiscriminator
+{
+    /// <summary>Creates the options.</summary>
+    public JsonDiscriminator(string? name = null, string? valueName = null) { Name = name; ValueName = valueName; }
+    /// <summary>The tag member's name; null: the union's name where C++ uses it (a flattened named union), else no tag.</summary>
+    public string? Name { get; }
+    /// <summary>If set, the active member's value is written under this name rather than the member's.</summary>
+    public string? ValueName { get; }
+}
+
 /// <summary>A field of a struct or group: a slot (with offset, type and default) or a group.</summary>
 public sealed class FieldSchema
 {
@@ -276,13 +290,22 @@ public sealed class FieldSchema
     /// it only for annotated fields): <paramref name="name"/> is <c>$Json.name</c> (null: the schema name),
     /// <paramref name="data"/> is <c>$Json.base64</c> or <c>$Json.hex</c> (Data fields only).
     /// </summary>
-    public FieldSchema WithJson(string? name = null, JsonDataEncoding data = JsonDataEncoding.ByteArray)
+    /// <remarks>
+    /// <paramref name="flattenPrefix"/> is <c>$Json.flatten</c>'s prefix (<c>""</c> without one; null: not flattened;
+    /// struct and group fields only); <paramref name="discriminator"/> is <c>$Json.discriminator</c> on a named union
+    /// (groups only).
+    /// </remarks>
+    public FieldSchema WithJson(string? name = null, JsonDataEncoding data = JsonDataEncoding.ByteArray, string? flattenPrefix = null, JsonDiscriminator? discriminator = null)
     {
         if (data != JsonDataEncoding.ByteArray && (IsGroup || Type.Kind != SchemaTypeKind.Data))
             throw new ArgumentException($"Field '{Name}': only Data fields can be Base64 or hex in JSON.", nameof(data));
+        if (flattenPrefix != null && !IsGroup && Type.Kind != SchemaTypeKind.Struct)
+            throw new ArgumentException($"Field '{Name}': only structs and groups can be flattened in JSON.", nameof(flattenPrefix));
+        if (discriminator != null && !IsGroup)
+            throw new ArgumentException($"Field '{Name}': only unions can have a JSON discriminator.", nameof(discriminator));
         return new FieldSchema(Name, DiscriminantValue, Offset, IsGroup ? null : Type, DefaultBits, DefaultPointer, _group)
         {
-            JsonName = name ?? JsonName, JsonData = data,
+            JsonName = name ?? JsonName, JsonData = data, JsonFlattenPrefix = flattenPrefix, JsonDiscriminator = discriminator,
         };
     }
 
@@ -293,6 +316,10 @@ public sealed class FieldSchema
     private readonly string? _jsonName;
     /// <summary>How a Data field is written in JSON (<c>$Json.base64</c>, <c>$Json.hex</c>, or neither).</summary>
     public JsonDataEncoding JsonData { get; private init; }
+    /// <summary><c>$Json.flatten</c>: the prefix of the struct's or group's members in its parent object (<c>""</c> for none); null when not flattened.</summary>
+    public string? JsonFlattenPrefix { get; private init; }
+    /// <summary><c>$Json.discriminator</c> on a named union (a group field); null otherwise.</summary>
+    public JsonDiscriminator? JsonDiscriminator { get; private init; }
     /// <summary>The union discriminant value, or <see cref="NoDiscriminant"/>.</summary>
     public ushort DiscriminantValue { get; }
     /// <summary>True when the field is a member of its struct's (or group's) unnamed union.</summary>
@@ -339,6 +366,24 @@ public sealed class StructSchema
     public uint DiscriminantOffset { get; }
     /// <summary>Fields in schema order (index order, which is ordinal order).</summary>
     public IReadOnlyList<FieldSchema> Fields { get; }
+    /// <summary><c>$Json.discriminator</c> on the struct (for its unnamed union); null when not annotated.</summary>
+    public JsonDiscriminator? JsonDiscriminator { get; init; }
+
+    private int _hasFlattened = -1;
+    /// <summary>True when some field is <c>$Json.flatten</c>ed.</summary>
+    internal bool HasFlattenedFields
+    {
+        get
+        {
+            if (_hasFlattened < 0)
+            {
+                int r = 0;
+                foreach (var f in Fields) if (f.JsonFlattenPrefix != null) r = 1;
+                _hasFlattened = r;
+            }
+            return _hasFlattened == 1;
+        }
+    }
 
     /// <summary>The field called <paramref name="name"/>, or null.</summary>
     public FieldSchema? FindField(string name)

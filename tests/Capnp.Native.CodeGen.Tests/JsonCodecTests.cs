@@ -9,7 +9,8 @@ public class JsonCodecTests
 {
     public static IEnumerable<object[]> Cases() => TextFormatTests.Cases().Concat(AnnotatedCases());
 
-    // Schemas with the $Json annotations of /capnp/compat/json.capnp.
+    // Schemas with the $Json annotations of /capnp/compat/json.capnp. A null Text in a union with a valueName is
+    // written as "" (the default), which decodes as an empty Text, not null: those values cannot round-trip.
     private static IEnumerable<object[]> AnnotatedCases() => new[]
     {
         new object[] { "json_annotated.capnp", "Renamed", "(fooBar = 5, plain = \"p\", mood = sleepyHead, moods = [happy, grumpy, sleepyHead], inner = (fooBar = 1, mood = happy), grp = (x = 3, y = \"yy\"), count = 7, named = (a = -2))" },
@@ -20,6 +21,15 @@ public class JsonCodecTests
         new object[] { "json_annotated.capnp", "Blobs", "(b64 = \"\", hex = \"\", renamed = \"ab\")" },
         new object[] { "json_annotated.capnp", "Blobs", "(b64 = \"abcd\", withDefault = \"\\x01\\x02\\x03\", bytes = \"\")" },
         new object[] { "json_annotated.capnp", "Blobs", "()" },
+        new object[] { "json_annotated.capnp", "Flat", "(id = 1, pos = (x = 1, y = 2), other = (x = 3), meta = (tag = \"t\", count = 4), kind = (square = (side = 2.5, fill = \"red\")), shape = (b = (x = 5)), plain = (u = 3))" },
+        new object[] { "json_annotated.capnp", "Flat", "(kind = (circle = 1), shape = (a = \"s\"), plain = (v = void))" },
+        new object[] { "json_annotated.capnp", "Flat", "(kind = (empty = void), other = (y = -1), shape = (a = \"x\"))" },
+        new object[] { "json_annotated.capnp", "Flat", "(kind = (point = (x = 7, y = 8)), shape = (b = ()))" },
+        new object[] { "json_annotated.capnp", "Flat", "(shape = (a = \"\"))" },
+        new object[] { "json_annotated.capnp", "Tagged", "(text = \"hi\", common = true)" },
+        new object[] { "json_annotated.capnp", "Tagged", "(num = 5)" },
+        new object[] { "json_annotated.capnp", "Tagged", "(nothing = void)" },
+        new object[] { "json_annotated.capnp", "Outermost", "(flat = (id = 2, kind = (point = (x = 1)), pos = (y = 3), shape = (a = \"z\")), tagged = (num = 1), tags = [(text = \"a\"), (nothing = void)])" },
     };
 
     private sealed record Codec(
@@ -48,6 +58,9 @@ public class JsonCodecTests
         ["UsesWrap"] = For<global::CodeGenTests.Generics.UsesWrap.Reader, global::CodeGenTests.Generics.UsesWrap.Builder>(),
         ["Renamed"] = For<global::CodeGenTests.Json.Renamed.Reader, global::CodeGenTests.Json.Renamed.Builder>(),
         ["Blobs"] = For<global::CodeGenTests.Json.Blobs.Reader, global::CodeGenTests.Json.Blobs.Builder>(),
+        ["Flat"] = For<global::CodeGenTests.Json.Flat.Reader, global::CodeGenTests.Json.Flat.Builder>(),
+        ["Tagged"] = For<global::CodeGenTests.Json.Tagged.Reader, global::CodeGenTests.Json.Tagged.Builder>(),
+        ["Outermost"] = For<global::CodeGenTests.Json.Outermost.Reader, global::CodeGenTests.Json.Outermost.Builder>(),
     };
 
     private static async Task<byte[]> CapnpEncode(string schema, string type, string literal)
@@ -148,6 +161,36 @@ public class JsonCodecTests
         Assert.Equal("ab"u8.ToArray(), ours.Renamed.ToArray());
         var theirs = await Convert(Encoding.UTF8.GetBytes(json), "json:binary", "json_annotated.capnp", "Blobs", pretty: true);
         Assert.Equal(MessageReader.FromFramed(theirs.Stdout).GetRoot<global::CodeGenTests.Json.Blobs.Reader>(), ours);
+    }
+
+    [Theory]
+    [InlineData("Flat", "{\"side\": 3, \"fill\": \"f\", \"type\": \"square\", \"p_x\": 1, \"x\": 2}")]
+    [InlineData("Flat", "{\"p_y\": 4, \"type\": \"point\", \"value\": {\"y\": 1}, \"shape\": {\"value\": {\"x\": 2}, \"shapeType\": \"b\"}}")]
+    [InlineData("Flat", "{\"type\": \"nope\", \"circle\": 2, \"plain\": {\"v\": null, \"which\": \"v\"}}")]
+    [InlineData("Flat", "{\"shape\": {\"value\": \"never tagged\"}, \"m.tag\": \"t\", \"tag\": \"x\"}")]
+    [InlineData("Tagged", "{\"val\": \"12\", \"t\": \"num\", \"num\": 3}")]
+    [InlineData("Tagged", "{\"t\": \"txt\", \"txt\": \"ignored\"}")]
+    [InlineData("Outermost", "{\"f_type\": \"empty\", \"f_o_x\": 1, \"tags\": [{\"val\": \"v\", \"t\": \"txt\"}], \"tagged\": {\"t\": \"nothing\"}}")]
+    public async Task FlattenedAndDiscriminatedJsonDecodesAsCapnpConvertDecodesIt(string type, string json)
+    {
+        // Members before their union's tag are retried once it is known; unknown tags and names are ignored.
+        var codec = Codecs[type];
+        var ours = MessageReader.FromFramed(codec.Decode(json));
+        var theirs = await Convert(Encoding.UTF8.GetBytes(json), "json:binary", "json_annotated.capnp", type, pretty: true);
+        Assert.True(codec.Same(MessageReader.FromFramed(theirs.Stdout), ours), codec.Encode(ours, JsonOptions.Default));
+    }
+
+    [Fact]
+    public void FlattenedNamesAreCheckedWhenUnknownFieldsAreRejected()
+    {
+        using var mb = new MessageBuilder();
+        var options = new JsonOptions { RejectUnknownFields = true };
+        var b = JsonCodec.DecodeRoot<global::CodeGenTests.Json.Flat.Builder>("{\"o_y\": 2, \"m.n\": 3, \"type\": \"circle\", \"circle\": 1.5}", mb, options);
+        Assert.Equal(2, b.Other.Y);
+        Assert.Equal(3, b.Meta.Count);
+        Assert.Equal(1.5, b.Kind.Circle);
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::CodeGenTests.Json.Flat.Builder>("{\"pos\": {}}", mb, options));
+        Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::CodeGenTests.Json.Flat.Builder>("{\"type\": 1}", mb));
     }
 
     [Theory]

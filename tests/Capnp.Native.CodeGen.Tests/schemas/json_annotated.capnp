@@ -43,3 +43,44 @@ struct Blobs {
   }
   list @7 :List(Data);
 }
+
+struct Point { x @0 :Int32; y @1 :Int32; }
+
+struct Flat {
+  id @0 :UInt32;
+  pos @1 :Point $Json.flatten();
+  other @2 :Point $Json.flatten(prefix = "o_");
+  meta :group $Json.flatten(prefix = "m.") {
+    tag @3 :Text;
+    count @4 :UInt16 $Json.name("n");
+  }
+  kind :union $Json.flatten() $Json.discriminator(name = "type") {
+    circle @5 :Float64;
+    square :group $Json.flatten() { side @6 :Float64; fill @7 :Text; }
+    empty @8 :Void;
+    point @9 :Point $Json.flatten(prefix = "p_");
+  }
+  shape :union $Json.discriminator(name = "shapeType", valueName = "value") {
+    a @10 :Text;
+    b @11 :Point;
+  }
+  plain :union $Json.discriminator(name = "which") {
+    u @12 :Int8;
+    v @13 :Void;
+  }
+}
+
+struct Tagged $Json.discriminator(name = "t", valueName = "val") {
+  union {
+    text @0 :Text $Json.name("txt");
+    num @1 :Int64;
+    nothing @2 :Void;
+  }
+  common @3 :Bool;
+}
+
+struct Outermost {
+  flat @0 :Flat $Json.flatten(prefix = "f_");
+  tagged @1 :Tagged;
+  tags @2 :List(Tagged);
+}

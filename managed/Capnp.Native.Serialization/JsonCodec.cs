@@ -633,12 +633,18 @@ public static class JsonCodec
             => DynamicAccess.ActiveUnionMember(b.AsReader(), layout.Schema)
                 ?? throw new JsonCodecException($"'{Join(path, fullName)}': {layout.Schema.Name}'s union has an unknown member active.");
 
-        // C++ DynamicStruct::Builder::clear: makes the member active, zeroed.
+        // C++ DynamicStruct::Builder::clear: makes the member active, zeroed (a group: each of its members, and its
+        // union set to its first member, zeroed).
         private static void ClearMember(FieldSchema f, StructBuilder b, StructSchema owner)
         {
-            b.SetWhich((int)owner.DiscriminantOffset, f.DiscriminantValue);
-            if (f.IsGroup) return;
-            if (f.Type.IsPointer) b.ClearPointer((int)f.Offset);
+            if (f.InUnion) b.SetWhich((int)owner.DiscriminantOffset, f.DiscriminantValue);
+            if (f.IsGroup)
+            {
+                var g = f.GroupSchema!;
+                foreach (var member in g.Fields)
+                    if (!member.InUnion || member.DiscriminantValue == 0) ClearMember(member, b, g);
+            }
+            else if (f.Type.IsPointer) b.ClearPointer((int)f.Offset);
             else WriteBits(b, f, 0);
         }
 

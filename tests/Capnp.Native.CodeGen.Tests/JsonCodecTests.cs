@@ -190,6 +190,18 @@ public class JsonCodecTests
         Assert.Equal(3, b.Meta.Count);
         Assert.Equal(1.5, b.Kind.Circle);
         Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::CodeGenTests.Json.Flat.Builder>("{\"pos\": {}}", mb, options));
+
+        // A tag clears the member it selects, as C++'s DynamicStruct::Builder::clear does (a group: all its members).
+        JsonCodec.Decode("{\"type\": \"square\", \"plain\": {\"which\": \"u\"}}", b);
+        Assert.Equal(global::CodeGenTests.Json.Flat.Kind.Which.Square, b.Kind.Which);
+        Assert.Equal(0.0, b.Kind.Square.Side);
+        b.Kind.Square.Side = 4;
+        b.Kind.Square.Fill = "red";
+        b.Plain.U = 9;
+        JsonCodec.Decode("{\"type\": \"square\", \"plain\": {\"which\": \"u\"}}", b);
+        Assert.Equal(0.0, b.Kind.Square.Side);
+        Assert.False(b.AsReader().Kind.Square.HasFill);
+        Assert.Equal(0, b.Plain.U);
         Assert.Throws<JsonCodecException>(() => JsonCodec.DecodeRoot<global::CodeGenTests.Json.Flat.Builder>("{\"type\": 1}", mb));
     }
 

@@ -18,7 +18,7 @@ internal sealed partial class CodeGenerator
         foreach (var f in n.Fields) w.Line(FieldSchemaExpression(f, n.Id) + ",");
         // $Json.discriminator on the struct (its unnamed union); only then, so other structs are unchanged.
         var disc = JsonDiscriminatorExpression(n.Annotations);
-        w.Close(disc == null ? ");" : $"}}) {{ JsonDiscriminator = {disc} }};".Substring(1));
+        w.Close(disc == null ? ");" : $") {{ JsonDiscriminator = {disc} }};");
         w.Line();
 
         w.Line($"public readonly partial struct Reader : {Ser}.IStructSchemaProvider, {Ser}.IStructSchemaSource{(n.IsGroup ? "" : ", global::System.IEquatable<Reader>")}");

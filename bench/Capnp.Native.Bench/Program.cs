@@ -11,11 +11,14 @@
 //   capnp-native-bench client [--transport T] --connect [tcp:]HOST:PORT
 //                             --scenario latency|throughput|bulk [--seconds N] [--inflight N]
 //                             [--payload BYTES] [--max-calls N] [--verbose] [--callers-on-pool]
+//                             [--server-pid PID]
 //       the calling code runs on the event loop thread (EventLoop.RunAsync, what
 //       Vat.RunOnEventLoopAsync offers: awaits resume without a thread hop); --callers-on-pool
 //       runs it on the thread pool instead, as code that does not opt in does.
 //       prints one line: scenario=... transport=... <figures> client_cpu_us_per_call=...
-//       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes).
+//       total_calls=... peak_rss_kb=... (with --verbose also GC counts and allocated bytes);
+//       with --server-pid (a server on this machine) also server_cpu_us_per_call=..., the
+//       server's CPU over the same measured window and calls as the client's figure.
 //   capnp-native-bench client --connect [tcp:]HOST:PORT --scenario bystander [--seconds N]
 //                             [--attackers N] [--attack-mib N]
 //       the latency of this client's pings while N other connections (default 8) each send
@@ -36,6 +39,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime;
 using Capnp.Native;
+using Capnp.Native.Bench.Shared;
 using Capnp.Native.Rpc;
 using BenchIface = Bench.Bench;
 
@@ -382,6 +386,7 @@ internal static partial class Program
         var attackMib = 60;
         var connections = 8;
         var callersOnLoop = true;
+        var serverPid = 0;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -394,6 +399,7 @@ internal static partial class Program
                 case "--payload" when i + 1 < args.Length: payloadBytes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--max-calls" when i + 1 < args.Length: maxCalls = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--verbose": verbose = true; break;
+                case "--server-pid" when i + 1 < args.Length: serverPid = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--callers-on-pool": callersOnLoop = false; break;
                 case "--attackers" when i + 1 < args.Length: attackers = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--attack-mib" when i + 1 < args.Length: attackMib = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -424,6 +430,7 @@ internal static partial class Program
 
         string figures;
         TimeSpan cpuStart;
+        TimeSpan? serverCpuStart;
         int gc0, gc1, gc2;
         long allocatedStart;
         if (scenario is "latency" or "bystander")
@@ -438,6 +445,7 @@ internal static partial class Program
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
+            serverCpuStart = serverPid > 0 ? ServerCpu.Read(serverPid) : null;
             var attackFigures = "";
             if (scenario == "bystander")
             {
@@ -484,6 +492,7 @@ internal static partial class Program
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
+            serverCpuStart = serverPid > 0 ? ServerCpu.Read(serverPid) : null;
             var (calls, elapsed) = await run.RunConcurrent(inflight, echo, seconds);
             figures = echo
                 ? $"mb_per_s={F(calls * (double)payloadBytes / 1e6 / elapsed)} calls={calls} payload_bytes={payloadBytes} inflight={inflight}"
@@ -496,10 +505,16 @@ internal static partial class Program
 
         var cpuUsPerCall = (Environment.CpuUsage.TotalTime - cpuStart).TotalMicroseconds / Math.Max(run.Calls, 1);
         var extra = "";
+        if (serverCpuStart is { } serverStart && ServerCpu.Read(serverPid) is { } serverEnd)
+        {
+            extra = string.Create(CultureInfo.InvariantCulture,
+                $" server_cpu_us_per_call={(serverEnd - serverStart).TotalMicroseconds / Math.Max(run.Calls, 1):0.00}");
+        }
+
         if (verbose)
         {
             var (e0, e1, e2, allocated) = GcSnapshot();
-            extra = $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(run.Calls, 1))}" +
+            extra += $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(run.Calls, 1))}" +
                     $" threads={Process.GetCurrentProcess().Threads.Count} pool_threads={ThreadPool.ThreadCount}" +
                     $" pool_completed={ThreadPool.CompletedWorkItemCount}";
         }

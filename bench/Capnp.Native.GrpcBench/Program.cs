@@ -12,8 +12,10 @@
 //       Core start-up, as for capnp-native-bench).
 //   capnp-native-grpcbench client --connect HOST:PORT --scenario latency|throughput|bulk
 //                                 [--seconds N] [--inflight N] [--payload BYTES] [--max-calls N] [--verbose]
+//                                 [--server-pid PID]
 //       Grpc.Net.Client; prints one line: scenario=... transport=grpc-h2c <figures>
-//       client_cpu_us_per_call=... total_calls=... peak_rss_kb=...
+//       client_cpu_us_per_call=... total_calls=... peak_rss_kb=... (with --server-pid also
+//       server_cpu_us_per_call=..., as capnp-native-bench's)
 //
 // The scenarios are capnp-native-bench's: latency = unary Ping, 1 in flight (median and p99 µs);
 // throughput = Ping, 64 in flight (calls/s); bulk = Echo of 1 MiB bytes, 4 in flight (MB/s of
@@ -28,6 +30,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Capnp.Native.Bench.Shared;
 using Capnp.Native.GrpcBench.Proto;
 using Google.Protobuf;
 using Grpc.Core;
@@ -378,6 +381,7 @@ internal static class Program
         var payloadBytes = 1024 * 1024;
         var maxCalls = 100_000_000L;
         var verbose = false;
+        var serverPid = 0;
         var window = DefaultWindow;
         for (var i = 0; i < args.Length; i++)
         {
@@ -392,6 +396,7 @@ internal static class Program
                 case "--payload" when i + 1 < args.Length: payloadBytes = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--max-calls" when i + 1 < args.Length: maxCalls = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--verbose": verbose = true; break;
+                case "--server-pid" when i + 1 < args.Length: serverPid = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: throw new UsageException($"unknown client argument '{args[i]}'");
             }
         }
@@ -423,6 +428,7 @@ internal static class Program
 
         string figures;
         TimeSpan cpuStart;
+        TimeSpan? serverCpuStart;
         int gc0, gc1, gc2;
         long allocatedStart;
         if (scenario == "latency")
@@ -437,6 +443,7 @@ internal static class Program
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
+            serverCpuStart = serverPid > 0 ? ServerCpu.Read(serverPid) : null;
             run.SetDeadline(seconds);
             await run.LatencyLoop();
             var v = run.LatenciesUs;
@@ -470,6 +477,7 @@ internal static class Program
             run.MaxCalls = maxCalls;
             (gc0, gc1, gc2, allocatedStart) = GcSnapshot();
             cpuStart = Environment.CpuUsage.TotalTime;
+            serverCpuStart = serverPid > 0 ? ServerCpu.Read(serverPid) : null;
             var (calls, elapsed) = await run.RunConcurrent(inflight, echo, seconds);
             figures = echo
                 ? $"mb_per_s={F(calls * (double)payloadBytes / 1e6 / elapsed)} calls={calls} payload_bytes={payloadBytes} inflight={inflight}"
@@ -482,10 +490,16 @@ internal static class Program
 
         var cpuUsPerCall = (Environment.CpuUsage.TotalTime - cpuStart).TotalMicroseconds / Math.Max(run.Calls, 1);
         var extra = "";
+        if (serverCpuStart is { } serverStart && ServerCpu.Read(serverPid) is { } serverEnd)
+        {
+            extra = string.Create(CultureInfo.InvariantCulture,
+                $" server_cpu_us_per_call={(serverEnd - serverStart).TotalMicroseconds / Math.Max(run.Calls, 1):0.00}");
+        }
+
         if (verbose)
         {
             var (e0, e1, e2, allocated) = GcSnapshot();
-            extra = $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(run.Calls, 1))}" +
+            extra += $" gc0={e0 - gc0} gc1={e1 - gc1} gc2={e2 - gc2} alloc_bytes_per_call={F((allocated - allocatedStart) / (double)Math.Max(run.Calls, 1))}" +
                     $" threads={Process.GetCurrentProcess().Threads.Count} pool_threads={ThreadPool.ThreadCount}" +
                     $" pool_completed={ThreadPool.CompletedWorkItemCount}";
         }

@@ -1,6 +1,8 @@
 // bench-client --transport plain|coalescing --connect HOST:PORT --scenario latency|throughput|bulk
-//              [--seconds N] [--inflight N] [--payload BYTES] [--max-calls N]
-// Prints one line: scenario=... transport=... <figures> peak_rss_kb=...
+//              [--seconds N] [--inflight N] [--payload BYTES] [--max-calls N] [--server-pid PID]
+// Prints one line: scenario=... transport=... <figures> peak_rss_kb=... With --server-pid (a server
+// on this machine) also server_cpu_us_per_call=...: the server's CPU (/proc/PID/stat) over the
+// measured window, divided by the same calls as the client's own figure.
 
 #include <kj/async-io.h>
 #include <kj/debug.h>
@@ -95,6 +97,28 @@ double cpuSeconds() {
          (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+// The CPU time process `pid` has used so far (all its threads), or a negative value when its
+// /proc entry cannot be read.
+double processCpuSeconds(long pid) {
+  auto path = kj::str("/proc/", pid, "/stat");
+  FILE* file = fopen(path.cStr(), "r");
+  if (file == nullptr) return -1;
+  char text[1024];
+  size_t length = fread(text, 1, sizeof(text) - 1, file);
+  fclose(file);
+  text[length] = '\0';
+  // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
+  // After it: state (3) ... utime (14), stime (15), in USER_HZ (100 per second on Linux).
+  const char* rest = strrchr(text, ')');
+  if (rest == nullptr) return -1;
+  unsigned long long userTicks = 0, systemTicks = 0;
+  if (sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+             &userTicks, &systemTicks) != 2) {
+    return -1;
+  }
+  return (userTicks + systemTicks) / 100.0;
+}
+
 long peakRssKb() {
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -111,6 +135,7 @@ int main(int argc, char* argv[]) {
   long inflightArg = -1;
   long payloadBytes = 1024 * 1024;
   uint64_t maxCalls = 100000000;
+  long serverPid = 0;
   for (int i = 1; i < argc; i++) {
     kj::StringPtr arg = argv[i];
     if (arg == "--transport" && i + 1 < argc) transportArg = argv[++i];
@@ -120,10 +145,11 @@ int main(int argc, char* argv[]) {
     else if (arg == "--inflight" && i + 1 < argc) inflightArg = atol(argv[++i]);
     else if (arg == "--payload" && i + 1 < argc) payloadBytes = atol(argv[++i]);
     else if (arg == "--max-calls" && i + 1 < argc) maxCalls = strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--server-pid" && i + 1 < argc) serverPid = atol(argv[++i]);
     else {
       fprintf(stderr, "usage: %s --transport plain|coalescing --connect HOST:PORT "
               "--scenario latency|throughput|bulk [--seconds N] [--inflight N] "
-              "[--payload BYTES] [--max-calls N]\n", argv[0]);
+              "[--payload BYTES] [--max-calls N] [--server-pid PID]\n", argv[0]);
       return 2;
     }
   }
@@ -144,6 +170,7 @@ int main(int argc, char* argv[]) {
 
     kj::String figures;
     double cpuStart = 0;
+    double serverCpuStart = -1;
     if (scenario == "latency") {
       // Warm-up: connection set-up, allocator, caches.
       run.deadline = Clock::now() + std::chrono::milliseconds(200);
@@ -152,6 +179,7 @@ int main(int argc, char* argv[]) {
       run.latenciesUs.clear();
       run.calls = 0;
       cpuStart = cpuSeconds();
+      if (serverPid > 0) serverCpuStart = processCpuSeconds(serverPid);
       run.maxCalls = maxCalls;
       run.deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(seconds));
@@ -175,6 +203,7 @@ int main(int argc, char* argv[]) {
       run.runConcurrent(io.waitScope, inflight, echo, 0.2, elapsed);  // warm-up
       run.maxCalls = maxCalls;
       cpuStart = cpuSeconds();
+      if (serverPid > 0) serverCpuStart = processCpuSeconds(serverPid);
       uint64_t calls = run.runConcurrent(io.waitScope, inflight, echo, seconds, elapsed);
       if (echo) {
         double mbPerS = calls * static_cast<double>(payloadBytes) / 1e6 / elapsed;
@@ -189,6 +218,14 @@ int main(int argc, char* argv[]) {
     }
 
     double cpuUsPerCall = (cpuSeconds() - cpuStart) * 1e6 / kj::max(run.calls, uint64_t(1));
+    kj::String serverCpu;
+    if (serverCpuStart >= 0) {
+      double serverCpuEnd = processCpuSeconds(serverPid);
+      if (serverCpuEnd >= 0) {
+        serverCpu = kj::str(" server_cpu_us_per_call=",
+                            (serverCpuEnd - serverCpuStart) * 1e6 / kj::max(run.calls, uint64_t(1)));
+      }
+    }
     kj::String streamStats;
     if (connection->msgStream.get() != nullptr) {
       auto& s = connection->msgStream->getStats();
@@ -199,9 +236,9 @@ int main(int argc, char* argv[]) {
                             " stream_bytes_moved=", s.bytesCopiedOnRead);
     }
     printf("scenario=%s transport=%s %s client_cpu_us_per_call=%.2f total_calls=%llu "
-           "peak_rss_kb=%ld%s\n", scenario.cStr(),
+           "peak_rss_kb=%ld%s%s\n", scenario.cStr(),
            bench::transportName(transport).cStr(), figures.cStr(), cpuUsPerCall,
-           static_cast<unsigned long long>(run.totalCalls), peakRssKb(), streamStats.cStr());
+           static_cast<unsigned long long>(run.totalCalls), peakRssKb(), serverCpu.cStr(), streamStats.cStr());
     fflush(stdout);
   })) {
     fprintf(stderr, "bench-client: %s\n", kj::str(*e).cStr());

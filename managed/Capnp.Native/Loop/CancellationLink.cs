@@ -8,7 +8,7 @@ namespace Capnp.Native;
 /// </summary>
 internal sealed class CancellationLink
 {
-    private readonly object gate = new();
+    // Guarded by `this`: the link is internal, nothing else locks it.
     private CancellationTokenRegistration registration;
     private EventLoop? loop;
     private ulong tag;
@@ -22,7 +22,7 @@ internal sealed class CancellationLink
             return;
         }
 
-        lock (gate)
+        lock (this)
         {
             if (completed)
             {
@@ -34,7 +34,7 @@ internal sealed class CancellationLink
         }
 
         var armed = cancellationToken.Register(static link => ((CancellationLink)link!).RequestCancel(), this);
-        lock (gate)
+        lock (this)
         {
             if (!completed)
             {
@@ -50,7 +50,7 @@ internal sealed class CancellationLink
     public void Complete()
     {
         CancellationTokenRegistration toDispose;
-        lock (gate)
+        lock (this)
         {
             completed = true;
             toDispose = registration;
@@ -62,7 +62,7 @@ internal sealed class CancellationLink
 
     private void RequestCancel()
     {
-        lock (gate)
+        lock (this)
         {
             if (!completed)
             {

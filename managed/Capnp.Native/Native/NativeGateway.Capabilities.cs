@@ -47,13 +47,17 @@ internal static unsafe partial class NativeGateway
     {
         using var held = new Held(target);
         capnp_pipeline* created = null;
-        var cap = (IntPtr)target.Pointer;
-        var pipelineOut = pipelined ? (IntPtr)(&created) : IntPtr.Zero;
-        var status = parameters.Send((segments, segmentCount, caps, capCount) => NativeMethods.capnp_cap_call(
-            (capnp_cap*)cap, interfaceId, methodId, streaming ? 1 : 0,
-            segments, segmentCount, caps, capCount, tag, leaseTag, (capnp_pipeline**)pipelineOut));
+        var status = parameters.Send(new CapCall(target.Pointer, interfaceId, methodId, streaming, tag, leaseTag, pipelined ? &created : null));
         pipeline = created == null ? null : new PipelineHandle(created);
         return status;
+    }
+
+    /// <summary>capnp_cap_call's arguments besides the message.</summary>
+    private readonly struct CapCall(capnp_cap* cap, ulong interfaceId, ushort methodId, bool streaming, ulong tag, ulong leaseTag, capnp_pipeline** pipelineOut)
+        : INativeSend
+    {
+        public int Send(capnp_segment* segments, uint segmentCount, capnp_cap** caps, uint capCount)
+            => NativeMethods.capnp_cap_call(cap, interfaceId, methodId, streaming ? 1 : 0, segments, segmentCount, caps, capCount, tag, leaseTag, pipelineOut);
     }
 
     /// <summary>A capability inside a call's results, through its pipeline (a reference of the caller's own).</summary>

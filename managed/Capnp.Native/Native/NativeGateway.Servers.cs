@@ -34,19 +34,26 @@ internal static unsafe partial class NativeGateway
         if (builder.SizeInWords * 8 <= CopyResultsBytes)
         {
             // Small results: the shim copies them now, so no completion (and no GC handle) is needed.
-            results.Send((segments, segmentCount, caps, capCount) => NativeMethods.capnp_call_return(handle, segments, segmentCount, caps, capCount, 0));
+            results.Send(new CallReturn(handle, 0));
             results.Dispose();
             return;
         }
 
         var lent = new LentMessage(loop, results);
         var tag = lent.Register();
-        var status = results.Send((segments, segmentCount, caps, capCount) => NativeMethods.capnp_call_return(handle, segments, segmentCount, caps, capCount, tag));
+        var status = results.Send(new CallReturn(handle, tag));
         if (status != 0)
         {
             // The call handle is consumed either way; the caller has been failed by the shim.
             lent.Unregister();
             results.Dispose();
         }
+    }
+
+    /// <summary>capnp_call_return's arguments besides the message.</summary>
+    private readonly struct CallReturn(capnp_call* call, ulong leaseTag) : INativeSend
+    {
+        public int Send(capnp_segment* segments, uint segmentCount, capnp_cap** caps, uint capCount)
+            => NativeMethods.capnp_call_return(call, segments, segmentCount, caps, capCount, leaseTag);
     }
 }

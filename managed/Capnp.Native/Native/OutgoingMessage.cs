@@ -69,8 +69,13 @@ internal sealed unsafe class OutgoingMessage : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="send"/> with the native descriptors (segments, cap pointers).</summary>
-    public int Send(NativeSend send)
+    /// <summary>
+    /// Runs <paramref name="send"/> with the native descriptors (segments, cap pointers). A struct
+    /// of the shim function's other arguments rather than a lambda: one call per message on each
+    /// side of every RPC, and a lambda would allocate its closure and delegate each time.
+    /// </summary>
+    public int Send<TSend>(in TSend send)
+        where TSend : struct, INativeSend
     {
         var capPointers = stackalloc capnp_cap*[caps.Length];
         for (var i = 0; i < caps.Length; i++)
@@ -81,12 +86,12 @@ internal sealed unsafe class OutgoingMessage : IDisposable
         if (allSegments is null)
         {
             var one = firstSegment;
-            return send(&one, 1, capPointers, (uint)caps.Length);
+            return send.Send(&one, 1, capPointers, (uint)caps.Length);
         }
 
         fixed (capnp_segment* segmentPointer = allSegments)
         {
-            return send(segmentPointer, (uint)allSegments.Length, capPointers, (uint)caps.Length);
+            return send.Send(segmentPointer, (uint)allSegments.Length, capPointers, (uint)caps.Length);
         }
     }
 
@@ -160,4 +165,7 @@ internal sealed unsafe class OutgoingMessage : IDisposable
 }
 
 /// <summary>Hands a message's pinned descriptors to one shim function; returns its status.</summary>
-internal unsafe delegate int NativeSend(capnp_segment* segments, uint segmentCount, capnp_cap** caps, uint capCount);
+internal unsafe interface INativeSend
+{
+    int Send(capnp_segment* segments, uint segmentCount, capnp_cap** caps, uint capCount);
+}

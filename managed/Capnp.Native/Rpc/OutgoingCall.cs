@@ -22,10 +22,15 @@ internal sealed class OutgoingCall : CallbackTarget
     private readonly LentMessage? lentParameters;
     private bool leaseRegistered;
     private readonly CancellationToken cancellationToken;
-    private readonly TaskCompletionSource<MessageReader?> answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object gate = new();
-    // Cancels the call's tag only while it is pending (the tag may be reused once it completes).
-    private readonly CancellationLink cancellation = new();
+    // Cancels the call's tag only while it is pending (the tag may be reused once it completes);
+    // none for a token that cannot be cancelled.
+    private readonly CancellationLink? cancellation;
+    // The answer, once in. The task is made only for code that asks for it (Task): an awaited
+    // generated answer hears of it through its listener, so most calls never make one. Guarded
+    // by `this` (the call is internal: nothing else locks it), as are the fields below.
+    private MessageReader? answerResults;
+    private Exception? answerFailure;
+    private TaskCompletionSource<MessageReader?>? answerTask;
     private PipelineHandle? pipeline;
     private IDisposable? results;
     private bool completed;
@@ -37,6 +42,11 @@ internal sealed class OutgoingCall : CallbackTarget
     {
         this.target = target;
         this.cancellationToken = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            cancellation = new CancellationLink();
+        }
+
         this.parameters = new OutgoingMessage(target.Loop, parameters);
         if (parameters.SizeInWords * 8 >= LendParametersBytes)
         {
@@ -45,7 +55,29 @@ internal sealed class OutgoingCall : CallbackTarget
     }
 
     /// <summary>The results (null for a streaming call).</summary>
-    public Task<MessageReader?> Task => answer.Task;
+    public Task<MessageReader?> Task
+    {
+        get
+        {
+            TaskCompletionSource<MessageReader?> task;
+            lock (this)
+            {
+                if (answerTask is { } made)
+                {
+                    return made.Task;
+                }
+
+                task = answerTask = new TaskCompletionSource<MessageReader?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (!answered)
+                {
+                    return task.Task;
+                }
+            }
+
+            Complete(task, answerResults, answerFailure);
+            return task.Task;
+        }
+    }
 
     /// <summary>
     /// Posts the call, with a pipeline for its results when <paramref name="pipelined"/>; throws
@@ -80,7 +112,7 @@ internal sealed class OutgoingCall : CallbackTarget
             NativeStatus.ThrowIfFailed(status);
         }
 
-        cancellation.Arm(target.Loop, tag, cancellationToken);
+        cancellation?.Arm(target.Loop, tag, cancellationToken);
         if (created is not null)
         {
             AttachPipeline(created);
@@ -90,7 +122,7 @@ internal sealed class OutgoingCall : CallbackTarget
     /// <summary>Keeps the pipeline until the answer arrives (then the engine may send Finish).</summary>
     private void AttachPipeline(PipelineHandle handle)
     {
-        lock (gate)
+        lock (this)
         {
             if (completed)
             {
@@ -106,7 +138,7 @@ internal sealed class OutgoingCall : CallbackTarget
     /// <summary>A capability from the results, pipelined if they have not arrived, else read from them.</summary>
     public ICallTarget? TryGetPipelinedCapability(ReadOnlySpan<ushort> pointerPath)
     {
-        lock (gate)
+        lock (this)
         {
             if (pipeline is null)
             {
@@ -119,15 +151,17 @@ internal sealed class OutgoingCall : CallbackTarget
 
     protected override void OnCallback(NativeCompletion completion)
     {
-        cancellation.Complete();
+        cancellation?.Complete();
         Unregister();
-        lock (gate)
+        lock (this)
         {
             completed = true;
             pipeline?.Dispose();
             pipeline = null;
         }
 
+        MessageReader? reader = null;
+        Exception? failure = null;
         try
         {
             if (lentParameters is null)
@@ -137,38 +171,60 @@ internal sealed class OutgoingCall : CallbackTarget
 
             if (completion.Succeeded)
             {
-                MessageReader? reader = null;
                 if (!completion.IsEmpty)
                 {
                     reader = completion.AdoptResults(target.Loop, out var nativeMemory);
                     results = nativeMemory;
                 }
-
-                answer.TrySetResult(reader);
             }
             else if (completion.Cancelled)
             {
-                answer.TrySetCanceled(cancellationToken);
+                failure = new OperationCanceledException(cancellationToken);
             }
             else
             {
-                answer.TrySetException(completion.ToException());
+                failure = completion.ToException();
             }
         }
         catch (Exception e)
         {
-            answer.TrySetException(e);
+            failure = e;
         }
 
         IAnswerListener? waiting;
-        lock (gate)
+        TaskCompletionSource<MessageReader?>? task;
+        lock (this)
         {
+            answerResults = reader;
+            answerFailure = failure;
             answered = true;
+            task = answerTask;
             waiting = listener;
             listener = null;
         }
 
-        waiting?.Answered(answer.Task, answer.Task.IsCompletedSuccessfully ? answer.Task.Result : null);
+        if (task is not null)
+        {
+            Complete(task, reader, failure);
+        }
+
+        waiting?.Answered(reader, failure);
+    }
+
+    private static void Complete(TaskCompletionSource<MessageReader?> task, MessageReader? reader, Exception? failure)
+    {
+        switch (failure)
+        {
+            case null:
+                task.TrySetResult(reader);
+                break;
+            case OperationCanceledException cancelled:
+                task.TrySetCanceled(cancelled.CancellationToken);
+                break;
+            default:
+                task.TrySetException(failure);
+                break;
+        }
     }
 
     /// <summary>
@@ -177,7 +233,7 @@ internal sealed class OutgoingCall : CallbackTarget
     /// </summary>
     public void NotifyWhenAnswered(IAnswerListener waiting)
     {
-        lock (gate)
+        lock (this)
         {
             if (!answered)
             {
@@ -186,13 +242,19 @@ internal sealed class OutgoingCall : CallbackTarget
             }
         }
 
-        waiting.Answered(answer.Task, answer.Task.IsCompletedSuccessfully ? answer.Task.Result : null);
+        waiting.Answered(answerResults, answerFailure);
     }
 
     /// <summary>Frees the results' native memory and capability references now.</summary>
     public void ReleaseResults()
     {
-        if (Task.IsCompletedSuccessfully && Task.Result is { } reader)
+        MessageReader? reader;
+        lock (this)
+        {
+            reader = answered ? answerResults : null;
+        }
+
+        if (reader is not null)
         {
             IncomingMessage.ReleaseCapabilities(reader);
         }

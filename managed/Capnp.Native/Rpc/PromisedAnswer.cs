@@ -50,8 +50,12 @@ public class PromisedAnswer
     /// </summary>
     internal virtual void NotifyWhenAnswered(IAnswerListener listener)
         => Result.ContinueWith(
-            static (done, s) => ((IAnswerListener)s!).Answered(done, done.IsCompletedSuccessfully ? done.Result : null), listener,
+            static (done, s) => ((IAnswerListener)s!).Answered(done.IsCompletedSuccessfully ? done.Result : null, FailureOf(done)), listener,
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    // What awaiting the completed task would throw (null when it succeeded).
+    private static Exception? FailureOf(Task done)
+        => done.IsCanceled ? new TaskCanceledException(done) : done.Exception?.InnerException;
 
     /// <summary>
     /// A capability inside the results, addressed by pointer indices from the results root (each
@@ -174,9 +178,10 @@ public class PromisedAnswer
 internal interface IAnswerListener
 {
     /// <summary>
-    /// The answer is in: <paramref name="answer"/> has completed, with <paramref name="results"/>
-    /// when it succeeded (null for a call that returned none). May run on a loop thread: it must
-    /// be quick and never run user code there.
+    /// The answer is in: <paramref name="results"/> when it succeeded (null for a call that
+    /// returned none), else <paramref name="failure"/>, what awaiting the call throws (an
+    /// <see cref="OperationCanceledException"/> when it was cancelled). May run on a loop thread:
+    /// it must be quick and never run user code there.
     /// </summary>
-    void Answered(Task answer, MessageReader? results);
+    void Answered(MessageReader? results, Exception? failure);
 }

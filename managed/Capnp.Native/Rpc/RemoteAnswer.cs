@@ -37,17 +37,21 @@ public abstract class RemoteAnswer<TReader> : IDisposable, IAnswerListener where
     /// <summary>Frees the results now; readers of them throw <see cref="ObjectDisposedException"/> afterwards.</summary>
     public void Dispose() => answer.ReleaseResults();
 
-    void IAnswerListener.Answered(Task answered, MessageReader? reader)
+    void IAnswerListener.Answered(MessageReader? reader, Exception? failure)
     {
+        switch (failure)
+        {
+            case OperationCanceledException cancelled:
+                results.TrySetCanceled(cancelled.CancellationToken);
+                return;
+            case not null:
+                results.TrySetException(failure);
+                return;
+        }
+
         try
         {
-            // Rethrows the call's failure or cancellation as awaiting it would.
-            answered.GetAwaiter().GetResult();
             results.TrySetResult((reader ?? throw new RpcFailedException("the call returned no results")).GetRoot<TReader>());
-        }
-        catch (OperationCanceledException e)
-        {
-            results.TrySetCanceled(e.CancellationToken);
         }
         catch (Exception e)
         {

@@ -88,6 +88,11 @@ internal sealed partial class CodeGenerator
         _ => $"{listExpr}.AsPrimitives<{ScalarType(e)}>()",
     };
 
+    /// <summary>The builder's members of one list field: its init method, getter, setter and has-check.</summary>
+    /// <param name="w">Where the code goes.</param>
+    /// <param name="n">The struct the field is in.</param>
+    /// <param name="fi">The field.</param>
+    /// <param name="setWhich">The statement that selects the field's union member (empty when it is in none).</param>
     /// <param name="active">The raw builder for reads (the default struct while another union member is set).</param>
     /// <param name="required">The raw builder for getters handing out builders (throws while another union member is set).</param>
     private void EmitListBuilderMembers(CodeWriter w, NodeModel n, FieldInfo fi, string setWhich, string active, string required)

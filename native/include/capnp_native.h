@@ -343,8 +343,9 @@ CAPNP_NATIVE_API int32_t capnp_server_create(capnp_loop* loop, uint64_t tag, con
 /** Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
  * handle. With tag non-zero the segments are lent as with capnp_cap_call's segments_lease_tag:
  * they must stay unchanged until tag completes (exactly once, with any status), once nothing
- * reads them any more. With tag 0 they are copied before this returns (for small results, where a
- * copy costs less than a completion). */
+ * reads them any more. With tag 0 they are read before this returns (for small results, where a
+ * copy costs less than a completion): on the loop thread, with no command posted before still
+ * waiting, the call is answered at once; otherwise they are copied and the answer is posted. */
 CAPNP_NATIVE_API int32_t capnp_call_return(capnp_call* call, const capnp_segment* segments, uint32_t segment_count, capnp_cap* const* caps, uint32_t cap_count, uint64_t tag);
 
 /** Answers an incoming call with an exception of kind (a capnp_status 1-4) and consumes the

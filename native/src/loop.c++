@@ -138,6 +138,18 @@ bool Loop::isLoopThread() const {
   return threadLoop == this;
 }
 
+bool Loop::nothingPostedIsWaiting() {
+  if (batchesRunning > 0) return false;
+  auto lock = queue.lockExclusive();
+  if (lock->stopping) return false;
+  // Releases do not count: they only free what nobody uses any more (an answer's results hold
+  // their own references), and the queue holds the last answered calls' handles' releases.
+  for (auto& command: lock->commands) {
+    if (!command.isRelease) return false;
+  }
+  return true;
+}
+
 kj::AsyncIoContext& Loop::io() {
   KJ_REQUIRE(ioContext != nullptr, "event loop is not running");
   return *ioContext;
@@ -210,6 +222,8 @@ bool Loop::takeQueued(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& relea
 }
 
 void Loop::runBatch(kj::Vector<Command>& batch, kj::Vector<LoopObject*>& released) {
+  ++batchesRunning;
+  KJ_DEFER(--batchesRunning);
   // Releases ride in the batch as empty commands, in order; run them where they stand.
   size_t nextRelease = 0;
   for (auto& command: batch) {

@@ -113,6 +113,12 @@ public:
 
   // --- Loop-thread only --------------------------------------------------------------------
 
+  // Whether work may be done at once on the loop thread instead of being posted: no command
+  // posted before now is still waiting (releases aside), in the queue or later in the batch being
+  // run, and the loop is not stopping. Work done at once must not overtake them (a command about
+  // to fill the capability that work reads, say).
+  bool nothingPostedIsWaiting();
+
   // Tracks an asynchronous operation. The operation reports its own success by calling
   // finish(tag, OK, ...); when it throws, `tag` completes with the exception. Stopping the loop
   // first completes it DISPOSED; cancel(tag) completes it CANCELLED. Either way the operation's
@@ -223,6 +229,8 @@ private:
   void destroyRetiredOperations();
   bool drainScheduled = false;
   int drainsThisTurn = 0;
+  // runBatch calls in progress (their commands not yet run are no longer in the queue).
+  int batchesRunning = 0;
   // Open addressing: tracking an operation allocates no node.
   kj::HashMap<uint64_t, Operation*> pending;
   // The attached LoopObjects, whose state the loop destroys if it stops first.

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -53,6 +54,9 @@ std::vector<capnp_message*> toRelease;
 std::vector<capnp_cap*> capsToRelease;
 uint64_t nextTag = 16;
 bool stopping = false;
+// Answer calls inside the callback that delivers them, on the loop thread, as a managed server
+// that runs there does (capnp_call_return then answers at once instead of posting the answer).
+std::atomic<bool> answerInCallback{false};
 
 void takeView(const capnp_message_view& view) {
   if (view.message != nullptr) toRelease.push_back(view.message);
@@ -60,12 +64,19 @@ void takeView(const capnp_message_view& view) {
 }
 
 void onComplete(uint64_t tag, int32_t status, const uint8_t* payload, size_t length) {
-  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_lock<std::mutex> lock(mutex);
   if (tag == SERVER_TAG) {
     if (status == CAPNP_EVENT_INCOMING_CALL && length == sizeof(capnp_incoming_call)) {
       capnp_incoming_call call;
       memcpy(&call, payload, sizeof(call));
       takeView(call.params);
+      if (answerInCallback) {
+        lock.unlock();
+        static const uint64_t results[2] = {0, 0};
+        capnp_segment segment{reinterpret_cast<const uint8_t*>(results), sizeof(results)};
+        EXPECT_EQ(CAPNP_STATUS_OK, capnp_call_return(call.call, &segment, 1, nullptr, 0, 0));
+        return;
+      }
       incoming.push_back(call.call);
     }
   } else {
@@ -256,6 +267,7 @@ protected:
     }
     answering.join();
     stopping = false;
+    answerInCallback = false;
   }
 
   // The well-behaved client's call is answered.
@@ -326,6 +338,35 @@ TEST_F(HostilePeer, EachHostileStreamLeavesTheWellBehavedClientServed) {
   }
   EXPECT_EQ(1u, s.connections);
   EXPECT_EQ(streams.size() + 1, s.accepted);
+}
+
+TEST_F(HostilePeer, CallsAnsweredWhileTheyAreDeliveredAreServed) {
+  // A batch of calls in flight, each answered inside its own delivery (the engine sends each
+  // Return before it starts the next call), then a hostile stream, then another batch.
+  answerInCallback = true;
+  static const uint64_t params[2] = {0, 0};
+  capnp_segment segment{reinterpret_cast<const uint8_t*>(params), sizeof(params)};
+  auto batch = [&](const std::string& during) {
+    std::vector<uint64_t> tags;
+    for (int i = 0; i < 64; ++i) {
+      tags.push_back(newTag(true));
+      ASSERT_EQ(CAPNP_STATUS_OK, capnp_cap_call(remote, TEST_INTERFACE, 0, 0, &segment, 1, nullptr, 0, tags.back(), 0, nullptr));
+    }
+    for (auto tag: tags) {
+      auto done = await(tag);
+      EXPECT_EQ(CAPNP_STATUS_OK, done.status) << during << ": " << done.payload;
+    }
+  };
+  batch("first batch");
+  auto streams = hostileStreams();
+  ASSERT_FALSE(streams.empty());
+  int fd = connectTo(port);
+  ASSERT_GE(fd, 0);
+  auto& bytes = streams.front().second;
+  ASSERT_EQ(ssize_t(bytes.size()), send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL));
+  batch("beside " + streams.front().first);
+  close(fd);
+  batch("last batch");
 }
 
 class HostileTlsPeer: public HostilePeer {

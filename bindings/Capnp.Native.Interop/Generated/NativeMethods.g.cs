@@ -433,8 +433,9 @@ internal static unsafe partial class NativeMethods
     /// Answers an incoming call with results (a message as for capnp_cap_call) and consumes the call
     /// handle. With tag non-zero the segments are lent as with capnp_cap_call's segments_lease_tag:
     /// they must stay unchanged until tag completes (exactly once, with any status), once nothing
-    /// reads them any more. With tag 0 they are copied before this returns (for small results, where a
-    /// copy costs less than a completion).
+    /// reads them any more. With tag 0 they are read before this returns (for small results, where a
+    /// copy costs less than a completion): on the loop thread, with no command posted before still
+    /// waiting, the call is answered at once; otherwise they are copied and the answer is posted.
     /// </summary>
     [LibraryImport(LibraryName, EntryPoint = "capnp_call_return")]
     internal static partial int capnp_call_return(capnp_call* call, capnp_segment* segments, uint segment_count, capnp_cap** caps, uint cap_count, ulong tag);

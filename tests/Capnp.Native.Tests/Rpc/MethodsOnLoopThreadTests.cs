@@ -27,6 +27,48 @@ public sealed class MethodsOnLoopThreadTests
         Assert.Equal(Enumerable.Range(0, 50).Select(i => $"{i}"), service.Order);
     }
 
+    // A server on the loop thread answers inside the delivery of its call, or from a continuation
+    // there; small results go to the engine at once (capnp_call_return on the loop thread), large
+    // ones are lent. Each kind of answer must reach the caller intact.
+    [Fact]
+    public async Task AnOptedInServerAnswersEveryKindOfResult()
+    {
+        var service = new OnLoopService();
+        await using var server = await VatTests.StartServerAsync(new VatOptions { Bootstrap = service });
+        await using var client = await Native.Vat.StartAsync(new VatOptions());
+        using var remote = await client.ConnectAsync<TestService.Client>(server.GetSturdyRef()).WaitAsync(RpcPair.Bound);
+
+        // Small results, answered as the call is delivered.
+        Assert.Equal("small", (await remote.EchoAsync("small").AsTask().WaitAsync(RpcPair.Bound)).Text);
+        // Results over the 4 KiB copy limit: lent to the shim, not answered at once.
+        var large = new string('x', 64 * 1024);
+        Assert.Equal(large, (await remote.EchoAsync(large).AsTask().WaitAsync(RpcPair.Bound)).Text);
+
+        // Capabilities in results: one passed through, one made by the method.
+        var callback = new PrefixCallback("back:");
+        using (var sent = Callback.Client.Create(callback))
+        {
+            using var returned = (await remote.EchoCapAsync(sent).AsTask().WaitAsync(RpcPair.Bound)).GetCap()!;
+            Assert.Equal("back:1", (await returned.CallAsync("1").AsTask().WaitAsync(RpcPair.Bound)).Reply);
+        }
+
+        using var counter = (await remote.GetCounterAsync().AsTask().WaitAsync(RpcPair.Bound)).GetCounter()!;
+        Assert.Equal(1u, (await counter.IncrementAsync().AsTask().WaitAsync(RpcPair.Bound)).Value);
+        Assert.Equal(2u, (await counter.IncrementAsync().AsTask().WaitAsync(RpcPair.Bound)).Value);
+
+        // Answered from a continuation on the loop thread, after the method's own call came back.
+        using (var cb = Callback.Client.Create(new PrefixCallback("via:")))
+        {
+            Assert.Equal("via:v", (await remote.CallBackAsync(cb, "v").AsTask().WaitAsync(RpcPair.Bound)).Reply);
+        }
+
+        // A failure, and a call after it on the same connection.
+        var error = await Assert.ThrowsAsync<RpcFailedException>(() => remote.FailAsync(FailKind.Failed, "boom").AsTask().WaitAsync(RpcPair.Bound));
+        Assert.Contains("boom", error.Message);
+        Assert.Equal(5, (await remote.AddAsync(2, 3).AsTask().WaitAsync(RpcPair.Bound)).Sum);
+        Assert.Equal(1, callback.Calls);
+    }
+
     [Fact]
     public async Task ByDefaultMethodsRunOnTheThreadPool()
     {

@@ -33,7 +33,8 @@ internal static unsafe partial class NativeGateway
         var handle = (capnp_call*)call.Handle;
         if (builder.SizeInWords * 8 <= CopyResultsBytes)
         {
-            // Small results: the shim copies them now, so no completion (and no GC handle) is needed.
+            // Small results: the shim reads them before it returns (answering at once on the loop
+            // thread, else copying them), so no completion (and no GC handle) is needed.
             results.Send(new CallReturn(handle, 0));
             results.Dispose();
             return;

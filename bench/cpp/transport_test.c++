@@ -104,9 +104,16 @@ TEST_F(Fixture, RoundTripVariousSizes) {
   kj::joinPromises(writes.releaseAsArray()).wait(waitScope);
 }
 
+// Options under which a whole turn's small messages stay queued until the turn ends.
+CoalescingMessageStream::Options wholeTurnBatches() {
+  CoalescingMessageStream::Options options;
+  options.immediateFlushBytes = 1024 * 1024;
+  return options;
+}
+
 TEST_F(Fixture, ManySmallMessagesInOneTurnAreOneWrite) {
   CountingStream counting(*pipe.ends[0]);
-  CoalescingMessageStream writer(counting);
+  CoalescingMessageStream writer(counting, wholeTurnBatches());
   CoalescingMessageStream reader(*pipe.ends[1]);
   constexpr uint N = 200;
   kj::Vector<kj::Own<capnp::MallocMessageBuilder>> messages;
@@ -129,10 +136,34 @@ TEST_F(Fixture, ManySmallMessagesInOneTurnAreOneWrite) {
   EXPECT_LE(reader.getStats().readCalls, 3u);
 }
 
+TEST_F(Fixture, ALongTurnLeavesInPiecesTheReaderCanStartOn) {
+  // By default, once immediateFlushBytes (1 KiB) are queued the batch goes out during the turn;
+  // what the turn adds meanwhile follows when that write completes, again coalesced.
+  CountingStream counting(*pipe.ends[0]);
+  CoalescingMessageStream writer(counting);
+  CoalescingMessageStream reader(*pipe.ends[1]);
+  constexpr uint N = 200;
+  kj::Vector<kj::Own<capnp::MallocMessageBuilder>> messages;
+  kj::Vector<kj::Promise<void>> writes;
+  for (uint i = 0; i < N; i++) {
+    messages.add(makeMessage(i % 50, i));
+    writes.add(writer.writeMessage(*messages.back()));
+  }
+  EXPECT_EQ(counting.writes, 1u);  // the first KiB left before the turn ended
+  for (uint i = 0; i < N; i++) {
+    auto message = reader.readMessage().wait(waitScope);
+    checkMessage(*message, i % 50, i);
+  }
+  kj::joinPromises(writes.releaseAsArray()).wait(waitScope);
+  EXPECT_EQ(writer.getStats().messagesWritten, N);
+  // Everything queued behind the first write went out together, not message by message.
+  EXPECT_EQ(counting.writes, 2u);
+}
+
 TEST_F(Fixture, ChainedWritesLikeTwoPartyVatNetworkStillCoalesce) {
   // TwoPartyVatNetwork only calls writeMessage() once the previous write's promise resolved.
   CountingStream counting(*pipe.ends[0]);
-  CoalescingMessageStream writer(counting);
+  CoalescingMessageStream writer(counting, wholeTurnBatches());
   CoalescingMessageStream reader(*pipe.ends[1]);
   constexpr uint N = 50;
   kj::Vector<kj::Own<capnp::MallocMessageBuilder>> messages;

@@ -138,8 +138,8 @@ extern "C" int32_t capnp_cap_call(capnp_cap* target, uint64_t interface_id, uint
     requireArgument(tag != 0, "capnp_cap_call: tag 0 is reserved");
     auto params = OutgoingMessage::describe(loop, segments, segment_count, caps, cap_count);
     bool streaming = is_streaming != 0;
-    Pipeline* pipelinePtr = out_pipeline != nullptr && !streaming ? new Pipeline(loop) : nullptr;
     requireArgument(segments_lease_tag != tag, "capnp_cap_call: the lease needs a tag of its own");
+    Pipeline* pipelinePtr = out_pipeline != nullptr && !streaming ? new Pipeline(loop) : nullptr;
     postOrDelete(loop, pipelinePtr, tag, segments_lease_tag,
                  [&cap, interface_id, method_id, streaming, params = kj::mv(params), tag,
                   pipelinePtr](Loop& loop) mutable {

@@ -131,7 +131,7 @@ internal sealed partial class CodeGenerator
         {
             // A generic interface's clients cannot be listed in the file's module initializer (one
             // per binding): each binding registers itself here, which PointerValue runs on first use.
-            w.Line($"static Client() => {Ser}.PointerValue<Client>.Register({Rpc}.Generated.ClientPointerValue<Client>.Instance);");
+            w.Line($"static Client() => {Ser}.PointerValue<Client?>.Register({Rpc}.Generated.ClientPointerValue<Client>.Instance);");
         }
         foreach (var (sup, brand) in SuperclassClosure(n))
         {

@@ -259,8 +259,10 @@ internal sealed partial class CodeGenerator
         w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
         w.Line("internal static void Register()");
         w.Open();
+        // PointerValue<Client?>: the codec reads null capabilities as null (IPointerValue<T?>);
+        // the same runtime type as PointerValue<Client>, without a nullability warning.
         foreach (var c in clients)
-            w.Line($"{Ser}.PointerValue<{c}>.Register({Rpc}.Generated.ClientPointerValue<{c}>.Instance);");
+            w.Line($"{Ser}.PointerValue<{c}?>.Register({Rpc}.Generated.ClientPointerValue<{c}>.Instance);");
         w.Close();
         w.Close();
     }

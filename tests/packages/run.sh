@@ -74,6 +74,13 @@ done
 
 step "dotnet build (capnp + capnpc-csharp from the CodeGen package)" dotnet build -c Release
 [ -f "$app/obj/Release/net10.0/capnp/echo.capnp.cs" ] && pass "echo.capnp was compiled into C#" || fail "no generated obj/Release/net10.0/capnp/echo.capnp.cs"
+# A consumer's build shows no warning from our generated code (nullable context on, as in
+# `dotnet new console`): every warning there would be every user's.
+if grep -E 'echo\.capnp\.cs\([0-9]+,[0-9]+\): warning' "$log" >/dev/null; then
+  fail "the generated code compiled with warnings:"; grep -E 'echo\.capnp\.cs\([0-9]+,[0-9]+\): warning' "$log" | sort -u >&2
+else
+  pass "the generated code compiled without warnings"
+fi
 if ls "$app/bin/Release/net10.0" | grep -qE '^(Capnp\.Native.*\.dll|runtimes)$'; then
   fail "the build copied package files into bin/ (the test is meant to load them from the cache)"
 fi

@@ -247,8 +247,13 @@ internal sealed partial class CodeGenerator
         w.Line("/// <inheritdoc/>");
         w.Line($"protected override global::System.Threading.Tasks.Task DispatchAsync(ulong interfaceId, ushort methodId, {Ser}.MessageReader parameters, {Ser}.MessageBuilder results, global::System.Threading.CancellationToken cancellationToken)");
         w.Open();
-        w.Line("switch (interfaceId)");
-        w.Open();
+        // An interface without methods (nor inherited ones) answers every call Unimplemented: no
+        // switch, which would be empty (CS1522 in its users' builds).
+        if (smethods.Count > 0)
+        {
+            w.Line("switch (interfaceId)");
+            w.Open();
+        }
         foreach (var g in smethods.GroupBy(m => m.Owner.Id))
         {
             w.Line($"case 0x{g.Key:x16}UL:");
@@ -263,7 +268,7 @@ internal sealed partial class CodeGenerator
             w.Line("    }");
             w.Line("    break;");
         }
-        w.Close();
+        if (smethods.Count > 0) w.Close();
         w.Line($"throw {Rpc}.CapabilityServer.Unimplemented(interfaceId, methodId);");
         w.Close();
         w.Close();

@@ -178,6 +178,18 @@ public class RpcTests
         Assert.Contains("42", ex.Message);
     }
 
+    [Fact]
+    public async Task AServerOfAnInterfaceWithoutMethodsAnswersEveryCallUnimplemented()
+    {
+        // Its generated dispatcher has no switch at all (an empty one warned in users' builds).
+        ICallTarget server = new MethodlessCap();
+        var ex = await Assert.ThrowsAsync<RpcUnimplementedException>(
+            () => server.CallAsync(Test.Cap.InterfaceId, 0, new MessageBuilder(), default));
+        Assert.Contains(Test.Cap.InterfaceId.ToString("x", System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+    }
+
+    private sealed class MethodlessCap : Test.Cap.Server;
+
     private sealed class PointStore : Store<Point.Reader>.Server
     {
         private readonly List<(int X, int Y)> _items = new();

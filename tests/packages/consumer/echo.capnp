@@ -7,3 +7,7 @@ $CSharp.namespace("PackageConsumer.Schema");
 interface Echo {
   ping @0 (msg :Text) -> (reply :Text);
 }
+
+# A capability without methods (a token or a marker): its generated code must compile without
+# warnings too.
+interface Token {}

@@ -68,12 +68,16 @@ public:
       }
       KJ_IF_MAYBE(message, results) {
         if (!message->isEmpty()) {
-          KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&]() {
+          try {
             fillEngineMessage(loop(), *message, [&](capnp::MessageSize sizeHint) {
               return engine->context.getResults(sizeHint);
             });
-          })) {
-            engine->fulfiller.reject(kj::mv(*exception));
+          } catch (...) {
+            // Not kj::runCatchingExceptions: the shim's own errors (a released capability in
+            // the results, say) would reach the caller as "unknown non-KJ exception".
+            auto error = describeCurrentException();
+            engine->fulfiller.reject(kj::Exception(exceptionTypeOf(error.status), __FILE__,
+                                                   __LINE__, kj::mv(error.message)));
             return;
           }
         }
